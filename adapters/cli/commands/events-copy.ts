@@ -1,0 +1,61 @@
+import path from 'node:path';
+import type { EventStore } from '../../../core/index.js';
+import { BrokenLog, CopyMismatch, TargetNotEmpty, copyEvents } from '../../event-stores/copy.js';
+import { openEventStore } from '../../event-stores/open.js';
+import { StoreUrlError, parseStoreUrl, redactStoreUrl } from '../../event-stores/store-url.js';
+import { flag, parseArgs } from '../args.js';
+import type { CliCommand } from '../command.js';
+import { CommandFailed, UsageError, out, type CliIo } from '../io.js';
+import { ProgressBar } from '../progress.js';
+
+async function openUrl(url: string, io: CliIo): Promise<EventStore> {
+  let cfg;
+  try {
+    cfg = parseStoreUrl(url);
+  } catch (e) {
+    if (e instanceof StoreUrlError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (cfg.kind === 'sqlite' && cfg.path) cfg.path = path.resolve(io.cwd, cfg.path);
+  return openEventStore(cfg, io.cwd);
+}
+
+export const eventsCopyCommand: CliCommand = {
+  name: 'events copy',
+  summary: 'copy the whole log into another, empty store (hash chains verified first and on arrival)',
+  usage: 'broker events copy --from <store url> --to <store url>   (sqlite:<file>, postgres://…?schema=s, esdb://…, esdb+discover://…)',
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const args = parseArgs(argv, { values: ['from', 'to'] });
+    if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
+    const fromUrl = flag(args, 'from');
+    const toUrl = flag(args, 'to');
+    if (!fromUrl || !toUrl) throw new UsageError('--from and --to are both required');
+    if (fromUrl === toUrl) throw new UsageError('--from and --to name the same store');
+    const from = await openUrl(fromUrl, io);
+    let to: EventStore | null = null;
+    try {
+      to = await openUrl(toUrl, io);
+      let bar: ProgressBar | null = null;
+      const res = await copyEvents(from, to, {
+        onProgress: (p) => {
+          if (p.phase === 'copy' && p.total !== null) {
+            bar ??= new ProgressBar(io.stderr, p.total, 'copy');
+            bar.update(p.done);
+          }
+        },
+      });
+      (bar as ProgressBar | null)?.finish(res.copied);
+      const rate = Math.round(res.copied / Math.max(res.ms / 1000, 0.001));
+      out(io, `copied ${res.copied} events in ${res.streams} streams from ${redactStoreUrl(fromUrl)} to ${redactStoreUrl(toUrl)} in ${(res.ms / 1000).toFixed(1)} s (${rate} events/s); every hash chain verified`);
+      return 0;
+    } catch (e) {
+      if (e instanceof BrokenLog || e instanceof TargetNotEmpty || e instanceof CopyMismatch) {
+        throw new CommandFailed(e.message);
+      }
+      throw e;
+    } finally {
+      await from.close();
+      await to?.close();
+    }
+  },
+};

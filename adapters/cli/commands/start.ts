@@ -1,0 +1,32 @@
+import { loadConfig } from '../../../config/load.js';
+import { parseArgs } from '../args.js';
+import type { CliCommand } from '../command.js';
+import { UsageError, out, type CliIo } from '../io.js';
+
+export const startCommand: CliCommand = {
+  name: 'start',
+  summary: 'start the broker (HTTP server) with the loaded config; stops gracefully on SIGINT/SIGTERM',
+  usage: 'broker start [--config <file>]',
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const args = parseArgs(argv);
+    if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
+    const { config, file } = loadConfig({ argv, env: io.env, cwd: io.cwd });
+    // Loaded here, not at the top: the offline commands never pay for fastify and the plugins.
+    const { bootBroker } = await import('../../kernel/boot.js');
+    const broker = await bootBroker(config);
+    let url: string;
+    try {
+      url = await broker.listen();
+    } catch (e) {
+      await broker.stop();
+      throw e;
+    }
+    const plugins = config.plugins.map((p) => p.name).join(', ') || 'none';
+    out(io, `broker listening on ${url} (public URL ${config.server.baseUrl}; store ${config.store.kind}; config ${file ?? 'defaults'}; plugins ${plugins})`);
+    const signal = await io.stopSignal;
+    out(io, `${signal}: stopping (draining in-flight requests)`);
+    await broker.stop();
+    out(io, 'stopped');
+    return 0;
+  },
+};

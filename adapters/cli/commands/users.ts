@@ -1,0 +1,92 @@
+import type { UserView } from '../../../core/index.js';
+import { flag, parseArgs, requireFlag } from '../args.js';
+import type { CliCommand } from '../command.js';
+import { freshReadModels, openCliContext, resolveUser, type CliContext } from '../context.js';
+import { UsageError, out, type CliIo } from '../io.js';
+import { replayLog } from '../../../core/index.js';
+import { renderTable } from '../table.js';
+
+const USAGE = `broker users add --email <email> [--name <name>] [--admin]
+       broker users ban <id|email> --reason <text>
+       broker users unban <id|email> [--reason <text>]
+       broker users disable <id|email> [--reason <text>]
+       broker users enable <id|email>
+       broker users list [--json]`;
+
+function status(u: UserView): string {
+  if (u.erased) return 'erased';
+  if (u.banned) return `banned (${u.banned.reason})`;
+  if (u.disabled) return 'disabled';
+  return 'active';
+}
+
+async function withContext<T>(argv: string[], io: CliIo, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const ctx = await openCliContext(argv, io);
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** Each change goes through `Users`, the same service the admin pages use: one fact, one code path. */
+export const usersCommand: CliCommand = {
+  name: 'users',
+  summary: 'add, ban, unban, disable, enable and list users',
+  usage: USAGE,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const [sub, ...rest] = argv;
+    switch (sub) {
+      case 'add': {
+        const args = parseArgs(rest, { values: ['email', 'name'], booleans: ['admin'] });
+        if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
+        const email = requireFlag(args, 'email');
+        return withContext(rest, io, async (ctx) => {
+          const res = await ctx.users.register({ email, name: flag(args, 'name') ?? null, admin: args.flags.has('admin'), via: 'cli' }, { actor: ctx.actor });
+          out(io, res.userId);
+          return 0;
+        });
+      }
+      case 'ban':
+      case 'unban':
+      case 'disable':
+      case 'enable': {
+        const args = parseArgs(rest, { values: sub === 'enable' ? [] : ['reason'] });
+        if (args.positional.length !== 1) throw new UsageError(`users ${sub} takes one <id|email>`);
+        const reason = sub === 'ban' ? requireFlag(args, 'reason') : flag(args, 'reason') ?? null;
+        return withContext(rest, io, async (ctx) => {
+          const userId = await resolveUser(ctx.users, args.positional[0]);
+          const meta = { actor: ctx.actor };
+          const res =
+            sub === 'ban'
+              ? await ctx.users.execute(userId, { type: 'ban', reason: reason!, actor: ctx.actor }, meta)
+              : sub === 'unban'
+                ? await ctx.users.execute(userId, { type: 'unban', reason, actor: ctx.actor }, meta)
+                : sub === 'disable'
+                  ? await ctx.users.execute(userId, { type: 'disable', reason }, meta)
+                  : await ctx.users.execute(userId, { type: 'enable' }, meta);
+          const past = { ban: 'banned', unban: 'unbanned', disable: 'disabled', enable: 'enabled' }[sub];
+          out(io, res.events.length ? `${past} ${userId} (position ${res.position})` : `${userId}: already ${past}, nothing recorded`);
+          return 0;
+        });
+      }
+      case 'list': {
+        const args = parseArgs(rest, { booleans: ['json'] });
+        return withContext(rest, io, async (ctx) => {
+          const { engine, read } = freshReadModels();
+          await replayLog(ctx.store, engine);
+          const users = [...read.users.byId.values()].filter((u) => !u.erased);
+          if (args.flags.has('json')) {
+            out(io, JSON.stringify(users, null, 2));
+            return 0;
+          }
+          out(io, renderTable(['id', 'email', 'name', 'admin', 'status', 'created'], users.map((u) => [u.userId, u.email ?? '', u.name ?? '', u.admin ? 'yes' : '', status(u), u.createdAt])));
+          out(io, `${users.length} user(s)`);
+          return 0;
+        });
+      }
+      default:
+        throw new UsageError(sub ? `unknown subcommand ${sub}` : 'a subcommand is needed');
+    }
+  },
+};

@@ -1,0 +1,157 @@
+import type pg from 'pg';
+
+/** Thrown for a schema name we refuse to interpolate into SQL. */
+export class InvalidSchemaName extends Error {
+  override readonly name = 'InvalidSchemaName';
+  constructor(schema: string) {
+    super(`invalid PostgreSQL schema name ${JSON.stringify(schema)} (expected [a-z_][a-z0-9_]{0,47})`);
+  }
+}
+
+/** Schema names go into DDL and function bodies, so only plain lower-case identifiers are accepted. */
+export function checkSchemaName(schema: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,47}$/.test(schema)) throw new InvalidSchemaName(schema);
+  return schema;
+}
+
+/** Advisory-lock class ids (the first int of the two-int form), so our locks never collide with an app's. */
+export const LOCK_CLASS_POSITIONS = 0x0b40e0;
+export const LOCK_CLASS_MIGRATIONS = 0x0b40e1;
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: (s: string) => string;
+}
+
+/**
+ * Versioned migrations. Append new ones at the end; never edit an applied one (a node running an
+ * older build would disagree with the schema it finds).
+ */
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'events, streams, position reservation',
+    sql: (s) => `
+CREATE TABLE "${s}".events (
+  position   bigserial PRIMARY KEY,
+  -- Top-level transaction id of the append (pg_current_xact_id()): readers only trust rows whose
+  -- transaction is older than their snapshot's xmin (see reserve_positions and PostgresEventStore).
+  tx         xid8 NOT NULL,
+  id         text NOT NULL,
+  stream_id  text NOT NULL,
+  revision   integer NOT NULL,
+  type       text NOT NULL,
+  version    integer NOT NULL,
+  -- json (not jsonb): the text is kept as written, so \\u0000 and key order survive (the hash
+  -- covers canonical JSON, but readers should get back exactly what was appended).
+  data       json NOT NULL,
+  metadata   json NOT NULL,
+  prev_hash  text NOT NULL,
+  hash       text NOT NULL,
+  CONSTRAINT events_stream_revision UNIQUE (stream_id, revision),
+  -- Unique ids make an append idempotent: a retry after a connection lost during COMMIT can
+  -- never write the same events twice.
+  CONSTRAINT events_id UNIQUE (id)
+);
+CREATE TABLE "${s}".streams (
+  stream_id  text PRIMARY KEY,
+  revision   integer NOT NULL,
+  last_hash  text NOT NULL,
+  position   bigint NOT NULL
+);
+-- One call at the start of every append transaction. Under a short advisory lock it assigns the
+-- transaction its id and reserves n contiguous positions, so positions are handed out in the
+-- same order as transaction ids. Readers then see rows only when tx < xmin of their snapshot:
+-- an earlier position whose transaction is still committing holds back every later one, so a
+-- reader's cursor never moves past a row that could still appear. The lock is released before
+-- COMMIT: concurrent appends still commit (and fsync) in parallel. Then the stream row is locked
+-- (FOR UPDATE) for the expected-revision check; a missing row returns revision -1.
+CREATE FUNCTION "${s}".append_begin(p_stream text, n integer)
+RETURNS TABLE (first_position bigint, stream_revision integer, last_hash text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_first bigint;
+BEGIN
+  PERFORM pg_advisory_lock(${LOCK_CLASS_POSITIONS}, hashtext('${s}'));
+  PERFORM pg_current_xact_id();
+  v_first := nextval('"${s}".events_position_seq');
+  IF n > 1 THEN
+    PERFORM setval('"${s}".events_position_seq', v_first + n - 1);
+  END IF;
+  PERFORM pg_advisory_unlock(${LOCK_CLASS_POSITIONS}, hashtext('${s}'));
+  first_position := v_first;
+  SELECT st.revision, st.last_hash INTO stream_revision, last_hash
+    FROM "${s}".streams st WHERE st.stream_id = p_stream FOR UPDATE;
+  IF NOT FOUND THEN
+    stream_revision := -1;
+    last_hash := '';
+  END IF;
+  RETURN NEXT;
+END
+$fn$;
+`,
+  },
+  {
+    version: 2,
+    name: 'group commit: reserve positions and lock several streams at once',
+    // Same protocol as append_begin for a batch of appends (group commit): one reservation for
+    // all their events, then every existing stream row locked in stream-id order (so two batches
+    // never deadlock on each other's rows). The first row carries the reservation only.
+    sql: (s) => `
+CREATE FUNCTION "${s}".append_begin_many(p_streams text[], n integer)
+RETURNS TABLE (first_position bigint, stream_id text, stream_revision integer, last_hash text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_first bigint;
+BEGIN
+  PERFORM pg_advisory_lock(${LOCK_CLASS_POSITIONS}, hashtext('${s}'));
+  PERFORM pg_current_xact_id();
+  v_first := nextval('"${s}".events_position_seq');
+  IF n > 1 THEN
+    PERFORM setval('"${s}".events_position_seq', v_first + n - 1);
+  END IF;
+  PERFORM pg_advisory_unlock(${LOCK_CLASS_POSITIONS}, hashtext('${s}'));
+  RETURN QUERY SELECT v_first, NULL::text, NULL::integer, NULL::text;
+  RETURN QUERY SELECT NULL::bigint, st.stream_id, st.revision, st.last_hash
+    FROM "${s}".streams st WHERE st.stream_id = ANY(p_streams) ORDER BY st.stream_id FOR UPDATE;
+END
+$fn$;
+`,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/**
+ * Creates the schema and applies pending migrations, each in its own transaction, under an
+ * advisory lock so several nodes starting at once migrate exactly once.
+ */
+export async function migrate(client: pg.ClientBase, schema: string): Promise<{ applied: number[] }> {
+  const s = checkSchemaName(schema);
+  const applied: number[] = [];
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS_MIGRATIONS, s]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${s}"`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS "${s}".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM "${s}".schema_migrations`)).rows.map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql(s));
+      await client.query(`INSERT INTO "${s}".schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      applied.push(m.version);
+    }
+    const newest = Math.max(0, ...done, ...applied);
+    if (newest > LATEST_SCHEMA_VERSION) {
+      throw new Error(`schema "${s}" is at migration ${newest}, newer than this build knows (${LATEST_SCHEMA_VERSION}); upgrade the broker`);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+  return { applied };
+}

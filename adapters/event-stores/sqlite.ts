@@ -1,0 +1,253 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Observable } from 'rxjs';
+import {
+  catchUpSubscription,
+  checkExpectedRevision,
+  sealEvents,
+  type AppendOptions,
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  type NewEvent,
+  type ReadAllOptions,
+  type RecordedEvent,
+} from '../../core/index.js';
+
+export interface SqliteEventStoreOptions {
+  path: string;
+  /** FULL (default): a commit survives power loss. NORMAL: survives a process crash, faster. */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** How often subscriptions look for appends made by another process (the CLI). */
+  pollMs?: number;
+  /** Upper bound of appends written in one group-commit transaction. */
+  maxBatch?: number;
+}
+
+export class EventStoreClosed extends Error {
+  override readonly name = 'EventStoreClosed';
+  constructor() {
+    super('event store is closed');
+  }
+}
+
+interface PendingAppend {
+  streamId: string;
+  events: NewEvent[];
+  options: AppendOptions;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+type Row = [number, string, number, string, string, number, string, string, string, string];
+const COLUMNS = 'position, stream_id, revision, id, type, version, data, metadata, prev_hash, hash';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position  INTEGER PRIMARY KEY,
+  stream_id TEXT    NOT NULL,
+  revision  INTEGER NOT NULL,
+  id        TEXT    NOT NULL UNIQUE,
+  type      TEXT    NOT NULL,
+  version   INTEGER NOT NULL,
+  data      TEXT    NOT NULL,
+  metadata  TEXT    NOT NULL,
+  prev_hash TEXT    NOT NULL,
+  hash      TEXT    NOT NULL,
+  UNIQUE (stream_id, revision)
+);`;
+
+function toEvent(r: Row): RecordedEvent {
+  return {
+    id: r[3],
+    streamId: r[1],
+    revision: r[2],
+    position: r[0],
+    type: r[4],
+    version: r[5],
+    data: JSON.parse(r[6]) as unknown,
+    metadata: JSON.parse(r[7]) as EventMetadata,
+    prevHash: r[8],
+    hash: r[9],
+  };
+}
+
+/**
+ * The embedded default store: one SQLite file in WAL mode. Appends are group-committed: every
+ * append that arrives before the scheduled flush runs is written in ONE transaction (one fsync
+ * under synchronous=FULL), each checked against the stream state as of that transaction, inside
+ * its own savepoint so a conflicting append fails alone while the others commit.
+ */
+export class SqliteEventStore implements EventStore {
+  readonly kind = 'sqlite';
+  private readonly listeners = new Set<() => void>();
+  private queue: PendingAppend[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly stmt: {
+    last: Database.Statement;
+    head: Database.Statement;
+    insert: Database.Statement;
+    stream: Database.Statement;
+    all: Database.Statement;
+  };
+  private readonly flushTx: Database.Transaction<(batch: PendingAppend[]) => Array<AppendResult | { error: unknown }>>;
+  private readonly appendOne: Database.Transaction<
+    (p: PendingAppend, head: number, streams: Map<string, { revision: number; hash: string }>) => AppendResult
+  >;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly pollMs: number,
+    private readonly maxBatch: number,
+  ) {
+    this.stmt = {
+      last: db.prepare('SELECT revision, hash FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1').raw(),
+      head: db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck(),
+      insert: db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      stream: db.prepare(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision`).raw(),
+      all: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
+    };
+
+    // One append inside the group transaction. Called from within `flushTx`, better-sqlite3 runs
+    // it as a SAVEPOINT: if it throws (conflict, duplicate event id) only its rows roll back.
+    this.appendOne = db.transaction((p, head, streams) => {
+      let state = streams.get(p.streamId);
+      if (!state) {
+        const row = this.stmt.last.get(p.streamId) as [number, string] | undefined;
+        state = row ? { revision: row[0], hash: row[1] } : { revision: -1, hash: '' };
+      }
+      checkExpectedRevision(p.streamId, p.options.expectedRevision, state.revision);
+      if (p.events.length === 0) return { revision: state.revision, position: head, events: [] };
+      const sealed = sealEvents(p.streamId, p.events, state.revision, state.hash, head + 1);
+      for (const e of sealed) {
+        this.stmt.insert.run(
+          e.position, e.streamId, e.revision, e.id, e.type, e.version,
+          JSON.stringify(e.data ?? null), JSON.stringify(e.metadata), e.prevHash, e.hash,
+        );
+      }
+      const end = sealed[sealed.length - 1];
+      streams.set(p.streamId, { revision: end.revision, hash: end.hash });
+      return { revision: end.revision, position: end.position, events: sealed };
+    });
+
+    this.flushTx = db.transaction((batch) => {
+      // Read the head inside the (IMMEDIATE, so write-locked) transaction: another process may
+      // have appended since our last flush.
+      let head = this.stmt.head.get() as number;
+      const streams = new Map<string, { revision: number; hash: string }>();
+      return batch.map((p) => {
+        try {
+          const r = this.appendOne(p, head, streams);
+          if (r.events.length) head = r.position;
+          return r;
+        } catch (error) {
+          return { error };
+        }
+      });
+    });
+  }
+
+  static async open(options: SqliteEventStoreOptions): Promise<SqliteEventStore> {
+    fs.mkdirSync(path.dirname(path.resolve(options.path)), { recursive: true });
+    const db = new Database(options.path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+      // The CLI may write to the same file while a broker runs: wait for its lock, not fail.
+      db.pragma('busy_timeout = 5000');
+      // 32 MiB of page cache (default 2 MiB): appends update two indexes (event id, stream
+      // revision) whose pages are spread over the whole file once the log is large.
+      db.pragma('cache_size = -32768');
+      db.exec(SCHEMA);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    return new SqliteEventStore(db, options.pollMs ?? 250, options.maxBatch ?? 2000);
+  }
+
+  append(streamId: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new EventStoreClosed());
+    return new Promise((resolve, reject) => {
+      this.queue.push({ streamId, events, options, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // setImmediate, not a microtask: lets every caller whose I/O completed in this loop
+        // turn join the same transaction.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Writes everything queued, group by group. Synchronous: better-sqlite3 blocks. */
+  private flush(): void {
+    this.scheduled = false;
+    let wrote = false;
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      let results: Array<AppendResult | { error: unknown }>;
+      try {
+        results = this.flushTx.immediate(batch);
+      } catch (error) {
+        // The commit itself failed (disk full, lock timeout): nothing of this batch was written.
+        for (const p of batch) p.reject(error);
+        continue;
+      }
+      batch.forEach((p, i) => {
+        const r = results[i];
+        if ('error' in r) p.reject(r.error);
+        else {
+          if (r.events.length) wrote = true;
+          p.resolve(r);
+        }
+      });
+    }
+    if (wrote) this.notify();
+  }
+
+  async readStream(streamId: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {
+    if (this.closed) throw new EventStoreClosed();
+    return (this.stmt.stream.all(streamId, options.fromRevision ?? 0) as Row[]).map(toEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    if (this.closed) throw new EventStoreClosed();
+    return (this.stmt.all.all(options.after ?? 0, options.limit ?? 5000) as Row[]).map(toEvent);
+  }
+
+  async headPosition(): Promise<number> {
+    if (this.closed) throw new EventStoreClosed();
+    return this.stmt.head.get() as number;
+  }
+
+  subscribe(after = 0): Observable<RecordedEvent> {
+    return catchUpSubscription(
+      {
+        // After close a pending pump reads nothing and then completes (it checks isClosed).
+        readPage: async (a, limit) => (this.closed ? [] : this.readAll({ after: a, limit })),
+        onAppend: (l) => {
+          this.listeners.add(l);
+          return () => this.listeners.delete(l);
+        },
+        pollMs: this.pollMs,
+        isClosed: () => this.closed,
+      },
+      after,
+    );
+  }
+
+  /** Writes what is queued, closes the file, completes subscriptions. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.db.close();
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}

@@ -1,0 +1,154 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
+import type { EventStore, ProjectionEngine, Projection, RecordedEvent } from '../../core/index.js';
+
+/**
+ * `/metrics` in the Prometheus text exposition format (version 0.0.4), from a registry small
+ * enough to read in one sitting: counters, gauges and histograms with labels. No user data and no
+ * secrets in any label: routes are the route pattern (`/users/:id`), never the raw URL, so a
+ * scanner probing random paths cannot blow up the number of series either.
+ */
+type Labels = Record<string, string>;
+
+const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const labelText = (l: Labels) => {
+  const keys = Object.keys(l);
+  return keys.length ? `{${keys.map((k) => `${k}="${escapeLabel(l[k])}"`).join(',')}}` : '';
+};
+const num = (n: number) => (Number.isFinite(n) ? String(n) : n > 0 ? '+Inf' : n < 0 ? '-Inf' : 'NaN');
+
+interface Metric {
+  readonly name: string;
+  render(): string;
+}
+
+export class Counter implements Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, private readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelText(labels);
+    const v = this.values.get(key);
+    if (v) v.value += by;
+    else this.values.set(key, { labels, value: by });
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(labelText(labels))?.value ?? 0;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const v of this.values.values()) lines.push(`${this.name}${labelText(v.labels)} ${num(v.value)}`);
+    return lines.join('\n');
+  }
+}
+
+/** A gauge whose value is read at scrape time (positions, memory), so it is never stale. */
+export class Gauge implements Metric {
+  constructor(readonly name: string, private readonly help: string, private readonly read: () => number | Promise<number>) {}
+  private last = 0;
+  async collect(): Promise<void> {
+    this.last = await this.read();
+  }
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${num(this.last)}`].join('\n');
+  }
+}
+
+export class Histogram implements Metric {
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, private readonly help: string, private readonly buckets: number[]) {}
+  observe(labels: Labels, value: number): void {
+    const key = labelText(labels);
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    s.sum += value;
+    s.count++;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const s of this.series.values()) {
+      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: num(b) })} ${s.counts[i]}`));
+      lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.count}`);
+      lines.push(`${this.name}_sum${labelText(s.labels)} ${num(s.sum)}`);
+      lines.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+export class MetricsRegistry {
+  private readonly metrics: Metric[] = [];
+  add<M extends Metric>(m: M): M {
+    if (this.metrics.some((x) => x.name === m.name)) throw new Error(`metric ${m.name} registered twice`);
+    this.metrics.push(m);
+    return m;
+  }
+  async render(): Promise<string> {
+    for (const m of this.metrics) if (m instanceof Gauge) await m.collect();
+    return this.metrics.map((m) => m.render()).join('\n') + '\n';
+  }
+}
+
+/** Counts the events the projections apply, by type: the log's throughput as this node sees it. */
+class EventsCounter implements Projection {
+  readonly name = 'metrics.events';
+  checkpoint = 0;
+  constructor(private readonly counter: Counter) {}
+  apply(e: RecordedEvent): void {
+    this.counter.inc({ type: e.type });
+  }
+  reset(): void {}
+}
+
+export interface BrokerMetrics {
+  registry: MetricsRegistry;
+  requests: Counter;
+  duration: Histogram;
+}
+
+/**
+ * Registers the request hooks and `/metrics` on the root app. Call before any route is added so
+ * the hooks see every route. Event-store and projection figures are read at scrape time.
+ */
+export function registerMetrics(app: FastifyInstance, deps: { store: EventStore; projections: ProjectionEngine }): BrokerMetrics {
+  const registry = new MetricsRegistry();
+  const requests = registry.add(new Counter('broker_http_requests_total', 'HTTP requests answered, by method, route pattern and status.'));
+  const duration = registry.add(
+    new Histogram('broker_http_request_duration_seconds', 'HTTP request duration in seconds, by method, route pattern and status.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+  );
+  const applied = registry.add(new Counter('broker_events_applied_total', 'Events applied by the projections since this process started, by event type.'));
+  deps.projections.add(new EventsCounter(applied));
+  registry.add(new Gauge('broker_event_store_head_position', 'Global position of the last event appended to the store (rate() of it = events appended per second).', () => deps.store.headPosition()));
+  registry.add(new Gauge('broker_projection_position', 'Global position the read models have applied.', () => deps.projections.position));
+  registry.add(new Gauge('broker_projection_lag_events', 'Events appended but not yet applied by the read models.', async () => Math.max(0, (await deps.store.headPosition()) - deps.projections.position)));
+
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const started = Date.now();
+  registry.add(new Gauge('process_resident_memory_bytes', 'Resident set size in bytes.', () => process.memoryUsage.rss()));
+  registry.add(new Gauge('nodejs_heap_used_bytes', 'V8 heap used in bytes.', () => process.memoryUsage().heapUsed));
+  registry.add(new Gauge('nodejs_heap_total_bytes', 'V8 heap total in bytes.', () => process.memoryUsage().heapTotal));
+  registry.add(new Gauge('nodejs_eventloop_lag_seconds', 'Mean event loop delay since the last scrape, in seconds.', () => {
+    const mean = Number.isNaN(loop.mean) ? 0 : loop.mean / 1e9;
+    loop.reset();
+    return mean;
+  }));
+  registry.add(new Gauge('nodejs_eventloop_lag_max_seconds', 'Largest event loop delay since the last scrape, in seconds.', () => loop.max / 1e9));
+  registry.add(new Gauge('process_uptime_seconds', 'Seconds since the broker process started.', () => process.uptime()));
+  registry.add(new Gauge('process_start_time_seconds', 'Start time of the broker, Unix seconds.', () => Math.floor(started / 1000)));
+
+  app.addHook('onResponse', async (req, reply) => {
+    // The route pattern, never the raw URL (cardinality, and no ids or tokens in labels).
+    const route = req.routeOptions.url ?? '(unmatched)';
+    const labels = { method: req.method, route, status: String(reply.statusCode) };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+  app.addHook('onClose', async () => loop.disable());
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await registry.render());
+  });
+  return { registry, requests, duration };
+}

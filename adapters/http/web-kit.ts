@@ -1,0 +1,114 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  DomainError,
+  type AuthenticatedIdentity,
+  type Clock,
+  type Ids,
+  type LoginRequest,
+  type LoginService,
+  type SessionView,
+} from '../../core/index.js';
+import { html, layout, type SafeHtml } from './html.js';
+import { sendError, sendErrorPage } from './errors.js';
+
+export interface CookieSettings {
+  /** `__Host-` cookie, Secure. False only in the documented dev mode (plain http on localhost). */
+  secure: boolean;
+}
+
+/**
+ * What the kernel hands every plugin as `ctx.web`: its own encapsulated fastify scope plus the
+ * browser side of the login flow, so no plugin re-implements cookies, redirects or pages.
+ */
+export interface WebKit {
+  /** The plugin's encapsulated fastify scope: register routes here. */
+  readonly app: FastifyInstance;
+  readonly cookieName: string;
+  /** The broker session behind this request's cookie, or null. */
+  session(req: FastifyRequest): SessionView | null;
+  /**
+   * A downstream protocol needs a user: resume at once when the browser has a session (and the
+   * request does not force a login), otherwise send it to the login page carrying the request.
+   */
+  beginLogin(req: FastifyRequest, reply: FastifyReply, request: Omit<LoginRequest, 'iat' | 'exp' | 'jti'>): Promise<FastifyReply>;
+  /** An identity provider vouched for someone: complete the login, set the cookie, resume. */
+  finishLogin(req: FastifyRequest, reply: FastifyReply, identity: AuthenticatedIdentity, loginRequestToken: string | undefined, idpId: string): Promise<FastifyReply>;
+  /** Decodes a login request token (throws a DomainError when forged or expired). */
+  decodeLoginRequest(token: string): LoginRequest;
+  page(reply: FastifyReply, title: string, body: SafeHtml, status?: number): FastifyReply;
+  errorPage(reply: FastifyReply, status: number, title: string, message: string): FastifyReply;
+  sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply;
+  setSessionCookie(reply: FastifyReply, token: string, maxAgeSeconds: number): void;
+  clearSessionCookie(reply: FastifyReply): void;
+}
+
+export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids, cookie: CookieSettings) {
+  const cookieName = cookie.secure ? '__Host-broker_session' : 'broker_session';
+
+  // Sliding idle window: a session in use records `SessionRefreshed` (at most once per tenth of
+  // the idle window, see LoginService.needsRefresh), in the background and once per session at a
+  // time, so the per-request check stays a hash and map look-ups.
+  const refreshing = new Set<string>();
+  const session = (req: FastifyRequest): SessionView | null => {
+    const token = req.cookies?.[cookieName];
+    const s = login.validateSession(token);
+    if (s && !refreshing.has(s.sessionId) && login.needsRefresh(s)) {
+      refreshing.add(s.sessionId);
+      login
+        .refresh(s)
+        .catch((err: unknown) => req.log.warn({ err }, 'session refresh failed'))
+        .finally(() => refreshing.delete(s.sessionId));
+    }
+    return s;
+  };
+
+  const setSessionCookie = (reply: FastifyReply, token: string, maxAgeSeconds: number): void => {
+    reply.setCookie(cookieName, token, { path: '/', httpOnly: true, secure: cookie.secure, sameSite: 'lax', maxAge: maxAgeSeconds });
+  };
+  const clearSessionCookie = (reply: FastifyReply): void => {
+    reply.clearCookie(cookieName, { path: '/', httpOnly: true, secure: cookie.secure, sameSite: 'lax' });
+  };
+
+  const resume = async (reply: FastifyReply, request: LoginRequest, s: SessionView): Promise<FastifyReply> => {
+    const protocol = login.protocols.get(request.protocol);
+    if (!protocol) return sendErrorPage(reply, 400, 'Unknown request', 'The site that sent you here is not configured.');
+    const action = await protocol.resume(request, s);
+    if (action.kind === 'redirect') return reply.redirect(action.location, 303);
+    return reply.code(action.status ?? 200).type('text/html; charset=utf-8').send(action.html);
+  };
+
+  return (app: FastifyInstance): WebKit => ({
+    app,
+    cookieName,
+    session,
+    setSessionCookie,
+    clearSessionCookie,
+    decodeLoginRequest: (token) => login.requests.decode(token, clock.now()),
+    async beginLogin(req, reply, request) {
+      const now = clock.now();
+      const s = request.forceLogin ? null : session(req);
+      const token = login.requests.encode(request, now, ids.token(12));
+      if (s) return resume(reply, login.requests.decode(token, now), s);
+      return reply.redirect(`/login?lr=${encodeURIComponent(token)}`, 303);
+    },
+    async finishLogin(req, reply, identity, loginRequestToken, idpId) {
+      try {
+        const request = loginRequestToken ? login.requests.decode(loginRequestToken, clock.now()) : null;
+        const out = await login.complete(identity, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: idpId });
+        setSessionCookie(reply, out.sessionToken, login.sessionSettings.absoluteSeconds);
+        if (!request) return reply.redirect('/', 303);
+        return await resume(reply, request, out.session);
+      } catch (err) {
+        if (err instanceof DomainError && (err.code === 'banned' || err.code === 'disabled' || err.code === 'not_provisioned')) {
+          return sendErrorPage(reply, 403, err.code === 'banned' ? 'Account banned' : err.code === 'disabled' ? 'Account disabled' : 'No account', err.message);
+        }
+        return sendError(req, reply, err);
+      }
+    },
+    page: (reply, title, body, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(layout(title, body)),
+    errorPage: sendErrorPage,
+    sendError,
+  });
+}
+
+export { html };

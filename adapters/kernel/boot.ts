@@ -1,0 +1,290 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import { Container } from 'inversify';
+import { pino } from 'pino';
+import type { Observable } from 'rxjs';
+import { Ajv } from 'ajv';
+import {
+  AuditView,
+  BansView,
+  CommandHandler,
+  IdentitiesView,
+  LoginRequestCodec,
+  LoginService,
+  ProjectionEngine,
+  SessionsView,
+  SitesView,
+  Users,
+  UsersView,
+  cryptoIds,
+  systemClock,
+  type BrokerPlugin,
+  type Clock,
+  type EventStore,
+  type Ids,
+  type Logger,
+  type PluginContext,
+  type Reactor,
+  type ReadModels,
+  type RecordedEvent,
+} from '../../core/index.js';
+import type { BrokerConfig } from '../../config/types.js';
+import { ConfigError } from '../../config/errors.js';
+import { openEventStore } from '../event-stores/open.js';
+import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
+import { registerCoreRoutes } from '../http/core-routes.js';
+import { registerSecurityHeaders } from '../http/security-headers.js';
+import { sendError } from '../http/errors.js';
+import { registerMetrics } from '../http/metrics.js';
+import { brokerLoggerOptions } from '../http/logging.js';
+import { BUILTIN_PLUGINS } from './builtin-plugins.js';
+import { Keys, loadMasterKey } from './master-key.js';
+import { TOKENS } from './tokens.js';
+import { SiteRegistry, syncSites } from './site-registry.js';
+import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
+import { registerJwksRoute } from '../crypto/jwks-route.js';
+
+export type PluginCtx<C = unknown> = PluginContext<C, WebKit>;
+export type Plugin<C = unknown> = BrokerPlugin<C, WebKit>;
+
+export interface BootOptions {
+  /** Use this store instead of opening the configured one (tests). */
+  store?: EventStore;
+  clock?: Clock;
+  ids?: Ids;
+  /** Extra plugin objects (tests, embedding), loaded after the configured ones. */
+  plugins?: { plugin: Plugin<any>; config?: unknown }[];
+  logger?: pino.Logger;
+}
+
+export interface Broker {
+  config: BrokerConfig;
+  app: FastifyInstance;
+  container: Container;
+  store: EventStore;
+  projections: ProjectionEngine;
+  read: ReadModels;
+  users: Users;
+  commands: CommandHandler;
+  login: LoginService;
+  keys: Keys;
+  sites: SiteRegistry;
+  clock: Clock;
+  logger: pino.Logger;
+  /** Subscribes projections, waits for them to catch up, starts reactors. Does not listen. */
+  ready(): Promise<void>;
+  /** `ready()` then listen on config.server. Returns the bound URL. */
+  listen(): Promise<string>;
+  /** Graceful stop: stop taking requests, drain, stop reactors and plugins, close the store. */
+  stop(): Promise<void>;
+}
+
+// One ConfigError for the loader and the kernel, so the CLI maps both to exit code 2.
+export { ConfigError } from '../../config/errors.js';
+
+async function resolvePlugin(name: string): Promise<Plugin<any>> {
+  const load = BUILTIN_PLUGINS[name];
+  const mod = load ? await load() : ((await import(name)) as { default: Plugin<any> });
+  if (!mod.default || typeof mod.default.register !== 'function') throw new ConfigError(`plugin ${name}: module has no default BrokerPlugin export`);
+  return mod.default;
+}
+
+export async function bootBroker(config: BrokerConfig, options: BootOptions = {}): Promise<Broker> {
+  const logger =
+    options.logger ??
+    // Secrets never reach the logs (CONVENTIONS): redaction and query-string scrubbing live in logging.ts.
+    pino(brokerLoggerOptions(config.log.level));
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? cryptoIds;
+  const store = options.store ?? (await openEventStore(config.store, config.dataDir));
+  const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
+
+  const commands = new CommandHandler(store);
+  const users = new Users(store, commands);
+  const projections = new ProjectionEngine();
+  const read: ReadModels = {
+    users: new UsersView(),
+    identities: new IdentitiesView(),
+    bans: new BansView(),
+    audit: new AuditView(),
+    sessions: new SessionsView(),
+    sites: new SitesView(),
+  };
+  for (const p of Object.values(read)) projections.add(p);
+  // The broker's JWS keys (OAuth tokens, ban SETs, gateway tokens): a projection over `signing-keys`.
+  const signingKeys = new SigningKeys(store, keys.derive('signing-keys'), clock, signingSettings(config.signing), (m) => logger.warn(m));
+  projections.add(signingKeys);
+  projections.onUnknown = (r) => logger.warn({ event: r }, 'unknown event in the log (skipped)');
+  projections.onError = (err) => logger.error({ err }, 'projection subscription failed');
+  const login = new LoginService(
+    store,
+    users,
+    read,
+    projections,
+    new LoginRequestCodec(keys.derive('login-request')),
+    clock,
+    ids,
+    config.session,
+  );
+
+  const container = new Container();
+  container.bind(TOKENS.Config).toConstantValue(config);
+  container.bind(TOKENS.EventStore).toConstantValue(store);
+  container.bind(TOKENS.CommandHandler).toConstantValue(commands);
+  container.bind(TOKENS.Users).toConstantValue(users);
+  container.bind(TOKENS.Projections).toConstantValue(projections);
+  container.bind(TOKENS.ReadModels).toConstantValue(read);
+  container.bind(TOKENS.LoginService).toConstantValue(login);
+  container.bind(TOKENS.Clock).toConstantValue(clock);
+  container.bind(TOKENS.Ids).toConstantValue(ids);
+  container.bind(TOKENS.Logger).toConstantValue(logger);
+  container.bind(TOKENS.Keys).toConstantValue(keys);
+  container.bind(TOKENS.SigningKeys).toConstantValue(signingKeys);
+  const sites = new SiteRegistry(config.sites ?? []);
+  container.bind(TOKENS.Sites).toConstantValue(sites);
+
+  const app = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    trustProxy: config.server.trustProxy,
+    bodyLimit: 256 * 1024,
+    // Identifiers in URLs are short; a huge URL is an attack, not a login.
+    routerOptions: { maxParamLength: 512 },
+    genReqId: () => ids.uuid(),
+  });
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
+  await registerSecurityHeaders(app, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: ['*'],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        scriptSrc: ["'self'"],
+        connectSrc: ["'self'"],
+      },
+    },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  });
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
+  // Before any route, so its request hooks see every route (core, plugins, 404s).
+  registerMetrics(app, { store, projections });
+
+  const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies });
+  const reactors: Reactor[] = [];
+  const stopHooks: (() => Promise<void> | void)[] = [];
+  const events = (after = 0): Observable<RecordedEvent> => store.subscribe(after);
+
+  const state = { ready: false, stopping: false };
+  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read });
+  registerJwksRoute(app, signingKeys);
+
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  const entries: { plugin: Plugin<any>; config?: unknown; label: string }[] = [];
+  for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p.name), config: p.config ?? {}, label: `plugins[${i}].config` });
+  for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, label: `plugin ${p.plugin.name}` });
+
+  for (const { plugin, config: raw, label } of entries) {
+    const pluginConfig = structuredClone(raw ?? {});
+    if (plugin.configSchema) {
+      const validate = ajv.compile(plugin.configSchema);
+      if (!validate(pluginConfig)) {
+        const first = validate.errors![0];
+        const where = `${label}${first.instancePath.replace(/\//g, '.').replace(/\.(\d+)/g, '[$1]')}`;
+        throw new ConfigError(`${where}: ${first.message}${first.params && 'allowedValues' in first.params ? ` (${(first.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''}`);
+      }
+    }
+    const plog = logger.child({ plugin: plugin.name }) as unknown as Logger;
+    await app.register(async (scope) => {
+      const ctx: PluginCtx<unknown> = {
+        config: pluginConfig,
+        logger: plog,
+        container,
+        store,
+        commands,
+        users,
+        projections,
+        read,
+        login,
+        clock,
+        ids,
+        baseUrl: config.server.baseUrl,
+        events,
+        web: webFor(scope),
+        add: {
+          identityProvider: (idp) => {
+            if (login.identityProviders.has(idp.id)) throw new ConfigError(`identity provider id ${idp.id} is used twice`);
+            login.identityProviders.set(idp.id, idp);
+            container.bind(TOKENS.IdentityProvider).toConstantValue(idp);
+          },
+          downstreamProtocol: (p) => {
+            login.protocols.set(p.name, p);
+            container.bind(TOKENS.DownstreamProtocol).toConstantValue(p);
+          },
+          enricher: (e) => {
+            login.enrichers.push(e);
+            container.bind(TOKENS.IdentityEnricher).toConstantValue(e);
+          },
+          provisioningPolicy: (p) => {
+            login.policies.set(p.name, p);
+            container.bind(TOKENS.ProvisioningPolicy).toConstantValue(p);
+          },
+          projection: (p) => projections.add(p),
+          reactor: (r) => {
+            reactors.push(r);
+            container.bind(TOKENS.Reactor).toConstantValue(r);
+          },
+        },
+        onStop: (fn) => stopHooks.push(fn),
+      };
+      await plugin.register(ctx);
+    });
+  }
+
+  const broker: Broker = {
+    config,
+    app,
+    container,
+    store,
+    projections,
+    read,
+    users,
+    commands,
+    login,
+    keys,
+    sites,
+    clock,
+    logger,
+    async ready() {
+      if (state.ready) return;
+      await app.ready();
+      projections.start(store);
+      await projections.waitFor(await store.headPosition(), 600_000);
+      await signingKeys.ensure();
+      signingKeys.start();
+      const synced = await syncSites(store, read.sites, sites.all());
+      if (synced) await projections.waitFor(synced);
+      for (const r of reactors) await r.start({ subscribe: events });
+      state.ready = true;
+    },
+    async listen() {
+      await broker.ready();
+      return app.listen({ port: config.server.port, host: config.server.host });
+    },
+    async stop() {
+      if (state.stopping) return;
+      state.stopping = true;
+      await app.close(); // stops accepting, waits for in-flight requests
+      for (const r of reactors) await r.stop();
+      signingKeys.stop();
+      for (const fn of stopHooks.reverse()) await fn();
+      projections.stop();
+      await store.close();
+    },
+  };
+  return broker;
+}

@@ -1,0 +1,25 @@
+/** Container keys for the core services (inversify service identifiers). */
+export const TOKENS = {
+  Config: Symbol.for('broker.Config'),
+  EventStore: Symbol.for('broker.EventStore'),
+  CommandHandler: Symbol.for('broker.CommandHandler'),
+  Users: Symbol.for('broker.Users'),
+  Projections: Symbol.for('broker.Projections'),
+  ReadModels: Symbol.for('broker.ReadModels'),
+  LoginService: Symbol.for('broker.LoginService'),
+  Clock: Symbol.for('broker.Clock'),
+  Ids: Symbol.for('broker.Ids'),
+  Logger: Symbol.for('broker.Logger'),
+  Keys: Symbol.for('broker.Keys'),
+  /** SiteRegistry (adapters/kernel/site-registry.ts): configured sites with their secrets. */
+  Sites: Symbol.for('broker.Sites'),
+  /** SigningKeys (adapters/crypto/signing-keys.ts): the broker's JWS keys and JWKS. */
+  SigningKeys: Symbol.for('broker.SigningKeys'),
+  /** `(claims) => boolean` bound by oauth-server: true when a verified access token's grant or jti was revoked. */
+  AccessTokenRevoked: Symbol.for('broker.AccessTokenRevoked'),
+  IdentityProvider: Symbol.for('broker.IdentityProvider'),
+  DownstreamProtocol: Symbol.for('broker.DownstreamProtocol'),
+  IdentityEnricher: Symbol.for('broker.IdentityEnricher'),
+  ProvisioningPolicy: Symbol.for('broker.ProvisioningPolicy'),
+  Reactor: Symbol.for('broker.Reactor'),
+} as const;

@@ -1,0 +1,34 @@
+// Child process for bench/handoff.ts: a broker with the hmac-handoff plugin and one logged-in
+// session, and a bare fastify redirect route, side by side in one process (measured one at a time).
+import Fastify from 'fastify';
+import { bootBroker } from '../adapters/kernel/boot.js';
+import { MemoryEventStore } from '../adapters/event-stores/memory.js';
+import plugin from '../plugins/hmac-handoff/index.js';
+import type { BrokerConfig } from '../config/types.js';
+
+const RETURN = 'https://site.bench/callback';
+const config: BrokerConfig = {
+  server: { host: '127.0.0.1', port: 0, baseUrl: 'http://127.0.0.1', trustProxy: false, insecureCookies: true },
+  dataDir: '/nonexistent',
+  store: { kind: 'memory' },
+  secrets: { masterKey: 'b'.repeat(32) },
+  session: { absoluteSeconds: 3600, idleSeconds: 3600 },
+  log: { level: 'silent' },
+  admin: { apiTokens: [] },
+  sites: [{ id: 'bench', name: 'Bench', returnUrls: [RETURN], handoff: { keys: [{ kid: 'k1', secret: 'bench-site-secret-0123456789' }], fields: ['email', 'name'] } }],
+  plugins: [],
+};
+const broker = await bootBroker(config, { store: new MemoryEventStore(), plugins: [{ plugin, config: {} }] });
+// The broker's own baseline: a trivial 303 through the same server (helmet, cookies, error handling).
+broker.app.get('/bench/redirect', async (_req, reply) => reply.redirect(`${RETURN}?user=bench`, 303));
+const brokerUrl = await broker.listen();
+const { userId } = await broker.users.register({ email: 'bench@example.test', name: 'Bench User' }, { actor: 'bench' });
+const { sessionToken } = await broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] });
+
+const bare = Fastify({ logger: false });
+bare.get('/redirect', async (_req, reply) => reply.redirect(`${RETURN}?user=${userId}`, 303));
+const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
+
+console.log(JSON.stringify({ brokerUrl, bareUrl, cookie: `broker_session=${sessionToken}`, returnTo: RETURN, key: config.sites[0].handoff!.keys[0] }));
+// Exit cleanly on a signal (so `--cpu-prof` can write its profile when profiling this child).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(0));

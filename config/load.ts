@@ -1,0 +1,163 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parseDocument } from 'yaml';
+import type { BrokerConfig } from './types.js';
+import { brokerConfigSchema } from './schema.js';
+import { baseDefaults } from './defaults.js';
+import { BUILTIN_PLUGINS } from '../adapters/kernel/builtin-plugins.js';
+import { ConfigError } from './errors.js';
+import { formatPath, interpolateEnv } from './interpolate.js';
+
+export { ConfigError } from './errors.js';
+
+export interface LoadOptions {
+  /** CLI arguments; `--config <path>` / `--config=<path>` is taken from them. */
+  argv?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Relative dataDir and store paths resolve against this (default: process.cwd()). */
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: BrokerConfig;
+  /** The file read, or null when the broker runs on defaults alone. */
+  file: string | null;
+}
+
+/** `--config <path>` or `--config=<path>` from argv, else BROKER_CONFIG, else none. */
+export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--config') {
+      const next = argv[i + 1];
+      if (!next || next.startsWith('--')) throw new ConfigError('--config needs a file path');
+      return next;
+    }
+    if (a.startsWith('--config=')) return a.slice('--config='.length);
+  }
+  return env.BROKER_CONFIG || null;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Objects merge key by key; arrays and scalars from the file replace the default. */
+function merge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
+  return out;
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : 'YAML';
+    throw new ConfigError(`${file}: ${where}: ${e.message.split('\n')[0]}`);
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (!isPlainObject(value)) throw new ConfigError(`${file}: the top level must be a mapping of settings`);
+  return value;
+}
+
+/** Ajv's JSON pointer `/sites/1/returnUrls/0` as `sites[1].returnUrls[0]`. */
+function pathOf(pointer: string): (string | number)[] {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function describe(e: ErrorObject): string | null {
+  const at = pathOf(e.instancePath);
+  switch (e.keyword) {
+    case 'if':
+      return null; // the failing `then` branch says what is wrong
+    case 'additionalProperties':
+      return `${formatPath([...at, (e.params as { additionalProperty: string }).additionalProperty])}: is not a known setting`;
+    case 'required':
+      return `${formatPath([...at, (e.params as { missingProperty: string }).missingProperty])}: is required`;
+    case 'enum':
+      return `${formatPath(at)}: ${e.message} (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`;
+    default:
+      return `${formatPath(at)}: ${e.message}`;
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: false });
+// Absolute URLs only, parsed the way the broker will parse them (no ajv-formats dependency).
+ajv.addFormat('uri', (s: string) => {
+  try {
+    const u = new URL(s);
+    return /^[a-z][a-z0-9+.-]*:$/.test(u.protocol) && (u.protocol !== 'http:' && u.protocol !== 'https:' ? true : !!u.host);
+  } catch {
+    return false;
+  }
+});
+const validate = ajv.compile<BrokerConfig>(brokerConfigSchema);
+
+/** Validates a complete config in place (coercing `"8080"` from `${PORT}` to 8080); throws naming every bad path. */
+export function validateConfig(candidate: unknown, source = 'config'): BrokerConfig {
+  if (validate(candidate)) return candidate;
+  const problems = [...new Set((validate.errors ?? []).map(describe).filter((m): m is string => !!m))];
+  throw new ConfigError(problems.length === 1 ? `${source}: ${problems[0]}` : `${source}:\n  ${problems.join('\n  ')}`);
+}
+
+/**
+ * Each plugin entry names a built-in plugin or a module that resolves, once: caught at load time
+ * with its path, rather than as a module-loader stack trace halfway through the boot.
+ */
+function checkPluginNames(config: BrokerConfig, source: string): void {
+  const seen = new Map<string, number>();
+  for (const [i, p] of config.plugins.entries()) {
+    const where = `${source}: ${formatPath(['plugins', i, 'name'])}`;
+    if (seen.has(p.name)) throw new ConfigError(`${where}: plugin "${p.name}" is already listed at plugins[${seen.get(p.name)}]`);
+    seen.set(p.name, i);
+    if (p.name in BUILTIN_PLUGINS || p.name.startsWith('.')) continue;
+    try {
+      import.meta.resolve(p.name);
+    } catch {
+      throw new ConfigError(`${where}: unknown plugin "${p.name}" (built in: ${Object.keys(BUILTIN_PLUGINS).join(', ')}; anything else must be an installed module)`);
+    }
+  }
+}
+
+/**
+ * Loads the broker config: defaults ← YAML file (with `${ENV}` interpolation) ← PORT, HOST and
+ * BROKER_DATA_DIR from the environment (in every mode, so a container can move a configured
+ * broker without editing its file), then derived values, then validation.
+ */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = configPathFrom(options.argv ?? [], env);
+  const fromFile = file ? interpolateEnv(readYaml(path.resolve(cwd, file)), env) : {};
+  const raw = merge(baseDefaults(), fromFile) as Record<string, any>;
+
+  if (env.PORT !== undefined && env.PORT !== '') raw.server.port = env.PORT;
+  if (env.HOST) raw.server.host = env.HOST;
+  if (env.BROKER_DATA_DIR) raw.dataDir = env.BROKER_DATA_DIR;
+
+  if (raw.server && typeof raw.server === 'object') {
+    const port = Number(raw.server.port);
+    if (raw.server.baseUrl === undefined) raw.server.baseUrl = Number.isInteger(port) ? `http://localhost:${port}` : 'http://localhost';
+    // Secure cookies are never sent back over plain http, so a plain-http broker needs the dev cookie.
+    if (raw.server.insecureCookies === undefined) raw.server.insecureCookies = String(raw.server.baseUrl).startsWith('http://');
+  }
+  const config = validateConfig(raw, file ?? 'config');
+  checkPluginNames(config, file ?? 'config');
+  config.dataDir = path.resolve(cwd, config.dataDir);
+  if (config.store.path) config.store.path = path.resolve(cwd, config.store.path);
+  return { config, file: file ? path.resolve(cwd, file) : null };
+}

@@ -1,0 +1,68 @@
+/** The broker's configuration after loading, interpolation and validation (see config/schema.ts). */
+export interface StoreConfig {
+  kind: 'sqlite' | 'memory' | 'postgres' | 'eventstoredb';
+  /** sqlite: file path (default `<dataDir>/broker.db`). */
+  path?: string;
+  /** sqlite: `FULL` (default, durable on power loss) or `NORMAL`. */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** postgres / eventstoredb: connection string. */
+  url?: string;
+  /** postgres: schema name (default `broker`). */
+  schema?: string;
+  /** postgres: pool size. */
+  poolMax?: number;
+}
+
+/** A downstream site (seed 003): where handoffs may return, and where ban webhooks go. */
+export interface SiteConfig {
+  id: string;
+  name: string;
+  /** Exact URLs a handoff may redirect to (no prefix matching: open-redirect defence). */
+  returnUrls: string[];
+  /** Signed redirect handoff (plugins/hmac-handoff). */
+  handoff?: {
+    /** `v2` (default): HMAC-SHA256 canonical payload. `v1`: the seed's legacy HMAC-SHA1 scheme (opt-in). */
+    version?: 'v1' | 'v2';
+    /** Signing keys by key id; several for rotation with overlap. The first signs. */
+    keys: { kid: string; secret: string }[];
+    /** User fields sent to the site. */
+    fields?: string[];
+    ttlSeconds?: number;
+  };
+  /** Ban notifications (plugins/ban-broadcast). */
+  webhook?: {
+    url: string;
+    /** `whsec_...` Standard Webhooks secret. */
+    secret?: string;
+    format?: 'standard-webhooks' | 'secevent';
+    /** SET audience (defaults to the site id). */
+    audience?: string;
+  };
+}
+
+export interface BrokerConfig {
+  server: {
+    host: string;
+    port: number;
+    /** Public base URL, e.g. https://login.example.com (default http://localhost:<port>). */
+    baseUrl: string;
+    trustProxy: boolean;
+    /** Dev mode: session cookie without `__Host-`/Secure for plain http on localhost. */
+    insecureCookies: boolean;
+  };
+  dataDir: string;
+  store: StoreConfig;
+  secrets: {
+    /** Master key (≥32 bytes, base64/hex or text) that derives the broker's internal keys. Generated into dataDir when absent. */
+    masterKey?: string;
+  };
+  session: { absoluteSeconds: number; idleSeconds: number };
+  /** The broker's JWS signing keys (adapters/crypto/signing-keys.ts); defaults: ES256, rotate after 30 days, 2 days overlap. */
+  signing?: { alg?: 'ES256' | 'RS256'; rotateAfterSeconds?: number; overlapSeconds?: number };
+  log: { level: string };
+  admin: { apiTokens: { name: string; tokenHash: string }[] };
+  /** Downstream sites, recorded as SiteRegistered/SiteUpdated/SiteRemoved events when they change. */
+  sites: SiteConfig[];
+  /** Plugins to load, in order, each with its own config section. */
+  plugins: { name: string; config?: unknown }[];
+}

@@ -1,0 +1,75 @@
+import type { AuthenticatedIdentity, ProvisioningSettings } from '../login/identity.js';
+import type { LoginRequest } from '../login/login-request.js';
+import type { SessionView } from '../read/sessions-view.js';
+import type { UserState } from '../model/user.js';
+import type { RecordedEvent } from '../events/envelope.js';
+import type { Observable } from 'rxjs';
+
+/**
+ * The extension points a plugin may add to. Each is a small typed interface; the kernel keeps a
+ * registry of each and the core's login flow calls them.
+ */
+
+/** Starts a login and ends with an `AuthenticatedIdentity` handed to `LoginService.complete`. */
+export interface IdentityProvider {
+  /** Unique id, used in URLs (`password`, `saml-acme`, `oidc-google`, `handoff-crm`). */
+  readonly id: string;
+  readonly displayName: string;
+  /** `password`, `saml`, `oidc`, `handoff`... */
+  readonly protocol: string;
+  /** Path the browser is sent to start a login with this provider, carrying the login request. */
+  loginPath(loginRequestToken: string): string;
+  /** How strangers get in through this provider (defaults to `explicit` when absent). */
+  readonly provisioning?: ProvisioningSettings;
+  /** Listed on the login chooser page (an inbound handoff is not). */
+  readonly interactive?: boolean;
+}
+
+/** What a downstream protocol answers when it resumes a request once there is a session. */
+export type ResumeAction =
+  | { kind: 'redirect'; location: string }
+  | { kind: 'html'; status?: number; html: string };
+
+/** Resumes a pending login request once there is a session (OAuth authorize, HMAC handoff, gateway). */
+export interface DownstreamProtocol {
+  /** Matches `LoginRequest.protocol`. */
+  readonly name: string;
+  resume(request: LoginRequest, session: SessionView): Promise<ResumeAction>;
+}
+
+export interface EnrichmentInput {
+  userId: string;
+  user: UserState;
+  identity: AuthenticatedIdentity;
+}
+export interface Enrichment {
+  roles?: string[];
+  tenant?: string | null;
+  attributes?: Record<string, unknown>;
+}
+/** Adds roles/tenant/attributes after login. Throw a DomainError to refuse the login. */
+export interface IdentityEnricher {
+  readonly name: string;
+  enrich(input: EnrichmentInput): Promise<Enrichment>;
+}
+
+export type ProvisioningDecision = { allow: true } | { allow: false; reason: string };
+/** Decides whether an unknown identity gets an account. */
+export interface ProvisioningPolicy {
+  readonly name: string;
+  decide(identity: AuthenticatedIdentity, settings: ProvisioningSettings): Promise<ProvisioningDecision> | ProvisioningDecision;
+}
+
+/**
+ * Acts on the outside world in reaction to events. It keeps a durable checkpoint (in the log or
+ * its store) and records its outcomes as events, so a crash never loses work.
+ */
+export interface Reactor {
+  readonly name: string;
+  start(events: ReactorContext): Promise<void> | void;
+  /** Finish in-flight work (bounded), then stop. */
+  stop(): Promise<void> | void;
+}
+export interface ReactorContext {
+  subscribe(after: number): Observable<RecordedEvent>;
+}

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import type { EventStore } from '../ports/event-store.js';
+import type { Users } from '../model/users.js';
+import type { Clock, Ids } from '../ids.js';
+import type { AuthenticatedIdentity } from './identity.js';
+import type { ReadModels } from '../read/read-models.js';
+import type { SessionView } from '../read/sessions-view.js';
+import type { ProjectionEngine } from '../read/projection.js';
+import { DomainError, NotProvisioned, UserBannedError, UserDisabledError } from '../errors.js';
+import type {
+  IdentityProvider,
+  DownstreamProtocol,
+  IdentityEnricher,
+  ProvisioningPolicy,
+} from '../kernel/extension-points.js';
+import { builtinPolicies } from './provisioning.js';
+import { LoginRequestCodec } from './login-request.js';
+
+export interface SessionSettings {
+  absoluteSeconds: number;
+  idleSeconds: number;
+}
+
+export interface LoginContext {
+  ip?: string | null;
+  userAgent?: string | null;
+  /** The identity provider id the identity came through (for its provisioning settings). */
+  idp?: string;
+}
+
+export interface LoginOutcome {
+  userId: string;
+  /** Goes in the cookie only. Never logged, never in an event. */
+  sessionToken: string;
+  session: SessionView;
+  position: number;
+}
+
+/** The session id recorded in events is a hash of the cookie token: reading the log never yields a usable cookie. */
+export function sessionIdFromToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url').slice(0, 32);
+}
+
+export const sessionStream = (sessionId: string): string => `session-${sessionId}`;
+export const loginLogStream = (userId: string | null): string => `loginlog-${userId ?? 'unknown'}`;
+
+/**
+ * The heart of the login flow (ARCHITECTURE "The login flow", steps 4-5): link or provision the
+ * identity, refuse banned/disabled users whichever IdP they came from, enrich, record
+ * `LoginSucceeded` (which opens the session), and look up the protocol that resumes the request.
+ */
+export class LoginService {
+  readonly identityProviders = new Map<string, IdentityProvider>();
+  readonly protocols = new Map<string, DownstreamProtocol>();
+  readonly enrichers: IdentityEnricher[] = [];
+  readonly policies = new Map<string, ProvisioningPolicy>(builtinPolicies.map((p) => [p.name, p]));
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly users: Users,
+    private readonly read: ReadModels,
+    private readonly engine: ProjectionEngine,
+    readonly requests: LoginRequestCodec,
+    private readonly clock: Clock,
+    private readonly ids: Ids,
+    readonly sessionSettings: SessionSettings = { absoluteSeconds: 8 * 3600, idleSeconds: 3600 },
+  ) {}
+
+  /** Records a failed login. The reason is a short code (`bad_password`, `banned`, `saml_bad_signature`...). */
+  async recordFailure(
+    f: { userId: string | null; issuer: string; subject?: string | null; reason: string },
+    ctx: LoginContext = {},
+  ): Promise<number> {
+    const res = await this.store.append(loginLogStream(f.userId), [
+      {
+        type: 'LoginFailed',
+        data: { userId: f.userId, issuer: f.issuer, subject: f.subject ?? null, reason: f.reason, ip: ctx.ip ?? null },
+        metadata: { actor: f.userId ? `user:${f.userId}` : 'anonymous', recordedAt: this.clock.now().toISOString() },
+      },
+    ]);
+    return res.position;
+  }
+
+  /** Links the identity to a user (or provisions one per the IdP's policy). Returns the user id. */
+  async resolveUser(identity: AuthenticatedIdentity, ctx: LoginContext): Promise<string> {
+    if (identity.userId) return identity.userId;
+    const meta = { actor: `idp:${identity.issuer}` };
+    const linked = await this.users.findByIdentity(identity.issuer, identity.subject);
+    if (linked) return linked;
+    const idp = ctx.idp ? this.identityProviders.get(ctx.idp) : undefined;
+    const settings = idp?.provisioning ?? { policy: 'explicit' };
+    if (settings.linkByEmail && identity.email && identity.emailVerified === true) {
+      const existing = await this.users.findByEmail(identity.email);
+      if (existing) {
+        await this.users.execute(existing, { type: 'linkIdentity', issuer: identity.issuer, subject: identity.subject, via: 'verified_email' }, meta);
+        return existing;
+      }
+    }
+    const policy = this.policies.get(settings.policy);
+    if (!policy) throw new DomainError('forbidden', `unknown provisioning policy ${settings.policy}`);
+    const decision = await policy.decide(identity, settings);
+    if (!decision.allow) {
+      await this.recordFailure({ userId: null, issuer: identity.issuer, subject: identity.subject, reason: decision.reason }, ctx);
+      throw new NotProvisioned();
+    }
+    const email = identity.email && !(await this.users.findByEmail(identity.email)) ? identity.email : null;
+    const { userId } = await this.users.register({ email, name: identity.name ?? null, via: identity.issuer }, meta);
+    await this.users.execute(userId, { type: 'linkIdentity', issuer: identity.issuer, subject: identity.subject, via: policy.name }, meta);
+    await this.users.execute(userId, { type: 'recordProvisioned', issuer: identity.issuer, subject: identity.subject, policy: policy.name }, meta);
+    return userId;
+  }
+
+  /**
+   * Completes a login for an identity an IdP vouched for. Throws UserBannedError,
+   * UserDisabledError or NotProvisioned (each recorded as `LoginFailed`) or the enricher's error.
+   */
+  async complete(identity: AuthenticatedIdentity, ctx: LoginContext = {}): Promise<LoginOutcome> {
+    const userId = await this.resolveUser(identity, ctx);
+    // Authoritative state from the user's stream, not a projection: a ban recorded a moment ago bites.
+    const user = await this.users.load(userId);
+    const fail = async (reason: string, err: DomainError): Promise<never> => {
+      await this.recordFailure({ userId, issuer: identity.issuer, subject: identity.subject, reason }, ctx);
+      throw err;
+    };
+    if (!user.exists || user.erased) await fail('no_account', new NotProvisioned());
+    if (user.banned) await fail('banned', new UserBannedError());
+    if (user.disabled) await fail('disabled', new UserDisabledError());
+
+    let roles = user.roles;
+    let tenant = identity.tenant ?? user.tenant;
+    for (const enricher of this.enrichers) {
+      try {
+        const out = await enricher.enrich({ userId, user, identity });
+        if (out.roles) roles = out.roles;
+        if (out.tenant !== undefined) tenant = out.tenant;
+      } catch (err) {
+        const reason = err instanceof DomainError ? `enricher_${enricher.name}_${err.code}` : `enricher_${enricher.name}_failed`;
+        await fail(reason, err instanceof DomainError ? err : new DomainError('forbidden', 'Your roles could not be determined.'));
+      }
+    }
+    if (this.enrichers.length) {
+      await this.users.execute(userId, { type: 'assignRoles', roles, tenant, source: this.enrichers.map((e) => e.name).join(',') }, { actor: 'system' });
+    }
+
+    const token = this.ids.token(32);
+    const sessionId = sessionIdFromToken(token);
+    const now = this.clock.now();
+    const expiresAt = new Date(now.getTime() + this.sessionSettings.absoluteSeconds * 1000).toISOString();
+    const res = await this.store.append(
+      sessionStream(sessionId),
+      [
+        {
+          type: 'LoginSucceeded',
+          data: {
+            userId,
+            sessionId,
+            issuer: identity.issuer,
+            subject: identity.subject,
+            amr: identity.amr,
+            roles,
+            tenant: tenant ?? null,
+            ip: ctx.ip ?? null,
+            userAgent: ctx.userAgent ? ctx.userAgent.slice(0, 256) : null,
+            expiresAt,
+            idleTimeoutSeconds: this.sessionSettings.idleSeconds,
+          },
+          // Session times follow the injected Clock (validateSession compares against it), not the store's wall clock.
+          metadata: { actor: `user:${userId}`, recordedAt: now.toISOString() },
+        },
+      ],
+      { expectedRevision: 'no_stream' },
+    );
+    await this.engine.waitFor(res.position);
+    const session = this.read.sessions.byId.get(sessionId);
+    if (!session) throw new DomainError('conflict', 'session ended before it could be used');
+    return { userId, sessionToken: token, session, position: res.position };
+  }
+
+  /**
+   * The session behind a cookie token, or null when unknown, ended, expired (absolute or idle) or
+   * its user is banned, disabled or erased. Cheap: one hash and map look-ups (every request pays it).
+   */
+  validateSession(token: string | undefined | null): SessionView | null {
+    if (!token || token.length > 200) return null;
+    const s = this.read.sessions.byId.get(sessionIdFromToken(token));
+    if (!s) return null;
+    const now = this.clock.now().getTime();
+    if (Date.parse(s.expiresAt) <= now) return null;
+    if (Date.parse(s.lastSeenAt) + s.idleTimeoutSeconds * 1000 <= now) return null;
+    if (!this.read.users.isActive(s.userId)) return null;
+    return s;
+  }
+
+  /** Whether to record `SessionRefreshed` now (at most once per tenth of the idle window). */
+  needsRefresh(s: SessionView): boolean {
+    return this.clock.now().getTime() - Date.parse(s.lastSeenAt) > (s.idleTimeoutSeconds * 1000) / 10;
+  }
+
+  async refresh(s: SessionView): Promise<void> {
+    await this.store.append(sessionStream(s.sessionId), [
+      { type: 'SessionRefreshed', data: { sessionId: s.sessionId, userId: s.userId }, metadata: { actor: `user:${s.userId}`, recordedAt: this.clock.now().toISOString() } },
+    ]);
+  }
+
+  async endSession(sessionId: string, reason: string, actor: string): Promise<number> {
+    const s = this.read.sessions.byId.get(sessionId);
+    if (!s) return this.engine.position;
+    const res = await this.store.append(sessionStream(sessionId), [
+      { type: 'SessionEnded', data: { sessionId, userId: s.userId, reason }, metadata: { actor } },
+    ]);
+    await this.engine.waitFor(res.position);
+    return res.position;
+  }
+
+  /** "Log out everywhere" (and what a ban does): ends every session of the user. */
+  async endAllSessions(userId: string, reason: string, actor: string): Promise<number> {
+    let pos = this.engine.position;
+    for (const s of this.read.sessions.forUser(userId)) pos = await this.endSession(s.sessionId, reason, actor);
+    return pos;
+  }
+}

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import type { EventStore } from '../ports/event-store.js';
+import { CommandHandler, foldStream, type CommandMeta, type CommandResult } from './command-handler.js';
+import { userDecider, userStream, type UserCommand, type UserState } from './user.js';
+import { claimReservation, releaseReservation, reservationHolder, normalizeEmail, identityKey } from './reservation.js';
+import { InvalidInput } from '../errors.js';
+
+export interface RegisterUser {
+  email?: string | null;
+  name?: string | null;
+  admin?: boolean;
+  via?: string;
+  userId?: string;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+/**
+ * The user application service: the commands the HTTP side, the CLI and the plugins all go
+ * through (one code path, so a ban from the CLI is the same fact as a ban from the admin page).
+ */
+export class Users {
+  constructor(
+    private readonly store: EventStore,
+    private readonly handler: CommandHandler = new CommandHandler(store),
+  ) {}
+
+  async load(userId: string): Promise<UserState> {
+    return foldStream(userDecider, await this.store.readStream(userStream(userId)));
+  }
+
+  private readonly exists = async (userId: string): Promise<boolean> =>
+    (await this.store.readStream(userStream(userId))).length > 0;
+
+  async register(input: RegisterUser, meta: CommandMeta): Promise<CommandResult & { userId: string }> {
+    const userId = input.userId ?? randomUUID();
+    const email = input.email ? normalizeEmail(input.email) : null;
+    if (email && !EMAIL.test(email)) throw new InvalidInput('not an email address', { path: 'email' });
+    if (email) await claimReservation(this.store, 'email', email, userId, meta, async (h) => !(await this.exists(h)));
+    const res = await this.handler.handle(
+      userDecider,
+      userStream(userId),
+      { type: 'register', userId, email, name: input.name ?? null, admin: input.admin, via: input.via },
+      meta,
+    );
+    return { ...res, userId };
+  }
+
+  async execute(userId: string, command: Exclude<UserCommand, { type: 'register' }>, meta: CommandMeta): Promise<CommandResult> {
+    if (command.type === 'updateProfile' && command.email) {
+      const email = normalizeEmail(command.email);
+      if (!EMAIL.test(email)) throw new InvalidInput('not an email address', { path: 'email' });
+      const before = await this.load(userId);
+      await claimReservation(this.store, 'email', email, userId, meta);
+      const res = await this.handler.handle(userDecider, userStream(userId), { ...command, email }, meta);
+      if (before.email && before.email !== email) await releaseReservation(this.store, 'email', before.email, userId, meta);
+      return res;
+    }
+    if (command.type === 'linkIdentity') {
+      await claimReservation(this.store, 'identity', identityKey(command.issuer, command.subject), userId, meta, async (h) => {
+        const holder = await this.load(h);
+        return !holder.exists || holder.erased || !holder.identities.some((i) => i.issuer === command.issuer && i.subject === command.subject);
+      });
+    }
+    if (command.type === 'erase') {
+      const before = await this.load(userId);
+      const res = await this.handler.handle(userDecider, userStream(userId), command, meta);
+      if (before.email) await releaseReservation(this.store, 'email', before.email, userId, meta);
+      for (const i of before.identities) await releaseReservation(this.store, 'identity', identityKey(i.issuer, i.subject), userId, meta);
+      return res;
+    }
+    const res = await this.handler.handle(userDecider, userStream(userId), command, meta);
+    if (command.type === 'unlinkIdentity') {
+      await releaseReservation(this.store, 'identity', identityKey(command.issuer, command.subject), userId, meta);
+    }
+    return res;
+  }
+
+  /** Authoritative (reads the reservation stream, not a projection). */
+  async findByIdentity(issuer: string, subject: string): Promise<string | null> {
+    return reservationHolder(this.store, 'identity', identityKey(issuer, subject));
+  }
+
+  async findByEmail(email: string): Promise<string | null> {
+    return reservationHolder(this.store, 'email', normalizeEmail(email));
+  }
+}

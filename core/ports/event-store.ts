@@ -1,0 +1,75 @@
+import type { Observable } from 'rxjs';
+import type { NewEvent, RecordedEvent } from '../events/envelope.js';
+
+/**
+ * Expected revision for an append (optimistic concurrency):
+ * - `'any'`: no check;
+ * - `'no_stream'`: the stream must not exist (how reservations make email and sub@issuer unique);
+ * - `'stream_exists'`: the stream must have at least one event;
+ * - a number: the revision of the stream's last event must be exactly this.
+ */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number;
+
+export interface AppendOptions {
+  expectedRevision?: ExpectedRevision;
+}
+
+export interface AppendResult {
+  /** Revision of the last event written. */
+  revision: number;
+  /** Global position of the last event written. */
+  position: number;
+  events: RecordedEvent[];
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events with position > after. 0 reads from the start. */
+  after?: number;
+  /** Page size; the store may return fewer. */
+  limit?: number;
+}
+
+/**
+ * The event store port. Every adapter (memory, SQLite, PostgreSQL, EventStoreDB) passes the same
+ * contract suite (test/adapters/event-stores/contract.ts).
+ */
+export interface EventStore {
+  readonly kind: string;
+  /** Appends atomically; all or none. Throws WrongExpectedRevision on a concurrency conflict. */
+  append(streamId: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+  /** The stream's events in revision order ([] when it does not exist). */
+  readStream(streamId: string, options?: { fromRevision?: number }): Promise<RecordedEvent[]>;
+  /** One page of `$all` in global order. */
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Position of the last event in the store (0 when empty). */
+  headPosition(): Promise<number>;
+  /**
+   * Every event with position > `after`, in order: history first, then live, with no gap and no
+   * duplicate across the handover. Completes when the store closes.
+   */
+  subscribe(after?: number): Observable<RecordedEvent>;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedRevision extends Error {
+  override readonly name = 'WrongExpectedRevision';
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedRevision,
+    /** Revision of the stream's last event, or -1 when it does not exist. */
+    readonly actual: number,
+  ) {
+    super(`stream ${streamId}: expected revision ${String(expected)}, actual ${actual === -1 ? 'no stream' : actual}`);
+  }
+}
+
+/** Throws WrongExpectedRevision unless `current` (-1 = no stream) satisfies `expected`. */
+export function checkExpectedRevision(streamId: string, expected: ExpectedRevision | undefined, current: number): void {
+  const e = expected ?? 'any';
+  const ok =
+    e === 'any' ||
+    (e === 'no_stream' && current === -1) ||
+    (e === 'stream_exists' && current >= 0) ||
+    (typeof e === 'number' && e === current);
+  if (!ok) throw new WrongExpectedRevision(streamId, e, current);
+}

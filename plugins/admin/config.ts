@@ -1,0 +1,31 @@
+import { argon2ConfigSchema, type Argon2Params } from '../../adapters/crypto/password-hasher.js';
+
+export interface AdminConfig {
+  /** Hashes the first admin's password (the password IdP verifies it: keep both alike). */
+  argon2: Argon2Params;
+  totpIssuer: string;
+  setup: {
+    /** Also print the one-time setup URL on stdout (it always goes to the log at `warn`). */
+    printToStdout: boolean;
+    /** How long a setup URL is valid. */
+    ttlSeconds: number;
+  };
+}
+
+export const configSchema = {
+  type: 'object',
+  properties: {
+    argon2: argon2ConfigSchema,
+    totpIssuer: { type: 'string', minLength: 1, maxLength: 64, default: 'Identity broker' },
+    setup: {
+      type: 'object',
+      properties: {
+        printToStdout: { type: 'boolean', default: true },
+        ttlSeconds: { type: 'integer', minimum: 60, default: 86400 },
+      },
+      additionalProperties: false,
+      default: {},
+    },
+  },
+  additionalProperties: false,
+} as const;

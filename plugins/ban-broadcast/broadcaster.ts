@@ -1,0 +1,279 @@
+import { concatMap, from, type Subscription } from 'rxjs';
+import {
+  BusyLease,
+  StreamCheckpoint,
+  StreamLease,
+  WrongExpectedRevision,
+  type Clock,
+  type EventMap,
+  type EventStore,
+  type Logger,
+  type Reactor,
+  type ReactorContext,
+  type RecordedEvent,
+  type SitesView,
+} from '../../core/index.js';
+import type { SiteConfig } from '../../config/types.js';
+import { attemptDelivery } from './attempt.js';
+import type { RetrySettings } from './delivery-policy.js';
+import { foldDelivery } from './delivery-state.js';
+import type { DeliveriesView } from './deliveries-view.js';
+import { KIND_OF, broadcastStream, deliveryStream, endpointStream } from './events.js';
+import type { HttpSender } from './http-sender.js';
+import { buildNotification, type BanNotification } from './notification.js';
+import type { SetSigner } from './set-token.js';
+
+export interface BroadcasterSettings {
+  concurrency: number;
+  retry: RetrySettings;
+  leaseMs: number;
+  /** How long `stop()` waits for in-flight deliveries. */
+  drainMs: number;
+  /** On the very first start, also broadcast the ban events already in the log. */
+  backfill: boolean;
+}
+
+export interface BroadcasterDeps {
+  store: EventStore;
+  sites: SitesView;
+  webhookOf(siteId: string): SiteConfig['webhook'] | undefined;
+  view: DeliveriesView;
+  sender: HttpSender;
+  clock: Clock;
+  logger: Logger;
+  issuer: string;
+  holder: string;
+  signer(): SetSigner | null;
+}
+
+type Broadcast = EventMap['BanBroadcastQueued'];
+interface Job {
+  banEventId: string;
+  siteId: string;
+  dueAt: number;
+  state: 'scheduled' | 'ready' | 'running';
+  timer?: NodeJS.Timeout;
+  again: boolean;
+}
+
+const META = { actor: 'plugin:ban-broadcast' };
+
+/**
+ * The ban broadcaster (a Reactor). The log is its queue: a ban-type event becomes one
+ * `BanBroadcastQueued` (written once, `no_stream`) naming the sites to tell, then every attempt's
+ * outcome is appended to that delivery's own stream with the revision it was decided on. A crash
+ * loses nothing: on start, unfinished deliveries come from the log (DeliveriesView) and ban events
+ * after the checkpoint are fanned out again (idempotently). Only the holder of the
+ * `lease-ban-broadcast` lease sends, so a cluster sends each notification once per attempt.
+ */
+export class BanBroadcaster implements Reactor {
+  readonly name = 'ban-broadcast';
+  private readonly jobs = new Map<string, Job>();
+  private readonly readyQueue: string[] = [];
+  private running = 0;
+  private stopped = false;
+  private sub: Subscription | null = null;
+  private readonly lease: BusyLease;
+  private readonly checkpoint: StreamCheckpoint;
+  private readonly broadcasts = new Map<string, Broadcast>();
+  private readonly payloads = new Map<string, Promise<BanNotification>>();
+  private readonly disabled = new Map<string, string>();
+  private drained: (() => void) | null = null;
+
+  constructor(
+    private readonly deps: BroadcasterDeps,
+    private readonly settings: BroadcasterSettings,
+  ) {
+    const lease = new StreamLease(deps.store, { name: 'ban-broadcast', holder: deps.holder, durationMs: settings.leaseMs, clock: deps.clock });
+    this.lease = new BusyLease(lease, () => !this.stopped && this.busy(), deps.logger);
+    this.checkpoint = new StreamCheckpoint(deps.store, 'ban-broadcast');
+  }
+
+  private now(): number {
+    return this.deps.clock.now().getTime();
+  }
+
+  async start(ctx: ReactorContext): Promise<void> {
+    let after = await this.checkpoint.load();
+    if (!this.checkpoint.exists && !this.settings.backfill) {
+      // First start on an existing log: bans recorded before this plugin was enabled are history,
+      // not news; sending them all now would surprise every site. `backfill: true` sends them.
+      after = await this.deps.store.headPosition();
+      await this.checkpoint.save(after);
+    }
+    for (const [siteId, url] of this.deps.view.disabledEndpoints) this.disabled.set(siteId, url);
+    for (const u of this.deps.view.unfinished()) this.schedule(u.banEventId, u.siteId, u.state.nextAttemptAt ?? this.now());
+    this.sub = ctx
+      .subscribe(after)
+      .pipe(concatMap((e) => from(this.onEvent(e))))
+      .subscribe({ error: (err) => this.deps.logger.error({ err }, 'ban broadcast subscription failed') });
+  }
+
+  private async onEvent(e: RecordedEvent): Promise<void> {
+    const kind = KIND_OF[e.type];
+    if (kind) return this.fanOut(e, kind);
+    const d = e.data as { banEventId: string; siteId: string; nextAttemptAt?: string | null; url?: string };
+    switch (e.type) {
+      case 'BanBroadcastQueued': {
+        const b = e.data as Broadcast;
+        if (this.broadcasts.size > 10_000) this.broadcasts.clear(); // a cache: the log has them all
+        this.broadcasts.set(b.banEventId, b);
+        for (const s of b.siteIds) this.schedule(b.banEventId, s, this.now());
+        break;
+      }
+      case 'BanNotificationRequeued':
+        this.schedule(d.banEventId, d.siteId, this.now());
+        break;
+      case 'BanNotificationFailed':
+        if (d.nextAttemptAt) this.schedule(d.banEventId, d.siteId, Date.parse(d.nextAttemptAt));
+        break;
+      case 'WebhookEndpointDisabled':
+        this.disabled.set(d.siteId, d.url!);
+        break;
+    }
+  }
+
+  /** Records which sites are to be told about this ban (once, whoever gets there first), then moves the checkpoint. */
+  private async fanOut(e: RecordedEvent, kind: Broadcast['kind']): Promise<void> {
+    const siteIds = this.deps.sites.active().filter((s) => s.webhookUrl).map((s) => s.siteId);
+    const data: Broadcast = { banEventId: e.id, banStreamId: e.streamId, banPosition: e.position, userId: (e.data as { userId: string }).userId, kind, siteIds };
+    for (let wait = 100; !this.stopped; wait = Math.min(wait * 2, 10_000)) {
+      try {
+        await this.deps.store
+          .append(broadcastStream(e.id), [{ type: 'BanBroadcastQueued', data, metadata: { ...META, causationId: e.id, correlationId: e.metadata.correlationId } }], { expectedRevision: 'no_stream' })
+          .catch((err) => {
+            if (!(err instanceof WrongExpectedRevision)) throw err; // already fanned out (restart, or another node)
+          });
+        await this.checkpoint.save(e.position);
+        return;
+      } catch (err) {
+        this.deps.logger.error({ err, banEventId: e.id }, 'ban broadcast: could not queue; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  private schedule(banEventId: string, siteId: string, dueAt: number): void {
+    if (this.stopped) return;
+    const key = `${banEventId}\n${siteId}`;
+    const job = this.jobs.get(key);
+    if (job) {
+      if (job.state === 'running') job.again = true;
+      else if (job.state === 'scheduled' && dueAt < job.dueAt) this.arm(key, job, dueAt);
+      return;
+    }
+    const j: Job = { banEventId, siteId, dueAt, state: 'scheduled', again: false };
+    this.jobs.set(key, j);
+    this.arm(key, j, dueAt);
+  }
+
+  private arm(key: string, job: Job, dueAt: number): void {
+    if (job.timer) clearTimeout(job.timer);
+    job.dueAt = dueAt;
+    job.timer = setTimeout(() => {
+      job.state = 'ready';
+      this.readyQueue.push(key);
+      this.pump();
+    }, Math.max(0, dueAt - this.now()));
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.settings.concurrency && this.readyQueue.length) {
+      const key = this.readyQueue.shift()!;
+      const job = this.jobs.get(key);
+      if (!job || job.state !== 'ready') continue;
+      job.state = 'running';
+      this.running++;
+      this.run(job)
+        .catch((err) => {
+          this.deps.logger.error({ err, banEventId: job.banEventId, siteId: job.siteId }, 'ban broadcast: delivery crashed; will look again');
+          return this.now() + this.settings.retry.initialDelayMs;
+        })
+        .then((nextAt) => {
+          this.running--;
+          this.jobs.delete(key);
+          if (job.again) this.schedule(job.banEventId, job.siteId, this.now());
+          else if (nextAt !== null) this.schedule(job.banEventId, job.siteId, nextAt);
+          if (this.running === 0 && this.drained) this.drained();
+          this.pump();
+        });
+    }
+  }
+
+  /** One look at one delivery: returns when to look again, or null when it is finished. */
+  private async run(job: Job): Promise<number | null> {
+    if (!(await this.lease.hold())) return this.lease.retryAt(this.now());
+    const stream = deliveryStream(job.banEventId, job.siteId);
+    for (let conflicts = 0; conflicts < 3 && !this.stopped; conflicts++) {
+      const state = foldDelivery(await this.deps.store.readStream(stream));
+      if (state.status === 'delivered' || state.status === 'abandoned') return null;
+      if (state.nextAttemptAt && state.nextAttemptAt > this.now() + 5) return state.nextAttemptAt;
+      const b = await this.broadcast(job.banEventId);
+      if (!b) return null;
+      const out = await attemptDelivery(
+        {
+          banEventId: job.banEventId,
+          siteId: job.siteId,
+          state,
+          webhook: this.deps.sites.byId.get(job.siteId)?.removed === false ? this.deps.webhookOf(job.siteId) : undefined,
+          disabledUrl: this.disabled.get(job.siteId),
+          notification: () => this.payload(b),
+        },
+        { sender: this.deps.sender, clock: this.deps.clock, retry: this.settings.retry, issuer: this.deps.issuer, signer: this.deps.signer },
+      );
+      try {
+        await this.deps.store.append(stream, out.events.map((e) => ({ ...e, metadata: META })), { expectedRevision: state.revision === -1 ? 'no_stream' : state.revision });
+      } catch (err) {
+        if (err instanceof WrongExpectedRevision) continue; // someone recorded an outcome meanwhile: look again
+        throw err;
+      }
+      if (out.disable) {
+        this.disabled.set(job.siteId, out.disable.url);
+        await this.deps.store.append(endpointStream(job.siteId), [{ type: 'WebhookEndpointDisabled', data: { siteId: job.siteId, url: out.disable.url, banEventId: job.banEventId, status: out.disable.status }, metadata: META }]);
+      }
+      return out.nextAt;
+    }
+    return null;
+  }
+
+  private async broadcast(banEventId: string): Promise<Broadcast | undefined> {
+    const cached = this.broadcasts.get(banEventId);
+    if (cached) return cached;
+    const [first] = await this.deps.store.readStream(broadcastStream(banEventId));
+    const b = first?.data as Broadcast | undefined;
+    if (b) this.broadcasts.set(banEventId, b);
+    return b;
+  }
+
+  private payload(b: Broadcast): Promise<BanNotification> {
+    let p = this.payloads.get(b.banEventId);
+    if (!p) {
+      if (this.payloads.size > 1000) this.payloads.clear();
+      p = buildNotification(this.deps.store, b.banStreamId, b.banEventId);
+      p.catch(() => this.payloads.delete(b.banEventId));
+      this.payloads.set(b.banEventId, p);
+    }
+    return p;
+  }
+
+  private busy(): boolean {
+    if (this.running > 0 || this.readyQueue.length > 0) return true;
+    const soon = this.now() + this.settings.leaseMs;
+    for (const j of this.jobs.values()) if (j.dueAt <= soon) return true;
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sub?.unsubscribe();
+    for (const j of this.jobs.values()) if (j.timer) clearTimeout(j.timer);
+    if (this.running > 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        setTimeout(resolve, this.settings.drainMs).unref();
+      });
+    }
+    await this.lease.stop();
+    await this.deps.sender.close();
+  }
+}

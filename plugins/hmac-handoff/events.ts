@@ -1,0 +1,39 @@
+import { defineEvent } from '../../core/index.js';
+
+/**
+ * The plugin's facts. No secrets: key ids and nonces only (a nonce is single-use and useless once
+ * spent; the signature and the encrypted inbound token are never recorded).
+ */
+declare module '../../core/events/catalog.js' {
+  interface EventMap {
+    /** Stream `handoffs-<userId>`: the broker vouched for the user to a site. */
+    HandoffIssued: {
+      siteId: string;
+      userId: string;
+      sessionId: string;
+      version: 'v1' | 'v2';
+      kid: string;
+      siteNonce: string | null;
+      brokerNonce: string | null;
+      returnTo: string;
+      expiresAt: string | null;
+    };
+    /** Stream `handoff-rejections`: a handoff (either direction) was refused, and why. */
+    HandoffRejected: {
+      direction: 'outbound' | 'inbound';
+      /** Site or customer auth server id as given (truncated; may be unknown). */
+      target: string;
+      reason: string;
+      ip: string | null;
+    };
+    /** Stream `handoff-request-<hash of the request signature>` (written with "no stream", so a signed request works once): a one-time URL was issued. */
+    InboundHandoffIssued: { serverId: string; subject: string; jti: string; expiresAt: string };
+    /** Stream `handoff-<jti>` (written with "no stream": once only, on any node). */
+    InboundHandoffConsumed: { serverId: string; subject: string; jti: string };
+  }
+}
+
+defineEvent('HandoffIssued', 1);
+defineEvent('HandoffRejected', 1);
+defineEvent('InboundHandoffIssued', 1);
+defineEvent('InboundHandoffConsumed', 1);

@@ -1,0 +1,25 @@
+import type { Plugin } from '../../adapters/kernel/boot.js';
+import { TOKENS } from '../../adapters/kernel/tokens.js';
+import type { Keys } from '../../adapters/kernel/master-key.js';
+import { configSchema, type HandoffPluginConfig } from './config.js';
+import { registerOutbound } from './outbound.js';
+import { registerInbound } from './inbound.js';
+import { Rejections } from './rejections.js';
+import './events.js';
+
+/**
+ * Signed handoff (seeds 003 and 000): SSO for downstream sites by HMAC-signed redirect, and the
+ * inbound handoff from a customer's auth server. See README.md beside this file.
+ */
+const plugin: Plugin<HandoffPluginConfig> = {
+  name: 'hmac-handoff',
+  configSchema,
+  async register(ctx) {
+    const rejections = new Rejections(ctx.store, ctx.logger, ctx.clock);
+    registerOutbound(ctx, rejections);
+    await registerInbound(ctx, rejections, ctx.container.get<Keys>(TOKENS.Keys).derive('handoff-inbound'));
+  },
+};
+
+export default plugin;
+export { verifyHandoff, HandoffVerificationError } from './verify.js';

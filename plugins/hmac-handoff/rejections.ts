@@ -1,0 +1,44 @@
+import type { Clock, EventStore, Logger } from '../../core/index.js';
+
+/**
+ * Refusals are facts too (audit, alerting on probing): recorded as HandoffRejected, never with the
+ * offending secret. Anyone can provoke a refusal without credentials, so recording is capped per
+ * node (default 50 events per second): beyond it requests are still refused, and the number of
+ * refusals not recorded is logged once per second instead, so junk traffic cannot flood the log.
+ */
+export class Rejections {
+  private windowStart = 0;
+  private inWindow = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly maxPerSecond = 50,
+  ) {}
+
+  async record(direction: 'outbound' | 'inbound', target: unknown, reason: string, ip: string | null): Promise<void> {
+    const second = Math.floor(this.clock.now().getTime() / 1000);
+    if (second !== this.windowStart) {
+      if (this.dropped) this.logger.warn({ dropped: this.dropped, reason }, 'HandoffRejected events not recorded (rate cap)');
+      this.windowStart = second;
+      this.inWindow = 0;
+      this.dropped = 0;
+    }
+    if (++this.inWindow > this.maxPerSecond) {
+      this.dropped++;
+      return;
+    }
+    // The target comes from the URL: keep it short and printable so the log cannot be flooded or spoofed.
+    const t = typeof target === 'string' ? target.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, '?') : '?';
+    try {
+      await this.store.append('handoff-rejections', [
+        { type: 'HandoffRejected', data: { direction, target: t, reason, ip }, metadata: { actor: 'plugin:hmac-handoff' } },
+      ]);
+    } catch (err) {
+      // Failing to record a refusal must not turn the refusal into a 500.
+      this.logger.warn({ err, reason }, 'could not record HandoffRejected');
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { defineEvent } from '../../core/index.js';
+
+/**
+ * The OAuth server's facts. Refresh tokens and client secrets appear only as SHA-256 hashes;
+ * authorization codes not at all (a redeemed code is known by the grant id derived from it).
+ */
+declare module '../../core/events/catalog.js' {
+  interface EventMap {
+    /** Stream `grant-<grantId>`, appended `no_stream`: the first redemption of a code wins on every node. */
+    GrantIssued: {
+      grantId: string;
+      clientId: string;
+      userId: string;
+      sessionId: string | null;
+      scope: string;
+      refreshTokenHash: string | null;
+      /** Absolute end of the refresh token chain (ISO). */
+      expiresAt: string;
+      authTime: number | null;
+    };
+    RefreshTokenRotated: { grantId: string; previousHash: string; newHash: string };
+    GrantRevoked: { grantId: string; reason: string };
+    /** Stream `oauth-at-<jti>`: one access token revoked (RFC 7009); kept until it would expire anyway. */
+    AccessTokenRevoked: { jti: string; clientId: string; exp: number };
+    /** Stream `client-assertion-<hash>`, appended `no_stream`: a private_key_jwt assertion used once (RFC 7523 §3). */
+    ClientAssertionUsed: { clientId: string; jtiHash: string };
+    /** Stream `consent-<userId>-<clientId>`. */
+    ConsentGranted: { userId: string; clientId: string; scopes: string[] };
+    ConsentDenied: { userId: string; clientId: string; scopes: string[] };
+    /** Stream `oauth-bcl-<hash>`: one back-channel logout notification, claimed once across nodes. */
+    BackChannelLogoutClaimed: { clientId: string; userId: string; sessionId: string | null; cause: string };
+    BackChannelLogoutDelivered: { clientId: string; attempts: number };
+    BackChannelLogoutFailed: { clientId: string; attempts: number; error: string };
+  }
+}
+
+for (const t of [
+  'GrantIssued', 'RefreshTokenRotated', 'ClientAssertionUsed', 'GrantRevoked', 'AccessTokenRevoked', 'ConsentGranted', 'ConsentDenied',
+  'BackChannelLogoutClaimed', 'BackChannelLogoutDelivered', 'BackChannelLogoutFailed',
+]) {
+  defineEvent(t, 1);
+}
+
+export const grantStream = (grantId: string): string => `grant-${grantId}`;
+export const consentStream = (userId: string, clientId: string): string => `consent-${userId}-${clientId}`;

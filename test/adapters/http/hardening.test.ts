@@ -1,0 +1,96 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type { Broker } from '../../../adapters/kernel/boot.js';
+import { redactQuery } from '../../../adapters/http/logging.js';
+import { bootProbe, type LogCapture } from './broker-fixture.js';
+
+describe('HTTP hardening', () => {
+  let broker: Broker;
+  let logs: LogCapture;
+  beforeAll(async () => ({ broker, logs } = await bootProbe()));
+  afterAll(async () => broker.stop());
+
+  it('sends the security headers: CSP with frame-ancestors none, nosniff, no referrer leak', async () => {
+    const r = await broker.app.inject({ url: '/healthz' });
+    expect(r.statusCode).toBe(200);
+    const csp = String(r.headers['content-security-policy']);
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.headers['referrer-policy']).toBe('no-referrer');
+    expect(r.headers['strict-transport-security']).toBeDefined();
+  });
+
+  it('answers a schema validation error with problem+json naming the field', async () => {
+    const r = await broker.app.inject({ method: 'POST', url: '/probe/echo', payload: { n: 'seven' } });
+    expect(r.statusCode).toBe(400);
+    expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(r.json()).toMatchObject({ type: 'urn:broker:error:invalid_input', status: 400, code: 'invalid_input', title: 'Bad request' });
+    expect(r.json().detail).toMatch(/body\/n must be integer/);
+  });
+
+  it('answers an unknown route with problem+json 404', async () => {
+    const r = await broker.app.inject({ url: '/no/such/thing?x=1' });
+    expect(r.statusCode).toBe(404);
+    expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(r.json()).toMatchObject({ status: 404, code: 'not_found', detail: 'no route GET /no/such/thing' });
+  });
+
+  it('shows a browser an HTML error page instead', async () => {
+    const r = await broker.app.inject({ url: '/no/such/thing', headers: { accept: 'text/html,application/xhtml+xml' } });
+    expect(r.statusCode).toBe(404);
+    expect(r.headers['content-type']).toMatch(/^text\/html/);
+    expect(r.body).toMatch(/<h1>Bad request<\/h1>|<h1>Not found<\/h1>/);
+    expect(r.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+  });
+
+  // /logout never reads its body, but the parser still runs on it: a bad body must not crash it either.
+  it.each([
+    ['truncated JSON', '{"n": 1', 'application/json', ['/probe/echo', '/logout']],
+    ['not JSON at all', 'n=1', 'application/json', ['/probe/echo', '/logout']],
+    ['a JSON string where an object is expected', '"hello"', 'application/json', ['/probe/echo']],
+    ['an empty JSON body', '', 'application/json', ['/probe/echo', '/logout']],
+    ['an unsupported content type', '<n>1</n>', 'application/xml', ['/probe/echo', '/logout']],
+  ])('answers %s with a 4xx problem, never a 500', async (_name, payload, type, urls) => {
+    for (const url of urls) {
+      const r = await broker.app.inject({ method: 'POST', url, payload, headers: { 'content-type': type } });
+      expect(r.statusCode, url).toBeGreaterThanOrEqual(400);
+      expect(r.statusCode, url).toBeLessThan(500);
+      expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+  });
+
+  it('refuses an oversized body with 413, not 500', async () => {
+    const r = await broker.app.inject({ method: 'POST', url: '/probe/echo', payload: JSON.stringify({ n: 1, pad: 'x'.repeat(300 * 1024) }), headers: { 'content-type': 'application/json' } });
+    expect(r.statusCode).toBe(413);
+  });
+
+  it('hides an unexpected error behind a generic 500 problem', async () => {
+    const r = await broker.app.inject({ url: '/probe/boom' });
+    expect(r.statusCode).toBe(500);
+    expect(r.body).not.toContain('internal detail');
+    expect(r.body).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('never logs cookies, authorization headers, passwords or query-string tokens', async () => {
+    const secrets = { cookie: 'COOKIE-S3CRET-1', auth: 'AUTH-S3CRET-2', password: 'PASSWORD-S3CRET-3', query: 'QUERY-S3CRET-4' };
+    const r = await broker.app.inject({
+      method: 'POST',
+      url: `/probe/echo?code=${secrets.query}&state=abc`,
+      headers: { cookie: `__Host-broker_session=${secrets.cookie}`, authorization: `Bearer ${secrets.auth}`, 'content-type': 'application/json' },
+      payload: { n: 3, password: secrets.password },
+    });
+    expect(r.statusCode).toBe(200);
+    await broker.app.inject({ url: `/login?lr=${secrets.query}`, headers: { cookie: `sid=${secrets.cookie}`, authorization: `Basic ${secrets.auth}` } });
+    const text = logs.text;
+    expect(text).toContain('probe echo'); // the careless log line was written...
+    expect(text).toContain('/probe/echo?code=[redacted]&state=[redacted]');
+    for (const s of Object.values(secrets)) expect(text).not.toContain(s); // ...without a secret in it
+    expect(text).toContain('[redacted]');
+  });
+
+  it('keeps query keys but drops their values', () => {
+    expect(redactQuery('/cb?code=abc&state=x&flag')).toBe('/cb?code=[redacted]&state=[redacted]&flag=[redacted]');
+    expect(redactQuery('/plain')).toBe('/plain');
+  });
+});
