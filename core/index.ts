@@ -1,5 +1,6 @@
 // The core's public face. Plugins and adapters import from here only.
 export * from './ids.js';
+export * from './digest.js';
 export * from './errors.js';
 export * from './events/catalog.js';
 export * from './events/envelope.js';

@@ -1,4 +1,4 @@
-import type { LoggerOptions } from 'pino';
+import type { Bindings, ChildLoggerOptions, Logger, LoggerOptions } from 'pino';
 
 /**
  * The broker's pino options, in one place so the kernel and the tests use the same ones.
@@ -58,4 +58,65 @@ export function brokerLoggerOptions(level: string): LoggerOptions {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: { req: requestSerializer as (req: unknown) => Record<string, unknown> },
   };
+}
+
+type LogFn = (...args: unknown[]) => void;
+
+/** A request's logger that becomes pino's child on its first log call at an enabled level. */
+class LazyChildLogger {
+  private real: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindingsOf: Bindings,
+    private readonly opts: ChildLoggerOptions,
+  ) {}
+  private get target(): Logger {
+    return (this.real ??= this.parent.child(this.bindingsOf, this.opts));
+  }
+  get level(): string {
+    return (this.real ?? this.parent).level;
+  }
+  set level(l: string) {
+    this.target.level = l;
+  }
+  isLevelEnabled(l: string): boolean {
+    return (this.real ?? this.parent).isLevelEnabled(l);
+  }
+  child(b: Bindings, o?: ChildLoggerOptions): Logger {
+    return this.target.child(b, o);
+  }
+  bindings(): Bindings {
+    return this.target.bindings();
+  }
+  silent(): void {}
+  fatal(...a: unknown[]): void {
+    if (this.isLevelEnabled('fatal')) (this.target.fatal as LogFn)(...a);
+  }
+  error(...a: unknown[]): void {
+    if (this.isLevelEnabled('error')) (this.target.error as LogFn)(...a);
+  }
+  warn(...a: unknown[]): void {
+    if (this.isLevelEnabled('warn')) (this.target.warn as LogFn)(...a);
+  }
+  info(...a: unknown[]): void {
+    if (this.isLevelEnabled('info')) (this.target.info as LogFn)(...a);
+  }
+  debug(...a: unknown[]): void {
+    if (this.isLevelEnabled('debug')) (this.target.debug as LogFn)(...a);
+  }
+  trace(...a: unknown[]): void {
+    if (this.isLevelEnabled('trace')) (this.target.trace as LogFn)(...a);
+  }
+}
+
+/**
+ * Fastify builds a pino child logger (bindings serialised, redaction set up) for every request,
+ * whether or not anything is logged: measured ~2 µs of CPU per request here, a tenth of a bare
+ * fastify request. This one builds the child on the first log call at an enabled level, so a
+ * request that logs nothing costs one small object; a request that logs gets exactly pino's child
+ * (same bindings, same `reqId`). Routes with their own log level or serializers get the real child at once.
+ */
+export function lazyChildLoggerFactory(logger: Logger, bindings: Bindings, opts: ChildLoggerOptions): Logger {
+  if (opts && (opts.level !== undefined || opts.serializers !== undefined)) return logger.child(bindings, opts);
+  return new LazyChildLogger(logger, bindings, opts) as unknown as Logger;
 }

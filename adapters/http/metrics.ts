@@ -31,6 +31,13 @@ export class Counter implements Metric {
     if (v) v.value += by;
     else this.values.set(key, { labels, value: by });
   }
+  /** The series for these labels, for a caller that counts the same labels again and again. */
+  series(labels: Labels): { value: number } {
+    const key = labelText(labels);
+    let v = this.values.get(key);
+    if (!v) this.values.set(key, (v = { labels, value: 0 }));
+    return v;
+  }
   get(labels: Labels = {}): number {
     return this.values.get(labelText(labels))?.value ?? 0;
   }
@@ -57,12 +64,20 @@ export class Histogram implements Metric {
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
   constructor(readonly name: string, private readonly help: string, private readonly buckets: number[]) {}
   observe(labels: Labels, value: number): void {
+    this.observer(labels)(value);
+  }
+  /** A function recording into the series for these labels, without rebuilding its key each time. */
+  observer(labels: Labels): (value: number) => void {
     const key = labelText(labels);
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
-    s.sum += value;
-    s.count++;
+    const series = s;
+    const buckets = this.buckets;
+    return (value) => {
+      for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]) series.counts[i]++;
+      series.sum += value;
+      series.count++;
+    };
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
@@ -137,12 +152,21 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
   registry.add(new Gauge('process_uptime_seconds', 'Seconds since the broker process started.', () => process.uptime()));
   registry.add(new Gauge('process_start_time_seconds', 'Start time of the broker, Unix seconds.', () => Math.floor(started / 1000)));
 
-  app.addHook('onResponse', async (req, reply) => {
+  // One entry per (method, route pattern, status) seen, so the per-request cost is a string
+  // concatenation and a map look-up, not building and escaping label text.
+  const bound = new Map<string, { count: { value: number }; observe: (v: number) => void }>();
+  app.addHook('onResponse', (req, reply, done) => {
     // The route pattern, never the raw URL (cardinality, and no ids or tokens in labels).
     const route = req.routeOptions.url ?? '(unmatched)';
-    const labels = { method: req.method, route, status: String(reply.statusCode) };
-    requests.inc(labels);
-    duration.observe(labels, reply.elapsedTime / 1000);
+    const key = `${req.method} ${reply.statusCode} ${route}`;
+    let b = bound.get(key);
+    if (!b) {
+      const labels = { method: req.method, route, status: String(reply.statusCode) };
+      bound.set(key, (b = { count: requests.series(labels), observe: duration.observer(labels) }));
+    }
+    b.count.value++;
+    b.observe(reply.elapsedTime / 1000);
+    done();
   });
   app.addHook('onClose', async () => loop.disable());
 

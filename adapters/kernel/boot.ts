@@ -37,7 +37,7 @@ import { registerCoreRoutes } from '../http/core-routes.js';
 import { registerSecurityHeaders } from '../http/security-headers.js';
 import { sendError } from '../http/errors.js';
 import { registerMetrics } from '../http/metrics.js';
-import { brokerLoggerOptions } from '../http/logging.js';
+import { brokerLoggerOptions, lazyChildLoggerFactory } from '../http/logging.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { TOKENS } from './tokens.js';
@@ -151,6 +151,8 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     // Identifiers in URLs are short; a huge URL is an attack, not a login.
     routerOptions: { maxParamLength: 512 },
     genReqId: () => ids.uuid(),
+    // Each request's child logger is built on its first log line, not for every request.
+    childLoggerFactory: lazyChildLoggerFactory as never,
   });
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from '../digest.js';
 import type { RecordedEvent } from './envelope.js';
 
 /**
@@ -47,7 +47,7 @@ export function eventHash(e: HashedFields): string {
     metadata: e.metadata,
     prevHash: e.prevHash,
   });
-  return createHash('sha256').update(body).digest('hex');
+  return sha256(body, 'hex');
 }
 
 export interface ChainBreak {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from '../digest.js';
 import type { EventStore } from '../ports/event-store.js';
 import type { Users } from '../model/users.js';
 import type { Clock, Ids } from '../ids.js';
@@ -38,7 +38,7 @@ export interface LoginOutcome {
 
 /** The session id recorded in events is a hash of the cookie token: reading the log never yields a usable cookie. */
 export function sessionIdFromToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url').slice(0, 32);
+  return sha256(token, 'base64url').slice(0, 32);
 }
 
 export const sessionStream = (sessionId: string): string => `session-${sessionId}`;

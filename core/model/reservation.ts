@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from '../digest.js';
 import { WrongExpectedRevision, type EventStore } from '../ports/event-store.js';
 import type { CommandMeta } from './command-handler.js';
 import { CommandRejected } from '../errors.js';
@@ -17,7 +17,7 @@ export const identityKey = (issuer: string, subject: string): string => `${subje
 
 export function reservationStream(kind: ReservationKind, key: string): string {
   const k = kind === 'email' ? normalizeEmail(key) : key;
-  return `${kind}-${createHash('sha256').update(k).digest('hex').slice(0, 40)}`;
+  return `${kind}-${sha256(k, 'hex').slice(0, 40)}`;
 }
 
 /** Current holder of a reservation, or null. */

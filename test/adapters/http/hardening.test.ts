@@ -87,6 +87,11 @@ describe('HTTP hardening', () => {
     expect(text).toContain('/probe/echo?code=[redacted]&state=[redacted]');
     for (const s of Object.values(secrets)) expect(text).not.toContain(s); // ...without a secret in it
     expect(text).toContain('[redacted]');
+    // The request's lines (fastify's and the handler's) share one reqId: the lazily built child logger is pino's own.
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { reqId?: string; msg?: string });
+    const echo = lines.find((l) => l.msg === 'probe echo')!;
+    expect(echo.reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines.filter((l) => l.reqId === echo.reqId).map((l) => l.msg)).toEqual(['incoming request', 'probe echo', 'request completed']);
   });
 
   it('keeps query keys but drops their values', () => {
