@@ -38,7 +38,7 @@ const gateway: Plugin<GatewayConfig> = {
       login: ctx.login,
       issuer: ctx.baseUrl,
       verifier: () => optional<TokenVerifier>(TOKENS.SigningKeys),
-      revoked: () => optional<RevocationCheck>(Symbol.for('broker.AccessTokenRevoked')),
+      revoked: () => optional<RevocationCheck>(TOKENS.AccessTokenRevoked),
       upstream: cfg.upstreamIdp,
       now: () => ctx.clock.now().getTime(),
     });

@@ -58,7 +58,7 @@ export interface Harness {
 }
 
 /** A broker on a known port (the issuer URL must be the address openid-client talks to) with password-login and oauth-server. */
-export async function startOAuth(clients: ClientConfig[] = CLIENTS, extra: Record<string, unknown> = {}): Promise<Harness> {
+export async function startOAuth(clients: ClientConfig[] = CLIENTS, extra: Record<string, unknown> = {}, morePlugins: { name: string; config: unknown }[] = []): Promise<Harness> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const clock = new ShiftClock();
@@ -68,6 +68,7 @@ export async function startOAuth(clients: ClientConfig[] = CLIENTS, extra: Recor
     plugins: [
       { name: 'password-login', config: { argon2: TEST_ARGON2, rateLimit: { max: 10000, windowSeconds: 60 } } },
       { name: 'oauth-server', config: { clients, ...extra } },
+      ...morePlugins,
     ],
   });
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
