@@ -5,8 +5,13 @@ export interface AdminConfig {
   argon2: Argon2Params;
   totpIssuer: string;
   setup: {
-    /** Also print the one-time setup URL on stdout (it always goes to the log at `warn`). */
-    printToStdout: boolean;
+    /**
+     * Print the one-time setup URL to the operator's console (stderr). It never goes to the log,
+     * which only says that setup is pending.
+     */
+    printUrl: boolean;
+    /** Old name of `printUrl` (the URL used to go to stdout); `false` still turns printing off. */
+    printToStdout?: boolean;
     /** How long a setup URL is valid. */
     ttlSeconds: number;
   };
@@ -20,7 +25,8 @@ export const configSchema = {
     setup: {
       type: 'object',
       properties: {
-        printToStdout: { type: 'boolean', default: true },
+        printUrl: { type: 'boolean', default: true },
+        printToStdout: { type: 'boolean' },
         ttlSeconds: { type: 'integer', minimum: 60, default: 86400 },
       },
       additionalProperties: false,

@@ -10,6 +10,7 @@ import { configSchema, type AdminConfig } from './config.js';
 import { SetupTokens } from './setup-tokens.js';
 import { registerSetupRoutes } from './setup-routes.js';
 import { AdminGuard } from './auth.js';
+import { FIRST_RUN_SETUP, firstRunSetup } from './first-run-setup.js';
 import { registerUserRoutes } from './user-routes.js';
 
 /**
@@ -35,20 +36,17 @@ const plugin: Plugin<AdminConfig> = {
     registerSetupRoutes(app, { ctx, hasher: new PasswordHasher(ctx.config.argon2), totp, tokens });
     registerUserRoutes(app, ctx, new AdminGuard(ctx.web, ctx.read, brokerConfig.admin?.apiTokens ?? []));
 
-    // At start, once the read models have caught up (reactors start after that): no admin yet
-    // means a new one-time setup URL, printed to the log and to stdout. Only its hash is stored.
-    ctx.add.reactor({
-      name: 'admin.first-run-setup',
-      async start() {
-        const hasAdmin = [...ctx.read.users.byId.values()].some((u) => u.admin && !u.erased);
-        if (hasAdmin || (await tokens.bootstrapped())) return;
-        const token = await tokens.issue(ctx.config.setup.ttlSeconds);
-        const url = `${ctx.baseUrl}/admin/setup?token=${token}`;
-        ctx.logger.warn({ setupUrl: url }, 'no administrator yet: open the one-time setup URL to create the first one');
-        if (ctx.config.setup.printToStdout) process.stdout.write(`\nNo administrator yet. Create the first one here (works once):\n  ${url}\n\n`);
-      },
-      stop() {},
+    const { printUrl, printToStdout, ttlSeconds } = ctx.config.setup;
+    const setup = firstRunSetup({
+      tokens,
+      read: ctx.read,
+      logger: ctx.logger,
+      baseUrl: ctx.baseUrl,
+      ttlSeconds,
+      console: printUrl && printToStdout !== false ? process.stderr : null,
     });
+    ctx.add.reactor(setup);
+    ctx.container.bind(FIRST_RUN_SETUP).toConstantValue(setup);
   },
 };
 

@@ -2,12 +2,13 @@ import { expect } from 'vitest';
 import type { TestBroker } from '../../helpers/broker.js';
 import { client, field, type Client } from '../../helpers/cookie-jar.js';
 import { totpCode, totpStep } from '../password-login/flows.js';
+import { FIRST_RUN_SETUP, type FirstRunSetup } from '../../../plugins/admin/first-run-setup.js';
 
-/** The setup URL the admin plugin logged at start (path and query only). */
+/** The setup URL the admin plugin issued at start (path and query only), from its handle: never from the log. */
 export function setupPath(t: TestBroker): string {
-  const line = t.logs.find((l) => typeof l.setupUrl === 'string');
-  if (!line) throw new Error('no setup URL was logged');
-  const u = new URL(line.setupUrl as string);
+  const url = t.broker.container.get<FirstRunSetup>(FIRST_RUN_SETUP).url;
+  if (!url) throw new Error('no setup URL was issued');
+  const u = new URL(url);
   return u.pathname + u.search;
 }
 

@@ -1,0 +1,102 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CommandHandler, ManualClock, Users, type EventStore } from '../../../core/index.js';
+import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
+import { bootBroker } from '../../../adapters/kernel/boot.js';
+import { brokerLoggerOptions } from '../../../adapters/http/logging.js';
+import { testConfig, TEST_ARGON2, type TestBroker } from '../../helpers/broker.js';
+import { client } from '../../helpers/cookie-jar.js';
+import { bootstrapAdmin, setupPath } from './setup-flow.js';
+
+/** Captures what the broker writes to stderr (the operator's console) while `fn` runs. */
+async function capturingStderr<T>(fn: () => Promise<T>): Promise<{ result: T; stderr: string }> {
+  const chunks: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return true;
+  });
+  try {
+    return { result: await fn(), stderr: chunks.join('') };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/**
+ * Like `startBroker`, but logging through the broker's production pino options (redaction, query
+ * scrubbing): what an operator's log would really hold.
+ */
+async function startBroker(opts: { plugins: { name: string; config?: unknown }[]; store?: EventStore }): Promise<TestBroker> {
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const clock = new ManualClock(Date.now());
+  const broker = await bootBroker(testConfig({ plugins: opts.plugins }), { store: opts.store ?? new MemoryEventStore(), clock, logger: pino(brokerLoggerOptions('debug'), sink) });
+  const url = `http://127.0.0.1:${new URL(await broker.listen()).port}`;
+  return { broker, url, clock, logs, stop: () => broker.stop() };
+}
+
+const adminPlugins = (setup: Record<string, unknown> = {}) => [
+  { name: 'password-login', config: { argon2: TEST_ARGON2 } },
+  { name: 'admin', config: { argon2: TEST_ARGON2, setup } },
+];
+
+describe('first-run setup URL: console only, never the log', () => {
+  let t: TestBroker | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+
+  it('prints the setup URL on stderr, and no log line ever holds its token, through setup, reuse and forgery', async () => {
+    const { result, stderr } = await capturingStderr(() => startBroker({ plugins: adminPlugins() }));
+    t = result;
+    const path = setupPath(t);
+    const token = new URL(path, 'http://x').searchParams.get('token')!;
+    expect(token.length).toBeGreaterThan(20);
+    expect(stderr).toContain('No administrator yet');
+    expect(stderr).toContain(`/admin/setup?token=${token}`);
+
+    const pending = t.logs.filter((l) => String(l.msg).startsWith('first-run setup pending'));
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatchObject({ level: 40, plugin: 'admin' });
+    expect(pending[0].msg).toContain('printed on the console');
+    expect(pending[0]).not.toHaveProperty('setupUrl');
+
+    // The token also travels in request URLs and form bodies: the whole flow must keep it out of the log.
+    await bootstrapAdmin(t);
+    expect((await client(t.url).get(path)).res.status).toBe(410);
+    expect((await client(t.url).get('/admin/setup?token=not-a-real-token')).res.status).toBe(404);
+    expect(t.logs.length).toBeGreaterThan(pending.length);
+    expect(JSON.stringify(t.logs)).not.toContain(token);
+  });
+
+  it('prints nothing with printUrl: false (or the old printToStdout: false), and still logs no token', async () => {
+    for (const setup of [{ printUrl: false }, { printToStdout: false }]) {
+      const { result, stderr } = await capturingStderr(() => startBroker({ plugins: adminPlugins(setup) }));
+      t = result;
+      const token = new URL(setupPath(t), 'http://x').searchParams.get('token')!;
+      expect(stderr).not.toContain(token);
+      expect(JSON.stringify(t.logs)).not.toContain(token);
+      expect(t.logs.find((l) => String(l.msg).startsWith('first-run setup pending'))?.msg).toContain('printUrl is false');
+      await t.stop();
+      t = undefined;
+    }
+  });
+
+  it('issues, prints and logs nothing once an administrator exists', async () => {
+    const store = new MemoryEventStore();
+    await new Users(store, new CommandHandler(store)).register({ email: 'root@example.com', name: 'Root', admin: true, via: 'cli' }, { actor: 'test' });
+    const { result, stderr } = await capturingStderr(() => startBroker({ plugins: adminPlugins(), store }));
+    t = result;
+    expect(stderr).not.toContain('/admin/setup');
+    expect(() => setupPath(t!)).toThrow('no setup URL was issued');
+    expect(t.logs.some((l) => String(l.msg).includes('first-run setup'))).toBe(false);
+    expect((await t.broker.store.readStream('admin-setup')).length).toBe(0);
+  });
+});
