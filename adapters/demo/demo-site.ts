@@ -3,12 +3,14 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import { html, layout } from '../http/html.js';
 import { HandoffVerificationError, verifyHandoff, type HandoffKeys } from '../../plugins/hmac-handoff/verify.js';
+import { BanWebhookInvalid, verifyBanWebhook, type VerifiedBanWebhook } from '../../plugins/ban-broadcast/verify.js';
 
 /**
  * A tiny downstream site (seed 003, "secret.com"): sends the browser to the broker, verifies the
  * signed handoff with the copy-paste verifier, stores the user and shows them. Kept small and
- * plain on purpose: it is what an integrator reads. A ban webhook route only has to call
- * `site.markBanned(sub)`: banned users lose their sessions and cannot log in again.
+ * plain on purpose: it is what an integrator reads. With a webhook secret it also takes the
+ * broker's ban webhooks (`POST /webhooks/broker`, docs/downstream-sites.md "Ban webhooks"):
+ * banned users lose their sessions here and cannot log in again.
  */
 export interface DemoUser {
   sub: string;
@@ -28,14 +30,22 @@ export interface DemoSiteOptions {
   publicUrl: string;
   /** Legacy v1 site: the field order configured on the broker. */
   legacyV1Fields?: string[];
+  /** `whsec_...` secret of this site's ban webhook on the broker; without it there is no webhook route. */
+  webhookSecret?: string;
 }
+
+/** Where the broker POSTs this site's ban webhooks (configure `<publicUrl>/webhooks/broker` on the broker). */
+export const DEMO_WEBHOOK_PATH = '/webhooks/broker';
 
 export interface DemoSite {
   app: FastifyInstance;
   options: DemoSiteOptions;
   users: Map<string, DemoUser>;
-  /** What a ban webhook does: mark the user banned and end their sessions here. */
+  /** What a ban webhook does: mark the user banned (known here yet or not) and end their sessions here. */
   markBanned(sub: string): void;
+  /** What an unban webhook does: the user may log in again. */
+  markUnbanned(sub: string): void;
+  isBanned(sub: string): boolean;
 }
 
 const COOKIE = 'demo_session';
@@ -46,6 +56,19 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
   await app.register(fastifyCookie);
   const users = new Map<string, DemoUser>();
   const sessions = new Map<string, string>(); // session id -> sub
+  // Banned by the broker, including users who never logged in here: the broker refuses them anyway, but a site keeps its own word.
+  const banned = new Set<string>();
+  const markBanned = (sub: string): void => {
+    banned.add(sub);
+    const u = users.get(sub);
+    if (u) u.banned = true;
+    for (const [sid, s] of sessions) if (s === sub) sessions.delete(sid);
+  };
+  const markUnbanned = (sub: string): void => {
+    banned.delete(sub);
+    const u = users.get(sub);
+    if (u) u.banned = false;
+  };
   // Broker nonces seen until they expire: a replayed redirect is refused (single process; use a shared store in production).
   const seen = new Map<string, number>();
   const seenNonce = (nonce: string, expiresAt: number): boolean => {
@@ -96,8 +119,7 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
         seenNonce,
         ...(options.legacyV1Fields ? { legacyV1: { fields: options.legacyV1Fields } } : {}),
       });
-      const known = users.get(v.sub);
-      if (known?.banned) return page(reply, 'Banned', html`<h1>Banned</h1><p class="error">This account is banned on ${options.title}.</p>`, 403);
+      if (banned.has(v.sub)) return page(reply, 'Banned', html`<h1>Banned</h1><p class="error">This account is banned on ${options.title}.</p>`, 403);
       users.set(v.sub, { sub: v.sub, email: v.fields.email ?? '', name: v.fields.name ?? '', banned: false, lastLoginAt: new Date().toISOString() });
       const sid = randomBytes(24).toString('base64url');
       sessions.set(sid, v.sub);
@@ -116,14 +138,38 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
     return reply.redirect('/', 303);
   });
 
-  return {
-    app,
-    options,
-    users,
-    markBanned(sub: string) {
-      const u = users.get(sub);
-      if (u) u.banned = true;
-      for (const [sid, s] of sessions) if (s === sub) sessions.delete(sid);
-    },
-  };
+  const webhookSecret = options.webhookSecret;
+  if (webhookSecret) {
+    // Per user, the ban time of the last change applied: a retried old ban arriving after the unban
+    // (deliveries are at least once, in no promised order) must not ban the user again.
+    const applied = new Map<string, string>();
+    await app.register(async (scope) => {
+      // The signature covers the exact bytes sent: verify the raw body, parse only after.
+      scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+      scope.post(DEMO_WEBHOOK_PATH, async (req, reply) => {
+        if (typeof req.body !== 'string') return reply.code(415).send({ error: 'expected application/json' });
+        let hook: VerifiedBanWebhook;
+        try {
+          hook = verifyBanWebhook(webhookSecret, req.headers, req.body);
+        } catch (err) {
+          if (err instanceof BanWebhookInvalid) return reply.code(401).send({ error: 'invalid webhook signature' });
+          if (err instanceof SyntaxError) return reply.code(400).send({ error: 'body is not JSON' });
+          throw err;
+        }
+        const sub = hook.data?.userId;
+        if (typeof sub !== 'string' || typeof hook.timestamp !== 'string') return reply.code(400).send({ error: 'no data.userId or timestamp' });
+        if ((applied.get(sub) ?? '') > hook.timestamp) return reply.code(204).send(); // older than what we know: acknowledged, ignored
+        applied.set(sub, hook.timestamp);
+        if (hook.type === 'user.banned') markBanned(sub);
+        else if (hook.type === 'user.unbanned') markUnbanned(sub);
+        else if (hook.type === 'user.erased') {
+          markBanned(sub); // the id is never reused; forget what this site stored about them
+          users.delete(sub);
+        }
+        return reply.code(204).send();
+      });
+    });
+  }
+
+  return { app, options, users, markBanned, markUnbanned, isBanned: (sub) => banned.has(sub) };
 }
