@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { brokerLoggerOptions } from '../../adapters/http/logging.js';
 import { bootBroker, type Broker, type Plugin } from '../../adapters/kernel/boot.js';
 import { MemoryEventStore } from '../../adapters/event-stores/memory.js';
 import { ManualClock, type EventStore } from '../../core/index.js';
@@ -55,7 +56,7 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
   });
   const clock = opts.clock ?? new ManualClock(Date.now());
   const config = testConfig({ plugins: opts.plugins ?? [], ...opts.config });
-  const broker = await bootBroker(config, { store: opts.store ?? new MemoryEventStore(), clock, plugins: opts.extra, logger: pino({ level: 'info' }, sink) });
+  const broker = await bootBroker(config, { store: opts.store ?? new MemoryEventStore(), clock, plugins: opts.extra, logger: pino(brokerLoggerOptions('info'), sink) });
   const listened = await broker.listen();
   const port = new URL(listened).port;
   const url = `http://127.0.0.1:${port}`;
