@@ -5,10 +5,13 @@ import { SamlRejected, fromSamlify } from './errors.js';
 import { decodeBase64Message, guardStructure, parseSaml } from './xml-guard.js';
 import { checkAssertion, checkTimes, readAssertion, type AssertionFacts } from './assertion.js';
 import type { SamlOneTime } from './one-time.js';
+import type { LoginBindings } from './login-binding.js';
 
 export interface AcceptedResponse {
   identity: AuthenticatedIdentity;
-  /** The login request bound to the AuthnRequest (SP-initiated), if any. */
+  /** SP-initiated: true (the browser's login binding is spent); IdP-initiated: false. */
+  solicited: boolean;
+  /** The login request this browser bound to the AuthnRequest (SP-initiated), if any. */
   loginRequest: string | null;
   /** IdP-initiated: the allowed RelayState to go to after login. */
   relayTarget: string | null;
@@ -51,13 +54,13 @@ export function toIdentity(peer: SamlPeer, f: AssertionFacts): AuthenticatedIden
 /**
  * Validates a SAMLResponse posted to the ACS (saml-profiles §4.1.4): structure (XSW, DTD,
  * comments), schema and signature (samlify, against the IdP's metadata certificate), then the
- * broker's own checks, then the one-time consumption of the request and of the assertion id.
- * Consumption comes last so a refused response burns nothing.
+ * broker's own checks, then the browser binding (SP-initiated), then the one-time consumption of
+ * the request and of the assertion id. Consumption comes last so a refused response burns nothing.
  */
 export async function acceptResponse(
   peer: SamlPeer,
   body: { SAMLResponse?: unknown; RelayState?: unknown },
-  deps: { oneTime: SamlOneTime; clock: Clock; skewMs: number; maxBytes: number },
+  deps: { oneTime: SamlOneTime; bindings: LoginBindings; bindingCookie: string | undefined; clock: Clock; skewMs: number; maxBytes: number },
 ): Promise<AcceptedResponse> {
   const xml = decodeBase64Message(body.SAMLResponse, deps.maxBytes);
   if (Buffer.byteLength(xml) > deps.maxBytes) throw new SamlRejected('saml_oversized', 'The SAML message is too large.');
@@ -84,7 +87,11 @@ export async function acceptResponse(
   let loginRequest: string | null = null;
   let relayTarget: string | null = null;
   if (facts.inResponseTo) {
-    loginRequest = (await deps.oneTime.consumeRequest(peer.id, facts.inResponseTo)).loginRequest;
+    // A genuine response is not enough: the browser posting it must be the one that sent the
+    // AuthnRequest, or an attacker's own response posted from a victim's browser logs the victim
+    // in as the attacker (login CSRF). saml-profiles §4.1.4.3: InResponseTo is the ID of *its* AuthnRequest.
+    loginRequest = (await deps.bindings.expect(peer, deps.bindingCookie, facts.inResponseTo, deps.clock.now())).lr;
+    await deps.oneTime.consumeRequest(peer.id, facts.inResponseTo);
   } else {
     // saml-profiles §4.1.5: unsolicited responses only where the operator opted in, and the
     // RelayState (where to go next) only from the allow-list: no open redirect.
@@ -96,5 +103,5 @@ export async function acceptResponse(
     }
   }
   await deps.oneTime.consumeAssertion(peer.id, facts.assertionId, facts.notOnOrAfter);
-  return { identity, loginRequest, relayTarget, facts };
+  return { identity, solicited: facts.inResponseTo !== null, loginRequest, relayTarget, facts };
 }

@@ -38,12 +38,14 @@ export interface SamlPluginConfig {
     encryptionKey?: string;
     encryptionCert?: string;
     clockSkewSeconds: number;
-    /** How long an AuthnRequest may stay unanswered. */
+    /** How long an AuthnRequest may stay unanswered (the lifetime of the browser's login binding cookie). */
     requestTtlSeconds: number;
     /** Largest accepted SAMLResponse (decoded XML) in bytes. */
     maxMessageBytes: number;
   };
   idps: SamlIdpConfig[];
+  /** Per node: at most this many refused messages per second are recorded as `LoginFailed` (the rest are only counted in the log). */
+  refusalEventsPerSecond: number;
 }
 
 const provisioningSchema: JsonSchema = {
@@ -127,6 +129,7 @@ export const samlConfigSchema: JsonSchema = {
       },
       default: [],
     },
+    refusalEventsPerSecond: { type: 'integer', minimum: 1, maximum: 10000, default: 50 },
   },
   additionalProperties: false,
 };

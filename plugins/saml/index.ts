@@ -1,19 +1,26 @@
 import { NotFound, type IdentityProvider } from '../../core/index.js';
 import type { Plugin } from '../../adapters/kernel/boot.js';
+import { TOKENS } from '../../adapters/kernel/tokens.js';
+import type { Keys } from '../../adapters/kernel/master-key.js';
 import { samlConfigSchema, type SamlPluginConfig } from './config.js';
 import { buildPeer, type SamlPeer } from './entities.js';
 import { SamlOneTime } from './one-time.js';
 import { SamlRejected } from './errors.js';
 import { acceptResponse } from './acs.js';
 import { registerSlo } from './slo.js';
-import { AUTOPOST_JS, postForm, refuse } from './pages.js';
+import { AUTOPOST_JS, postForm, refuser } from './pages.js';
+import { LoginBindings } from './login-binding.js';
+import { SamlRefusals } from './refusals.js';
 
 const plugin: Plugin<SamlPluginConfig> = {
   name: 'saml',
   configSchema: samlConfigSchema,
   async register(ctx) {
     const cfg = ctx.config;
-    const oneTime = new SamlOneTime(ctx.store, ctx.clock, cfg.sp.requestTtlSeconds);
+    const oneTime = new SamlOneTime(ctx.store);
+    const secure = ctx.web.cookieName.startsWith('__Host-');
+    const bindings = new LoginBindings(ctx.container.get<Keys>(TOKENS.Keys).derive('saml-login-binding'), cfg.sp.requestTtlSeconds, secure);
+    const refuse = refuser(ctx, new SamlRefusals(ctx.login, ctx.logger, ctx.clock, cfg.refusalEventsPerSecond));
     const peers = new Map<string, SamlPeer>();
     for (const idpCfg of cfg.idps) {
       const peer = await buildPeer(idpCfg, cfg.sp, ctx.baseUrl);
@@ -51,8 +58,8 @@ const plugin: Plugin<SamlPluginConfig> = {
     app.setErrorHandler(async (err: { statusCode?: number; code?: string }, req, reply) => {
       const name = (req.params as { name?: string } | undefined)?.name;
       const peer = name ? (peers.get(name) ?? null) : null;
-      if (err.statusCode === 413) return refuse(ctx, req, reply, peer, new SamlRejected('saml_oversized', 'The SAML message is too large.'));
-      if (err instanceof SamlRejected) return refuse(ctx, req, reply, peer, err);
+      if (err.statusCode === 413) return refuse(req, reply, peer, new SamlRejected('saml_oversized', 'The SAML message is too large.'));
+      if (err instanceof SamlRejected) return refuse(req, reply, peer, err);
       return ctx.web.sendError(req, reply, err);
     });
 
@@ -72,7 +79,10 @@ const plugin: Plugin<SamlPluginConfig> = {
         if (lr) ctx.web.decodeLoginRequest(lr); // refuse a forged or expired request before leaving
         const binding = peer.config.requestBinding ?? 'redirect';
         const out = peer.sp.createLoginRequest(peer.idp, binding) as { id: string; context: string; entityEndpoint?: string };
-        await oneTime.recordRequest(peer.id, out.id, lr);
+        // Nothing is written to the event log here (anyone may call this route): the pending login
+        // travels in the browser's binding cookie, checked and consumed at the ACS.
+        const sealed = await bindings.seal({ idp: peer.id, rid: out.id, lr }, ctx.clock.now());
+        reply.setCookie(bindings.cookieName(peer), sealed.value, { ...bindings.cookieOptions(), maxAge: sealed.maxAge });
         if (binding === 'redirect') return reply.redirect(out.context, 303);
         return postForm(ctx, reply, out.entityEndpoint!, { SAMLRequest: out.context });
       },
@@ -92,14 +102,18 @@ const plugin: Plugin<SamlPluginConfig> = {
         try {
           accepted = await acceptResponse(peer, req.body ?? {}, {
             oneTime,
+            bindings,
+            bindingCookie: req.cookies?.[bindings.cookieName(peer)],
             clock: ctx.clock,
             skewMs: cfg.sp.clockSkewSeconds * 1000,
             maxBytes: cfg.sp.maxMessageBytes,
           });
         } catch (err) {
-          if (err instanceof SamlRejected) return refuse(ctx, req, reply, peer, err);
+          if (err instanceof SamlRejected) return refuse(req, reply, peer, err);
           throw err;
         }
+        // One AuthnRequest, one login: the binding is spent (a refusal above leaves it for the genuine response).
+        if (accepted.solicited) reply.clearCookie(bindings.cookieName(peer), bindings.cookieOptions());
         let lr = accepted.loginRequest ?? undefined;
         if (!lr && accepted.relayTarget) {
           lr = ctx.login.requests.encode({ protocol: 'saml-relay', params: { to: accepted.relayTarget } }, ctx.clock.now(), ctx.ids.token(12));
@@ -108,7 +122,7 @@ const plugin: Plugin<SamlPluginConfig> = {
       },
     );
 
-    registerSlo(ctx, peerOf);
+    registerSlo(ctx, peerOf, refuse);
   },
 };
 

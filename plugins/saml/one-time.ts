@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
-import { defineEvent, WrongExpectedRevision, type Clock, type EventStore } from '../../core/index.js';
+import { defineEvent, WrongExpectedRevision, type EventStore } from '../../core/index.js';
 import { SamlRejected } from './errors.js';
 
 declare module '../../core/events/catalog.js' {
   interface EventMap {
-    /** The broker sent an AuthnRequest (stream `saml-request-<hash(idp, id)>`). */
+    /**
+     * Legacy (no longer written): the broker used to record every AuthnRequest it sent, which let an
+     * anonymous GET grow the log. Kept so older logs still replay.
+     */
     SamlAuthnRequestSent: { idp: string; requestId: string; expiresAt: string; loginRequest: string | null };
-    /** A response answered it: the request can never be answered again. */
+    /** A signed, valid response answered this AuthnRequest (stream `saml-request-<hash(idp, id)>`): never again. */
     SamlAuthnRequestAnswered: { idp: string; requestId: string };
     /** An assertion was accepted (stream `saml-assertion-<hash(idp, id)>`): the replay cache. */
     SamlAssertionConsumed: { idp: string; assertionIdHash: string; notOnOrAfter: string | null };
@@ -21,50 +24,30 @@ export const requestStream = (idp: string, id: string): string => `saml-request-
 export const assertionStream = (idp: string, id: string): string => `saml-assertion-${h(idp, id)}`;
 
 /**
- * One-time SAML state kept in the event log, so any broker node can answer a response to a
- * request another node sent, and a replay is caught on every node: both rely on the store's
- * atomic expected-revision check, never on a per-process cache.
+ * One-time SAML state kept in the event log, so a replay is caught on every node: both checks rely
+ * on the store's atomic "stream must not exist" append, never on a per-process cache. Both are
+ * written only for a response that passed every other check (signed by the IdP, bound to this
+ * browser), so an anonymous request cannot make the log grow here.
  */
 export class SamlOneTime {
-  constructor(
-    private readonly store: EventStore,
-    private readonly clock: Clock,
-    private readonly ttlSeconds: number,
-  ) {}
+  constructor(private readonly store: EventStore) {}
 
   /**
-   * Records an AuthnRequest the broker sent. The login request token (signed, no secrets) is bound
-   * to the request id here rather than carried in RelayState, which saml-bindings §3.4.3 limits to 80 bytes.
+   * Consumes the AuthnRequest a response answers (`InResponseTo`, saml-profiles §4.1.4.3): each
+   * request is answered once, even by a second genuine assertion or by a thief holding the browser's
+   * binding cookie. Written "no stream": two nodes racing on one response, only one wins.
    */
-  async recordRequest(idp: string, requestId: string, loginRequest: string | null): Promise<void> {
-    const expiresAt = new Date(this.clock.now().getTime() + this.ttlSeconds * 1000).toISOString();
-    await this.store.append(
-      requestStream(idp, requestId),
-      [{ type: 'SamlAuthnRequestSent', data: { idp, requestId, expiresAt, loginRequest }, metadata: { actor: `plugin:saml` } }],
-      { expectedRevision: 'no_stream' },
-    );
-  }
-
-  /**
-   * Consumes the request a response claims to answer (`InResponseTo`, saml-profiles §4.1.4.3):
-   * it must exist, be for this IdP, be unexpired and unanswered. The append expects revision 0
-   * (exactly the `Sent` event): two nodes racing on one response, only one wins.
-   */
-  async consumeRequest(idp: string, requestId: string): Promise<{ loginRequest: string | null }> {
-    const stream = requestStream(idp, requestId);
-    const events = await this.store.readStream(stream);
-    const sent = events[0];
-    if (!sent || sent.type !== 'SamlAuthnRequestSent') throw new SamlRejected('saml_unknown_request', 'This SAML response answers no request the broker sent.');
-    if (events.length > 1) throw new SamlRejected('saml_request_reused', 'This login was already completed; start again.', 'replayed');
-    const data = sent.data as { expiresAt: string; loginRequest: string | null };
-    if (Date.parse(data.expiresAt) <= this.clock.now().getTime()) throw new SamlRejected('saml_request_expired', 'The login took too long; start again.', 'expired');
+  async consumeRequest(idp: string, requestId: string): Promise<void> {
     try {
-      await this.store.append(stream, [{ type: 'SamlAuthnRequestAnswered', data: { idp, requestId }, metadata: { actor: 'plugin:saml' } }], { expectedRevision: 0 });
+      await this.store.append(
+        requestStream(idp, requestId),
+        [{ type: 'SamlAuthnRequestAnswered', data: { idp, requestId }, metadata: { actor: 'plugin:saml' } }],
+        { expectedRevision: 'no_stream' },
+      );
     } catch (e) {
       if (e instanceof WrongExpectedRevision) throw new SamlRejected('saml_request_reused', 'This login was already completed; start again.', 'replayed');
       throw e;
     }
-    return { loginRequest: data.loginRequest };
   }
 
   /** The replay cache (saml-profiles §4.1.4.5): an assertion id is accepted once, ever. */

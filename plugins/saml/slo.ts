@@ -4,7 +4,7 @@ import { html } from '../../adapters/http/html.js';
 import type { SamlPeer } from './entities.js';
 import { SamlRejected, fromSamlify } from './errors.js';
 import { guardStructure, parseSaml } from './xml-guard.js';
-import { postForm, refuse } from './pages.js';
+import { postForm, type Refuse } from './pages.js';
 
 /**
  * The redirect binding signs the raw query, not the XML (saml-bindings §3.4.4.1): rebuild the
@@ -22,7 +22,7 @@ export function redirectOctetString(url: string, kind: 'SAMLRequest' | 'SAMLResp
 
 type SloQuery = { SAMLRequest?: string; SAMLResponse?: string; RelayState?: string; SigAlg?: string; Signature?: string };
 
-export function registerSlo(ctx: PluginCtx<unknown>, peerOf: (name: string) => SamlPeer): void {
+export function registerSlo(ctx: PluginCtx<unknown>, peerOf: (name: string) => SamlPeer, refuse: Refuse): void {
   const app = ctx.web.app;
 
   // SP-initiated logout (saml-profiles §4.4): end the broker session first, then tell the IdP.
@@ -41,7 +41,7 @@ export function registerSlo(ctx: PluginCtx<unknown>, peerOf: (name: string) => S
     const peer = peerOf(req.params.name);
     const params = (binding === 'redirect' ? req.query : req.body) as SloQuery;
     const kind = params?.SAMLRequest ? 'SAMLRequest' : params?.SAMLResponse ? 'SAMLResponse' : null;
-    if (!kind) return refuse(ctx, req, reply, peer, new SamlRejected('saml_missing', 'No SAML message was received.'));
+    if (!kind) return refuse(req, reply, peer, new SamlRejected('saml_missing', 'No SAML message was received.'));
     const request = binding === 'redirect' ? { query: params as Record<string, unknown>, octetString: redirectOctetString(req.url, kind) } : { body: params as Record<string, unknown> };
     try {
       if (kind === 'SAMLResponse') {

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { bootBroker, type Broker, type Plugin } from '../../../adapters/kernel/boot.js';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import type { BrokerConfig } from '../../../config/types.js';
-import type { RecordedEvent } from '../../../core/index.js';
+import type { Clock, RecordedEvent } from '../../../core/index.js';
 
 /** A port that was free a moment ago: the broker's base URL must be known before it boots. */
 export async function freePort(): Promise<number> {
@@ -30,11 +30,12 @@ export async function startBroker(
   plugins: { name: string; config: unknown }[],
   extra: { plugin: Plugin<any>; config?: unknown }[] = [],
   port?: number,
+  options: { clock?: Clock; insecureCookies?: boolean } = {},
 ): Promise<{ broker: Broker; url: string }> {
   port ??= await freePort();
   const url = `http://127.0.0.1:${port}`;
   const config: BrokerConfig = {
-    server: { host: '127.0.0.1', port, baseUrl: url, trustProxy: false, insecureCookies: true },
+    server: { host: '127.0.0.1', port, baseUrl: url, trustProxy: false, insecureCookies: options.insecureCookies ?? true },
     dataDir: '/nonexistent',
     store: { kind: 'memory' },
     secrets: { masterKey: 'f'.repeat(64) },
@@ -44,7 +45,7 @@ export async function startBroker(
     sites: [],
     plugins,
   };
-  const broker = await bootBroker(config, { store: new MemoryEventStore(), plugins: [{ plugin: resumePlugin }, ...extra] });
+  const broker = await bootBroker(config, { store: new MemoryEventStore(), clock: options.clock, plugins: [{ plugin: resumePlugin }, ...extra] });
   await broker.listen();
   return { broker, url };
 }

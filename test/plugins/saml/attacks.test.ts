@@ -85,10 +85,15 @@ describe('SAML ACS refuses bad responses with a clear page and LoginFailed', () 
     await expectRefused(await post(b, form, b64.encode(xml)), ['saml_comment_injection']);
   });
 
-  it('refuses a replayed response (its AuthnRequest was already answered)', async () => {
+  it('refuses a replayed response: from another browser (no login binding), from the same one (binding spent), or with the binding copied (request answered)', async () => {
     const { b, form } = await genuine();
+    const binding = b.cookies(url).get('broker_saml_acme')!;
     expect((await b.submit(form)).status).toBe(200);
-    await expectRefused(await new Browser().submit(form), ['saml_request_reused']);
+    await expectRefused(await new Browser().submit(form), ['saml_not_started_here']);
+    await expectRefused(await b.submit(form), ['saml_not_started_here']);
+    const thief = new Browser();
+    thief.cookies(url).set('broker_saml_acme', binding);
+    await expectRefused(await thief.submit(form), ['saml_request_reused']);
   });
 
   it('refuses a wrong audience, recipient or destination', async () => {
