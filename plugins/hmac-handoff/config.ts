@@ -25,7 +25,28 @@ export interface HandoffPluginConfig {
   /** Accepted clock difference for a customer server's timestamp or JWT. */
   maxSkewSeconds: number;
   servers: InboundServerConfig[];
+  /**
+   * Per-IP throttles (@fastify/rate-limit, in memory per node; each route counts on its own).
+   * `browser`: GET /sso/<siteId>, /handoff/<serverId>/start and /handoff/<serverId>/enter.
+   * `server`: POST /handoff/<serverId> (a customer auth server: all its users come from its address).
+   */
+  rateLimit: { browser: RateLimitConfig; server: RateLimitConfig };
 }
+
+export interface RateLimitConfig {
+  max: number;
+  windowSeconds: number;
+}
+
+const rateLimitSchema = (max: number): JsonSchema => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    max: { type: 'integer', minimum: 1, default: max },
+    windowSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 60 },
+  },
+  default: {},
+});
 
 const ID = '^[a-z0-9][a-z0-9_-]{0,62}$';
 
@@ -36,6 +57,12 @@ export const configSchema: JsonSchema = {
     ttlSeconds: { type: 'integer', minimum: 5, maximum: 600, default: 60 },
     inboundTtlSeconds: { type: 'integer', minimum: 5, maximum: 600, default: 60 },
     maxSkewSeconds: { type: 'integer', minimum: 0, maximum: 900, default: 120 },
+    rateLimit: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { browser: rateLimitSchema(120), server: rateLimitSchema(600) },
+      default: {},
+    },
     servers: {
       type: 'array',
       default: [],

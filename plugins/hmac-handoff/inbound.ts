@@ -5,6 +5,7 @@ import { sendProblem } from '../../adapters/http/errors.js';
 import { html, layout } from '../../adapters/http/html.js';
 import type { HandoffPluginConfig, InboundServerConfig } from './config.js';
 import type { Rejections } from './rejections.js';
+import type { HandoffRouteLimits } from './rate-limit.js';
 import { InboundAuthError, InboundAuthenticator } from './inbound-auth.js';
 import { InboundTokenError, InboundTokens } from './inbound-token.js';
 
@@ -47,7 +48,7 @@ function parseBody(raw: string): InboundBody {
 }
 
 /** Inbound (seed 000): a customer auth server hands a user in; the browser redeems a one-time URL. */
-export async function registerInbound(ctx: PluginCtx<HandoffPluginConfig>, rejections: Rejections, derivedKey: Buffer): Promise<void> {
+export async function registerInbound(ctx: PluginCtx<HandoffPluginConfig>, rejections: Rejections, derivedKey: Buffer, limits: HandoffRouteLimits): Promise<void> {
   const servers = new Map<string, { cfg: InboundServerConfig; auth: InboundAuthenticator }>();
   for (const cfg of ctx.config.servers) {
     if (servers.has(cfg.id)) throw new Error(`hmac-handoff: server id ${cfg.id} is used twice`);
@@ -87,7 +88,7 @@ export async function registerInbound(ctx: PluginCtx<HandoffPluginConfig>, rejec
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, body, done) => done(null, body));
 
-  app.get<{ Params: { serverId: string }; Querystring: { lr?: unknown } }>('/handoff/:serverId/start', async (req, reply) => {
+  app.get<{ Params: { serverId: string }; Querystring: { lr?: unknown } }>('/handoff/:serverId/start', limits.browser, async (req, reply) => {
     const s = servers.get(req.params.serverId);
     if (!s?.cfg.loginUrl) return ctx.web.errorPage(reply, 404, 'Unknown sign-in service', 'This sign-in service is not configured.');
     const lr = req.query.lr;
@@ -98,7 +99,7 @@ export async function registerInbound(ctx: PluginCtx<HandoffPluginConfig>, rejec
     return reply.redirect(url.toString(), 303);
   });
 
-  app.post<{ Params: { serverId: string } }>('/handoff/:serverId', async (req: FastifyRequest<{ Params: { serverId: string } }>, reply: FastifyReply) => {
+  app.post<{ Params: { serverId: string } }>('/handoff/:serverId', limits.server, async (req: FastifyRequest<{ Params: { serverId: string } }>, reply: FastifyReply) => {
     const serverId = req.params.serverId;
     const refuse = async (status: number, reason: string, detail: string): Promise<FastifyReply> => {
       await rejections.record('inbound', serverId, reason, req.ip);
@@ -150,7 +151,7 @@ export async function registerInbound(ctx: PluginCtx<HandoffPluginConfig>, rejec
     return reply.code(201).send({ url: `${ctx.baseUrl}/handoff/${serverId}/enter?token=${token}`, expires_at: expiresAt });
   });
 
-  app.get<{ Params: { serverId: string }; Querystring: { token?: unknown } }>('/handoff/:serverId/enter', async (req, reply) => {
+  app.get<{ Params: { serverId: string }; Querystring: { token?: unknown } }>('/handoff/:serverId/enter', limits.browser, async (req, reply) => {
     const serverId = req.params.serverId;
     const refuse = async (status: number, reason: string, title: string, message: string): Promise<FastifyReply> => {
       await rejections.record('inbound', serverId, reason, req.ip);

@@ -5,6 +5,7 @@ import { configSchema, type HandoffPluginConfig } from './config.js';
 import { registerOutbound } from './outbound.js';
 import { registerInbound } from './inbound.js';
 import { Rejections } from './rejections.js';
+import { registerRateLimit } from './rate-limit.js';
 import './events.js';
 
 /**
@@ -16,8 +17,10 @@ const plugin: Plugin<HandoffPluginConfig> = {
   configSchema,
   async register(ctx) {
     const rejections = new Rejections(ctx.store, ctx.logger, ctx.clock);
-    registerOutbound(ctx, rejections);
-    await registerInbound(ctx, rejections, ctx.container.get<Keys>(TOKENS.Keys).derive('handoff-inbound'));
+    // Before the routes: the rate limiter attaches to routes as they are declared.
+    const limits = await registerRateLimit(ctx);
+    registerOutbound(ctx, rejections, limits);
+    await registerInbound(ctx, rejections, ctx.container.get<Keys>(TOKENS.Keys).derive('handoff-inbound'), limits);
   },
 };
 

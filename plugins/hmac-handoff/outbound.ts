@@ -7,6 +7,7 @@ import { html, layout } from '../../adapters/http/html.js';
 import type { SiteConfig } from '../../config/types.js';
 import type { HandoffPluginConfig } from './config.js';
 import type { Rejections } from './rejections.js';
+import type { HandoffRouteLimits } from './rate-limit.js';
 import { legacyV1Signature, RESERVED_PARAMS, signV2 } from './verify.js';
 
 export const PROTOCOL = 'hmac-handoff';
@@ -61,7 +62,7 @@ export function checkSiteHandoffConfig(sites: SiteConfig[]): void {
 }
 
 /** Outbound: `/sso/<siteId>` and the DownstreamProtocol that builds the signed redirect (seed 003). */
-export function registerOutbound(ctx: PluginCtx<HandoffPluginConfig>, rejections: Rejections): void {
+export function registerOutbound(ctx: PluginCtx<HandoffPluginConfig>, rejections: Rejections, limits: HandoffRouteLimits): void {
   const sites = ctx.container.get<SiteRegistry>(TOKENS.Sites);
   checkSiteHandoffConfig(sites.all());
 
@@ -158,7 +159,7 @@ export function registerOutbound(ctx: PluginCtx<HandoffPluginConfig>, rejections
     return location;
   }
 
-  ctx.web.app.get<{ Params: { siteId: string }; Querystring: Record<string, unknown> }>('/sso/:siteId', async (req: FastifyRequest<{ Params: { siteId: string }; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
+  ctx.web.app.get<{ Params: { siteId: string }; Querystring: Record<string, unknown> }>('/sso/:siteId', limits.browser, async (req: FastifyRequest<{ Params: { siteId: string }; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
     const { siteId } = req.params;
     const { return_to: returnTo, nonce } = req.query;
     try {
