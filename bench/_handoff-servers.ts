@@ -18,7 +18,7 @@ const config: BrokerConfig = {
   sites: [{ id: 'bench', name: 'Bench', returnUrls: [RETURN], handoff: { keys: [{ kid: 'k1', secret: 'bench-site-secret-0123456789' }], fields: ['email', 'name'] } }],
   plugins: [],
 };
-const broker = await bootBroker(config, { store: new MemoryEventStore(), plugins: [{ plugin, config: {} }] });
+const broker = await bootBroker(config, { store: new MemoryEventStore(), plugins: [{ plugin, config: { rateLimit: { browser: { max: 1_000_000, windowSeconds: 60 }, server: { max: 1_000_000, windowSeconds: 60 } } } }] });
 // The broker's own baseline: a trivial 303 through the same server (helmet, cookies, error handling).
 broker.app.get('/bench/redirect', async (_req, reply) => reply.redirect(`${RETURN}?user=bench`, 303));
 const brokerUrl = await broker.listen();
