@@ -88,7 +88,19 @@ describe.skipIf(unavailable !== null)('PostgresEventStore specifics', () => {
     raw.on('error', () => {});
     const dead = await openAppend(raw, 's-killed');
     const later = store.append('s', [ev(1)], { expectedRevision: 0 });
-    await (await store.pool.connect().then((c) => c.query('SELECT pg_terminate_backend($1)', [pid]).finally(() => c.release())));
+    // pg_terminate_backend only signals the backend; wait until it is gone (its transaction rolled
+    // back) so the reads below do not race the exit on a loaded machine.
+    const admin = await store.pool.connect();
+    try {
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      const deadline = Date.now() + 10_000;
+      while ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount) {
+        if (Date.now() > deadline) throw new Error(`backend ${pid} did not exit`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      admin.release();
+    }
     const r = await later;
     expect(r.position).toBeGreaterThan(dead);
     expect(await store.readStream('s-killed')).toEqual([]);
