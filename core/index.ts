@@ -29,6 +29,7 @@ export * from './login/provisioning.js';
 export * from './login/login-service.js';
 export * from './kernel/extension-points.js';
 export * from './kernel/plugin.js';
+export * from './kernel/per-second-cap.js';
 export * from './reactors/lease.js';
 export * from './reactors/checkpoint.js';
 export * from './reactors/busy-lease.js';

@@ -1,4 +1,4 @@
-import type { Clock, EventStore, Logger } from '../../core/index.js';
+import { PerSecondCap, type Clock, type EventStore, type Logger } from '../../core/index.js';
 
 /**
  * Refusals are facts too (audit, alerting on probing): recorded as HandoffRejected, never with the
@@ -7,29 +7,19 @@ import type { Clock, EventStore, Logger } from '../../core/index.js';
  * refusals not recorded is logged once per second instead, so junk traffic cannot flood the log.
  */
 export class Rejections {
-  private windowStart = 0;
-  private inWindow = 0;
-  private dropped = 0;
+  private readonly cap: PerSecondCap;
 
   constructor(
     private readonly store: EventStore,
     private readonly logger: Logger,
-    private readonly clock: Clock,
-    private readonly maxPerSecond = 50,
-  ) {}
+    clock: Clock,
+    maxPerSecond = 50,
+  ) {
+    this.cap = new PerSecondCap(clock, maxPerSecond, (dropped) => logger.warn({ dropped }, 'HandoffRejected events not recorded (rate cap)'));
+  }
 
   async record(direction: 'outbound' | 'inbound', target: unknown, reason: string, ip: string | null): Promise<void> {
-    const second = Math.floor(this.clock.now().getTime() / 1000);
-    if (second !== this.windowStart) {
-      if (this.dropped) this.logger.warn({ dropped: this.dropped, reason }, 'HandoffRejected events not recorded (rate cap)');
-      this.windowStart = second;
-      this.inWindow = 0;
-      this.dropped = 0;
-    }
-    if (++this.inWindow > this.maxPerSecond) {
-      this.dropped++;
-      return;
-    }
+    if (!this.cap.take()) return;
     // The target comes from the URL: keep it short and printable so the log cannot be flooded or spoofed.
     const t = typeof target === 'string' ? target.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, '?') : '?';
     try {

@@ -1,4 +1,4 @@
-import type { Clock, LoginService, Logger } from '../../core/index.js';
+import { PerSecondCap, type Clock, type LoginService, type Logger } from '../../core/index.js';
 
 /**
  * Records a refused SAML message as `LoginFailed` (audit, alerting on probing). Anyone can post
@@ -7,29 +7,19 @@ import type { Clock, LoginService, Logger } from '../../core/index.js';
  * logged once the second is over, so junk traffic cannot grow the log without bound.
  */
 export class SamlRefusals {
-  private windowStart = 0;
-  private inWindow = 0;
-  private dropped = 0;
+  private readonly cap: PerSecondCap;
 
   constructor(
     private readonly login: LoginService,
     private readonly logger: Logger,
-    private readonly clock: Clock,
-    private readonly maxPerSecond: number,
-  ) {}
+    clock: Clock,
+    maxPerSecond: number,
+  ) {
+    this.cap = new PerSecondCap(clock, maxPerSecond, (dropped) => logger.warn({ dropped }, 'SAML refusals not recorded as LoginFailed (rate cap)'));
+  }
 
   async record(f: { issuer: string; reason: string; ip: string; idp: string | undefined }): Promise<void> {
-    const second = Math.floor(this.clock.now().getTime() / 1000);
-    if (second !== this.windowStart) {
-      if (this.dropped) this.logger.warn({ dropped: this.dropped }, 'SAML refusals not recorded as LoginFailed (rate cap)');
-      this.windowStart = second;
-      this.inWindow = 0;
-      this.dropped = 0;
-    }
-    if (++this.inWindow > this.maxPerSecond) {
-      this.dropped++;
-      return;
-    }
+    if (!this.cap.take()) return;
     try {
       await this.login.recordFailure({ userId: null, issuer: f.issuer, subject: null, reason: f.reason }, { ip: f.ip, idp: f.idp });
     } catch (err) {
