@@ -3,15 +3,24 @@
 // NORMAL; (2) batched appends (100 events each); (3) replay of 1,000,000 events into the core read
 // models, events/s and peak RSS (in a fresh child process).
 // BENCH_REPLAY_EVENTS=<n> shrinks the replay log for a quick check.
+// BENCH_STORE_ONLY=replay runs only (3). BENCH_REPLAY_FILE=<path> keeps the generated log at
+// <path> and reuses it on the next run when it holds BENCH_REPLAY_EVENTS events (generating 1M
+// events takes minutes); put it under .tmp/, which git ignores. BENCH_REPLAY_PROF=<dir> runs the
+// replay child under `node --cpu-prof`, writing its profile into <dir>.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { SqliteEventStore } from '../adapters/event-stores/sqlite.js';
 import { generateLog, measureBareSqlite, measureBatchedAppends, measureCommands, type Rate } from './_store-measure.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-store-'));
 const replayEvents = Number(process.env.BENCH_REPLAY_EVENTS ?? 1_000_000);
+const only = process.env.BENCH_STORE_ONLY;
+if (only !== undefined && only !== 'replay') throw new Error(`BENCH_STORE_ONLY must be 'replay', got ${JSON.stringify(only)}`);
+const replayFile = process.env.BENCH_REPLAY_FILE ? path.resolve(process.env.BENCH_REPLAY_FILE) : null;
+const profDir = process.env.BENCH_REPLAY_PROF ? path.resolve(process.env.BENCH_REPLAY_PROF) : null;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-store-'));
 const rows: string[][] = [];
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const row = (what: string, ours: Rate | number, base: Rate | null, unit: string, target: string): void => {
@@ -20,8 +29,26 @@ const row = (what: string, ours: Rate | number, base: Rate | null, unit: string,
   console.error(`  ${what}: ${fmt(v)} ${unit}`);
 };
 
+/** Event count of a kept replay log generated for `requested` events, or 0 when there is none. A
+ *  marker written after a complete generation guards against reusing a half-written log. */
+function keptLogEvents(file: string, requested: number): number {
+  try {
+    const mark = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as { requested: number; events: number };
+    if (mark.requested !== requested || !fs.existsSync(file)) return 0;
+    const db = new Database(file, { readonly: true });
+    try {
+      const count = db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+      return count === mark.events ? count : 0;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}
+
 try {
-  for (const synchronous of ['FULL', 'NORMAL'] as const) {
+  if (!only) for (const synchronous of ['FULL', 'NORMAL'] as const) {
     const store = await SqliteEventStore.open({ path: path.join(dir, `commands-${synchronous}.db`), synchronous });
     const cmd = await measureCommands(store, { users: 2000, commands: 20_000, concurrency: 50 });
     await store.close();
@@ -29,7 +56,7 @@ try {
     row(`commands, 50 callers, ${synchronous} (vs bare 1 insert/tx)`, cmd, bare, '/s', synchronous === 'FULL' ? '≥ 5,000' : '');
   }
 
-  {
+  if (!only) {
     const store = await SqliteEventStore.open({ path: path.join(dir, 'batched.db'), synchronous: 'FULL' });
     const b = await measureBatchedAppends(store, { appends: 300, size: 100, concurrency: 1 });
     const b4 = await measureBatchedAppends(store, { appends: 300, size: 100, concurrency: 4 });
@@ -41,17 +68,27 @@ try {
   }
 
   {
-    const file = path.join(dir, 'replay.db');
-    const store = await SqliteEventStore.open({ path: file, synchronous: 'FULL' });
-    const t0 = performance.now();
-    const n = await generateLog(store, replayEvents, (w) => {
-      if (w % 100_000 < 5100) console.error(`  generating log: ${fmt(w)} events`);
-    });
-    await store.close();
-    console.error(`  generated ${fmt(n)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB file)`);
+    const file = replayFile ?? path.join(dir, 'replay.db');
+    const kept = replayFile ? keptLogEvents(file, replayEvents) : 0;
+    if (kept) console.error(`  reusing ${fmt(kept)} events in ${file}`);
+    else {
+      if (replayFile) for (const f of [`${file}.json`, file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+      const store = await SqliteEventStore.open({ path: file, synchronous: 'FULL' });
+      const t0 = performance.now();
+      const n = await generateLog(store, replayEvents, (w) => {
+        if (w % 100_000 < 5100) console.error(`  generating log: ${fmt(w)} events`);
+      });
+      await store.close();
+      if (replayFile) fs.writeFileSync(`${file}.json`, JSON.stringify({ requested: replayEvents, events: n }));
+      console.error(`  generated ${fmt(n)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB file)`);
+    }
     const out = execFileSync(
       process.execPath,
-      ['--import', './adapters/cli/ts-register.mjs', 'bench/_store-replay.ts', JSON.stringify({ kind: 'sqlite', path: file, synchronous: 'FULL' }), file],
+      [
+        ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+        '--import', './adapters/cli/ts-register.mjs', 'bench/_store-replay.ts',
+        JSON.stringify({ kind: 'sqlite', path: file, synchronous: 'FULL' }), file,
+      ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
     );
     const { replay, bare } = JSON.parse(out) as { replay: Rate & { peakRssMiB: number; unknown: number }; bare: Rate };

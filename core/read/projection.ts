@@ -134,8 +134,8 @@ export async function replayLog(
   const started = performance.now();
   engine.reset();
   // Small pages on purpose: a page of 1,000 events dies in V8's young generation; pages of 10,000
-  // outlive a scavenge, get promoted, and a 1M-event replay then peaks near 900 MiB RSS instead
-  // of ~550 MiB (measured with bench/store.ts), for no gain in speed.
+  // outlive a scavenge, get promoted, and a 1M-event replay then peaks near 700 MiB RSS instead
+  // of ~430 MiB and runs ~1.5x slower (bench/store.ts log). Pages of 100-500 gain nothing either.
   const pageSize = options.pageSize ?? 1000;
   const untilPos = typeof options.until === 'number' ? options.until : Infinity;
   const untilTime = options.until instanceof Date ? options.until.getTime() : Infinity;
