@@ -66,7 +66,7 @@ if (mode === 'bare') {
   const { userId } = await broker.users.register({ email: 'bench@example.com', name: 'Bench' }, { actor: 'bench' });
   const out = await broker.login.complete({ issuer: 'bench', subject: userId, userId, amr: ['pwd'] });
   console.log(JSON.stringify({ url, cookie: `broker_session=${out.sessionToken}`, paths: { token: '/oauth/token', introspect: '/oauth/introspect', authorize: '/oauth/authorize' } }));
-} else if (mode === 'oidc-provider') {
+} else if (mode === 'oidc-provider' || mode === 'oidc-provider-jwt') {
   // oidc-provider ships no type declarations; the bench uses a few of its documented calls.
   const specifier = 'oidc-provider';
   const { default: Provider } = (await import(specifier)) as { default: new (issuer: string, config: unknown) => OidcProvider };
@@ -92,7 +92,24 @@ if (mode === 'bare') {
     ],
     jwks: { keys: [jwk] },
     scopes: ['openid', 'offline_access', 'api'],
-    features: { introspection: { enabled: true }, clientCredentials: { enabled: true }, revocation: { enabled: true }, devInteractions: { enabled: false } },
+    features: {
+      introspection: { enabled: true },
+      clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      devInteractions: { enabled: false },
+      // `oidc-provider-jwt`: access tokens in the broker's own format (RFC 9068 JWTs signed ES256)
+      // through a resource indicator, so a client_credentials token costs it a signature too.
+      ...(mode === 'oidc-provider-jwt'
+        ? {
+            resourceIndicators: {
+              enabled: true,
+              defaultResource: () => 'urn:bench:api',
+              useGrantedResource: () => true,
+              getResourceServerInfo: () => ({ scope: 'api', audience: 'urn:bench:api', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
+            },
+          }
+        : {}),
+    },
     cookies: { keys: ['bench-cookie-key-0123456789abcdef'] },
     findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id }) }),
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },

@@ -145,11 +145,16 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const broker = await start('broker');
 const op = await start('oidc-provider');
 const { child: bareChild, info: bareInfo } = await startChild<{ url: string }>('bench/_oauth-servers.ts', ['bare']);
+// oidc-provider's default access tokens are opaque (a random id stored in its adapter, no
+// signature); the broker's are RFC 9068 JWTs. A second oidc-provider issuing ES256 JWT access
+// tokens (through a resource indicator) gives the same-format comparison for client_credentials.
+const { child: jwtChild, info: jwtInfo } = await startChild<Info>('bench/_oauth-servers.ts', ['oidc-provider-jwt']);
+if ((await ccToken(jwtInfo)).split('.').length !== 3) throw new Error('oidc-provider-jwt: client_credentials did not return a JWT access token');
 const ccOpts = { method: 'POST' as const, headers: FORM, body: 'grant_type=client_credentials' };
 const inOpts = (s: Server) => ({ method: 'POST' as const, headers: FORM, body: `token=${encodeURIComponent(s.token)}` });
-const res = { cc: { b: [] as LoadResult[], o: [] as LoadResult[] }, in: { b: [] as LoadResult[], o: [] as LoadResult[], bare: [] as LoadResult[] }, flows: { b: [] as number[], o: [] as number[] } };
+const res = { ccJwt: [] as LoadResult[], cc: { b: [] as LoadResult[], o: [] as LoadResult[] }, in: { b: [] as LoadResult[], o: [] as LoadResult[], bare: [] as LoadResult[] }, flows: { b: [] as number[], o: [] as number[] } };
 const flowErrors = { b: 0, o: 0 };
-const cpuUs = { cc: { b: [] as number[], o: [] as number[] }, in: { b: [] as number[], o: [] as number[] }, flows: { b: [] as number[], o: [] as number[] }, bare: [] as number[], floor: [] as number[] };
+const cpuUs = { ccJwt: [] as number[], cc: { b: [] as number[], o: [] as number[] }, in: { b: [] as number[], o: [] as number[] }, flows: { b: [] as number[], o: [] as number[] }, bare: [] as number[], floor: [] as number[] };
 const floorRes: LoadResult[] = [];
 try {
   for (const s of [broker, op]) {
@@ -158,6 +163,7 @@ try {
     await codeFlows(s.info, s.jar, 1);
   }
   await load(`${bareInfo.url}/`, { duration: 1 });
+  await load(`${jwtInfo.url}${jwtInfo.paths.token}`, { ...ccOpts, duration: 1 });
   const viaLoad = (r: LoadResult) => r.rps * duration;
   for (let r = 0; r < rounds; r++) {
     for (const [s, key] of [[broker, 'b'], [op, 'o']] as const) {
@@ -165,6 +171,9 @@ try {
       res.cc[key].push(m.r);
       cpuUs.cc[key].push(m.cpuUs);
     }
+    const mj = await withCpu(jwtInfo.url, () => load(`${jwtInfo.url}${jwtInfo.paths.token}`, { ...ccOpts, duration }), viaLoad);
+    res.ccJwt.push(mj.r);
+    cpuUs.ccJwt.push(mj.cpuUs);
     const mb = await withCpu(bareInfo.url, () => load(`${bareInfo.url}/`, { duration }), viaLoad);
     res.in.bare.push(mb.r);
     cpuUs.bare.push(mb.cpuUs);
@@ -188,6 +197,7 @@ try {
   broker.kill();
   op.kill();
   bareChild.kill('SIGTERM');
+  jwtChild.kill('SIGTERM');
   await dispatcher.close();
 }
 const rps = (xs: LoadResult[]) => median(xs.map((x) => x.rps));
@@ -200,7 +210,8 @@ const plain = { rps: rps(res.in.bare), p99: p99(res.in.bare) };
 const x = (a: number, c: number) => `${(a / c).toFixed(2)}x`;
 console.log(`oauth benchmark — ${machine()} — autocannon -c 50 -d ${duration}; code flows: ${flowConcurrency} concurrent loops for ${duration} s; median of ${rounds} alternating rounds`);
 table([
-  { case: 'client_credentials tokens/s', broker: Math.round(b.cc.rps), 'oidc-provider': Math.round(o.cc.rps), ratio: x(b.cc.rps, o.cc.rps), target: '>= 2x', 'broker p99 ms': b.cc.p99, 'errors b/o': `${non2xx(res.cc.b)}/${non2xx(res.cc.o)}` },
+  { case: 'client_credentials tokens/s (oidc-provider: opaque tokens, its default)', broker: Math.round(b.cc.rps), 'oidc-provider': Math.round(o.cc.rps), ratio: x(b.cc.rps, o.cc.rps), target: '>= 2x', 'broker p99 ms': b.cc.p99, 'errors b/o': `${non2xx(res.cc.b)}/${non2xx(res.cc.o)}` },
+  { case: 'client_credentials tokens/s (oidc-provider: ES256 JWT tokens, same format)', broker: Math.round(b.cc.rps), 'oidc-provider': Math.round(rps(res.ccJwt)), ratio: x(b.cc.rps, rps(res.ccJwt)), target: '>= 2x', 'broker p99 ms': b.cc.p99, 'errors b/o': `${non2xx(res.cc.b)}/${non2xx(res.ccJwt)}` },
   { case: 'introspections/s', broker: Math.round(b.introspect.rps), 'oidc-provider': Math.round(o.introspect.rps), ratio: x(b.introspect.rps, o.introspect.rps), target: '-', 'broker p99 ms': b.introspect.p99, 'errors b/o': `${non2xx(res.in.b)}/${non2xx(res.in.o)}` },
   { case: 'code flows/s (authorize+token)', broker: Math.round(b.flows.rps), 'oidc-provider': Math.round(o.flows.rps), ratio: x(b.flows.rps, o.flows.rps), target: '>= 2x', 'broker p99 ms': '-', 'errors b/o': `${flowErrors.b}/${flowErrors.o}` },
 ]);
@@ -212,7 +223,8 @@ table([
 const us = (xs: number[]) => Math.round(median(xs));
 console.log('server CPU per operation (µs, median round; lower is better; less sensitive to a busy machine than req/s):');
 table([
-  { case: 'client_credentials token', broker: us(cpuUs.cc.b), 'oidc-provider': us(cpuUs.cc.o), 'capacity ratio': x(median(cpuUs.cc.o), median(cpuUs.cc.b)) },
+  { case: 'client_credentials token (vs opaque)', broker: us(cpuUs.cc.b), 'oidc-provider': us(cpuUs.cc.o), 'capacity ratio': x(median(cpuUs.cc.o), median(cpuUs.cc.b)) },
+  { case: 'client_credentials token (vs ES256 JWT)', broker: us(cpuUs.cc.b), 'oidc-provider': us(cpuUs.ccJwt), 'capacity ratio': x(median(cpuUs.ccJwt), median(cpuUs.cc.b)) },
   { case: 'introspection', broker: us(cpuUs.in.b), 'oidc-provider': us(cpuUs.in.o), 'capacity ratio': x(median(cpuUs.in.o), median(cpuUs.in.b)) },
   { case: 'code flow (authorize+token)', broker: us(cpuUs.flows.b), 'oidc-provider': us(cpuUs.flows.o), 'capacity ratio': x(median(cpuUs.flows.o), median(cpuUs.flows.b)) },
   { case: 'broker GET /healthz (kernel floor)', broker: us(cpuUs.floor), 'oidc-provider': '-', 'capacity ratio': `${((100 * median(cpuUs.bare)) / median(cpuUs.floor)).toFixed(1)} % of bare` },
