@@ -45,7 +45,11 @@ export interface VerifyOptions {
   now: Date | number;
   /** Your site id: the signed audience must equal it. */
   expectedSite: string;
-  /** The nonce you generated when you sent the browser to the broker (kept in the browser's session on your side). */
+  /**
+   * The nonce you generated when you sent the browser to the broker (kept in the browser's session
+   * on your side). Required for v2: pass what the browser's session holds, even when that is
+   * nothing; a v2 handoff without a matching pending nonce is refused (`nonce_mismatch`).
+   */
   expectedNonce?: string;
   /**
    * Records the broker nonce and says whether it was seen before (return true to refuse a replay).
@@ -154,7 +158,13 @@ export async function verifyHandoff(params: HandoffParams, keys: HandoffKeys, op
   const exp = Number(values.exp);
   if (iat > nowSec + skew) throw new HandoffVerificationError('not_yet_valid', 'handoff is issued in the future');
   if (exp + skew < nowSec) throw new HandoffVerificationError('expired', 'handoff has expired');
-  if (options.expectedNonce !== undefined && !sameBytes(values.nonce, options.expectedNonce)) {
+  // The nonce binds the answer to a login this browser started. A missing expected nonce (no
+  // cookie: the browser never started a login here) is a refusal, not a skipped check: otherwise a
+  // signed handoff planted in a victim's browser would log them in as someone else (login CSRF).
+  if (typeof options.expectedNonce !== 'string' || !options.expectedNonce) {
+    throw new HandoffVerificationError('nonce_mismatch', 'no login attempt is pending in this browser');
+  }
+  if (!sameBytes(values.nonce, options.expectedNonce)) {
     throw new HandoffVerificationError('nonce_mismatch', 'handoff answers another login attempt');
   }
   if (!options.seenNonce) throw new HandoffVerificationError('malformed', 'seenNonce is required to refuse replays');

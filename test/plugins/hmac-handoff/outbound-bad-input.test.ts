@@ -81,6 +81,10 @@ describe('outbound handoff refuses bad input', () => {
     await verifyHandoff(p, SITE_A_KEYS, o);
     await refusedWith(p, 'replayed', o);
     await refusedWith(p, 'nonce_mismatch', opts({ expectedNonce: 'another-attempt-nonce-000' }));
+    // No pending login in this browser (no nonce cookie): refused, never a skipped check (login CSRF).
+    const fresh = await issue();
+    await refusedWith(fresh, 'nonce_mismatch', opts({ expectedNonce: undefined }));
+    await refusedWith(fresh, 'nonce_mismatch', opts({ expectedNonce: '' }));
   });
 
   it('refuses a handoff meant for another site (audience), even under a shared key', async () => {
