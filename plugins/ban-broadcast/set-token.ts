@@ -28,7 +28,9 @@ export function setClaims(n: BanNotification, issuer: string, audience: string, 
       }),
     ],
   };
-  const eventTime = Math.floor(Date.parse(n.timestamp) / 1000);
+  // NumericDate with milliseconds (RFC 7519 §2 allows fractions): a ban and the unban that follows
+  // it within the same second still order correctly at the receiver.
+  const eventTime = Date.parse(n.timestamp) / 1000;
   const events: Record<string, Record<string, unknown>> = {};
   if (n.type === 'user.banned') {
     events[RISC_ACCOUNT_DISABLED] = { subject };
