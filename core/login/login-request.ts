@@ -23,6 +23,9 @@ export interface LoginRequest {
   jti: string;
 }
 
+/** Longest login request token (it travels in URLs and form fields: `lr` is capped at this everywhere). */
+export const MAX_LOGIN_REQUEST_LENGTH = 8192;
+
 export class LoginRequestInvalid extends DomainError {
   constructor(message: string) {
     super('invalid_input', message);
@@ -41,11 +44,15 @@ export class LoginRequestCodec {
     const iat = Math.floor(now.getTime() / 1000);
     const full: LoginRequest = { ...req, iat, exp: iat + this.ttlSeconds, jti: req.jti ?? jti };
     const body = Buffer.from(JSON.stringify(full)).toString('base64url');
-    return `${body}.${this.sign(body)}`;
+    const token = `${body}.${this.sign(body)}`;
+    // Never hand out a token `decode` would refuse: a huge return address (a gateway or admin URL
+    // with a long query) would otherwise become a redirect no browser can follow back.
+    if (token.length > MAX_LOGIN_REQUEST_LENGTH) throw new LoginRequestInvalid('The request is too large to carry through the login; use a shorter address.');
+    return token;
   }
 
   decode(token: string, now: Date): LoginRequest {
-    if (typeof token !== 'string' || token.length > 8192) throw new LoginRequestInvalid('login request is malformed');
+    if (typeof token !== 'string' || token.length > MAX_LOGIN_REQUEST_LENGTH) throw new LoginRequestInvalid('login request is malformed');
     const dot = token.indexOf('.');
     if (dot < 1) throw new LoginRequestInvalid('login request is malformed');
     const body = token.slice(0, dot);
