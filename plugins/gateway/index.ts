@@ -109,6 +109,11 @@ const gateway: Plugin<GatewayConfig> = {
       req.gatewayJwt = await mint(who, route);
     };
 
+    // Request bodies go to the app as they came. The broker parses urlencoded forms at its root (for
+    // its own pages), and reply-from cannot forward the parsed object (TypeError: a 500 on every
+    // form POST): without the parser here, http-proxy's catch-all passes the raw stream through.
+    app.removeContentTypeParser('application/x-www-form-urlencoded');
+
     for (const route of cfg.routes) {
       await app.register(httpProxy, {
         // No fixed base: with undici, reply-from sends every request to a fixed base and ignores
@@ -134,6 +139,10 @@ const gateway: Plugin<GatewayConfig> = {
             const req = reply.request;
             req.log.warn({ err: error, app: route.id }, 'upstream failed');
             const timeout = /timeout/i.test(String((error as Error)?.message ?? error));
+            // The proxy had started reading the request body and stopped when the app failed: the
+            // rest sits unread in the client's connection, and the next request on it would never
+            // be answered. Close that connection after this answer (RFC 9112 §9.6) rather than read on.
+            if (!req.raw.complete) reply.header('connection', 'close');
             void refuse(req, reply as FastifyReply, timeout ? 504 : 502, 'bad_gateway', timeout ? 'Gateway timeout' : 'Bad gateway', `${route.name ?? route.id} is not answering.`);
           },
         },
