@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import type { AuthenticatedIdentity, IdentityProvider } from '../../core/index.js';
+import { PerSecondCap, type AuthenticatedIdentity, type IdentityProvider } from '../../core/index.js';
 import type { Plugin } from '../../adapters/kernel/boot.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
@@ -32,6 +32,9 @@ function discoverer(cfg: OidcIdpConfig): () => Promise<client.Configuration> {
     return pending;
   };
 }
+
+/** Refused callbacks recorded as `LoginFailed` per node and second (the SAML plugin's default). */
+export const REFUSAL_EVENTS_PER_SECOND = 50;
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : null);
 
@@ -80,8 +83,12 @@ const plugin: Plugin<OidcPluginConfig> = {
     const app = ctx.web.app;
     const nameParam = { type: 'object', properties: { name: { type: 'string', maxLength: 41 } }, required: ['name'] };
 
+    // Anyone can call the callback without credentials (no cookie, a forged state): refusals are
+    // recorded as LoginFailed up to a per-node cap per second, as for SAML and handoff refusals, so
+    // junk traffic cannot grow the event log without bound; the rest are only counted in the log.
+    const recorded = new PerSecondCap(ctx.clock, REFUSAL_EVENTS_PER_SECOND, (dropped) => ctx.logger.warn({ dropped }, 'OIDC refusals not recorded as LoginFailed (rate cap)'));
     const refuse = async (req: FastifyRequest, reply: FastifyReply, issuer: string, idpId: string | undefined, err: OidcRejected): Promise<FastifyReply> => {
-      await ctx.login.recordFailure({ userId: null, issuer, subject: null, reason: err.reason }, { ip: req.ip, idp: idpId });
+      if (recorded.take()) await ctx.login.recordFailure({ userId: null, issuer, subject: null, reason: err.reason }, { ip: req.ip, idp: idpId });
       return ctx.web.errorPage(reply, err.code === 'unauthenticated' ? 401 : 400, 'Login refused', err.message);
     };
 
