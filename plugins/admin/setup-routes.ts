@@ -3,9 +3,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { html } from '../../adapters/http/html.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem, type PasswordHasher } from '../../adapters/crypto/password-hasher.js';
 import { generateRecoveryCodes, hashRecoveryCode, type TotpService } from '../../adapters/crypto/totp.js';
+import { PerSecondCap } from '../../core/index.js';
 import type { PluginCtx } from '../../adapters/kernel/boot.js';
 import type { AdminConfig } from './config.js';
 import { SetupLinkRefused, hashSetupToken, type SetupTokens } from './setup-tokens.js';
+
+/** Refused setup links recorded as `LoginFailed` per node and second. */
+export const REFUSAL_EVENTS_PER_SECOND = 50;
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
@@ -34,9 +38,12 @@ export function registerSetupRoutes(app: FastifyInstance, d: SetupDeps): void {
   const { ctx, hasher, totp, tokens } = d;
   const web = ctx.web;
 
+  // A reused or guessed setup link is security-relevant: recorded, like a failed login. Anyone can
+  // ask for the page with any token, so recording is capped per node and second (as for SAML and
+  // handoff refusals): junk traffic cannot grow the event log without bound.
+  const recorded = new PerSecondCap(ctx.clock, REFUSAL_EVENTS_PER_SECOND, (dropped) => ctx.logger.warn({ dropped }, 'setup link refusals not recorded as LoginFailed (rate cap)'));
   const refuse = async (req: FastifyRequest, reply: FastifyReply, err: SetupLinkRefused) => {
-    // A reused or guessed setup link is security-relevant: recorded, like a failed login.
-    await ctx.login.recordFailure({ userId: null, issuer: 'admin-setup', reason: err.reason }, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
+    if (recorded.take()) await ctx.login.recordFailure({ userId: null, issuer: 'admin-setup', reason: err.reason }, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
     return web.errorPage(reply, err.reason === 'setup_token_invalid' ? 404 : 410, 'Setup link refused', err.message);
   };
 
