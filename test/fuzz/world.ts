@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { pino } from 'pino';
 import { Pool } from 'undici';
@@ -9,7 +8,7 @@ import { brokerLoggerOptions } from '../../adapters/http/logging.js';
 import { bootBroker, type Broker } from '../../adapters/kernel/boot.js';
 import { MemoryEventStore } from '../../adapters/event-stores/memory.js';
 import { ManualClock } from '../../core/index.js';
-import { TEST_ARGON2, testConfig } from '../helpers/broker.js';
+import { TEST_ARGON2, logCollector, testConfig } from '../helpers/broker.js';
 import { client, field } from '../helpers/cookie-jar.js';
 import { createPasswordUser } from '../helpers/users.js';
 import { SamlIdpPeer } from '../interop/saml/saml-idp.js';
@@ -103,13 +102,7 @@ export async function startWorld(): Promise<World> {
   const idp = await SamlIdpPeer.start();
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   const adminApiToken = 'fuzz-admin-api-token-0123456789abcdef';
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const { logs, sink } = logCollector();
   // The clock stands still: every per-second cap then bounds the whole run, not one second of it.
   const clock = new ManualClock(Date.now());
   const samlIdp = { metadata: { xml: idp.metadata() }, attributes: { email: 'email', name: 'displayName' }, provisioning: { policy: 'auto' } };

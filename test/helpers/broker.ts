@@ -45,8 +45,8 @@ export function testConfig(over: Partial<BrokerConfig> = {}): BrokerConfig {
   } as BrokerConfig;
 }
 
-/** Starts a broker with the given plugins on 127.0.0.1 (a free port) and returns its base URL. */
-export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> {
+/** A pino destination that keeps every JSON log line, parsed, in `logs`. */
+export function logCollector(): { logs: Record<string, unknown>[]; sink: Writable } {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -54,6 +54,12 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
       cb();
     },
   });
+  return { logs, sink };
+}
+
+/** Starts a broker with the given plugins on 127.0.0.1 (a free port) and returns its base URL. */
+export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> {
+  const { logs, sink } = logCollector();
   const clock = opts.clock ?? new ManualClock(Date.now());
   const config = testConfig({ plugins: opts.plugins ?? [], ...opts.config });
   const broker = await bootBroker(config, { store: opts.store ?? new MemoryEventStore(), clock, plugins: opts.extra, logger: pino(brokerLoggerOptions('info'), sink) });

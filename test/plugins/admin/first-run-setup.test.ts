@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommandHandler, ManualClock, Users, type EventStore } from '../../../core/index.js';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { bootBroker } from '../../../adapters/kernel/boot.js';
 import { brokerLoggerOptions } from '../../../adapters/http/logging.js';
-import { testConfig, TEST_ARGON2, type TestBroker } from '../../helpers/broker.js';
+import { logCollector, testConfig, TEST_ARGON2, type TestBroker } from '../../helpers/broker.js';
 import { client } from '../../helpers/cookie-jar.js';
 import { bootstrapAdmin, setupPath } from './setup-flow.js';
 
@@ -28,13 +27,7 @@ async function capturingStderr<T>(fn: () => Promise<T>): Promise<{ result: T; st
  * scrubbing): what an operator's log would really hold.
  */
 async function startBroker(opts: { plugins: { name: string; config?: unknown }[]; store?: EventStore }): Promise<TestBroker> {
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const { logs, sink } = logCollector();
   const clock = new ManualClock(Date.now());
   const broker = await bootBroker(testConfig({ plugins: opts.plugins }), { store: opts.store ?? new MemoryEventStore(), clock, logger: pino(brokerLoggerOptions('debug'), sink) });
   const url = `http://127.0.0.1:${new URL(await broker.listen()).port}`;
