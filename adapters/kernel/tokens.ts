@@ -17,6 +17,8 @@ export const TOKENS = {
   SigningKeys: Symbol.for('broker.SigningKeys'),
   /** `(claims) => boolean` bound by oauth-server: true when a verified access token's grant or jti was revoked. */
   AccessTokenRevoked: Symbol.for('broker.AccessTokenRevoked'),
+  /** The `iss` of the access tokens the broker issues (a string), bound by oauth-server; the base URL when not bound. */
+  AccessTokenIssuer: Symbol.for('broker.AccessTokenIssuer'),
   IdentityProvider: Symbol.for('broker.IdentityProvider'),
   DownstreamProtocol: Symbol.for('broker.DownstreamProtocol'),
   IdentityEnricher: Symbol.for('broker.IdentityEnricher'),

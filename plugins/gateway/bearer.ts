@@ -28,7 +28,8 @@ const looksLikeJws = (t: string): boolean => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[
 export interface BearerDeps {
   read: ReadModels;
   login: LoginService;
-  issuer: string;
+  /** The `iss` of the broker's access tokens (the OAuth server's issuer, which may differ from the base URL). */
+  issuer: () => string;
   verifier: () => TokenVerifier | null;
   revoked: () => RevocationCheck | null;
   upstream?: UpstreamIdpConfig;
@@ -62,7 +63,7 @@ export class BearerAuthenticator {
       let claims: Record<string, unknown> | null = this.verified.get(token, now) ?? null;
       if (!claims) {
         try {
-          claims = await verifier.verify(token, { typ: 'at+jwt', issuer: this.deps.issuer });
+          claims = await verifier.verify(token, { typ: 'at+jwt', issuer: this.deps.issuer() });
           const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : now;
           this.verified.set(token, claims, Math.min(exp - now, 60_000), now);
         } catch {

@@ -33,10 +33,12 @@ const gateway: Plugin<GatewayConfig> = {
     const app = ctx.web.app;
     const strip = identityHeaderNames(cfg);
     const optional = <T>(token: symbol): T | null => (ctx.container.isBound(token) ? ctx.container.get<T>(token) : null);
+    let accessTokenIssuer: string | undefined;
     const bearer = new BearerAuthenticator({
       read: ctx.read,
       login: ctx.login,
-      issuer: ctx.baseUrl,
+      // Read once, on the first bearer request: every plugin has registered by then.
+      issuer: () => (accessTokenIssuer ??= optional<string>(TOKENS.AccessTokenIssuer) ?? ctx.baseUrl),
       verifier: () => optional<TokenVerifier>(TOKENS.SigningKeys),
       revoked: () => optional<RevocationCheck>(TOKENS.AccessTokenRevoked),
       upstream: cfg.upstreamIdp,

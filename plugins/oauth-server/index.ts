@@ -36,6 +36,7 @@ const plugin: Plugin<OAuthServerConfig> = {
     const tokens = new TokenService(signing, ctx.clock, ctx.read, view, clients, issuer, audience, { access: cfg.accessTokenTtlSeconds, id: cfg.idTokenTtlSeconds });
     // The gateway verifies broker tokens with TOKENS.SigningKeys and asks this for revocation.
     ctx.container.bind(TOKENS.AccessTokenRevoked).toConstantValue((claims: Record<string, unknown>) => tokens.isRevoked(claims));
+    ctx.container.bind(TOKENS.AccessTokenIssuer).toConstantValue(issuer);
     const codes = new CodeCodec(keys.derive('oauth-code'));
     const grants = new GrantService(ctx.store, ctx.projections, ctx.read, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
     const csrfKey = keys.derive('oauth-csrf');

@@ -1,7 +1,8 @@
 /**
  * Two broker processes on one PostgreSQL log (issue 9, item 4). Each node is its own OS process
  * with its own pool and LISTEN connection; they share nothing but the database.
- * Not covered here: "only one node sends each ban webhook" (the ban-broadcast reactor's lease).
+ * The ban is checked on B three ways: the session check, check-token and the gateway. "Only one node
+ * sends each ban webhook" (the ban-broadcast lease) is tested in test/plugins/ban-broadcast/broadcast.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainVerifier, type RecordedEvent } from '../../../core/index.js';
@@ -40,6 +41,26 @@ describe.skipIf(unavailable !== null)('two broker nodes on one PostgreSQL log', 
     latencies.sort((x, y) => x - y);
     console.info(`ban A -> refusal on B: ${latencies.map((l) => l.toFixed(1)).join(', ')} ms`);
     expect(percentile(latencies, 100)).toBeLessThan(200);
+  });
+
+  it("a ban written through A is refused by B's check-token and gateway within 200 ms", async () => {
+    const checkLatencies: number[] = [];
+    const gatewayLatencies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { userId } = await b.call<{ userId: string }>('register', { email: `tok${i}-${schema}@example.com` });
+      const { sessionToken } = await b.call<{ sessionToken: string }>('login', { userId });
+      const { accessToken, position } = await b.call<{ accessToken: string; position: number }>('accessToken', { sessionToken });
+      await a.call('waitPosition', { position });
+      expect(await b.call('checkToken', { token: accessToken })).toEqual({ active: true, gateway: 200 });
+      const refused = b.call<{ checkAt: number; gatewayAt: number }>('watchTokenRefusal', { token: accessToken, timeoutMs: 5000 });
+      const { t0 } = await a.call<{ t0: number }>('ban', { userId });
+      const { checkAt, gatewayAt } = await refused;
+      checkLatencies.push(checkAt - t0);
+      gatewayLatencies.push(gatewayAt - t0);
+      expect(await b.call('checkToken', { token: accessToken })).toEqual({ active: false, gateway: 401 });
+    }
+    console.info(`ban A -> B check-token inactive: ${checkLatencies.map((l) => l.toFixed(1)).join(', ')} ms; B gateway 401: ${gatewayLatencies.map((l) => l.toFixed(1)).join(', ')} ms`);
+    expect(Math.max(...checkLatencies, ...gatewayLatencies)).toBeLessThan(200);
   });
 
   it('a user registered on B logs in on A, and an identity linked on B resolves on A', async () => {
