@@ -21,7 +21,8 @@ describe('hmac-handoff per-IP rate limits', () => {
     }
     expect(statuses).toEqual([303, 303, 303]);
     // Even a request that would be refused anyway (unknown site) is throttled first: no refusal is recorded for it.
-    const over = await fetch(local(r, ssoUrl('no-such-site', A_RETURN)), { redirect: 'manual', headers: { accept: 'application/json' } });
+    // A browser asks for HTML and gets the error page (the kernel's usual choice by Accept).
+    const over = await fetch(local(r, ssoUrl('no-such-site', A_RETURN)), { redirect: 'manual', headers: { accept: 'text/html' } });
     expect(over.status).toBe(429);
     expect(over.headers.get('content-type')).toContain('text/html');
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
