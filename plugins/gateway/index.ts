@@ -33,14 +33,21 @@ const gateway: Plugin<GatewayConfig> = {
     const app = ctx.web.app;
     const strip = identityHeaderNames(cfg);
     const optional = <T>(token: symbol): T | null => (ctx.container.isBound(token) ? ctx.container.get<T>(token) : null);
-    let accessTokenIssuer: string | undefined;
+    // What other parts bind (the signing keys, and the OAuth server's issuer and revocation check)
+    // is looked up once, on the first bearer request: every plugin has registered by then.
+    let bound: { issuer: string; verifier: TokenVerifier | null; revoked: RevocationCheck | null } | undefined;
+    const lookUp = () =>
+      (bound ??= {
+        issuer: optional<string>(TOKENS.AccessTokenIssuer) ?? ctx.baseUrl,
+        verifier: optional<TokenVerifier>(TOKENS.SigningKeys),
+        revoked: optional<RevocationCheck>(TOKENS.AccessTokenRevoked),
+      });
     const bearer = new BearerAuthenticator({
       read: ctx.read,
       login: ctx.login,
-      // Read once, on the first bearer request: every plugin has registered by then.
-      issuer: () => (accessTokenIssuer ??= optional<string>(TOKENS.AccessTokenIssuer) ?? ctx.baseUrl),
-      verifier: () => optional<TokenVerifier>(TOKENS.SigningKeys),
-      revoked: () => optional<RevocationCheck>(TOKENS.AccessTokenRevoked),
+      issuer: () => lookUp().issuer,
+      verifier: () => lookUp().verifier,
+      revoked: () => lookUp().revoked,
       upstream: cfg.upstreamIdp,
       now: () => ctx.clock.now().getTime(),
     });
