@@ -61,6 +61,10 @@ export function brokerLoggerOptions(level: string): LoggerOptions {
 }
 
 type LogFn = (...args: unknown[]) => void;
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+// The six level methods are added to the prototype below, all alike.
+interface LazyChildLogger extends Record<(typeof LEVELS)[number], LogFn> {}
 
 /** A request's logger that becomes pino's child on its first log call at an enabled level. */
 class LazyChildLogger {
@@ -89,24 +93,14 @@ class LazyChildLogger {
     return this.target.bindings();
   }
   silent(): void {}
-  fatal(...a: unknown[]): void {
-    if (this.isLevelEnabled('fatal')) (this.target.fatal as LogFn)(...a);
+  log(level: (typeof LEVELS)[number], args: unknown[]): void {
+    if (this.isLevelEnabled(level)) (this.target[level] as LogFn)(...args);
   }
-  error(...a: unknown[]): void {
-    if (this.isLevelEnabled('error')) (this.target.error as LogFn)(...a);
-  }
-  warn(...a: unknown[]): void {
-    if (this.isLevelEnabled('warn')) (this.target.warn as LogFn)(...a);
-  }
-  info(...a: unknown[]): void {
-    if (this.isLevelEnabled('info')) (this.target.info as LogFn)(...a);
-  }
-  debug(...a: unknown[]): void {
-    if (this.isLevelEnabled('debug')) (this.target.debug as LogFn)(...a);
-  }
-  trace(...a: unknown[]): void {
-    if (this.isLevelEnabled('trace')) (this.target.trace as LogFn)(...a);
-  }
+}
+for (const level of LEVELS) {
+  LazyChildLogger.prototype[level] = function (this: LazyChildLogger, ...args: unknown[]) {
+    this.log(level, args);
+  };
 }
 
 /**
