@@ -9,9 +9,9 @@ describe('HTTP hardening', () => {
   beforeAll(async () => ({ broker, logs } = await bootProbe()));
   afterAll(async () => broker.stop());
 
-  it('sends the security headers: CSP with frame-ancestors none, nosniff, no referrer leak', async () => {
-    const r = await broker.app.inject({ url: '/healthz' });
-    expect(r.statusCode).toBe(200);
+  it('sends pages the full security headers: CSP with frame-ancestors none, nosniff, no referrer leak', async () => {
+    const r = await broker.app.inject({ url: '/no/such/page', headers: { accept: 'text/html' } });
+    expect(r.headers['content-type']).toMatch(/^text\/html/);
     const csp = String(r.headers['content-security-policy']);
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("default-src 'none'");
@@ -19,6 +19,16 @@ describe('HTTP hardening', () => {
     expect(r.headers['x-content-type-options']).toBe('nosniff');
     expect(r.headers['referrer-policy']).toBe('no-referrer');
     expect(r.headers['strict-transport-security']).toBeDefined();
+  });
+
+  it('sends JSON answers the API set: nothing may load or frame, nosniff, HSTS', async () => {
+    const r = await broker.app.inject({ url: '/healthz' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.headers['x-frame-options']).toBe('DENY');
+    expect(r.headers['strict-transport-security']).toBeDefined();
+    expect(r.headers['referrer-policy']).toBeUndefined();
   });
 
   it('answers a schema validation error with problem+json naming the field', async () => {
