@@ -15,6 +15,8 @@ interface OidcProvider {
 export const SECRET = 'bench-client-secret-0123456789';
 export const REDIRECT = 'https://app.example/cb';
 
+// A clean exit on SIGTERM, so `node --cpu-prof` can write its profile of this server.
+process.on('SIGTERM', () => process.exit(0));
 if (mode === 'bare') {
   const app = Fastify({ logger: false });
   app.get('/__cpu', async () => process.cpuUsage());

@@ -108,9 +108,14 @@ export class MetricsRegistry {
 class EventsCounter implements Projection {
   readonly name = 'metrics.events';
   checkpoint = 0;
+  // One series per event type, bound on first sight: every append pays this, so no label text is
+  // built per event.
+  private readonly byType = new Map<string, { value: number }>();
   constructor(private readonly counter: Counter) {}
   apply(e: RecordedEvent): void {
-    this.counter.inc({ type: e.type });
+    let s = this.byType.get(e.type);
+    if (!s) this.byType.set(e.type, (s = this.counter.series({ type: e.type })));
+    s.value++;
   }
   reset(): void {}
 }
