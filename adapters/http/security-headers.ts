@@ -20,9 +20,8 @@ import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
  * docs/architecture-decisions.md), on the session checks and API calls downstream traffic pays.
  *
  * Both sets are computed once at boot (@fastify/helmet itself rebuilds them on every request and
- * decorates each reply with fresh closures, ~35-40 µs a request here). They are written in onSend,
- * when the content type is known, onto the raw response: a header the route set on the reply still
- * wins when fastify writes the head.
+ * decorates each reply with fresh closures, ~35-40 µs a request here). They are added in onSend,
+ * when the content type is known, to the reply's headers; a header the route set itself wins.
  *
  * Route options keep their meaning: `{ helmet: false }` or `config: { helmet: { skipRoute: true } }`
  * sends none. A route-level helmet *object* is refused at registration (nothing uses one; set the
@@ -48,7 +47,10 @@ export async function registerSecurityHeaders(app: FastifyInstance, options: Fas
   app.addHook('onSend', (req, reply, payload, done) => {
     if (!(req.routeOptions.config as { helmet?: { skipRoute?: boolean } } | undefined)?.helmet?.skipRoute) {
       const set = isDocument(reply.getHeader('content-type')) ? documentEntries : api;
-      for (const [k, v] of set) reply.raw.setHeader(k, v);
+      // Into fastify's own header object, not onto the raw response: a header set on the raw
+      // response sends node's writeHead down its slow path, which re-validates every header of the
+      // reply one by one (measured). A header the route set itself is left as it is.
+      for (const [k, v] of set) if (reply.getHeader(k) === undefined) reply.header(k, v);
     }
     done(null, payload);
   });

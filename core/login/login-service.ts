@@ -185,15 +185,15 @@ export class LoginService {
     const s = this.read.sessions.byId.get(sessionIdFromToken(token));
     if (!s) return null;
     const now = this.clock.now().getTime();
-    if (Date.parse(s.expiresAt) <= now) return null;
-    if (Date.parse(s.lastSeenAt) + s.idleTimeoutSeconds * 1000 <= now) return null;
+    if (s.expiresAtMs <= now) return null;
+    if (s.lastSeenAtMs + s.idleTimeoutSeconds * 1000 <= now) return null;
     if (!this.read.users.isActive(s.userId)) return null;
     return s;
   }
 
   /** Whether to record `SessionRefreshed` now (at most once per tenth of the idle window). */
   needsRefresh(s: SessionView): boolean {
-    return this.clock.now().getTime() - Date.parse(s.lastSeenAt) > (s.idleTimeoutSeconds * 1000) / 10;
+    return this.clock.now().getTime() - s.lastSeenAtMs > (s.idleTimeoutSeconds * 1000) / 10;
   }
 
   async refresh(s: SessionView): Promise<void> {

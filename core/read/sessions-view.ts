@@ -12,6 +12,9 @@ export interface SessionView {
   createdAt: string;
   lastSeenAt: string;
   expiresAt: string;
+  /** `lastSeenAt` and `expiresAt` as epoch milliseconds, so the per-request check parses no dates. */
+  lastSeenAtMs: number;
+  expiresAtMs: number;
   idleTimeoutSeconds: number;
   ip: string | null;
   userAgent: string | null;
@@ -48,6 +51,8 @@ export class SessionsView implements Projection {
           createdAt: e.metadata.recordedAt,
           lastSeenAt: e.metadata.recordedAt,
           expiresAt: d.expiresAt,
+          lastSeenAtMs: Date.parse(e.metadata.recordedAt),
+          expiresAtMs: Date.parse(d.expiresAt),
           idleTimeoutSeconds: d.idleTimeoutSeconds,
           ip: d.ip ?? null,
           userAgent: d.userAgent ?? null,
@@ -59,7 +64,10 @@ export class SessionsView implements Projection {
       }
       case 'SessionRefreshed': {
         const s = this.byId.get(e.data.sessionId);
-        if (s) s.lastSeenAt = e.metadata.recordedAt;
+        if (s) {
+          s.lastSeenAt = e.metadata.recordedAt;
+          s.lastSeenAtMs = Date.parse(e.metadata.recordedAt);
+        }
         break;
       }
       case 'SessionEnded':
