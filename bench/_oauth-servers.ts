@@ -21,6 +21,19 @@ if (mode === 'bare') {
   const app = Fastify({ logger: false });
   app.get('/__cpu', async () => process.cpuUsage());
   app.get('/', { schema: { response: { 200: { type: 'object', properties: { hello: { type: 'string' } } } } } }, async () => ({ hello: 'world' }));
+  // The same request and answer shape as an introspection (a form body carrying a token, Basic
+  // auth, an RFC 7662 answer of the same size), with no work behind it: what fastify and the
+  // sockets cost for that exchange alone on this machine.
+  const { default: formbody } = await import('@fastify/formbody');
+  await app.register(formbody);
+  app.post('/introspect-shaped', async (req, reply) => {
+    const body = req.body as { token?: string };
+    if (!body?.token || !req.headers.authorization) return reply.code(400).send({ error: 'invalid_request' });
+    const now = Math.floor(Date.now() / 1000);
+    return reply
+      .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })
+      .send({ active: true, sub: 'bench', client_id: 'bench', scope: 'api', token_type: 'Bearer', exp: now + 300, iat: now, nbf: now, iss: url, aud: url, jti: '0efa2bf75ed14c3e9d22559a8281be92' });
+  });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   console.log(JSON.stringify({ url }));
 } else if (mode === 'broker') {
