@@ -154,9 +154,9 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     // Each request's child logger is built on its first log line, not for every request.
     childLoggerFactory: lazyChildLoggerFactory as never,
   });
-  if (!process.env.VARX?.split(',').includes('nocookie')) await app.register(fastifyCookie);
+  await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
-  if (!process.env.VARX?.split(',').includes('noheaders')) await registerSecurityHeaders(app, {
+  await registerSecurityHeaders(app, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'none'"],
@@ -174,7 +174,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
   // Before any route, so its request hooks see every route (core, plugins, 404s).
-  if (!process.env.VARX?.split(',').includes('nometrics')) registerMetrics(app, { store, projections });
+  registerMetrics(app, { store, projections });
 
   const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies });
   const reactors: Reactor[] = [];
