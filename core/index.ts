@@ -27,6 +27,7 @@ export * from './login/identity.js';
 export * from './login/login-request.js';
 export * from './login/provisioning.js';
 export * from './login/login-service.js';
+export * from './login/anonymous-refusals.js';
 export * from './kernel/extension-points.js';
 export * from './kernel/plugin.js';
 export * from './kernel/per-second-cap.js';

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { html } from '../../adapters/http/html.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem, type PasswordHasher } from '../../adapters/crypto/password-hasher.js';
 import { generateRecoveryCodes, hashRecoveryCode, type TotpService } from '../../adapters/crypto/totp.js';
-import { PerSecondCap } from '../../core/index.js';
+import { AnonymousRefusals } from '../../core/index.js';
 import type { PluginCtx } from '../../adapters/kernel/boot.js';
 import type { AdminConfig } from './config.js';
 import { SetupLinkRefused, hashSetupToken, type SetupTokens } from './setup-tokens.js';
@@ -40,10 +40,10 @@ export function registerSetupRoutes(app: FastifyInstance, d: SetupDeps): void {
 
   // A reused or guessed setup link is security-relevant: recorded, like a failed login. Anyone can
   // ask for the page with any token, so recording is capped per node and second (as for SAML and
-  // handoff refusals): junk traffic cannot grow the event log without bound.
-  const recorded = new PerSecondCap(ctx.clock, REFUSAL_EVENTS_PER_SECOND, (dropped) => ctx.logger.warn({ dropped }, 'setup link refusals not recorded as LoginFailed (rate cap)'));
+  // OIDC refusals): junk traffic cannot grow the event log without bound.
+  const refusals = new AnonymousRefusals(ctx.login, ctx.logger, ctx.clock, REFUSAL_EVENTS_PER_SECOND, 'setup link refusals');
   const refuse = async (req: FastifyRequest, reply: FastifyReply, err: SetupLinkRefused) => {
-    if (recorded.take()) await ctx.login.recordFailure({ userId: null, issuer: 'admin-setup', reason: err.reason }, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
+    await refusals.record({ issuer: 'admin-setup', reason: err.reason }, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
     return web.errorPage(reply, err.reason === 'setup_token_invalid' ? 404 : 410, 'Setup link refused', err.message);
   };
 

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { PerSecondCap, type AuthenticatedIdentity, type IdentityProvider } from '../../core/index.js';
+import { AnonymousRefusals, type AuthenticatedIdentity, type IdentityProvider } from '../../core/index.js';
 import type { Plugin } from '../../adapters/kernel/boot.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
@@ -84,11 +84,10 @@ const plugin: Plugin<OidcPluginConfig> = {
     const nameParam = { type: 'object', properties: { name: { type: 'string', maxLength: 41 } }, required: ['name'] };
 
     // Anyone can call the callback without credentials (no cookie, a forged state): refusals are
-    // recorded as LoginFailed up to a per-node cap per second, as for SAML and handoff refusals, so
-    // junk traffic cannot grow the event log without bound; the rest are only counted in the log.
-    const recorded = new PerSecondCap(ctx.clock, REFUSAL_EVENTS_PER_SECOND, (dropped) => ctx.logger.warn({ dropped }, 'OIDC refusals not recorded as LoginFailed (rate cap)'));
+    // recorded as LoginFailed up to a per-node cap per second, as for SAML refusals.
+    const refusals = new AnonymousRefusals(ctx.login, ctx.logger, ctx.clock, REFUSAL_EVENTS_PER_SECOND, 'OIDC refusals');
     const refuse = async (req: FastifyRequest, reply: FastifyReply, issuer: string, idpId: string | undefined, err: OidcRejected): Promise<FastifyReply> => {
-      if (recorded.take()) await ctx.login.recordFailure({ userId: null, issuer, subject: null, reason: err.reason }, { ip: req.ip, idp: idpId });
+      await refusals.record({ issuer, reason: err.reason }, { ip: req.ip, idp: idpId });
       return ctx.web.errorPage(reply, err.code === 'unauthenticated' ? 401 : 400, 'Login refused', err.message);
     };
 

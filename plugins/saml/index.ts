@@ -1,4 +1,4 @@
-import { NotFound, type IdentityProvider } from '../../core/index.js';
+import { AnonymousRefusals, NotFound, type IdentityProvider } from '../../core/index.js';
 import type { Plugin } from '../../adapters/kernel/boot.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
@@ -10,7 +10,6 @@ import { acceptResponse } from './acs.js';
 import { registerSlo } from './slo.js';
 import { AUTOPOST_JS, postForm, refuser } from './pages.js';
 import { LoginBindings } from './login-binding.js';
-import { SamlRefusals } from './refusals.js';
 
 const plugin: Plugin<SamlPluginConfig> = {
   name: 'saml',
@@ -20,7 +19,7 @@ const plugin: Plugin<SamlPluginConfig> = {
     const oneTime = new SamlOneTime(ctx.store);
     const secure = ctx.web.cookieName.startsWith('__Host-');
     const bindings = new LoginBindings(ctx.container.get<Keys>(TOKENS.Keys).derive('saml-login-binding'), cfg.sp.requestTtlSeconds, secure);
-    const refuse = refuser(ctx, new SamlRefusals(ctx.login, ctx.logger, ctx.clock, cfg.refusalEventsPerSecond));
+    const refuse = refuser(ctx, new AnonymousRefusals(ctx.login, ctx.logger, ctx.clock, cfg.refusalEventsPerSecond, 'SAML refusals'));
     const peers = new Map<string, SamlPeer>();
     for (const idpCfg of cfg.idps) {
       const peer = await buildPeer(idpCfg, cfg.sp, ctx.baseUrl);

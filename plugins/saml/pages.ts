@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AnonymousRefusals } from '../../core/index.js';
 import type { PluginCtx } from '../../adapters/kernel/boot.js';
 import { html } from '../../adapters/http/html.js';
 import type { SamlPeer } from './entities.js';
 import type { SamlRejected } from './errors.js';
-import type { SamlRefusals } from './refusals.js';
 
 export const AUTOPOST_JS = 'document.forms[0].submit();';
 
@@ -18,10 +18,10 @@ export function postForm(ctx: PluginCtx<unknown>, reply: FastifyReply, action: s
 
 export type Refuse = (req: FastifyRequest, reply: FastifyReply, peer: SamlPeer | null, err: SamlRejected) => Promise<FastifyReply>;
 
-/** Records `LoginFailed` with the reason (capped, see refusals.ts) and shows a clear page: a refused SAML message is never a 500. */
-export function refuser(ctx: PluginCtx<unknown>, refusals: SamlRefusals): Refuse {
+/** Records `LoginFailed` with the reason (capped: AnonymousRefusals) and shows a clear page: a refused SAML message is never a 500. */
+export function refuser(ctx: PluginCtx<unknown>, refusals: AnonymousRefusals): Refuse {
   return async (req, reply, peer, err) => {
-    await refusals.record({ issuer: peer?.idpEntityId ?? 'saml', reason: err.reason, ip: req.ip, idp: peer?.id });
+    await refusals.record({ issuer: peer?.idpEntityId ?? 'saml', reason: err.reason }, { ip: req.ip, idp: peer?.id });
     const status = err.code === 'forbidden' ? 403 : 400;
     return ctx.web.errorPage(reply, status, 'Login refused', err.message);
   };
