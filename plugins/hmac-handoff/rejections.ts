@@ -6,6 +6,9 @@ import { PerSecondCap, type Clock, type EventStore, type Logger } from '../../co
  * node (default 50 events per second): beyond it requests are still refused, and the number of
  * refusals not recorded is logged once per second instead, so junk traffic cannot flood the log.
  */
+/** Refused handoffs recorded as `HandoffRejected` per node and second (the rest are only counted in the log). */
+export const REJECTIONS_RECORDED_PER_SECOND = 50;
+
 export class Rejections {
   private readonly cap: PerSecondCap;
 
@@ -13,7 +16,7 @@ export class Rejections {
     private readonly store: EventStore,
     private readonly logger: Logger,
     clock: Clock,
-    maxPerSecond = 50,
+    maxPerSecond = REJECTIONS_RECORDED_PER_SECOND,
   ) {
     this.cap = new PerSecondCap(clock, maxPerSecond, (dropped) => logger.warn({ dropped }, 'HandoffRejected events not recorded (rate cap)'));
   }

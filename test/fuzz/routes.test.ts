@@ -1,15 +1,13 @@
 import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import net from 'node:net';
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import type { RecordedEvent } from '../../core/index.js';
 import { CRM_SECRET, CLIENT_SECRET, HANDOFF_REJECTION_CAP, SAML_REFUSAL_CAP, registeredRoutes, startWorld, type World } from './world.js';
 import { ROUTE_KEYS, headerSafe, junk, paramValue, rawSafe, serialiseBody, wildcard, encode, type Junk, type Pair } from './junk.js';
 import { samlCases, type SamlCase } from './saml-cases.js';
-import { REFUSAL_EVENTS_PER_SECOND as OIDC_REFUSAL_CAP } from '../../plugins/oidc/index.js';
-import { REFUSAL_EVENTS_PER_SECOND as SETUP_REFUSAL_CAP } from '../../plugins/admin/setup-routes.js';
 
 /**
  * "Bad input gets a clear error and loses nothing": one broker with every plugin that runs without
@@ -126,11 +124,14 @@ describe('every route, malformed requests over HTTP', () => {
       body = extra.fields.map(encode).join('&');
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    if (extra.saml && route.method === 'POST') {
+    // SAML messages only where SAML listens, signatures only where a customer server posts: junk
+    // credentials on every route would mostly meet a 415 before the code they are meant to reach.
+    if (extra.saml && route.method === 'POST' && route.url.startsWith('/saml/')) {
       body = new URLSearchParams({ SAMLResponse: extra.saml.response, ...(extra.saml.relayState ? { RelayState: extra.saml.relayState } : {}) }).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    if (extra.sign && typeof body === 'string') {
+    if (extra.sign && route.method === 'POST' && route.url.startsWith('/handoff/') && typeof body === 'string') {
+      headers['content-type'] = 'application/json';
       const ts = String(Math.floor(w.clock.now().getTime() / 1000));
       if (extra.sign === 'hmac') {
         headers['x-handoff-timestamp'] = ts;
@@ -233,8 +234,9 @@ describe('every route, malformed requests over HTTP', () => {
     console.info(`anonymous junk: ${junkRequests} requests, ${events.length} new events`, counts, `password-login form posts: ${passwordPosts}`);
     expect(counts['LoginFailed saml'] ?? 0).toBeLessThanOrEqual(SAML_REFUSAL_CAP);
     expect(counts.HandoffRejected ?? 0).toBeLessThanOrEqual(HANDOFF_REJECTION_CAP);
-    expect(counts['LoginFailed oidc'] ?? 0).toBeLessThanOrEqual(OIDC_REFUSAL_CAP);
-    expect(counts['LoginFailed admin-setup'] ?? 0).toBeLessThanOrEqual(SETUP_REFUSAL_CAP);
+    // The OIDC and setup-link caps are not reached by this much junk (the setup page's per-IP rate
+    // limit answers first); test/plugins/oidc/refusal-cap.test.ts and admin/setup-refusal-cap.test.ts
+    // drive each past its cap.
     // Intended and per attempt (audit and the account lockout read them): password failures and
     // self-registrations. Everything else anonymous junk writes must be capped.
     const uncapped = Object.entries(counts).filter(([k]) => !['LoginFailed saml', 'LoginFailed oidc', 'LoginFailed admin-setup', 'HandoffRejected', 'LoginFailed password', 'self-registration'].includes(k));
@@ -345,7 +347,8 @@ describe('every route, malformed requests over HTTP', () => {
     await healthy();
   });
 
-  it('leaves nothing unhandled and logged no unhandled error', () => {
+  // After every test, not as a test of its own (which, run alone, would check nothing).
+  afterEach(() => {
     expect(errors).toEqual([]);
     const unhandled = new Set(w.logs.filter((l) => l.msg === 'unhandled error').map((l) => JSON.stringify(l.err).slice(0, 600)));
     expect([...unhandled]).toEqual([]);

@@ -69,7 +69,7 @@ async function genuine(w: World, idp: 'acme' | 'acmepost'): Promise<{ cookie: [s
 
 export async function samlCases(w: World): Promise<SamlCase[]> {
   const out: SamlCase[] = [];
-  for (const idp of ['acme', 'acme'] as const) {
+  for (const idp of ['acme', 'acmepost'] as const) {
     const g = await genuine(w, idp);
     for (const response of tamper(g.response)) out.push({ cookies: [g.cookie], response });
   }

@@ -27,7 +27,7 @@ export const CLIENT_SECRET = 'web-client-secret-0123456789';
 export const PASSWORD = 'correct horse battery staple';
 /** What the per-second recorders may write in total while the clock stands still (see core/kernel/per-second-cap.ts). */
 export const SAML_REFUSAL_CAP = 5;
-export const HANDOFF_REJECTION_CAP = 50;
+export { REJECTIONS_RECORDED_PER_SECOND as HANDOFF_REJECTION_CAP } from '../../plugins/hmac-handoff/rejections.js';
 
 export interface Session {
   userId: string;

@@ -28,6 +28,8 @@ export interface StartOptions {
   config?: Partial<BrokerConfig>;
   /** A clock the test moves; defaults to a ManualClock at the real time now. */
   clock?: ManualClock;
+  /** Log level of the broker's (production-configured) logger; default `info`. */
+  logLevel?: string;
 }
 
 export function testConfig(over: Partial<BrokerConfig> = {}): BrokerConfig {
@@ -62,7 +64,7 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
   const { logs, sink } = logCollector();
   const clock = opts.clock ?? new ManualClock(Date.now());
   const config = testConfig({ plugins: opts.plugins ?? [], ...opts.config });
-  const broker = await bootBroker(config, { store: opts.store ?? new MemoryEventStore(), clock, plugins: opts.extra, logger: pino(brokerLoggerOptions('info'), sink) });
+  const broker = await bootBroker(config, { store: opts.store ?? new MemoryEventStore(), clock, plugins: opts.extra, logger: pino(brokerLoggerOptions(opts.logLevel ?? 'info'), sink) });
   const listened = await broker.listen();
   const port = new URL(listened).port;
   const url = `http://127.0.0.1:${port}`;

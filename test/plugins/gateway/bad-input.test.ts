@@ -1,8 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Client, request } from 'undici';
-import { bootBroker, type Broker } from '../../../adapters/kernel/boot.js';
-import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
-import { testConfig } from '../../helpers/broker.js';
+import type { Broker } from '../../../adapters/kernel/boot.js';
+import { startBroker } from '../../helpers/broker.js';
 import gateway from '../../../plugins/gateway/index.js';
 import { startEchoUpstream } from './upstream.js';
 
@@ -21,11 +20,9 @@ describe('gateway: bad input', () => {
 
   beforeAll(async () => {
     app = await startEchoUpstream('app');
-    broker = await bootBroker(testConfig({ log: { level: 'silent' } }), {
-      store: new MemoryEventStore(),
-      plugins: [{ plugin: gateway, config: { routes: [{ id: 'wiki', pathPrefix: '/apps/wiki', upstream: app.url }, { id: 'down', pathPrefix: '/apps/down', upstream: 'http://127.0.0.1:9' }] } }],
-    });
-    base = await broker.listen();
+    ({ broker, url: base } = await startBroker({
+      extra: [{ plugin: gateway, config: { routes: [{ id: 'wiki', pathPrefix: '/apps/wiki', upstream: app.url }, { id: 'down', pathPrefix: '/apps/down', upstream: 'http://127.0.0.1:9' }] } }],
+    }));
     const { userId } = await broker.users.register({ email: 'ann@example.com' }, { actor: 'test' });
     cookie = `broker_session=${(await broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).sessionToken}`;
   });

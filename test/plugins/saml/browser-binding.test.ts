@@ -117,12 +117,16 @@ describe('SAML SP-initiated responses are bound to the browser that started the 
     // The same response, and a second genuine assertion answering the same request, from a browser holding the cookie.
     const thief = new Browser();
     thief.cookies(url).set(COOKIE, sealed);
+    const failuresBefore = (await events(broker, 'LoginFailed')).length;
     const replay = await thief.submit(form);
     expect(replay.status).toBe(400);
     expect(await lastReason()).toBe('saml_request_reused');
     const second = await thief.submit({ action: form.action, fields: { SAMLResponse: await idp.issue(requestId, { nameId: 'frank@example.com' }) } });
     expect(second.status).toBe(400);
-    expect(await lastReason()).toBe('saml_request_reused');
+    // Both refusals are recorded (the second is not the first one read again).
+    const failures = await events(broker, 'LoginFailed');
+    expect(failures.length).toBe(failuresBefore + 2);
+    expect((failures.at(-1)!.data as { reason: string }).reason).toBe('saml_request_reused');
     expect(thief.cookies(url).get('broker_session')).toBeUndefined();
   });
 
