@@ -9,8 +9,8 @@ export function machine(): string {
 }
 
 /** Starts a TypeScript child (through ts-node) and resolves with the first JSON line it prints. */
-export async function startChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', './adapters/cli/ts-register.mjs', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startChild<T>(script: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, ['--import', './adapters/cli/ts-register.mjs', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const rl = createInterface({ input: child.stdout! });
   const info = await new Promise<T>((resolve, reject) => {
     rl.once('line', (l) => resolve(JSON.parse(l) as T));

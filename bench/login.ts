@@ -11,9 +11,11 @@ import { load, machine, startChild, table } from './_bench-kit.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 3);
 const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 5);
-const { child, info } = await startChild<{ bareUrl: string; brokerUrl: string; cookie: string; csrfCookie: string; loginBody: string; cpu: { bare: number; open: number; session: number } }>('bench/_login-servers.ts');
+type Info = { bareUrl: string; brokerUrl: string; cookie: string; csrfCookie: string; loginBody: string; cpu: { bare: number; open: number; session: number } };
+const { child, info } = await startChild<Info>('bench/_login-servers.ts');
 try {
   await load(`${info.bareUrl}/bare`, { duration: 1 });
+  await load(`${info.brokerUrl}/bench/open`, { duration: 1 });
   await load(`${info.brokerUrl}/bench/session`, { duration: 1, headers: { cookie: info.cookie } });
   // Interleaved rounds: in each, the bare route, the broker route and the route behind the check run
   // back to back, so a neighbour's burst lands on all three. Reported: the median round (by the
@@ -32,12 +34,22 @@ try {
   };
   type M = Awaited<ReturnType<typeof measure>>;
   const rounds: { bare: M; open: M; session: M }[] = [];
+  const cases = {
+    bare: () => measure(`${info.bareUrl}/bare`),
+    open: () => measure(`${info.brokerUrl}/bench/open`),
+    session: () => measure(`${info.brokerUrl}/bench/session`, { cookie: info.cookie }),
+  };
+  const order = Object.keys(cases) as (keyof typeof cases)[];
   for (let round = 0; round < roundsWanted; round++) {
-    const bare = await measure(`${info.bareUrl}/bare`);
-    const open = await measure(`${info.brokerUrl}/bench/open`);
-    const session = await measure(`${info.brokerUrl}/bench/session`, { cookie: info.cookie });
-    if (session.non2xx || open.non2xx || bare.non2xx) throw new Error('a route under load answered other than 200');
-    rounds.push({ bare, open, session });
+    // The order rotates every round, so no case always runs first or last (a run's later minutes
+    // are not its earlier ones: the bench's own autocannon and the child's heap both grow).
+    const r = {} as Record<keyof typeof cases, M>;
+    for (let i = 0; i < order.length; i++) {
+      const name = order[(round + i) % order.length];
+      r[name] = await cases[name]();
+    }
+    if (r.session.non2xx || r.open.non2xx || r.bare.non2xx) throw new Error('a route under load answered other than 200');
+    rounds.push(r);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const byRatio = [...rounds].sort((a, b) => a.session.rps / a.bare.rps - b.session.rps / b.bare.rps);
@@ -54,7 +66,10 @@ try {
       `${((100 * session.rps) / open.rps).toFixed(1)} % of the same broker route without the check`,
   );
   console.log(`server CPU over sockets: bare/session ${((100 * cpuMed.bare) / cpuMed.session).toFixed(1)} %, bare/open ${((100 * cpuMed.bare) / cpuMed.open).toFixed(1)} %`);
-  const c = info.cpu;
+  // In-process CPU per request, from a second child that serves no sockets (see _login-servers.ts).
+  const inject = await startChild<Info>('bench/_login-servers.ts', [], { BENCH_INJECT: '1' });
+  inject.child.kill('SIGTERM');
+  const c = inject.info.cpu;
   console.log(
     `CPU per request (inject, no sockets): bare ${c.bare.toFixed(1)} µs, broker route ${c.open.toFixed(1)} µs, behind the session check ${c.session.toFixed(1)} µs` +
       ` → the session check itself costs ${(c.session - c.open).toFixed(1)} µs; bare/session CPU ratio ${((100 * c.bare) / c.session).toFixed(1)} %`,
