@@ -1,3 +1,4 @@
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Bindings, ChildLoggerOptions, Logger, LoggerOptions } from 'pino';
 
 /**
@@ -114,3 +115,23 @@ export function lazyChildLoggerFactory(logger: Logger, bindings: Bindings, opts:
   if (opts && (opts.level !== undefined || opts.serializers !== undefined)) return logger.child(bindings, opts);
   return new LazyChildLogger(logger, bindings, opts) as unknown as Logger;
 }
+
+/**
+ * Fastify's two lines per request ("incoming request", "request completed"), built only when the
+ * request's logger would write them. Fastify builds their objects, a rest-argument array and the
+ * response time for every request and leaves the level check to pino; at `warn` and above (or
+ * `silent`) that is work for nothing on every request. The lines, when written, are fastify's own.
+ */
+export class LevelAwareLogController extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (writes(request.log, 'info')) super.incomingRequest(request, reply, metadata);
+  }
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (writes(reply.log, error ? 'error' : 'info')) super.requestCompleted(error, request, reply, metadata);
+  }
+}
+// Pino's loggers and LazyChildLogger have isLevelEnabled; anything else is asked to log as before.
+const writes = (log: unknown, level: string): boolean => {
+  const l = log as Partial<Pick<Logger, 'isLevelEnabled'>>;
+  return typeof l.isLevelEnabled !== 'function' || l.isLevelEnabled(level);
+};

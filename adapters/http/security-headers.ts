@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 
 /**
@@ -22,12 +22,28 @@ import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
  * Both sets are computed once at boot (@fastify/helmet itself rebuilds them on every request and
  * decorates each reply with fresh closures, ~35-40 µs a request here). They are added in onSend,
  * when the content type is known, to the reply's headers; a header the route set itself wins.
+ * `securityHeaders` gives the step for the kernel's one onSend hook (adapters/kernel/boot.ts: one hook
+ * phase, not one per concern); `registerSecurityHeaders` adds it as a hook of its own.
  *
  * Route options keep their meaning: `{ helmet: false }` or `config: { helmet: { skipRoute: true } }`
  * sends none. A route-level helmet *object* is refused at registration (nothing uses one; set the
  * header in the handler instead), rather than silently ignored.
  */
 export async function registerSecurityHeaders(app: FastifyInstance, options: FastifyHelmetOptions): Promise<void> {
+  const apply = await securityHeaders(app, options);
+  app.addHook('onSend', (req, reply, payload, done) => {
+    apply(req, reply, req.routeOptions);
+    done(null, payload);
+  });
+}
+
+/** What a response step sees of the route: fastify's `req.routeOptions`, read once per request by the caller. */
+export type RouteSeen = { url?: string; config?: unknown };
+/** A step the kernel's onSend hook runs for every response. */
+export type ResponseStep = (req: FastifyRequest, reply: FastifyReply, route: RouteSeen) => void;
+
+/** The security-header step (see above), with the onRoute check of route-level helmet options. */
+export async function securityHeaders(app: FastifyInstance, options: FastifyHelmetOptions): Promise<ResponseStep> {
   const document = await helmetHeaders(options);
   const api: [string, string][] = [
     ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
@@ -44,16 +60,14 @@ export async function registerSecurityHeaders(app: FastifyInstance, options: Fas
     if (opt === false) route.config = { ...(route.config ?? {}), helmet: { skipRoute: true } } as typeof route.config;
     else if (opt !== undefined) throw new Error(`route ${route.method} ${route.url}: route-level helmet options are not supported (use helmet: false and set headers in the handler)`);
   });
-  app.addHook('onSend', (req, reply, payload, done) => {
-    if (!(req.routeOptions.config as { helmet?: { skipRoute?: boolean } } | undefined)?.helmet?.skipRoute) {
-      const set = isDocument(reply.getHeader('content-type')) ? documentEntries : api;
-      // Into fastify's own header object, not onto the raw response: a header set on the raw
-      // response sends node's writeHead down its slow path, which re-validates every header of the
-      // reply one by one (measured). A header the route set itself is left as it is.
-      for (const [k, v] of set) if (reply.getHeader(k) === undefined) reply.header(k, v);
-    }
-    done(null, payload);
-  });
+  return (_req, reply, route) => {
+    if ((route.config as { helmet?: { skipRoute?: boolean } } | undefined)?.helmet?.skipRoute) return;
+    const set = isDocument(reply.getHeader('content-type')) ? documentEntries : api;
+    // Into fastify's own header object, not onto the raw response: a header set on the raw
+    // response sends node's writeHead down its slow path, which re-validates every header of the
+    // reply one by one (measured). A header the route set itself is left as it is.
+    for (const [k, v] of set) if (reply.getHeader(k) === undefined) reply.header(k, v);
+  };
 }
 
 const DOCUMENT_TYPES = /^\s*(text\/html|application\/xhtml\+xml|image\/svg\+xml)\b/i;

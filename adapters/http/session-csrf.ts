@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { requestCookies } from './web-kit.js';
 
 /**
  * CSRF tokens for logged-in forms and the admin JSON API, bound to the session: the token is an
@@ -15,7 +16,7 @@ export function sessionCsrfToken(sessionCookieToken: string): string {
 }
 
 export function csrfTokenFor(req: FastifyRequest, cookieName: string): string | null {
-  const t = req.cookies?.[cookieName];
+  const t = requestCookies(req)[cookieName];
   return t ? sessionCsrfToken(t) : null;
 }
 

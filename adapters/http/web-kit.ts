@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseCookie } from 'cookie';
 import {
   DomainError,
   type AuthenticatedIdentity,
@@ -10,6 +11,18 @@ import {
 } from '../../core/index.js';
 import { html, layout, type SafeHtml } from './html.js';
 import { sendError, sendErrorPage } from './errors.js';
+
+/**
+ * This request's cookies, parsed on first use and kept on `req.cookies`. The kernel registers
+ * @fastify/cookie without its parsing hook: most requests (API calls, token endpoints, proxied
+ * traffic) read no cookie, and a hook phase on every request costs more here than the parse itself.
+ * A scope that hands `req.cookies` to code it does not own (@fastify/csrf-protection) parses them
+ * in its own onRequest hook with this.
+ */
+export function requestCookies(req: FastifyRequest): Record<string, string | undefined> {
+  const header = req.headers.cookie;
+  return ((req as { cookies: Record<string, string | undefined> | null }).cookies ??= header ? parseCookie(header) : {});
+}
 
 export interface CookieSettings {
   /** `__Host-` cookie, Secure. False only in the documented dev mode (plain http on localhost). */
@@ -24,6 +37,8 @@ export interface WebKit {
   /** The plugin's encapsulated fastify scope: register routes here. */
   readonly app: FastifyInstance;
   readonly cookieName: string;
+  /** This request's cookies, parsed on first use (see requestCookies). `req.cookies` is null until then. */
+  cookies(req: FastifyRequest): Record<string, string | undefined>;
   /** The broker session behind this request's cookie, or null. */
   session(req: FastifyRequest): SessionView | null;
   /**
@@ -50,7 +65,7 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
   // time, so the per-request check stays a hash and map look-ups.
   const refreshing = new Set<string>();
   const session = (req: FastifyRequest): SessionView | null => {
-    const token = req.cookies?.[cookieName];
+    const token = requestCookies(req)[cookieName];
     const s = login.validateSession(token);
     if (s && !refreshing.has(s.sessionId) && login.needsRefresh(s)) {
       refreshing.add(s.sessionId);
@@ -80,6 +95,7 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
   return (app: FastifyInstance): WebKit => ({
     app,
     cookieName,
+    cookies: requestCookies,
     session,
     setSessionCookie,
     clearSessionCookie,

@@ -34,10 +34,10 @@ import { ConfigError } from '../../config/errors.js';
 import { openEventStore } from '../event-stores/open.js';
 import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
 import { registerCoreRoutes } from '../http/core-routes.js';
-import { registerSecurityHeaders } from '../http/security-headers.js';
+import { securityHeaders } from '../http/security-headers.js';
 import { sendError } from '../http/errors.js';
 import { registerMetrics } from '../http/metrics.js';
-import { brokerLoggerOptions, lazyChildLoggerFactory } from '../http/logging.js';
+import { brokerLoggerOptions, lazyChildLoggerFactory, LevelAwareLogController } from '../http/logging.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { TOKENS } from './tokens.js';
@@ -153,10 +153,12 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     genReqId: () => ids.uuid(),
     // Each request's child logger is built on its first log line, not for every request.
     childLoggerFactory: lazyChildLoggerFactory as never,
+    logController: new LevelAwareLogController(),
   });
-  await app.register(fastifyCookie);
+  // Cookies are parsed on demand (web-kit requestCookies), not in a hook every request pays.
+  await app.register(fastifyCookie, { hook: false });
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
-  await registerSecurityHeaders(app, {
+  const headers = await securityHeaders(app, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'none'"],
@@ -173,8 +175,15 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   });
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
-  // Before any route, so its request hooks see every route (core, plugins, 404s).
-  registerMetrics(app, { store, projections });
+  // Before any route, so its hook sees every route (core, plugins, 404s). One onSend hook for the
+  // kernel's per-response work: each hook phase costs every request more than the step inside it.
+  const metrics = registerMetrics(app, { store, projections });
+  app.addHook('onSend', (req, reply, payload, done) => {
+    const route = req.routeOptions;
+    headers(req, reply, route);
+    metrics.record(req, reply, route);
+    done(null, payload);
+  });
 
   const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies });
   const reactors: Reactor[] = [];

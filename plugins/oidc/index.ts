@@ -130,7 +130,7 @@ const plugin: Plugin<OidcPluginConfig> = {
       let identity: AuthenticatedIdentity;
       let lr: string | null;
       try {
-        const attempt = await codec.open(req.cookies?.[cookieOf(idp.cfg.name)], ctx.clock.now());
+        const attempt = await codec.open(ctx.web.cookies(req)[cookieOf(idp.cfg.name)], ctx.clock.now());
         if (attempt.idp !== idp.id) throw new OidcRejected('oidc_no_attempt', 'This login was started with another identity provider.');
         // CSRF defence (OIDC Core §3.1.2.7, RFC 6749 §10.12), compared in constant time.
         if (typeof req.query.state !== 'string' || !sameString(req.query.state, attempt.state))

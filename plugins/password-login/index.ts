@@ -37,6 +37,11 @@ const plugin: Plugin<PasswordLoginConfig> = {
 
     // Login CSRF (an attacker logging a victim into the attacker's account) is stopped by a
     // double-submit token: the forms come before any session exists, so it cannot be session-bound.
+    // @fastify/csrf-protection reads `req.cookies` itself; the kernel parses cookies only on demand.
+    app.addHook('onRequest', (req, _reply, done) => {
+      ctx.web.cookies(req);
+      done();
+    });
     await app.register(fastifyCsrf, {
       cookieKey: secure ? '__Host-broker_csrf' : 'broker_csrf',
       cookieOpts: { path: '/', httpOnly: true, sameSite: 'strict', secure, signed: false },

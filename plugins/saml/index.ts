@@ -102,7 +102,7 @@ const plugin: Plugin<SamlPluginConfig> = {
           accepted = await acceptResponse(peer, req.body ?? {}, {
             oneTime,
             bindings,
-            bindingCookie: req.cookies?.[bindings.cookieName(peer)],
+            bindingCookie: ctx.web.cookies(req)[bindings.cookieName(peer)],
             clock: ctx.clock,
             skewMs: cfg.sp.clockSkewSeconds * 1000,
             maxBytes: cfg.sp.maxMessageBytes,
