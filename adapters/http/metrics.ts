@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
-import type { ResponseStep } from './security-headers.js';
+import type { ResponseStep } from './response-hook.js';
 import type { EventStore, ProjectionEngine, Projection, RecordedEvent } from '../../core/index.js';
 
 /**
@@ -125,13 +125,13 @@ export interface BrokerMetrics {
   registry: MetricsRegistry;
   requests: Counter;
   duration: Histogram;
-  /** Counts a response and its duration: a step of the kernel's onSend hook (adapters/kernel/boot.ts). */
+  /** Counts a response and its duration: a step of the kernel's response hook (response-hook.ts). */
   record: ResponseStep;
 }
 
 /**
- * Registers `/metrics` on the root app and returns the per-response step, which the kernel runs in
- * its one onSend hook: a request is counted, with its route pattern and status, when its response
+ * Builds the registry and returns the per-response step, which the kernel runs in its response
+ * hook (`/metrics` itself: registerMetricsRoute): a request is counted, with its route pattern and status, when its response
  * is handed to node, and its duration is the time from the request's arrival until then (a hook
  * phase of its own, onResponse, cost more CPU per request than the counting; measured). Event-store
  * and projection figures are read at scrape time.
@@ -165,24 +165,32 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
 
   // One entry per (method, route pattern, status) seen, so the per-request cost is a string
   // concatenation and a map look-up, not building and escaping label text.
-  const bound = new Map<string, { count: { value: number }; observe: (v: number) => void }>();
-  const record: ResponseStep = (req, reply, seen) => {
+  // Per route, one entry per (method, status) seen: the per-response cost is two map look-ups
+  // (method names are interned strings, statuses numbers), not building and escaping label text.
+  const record: ResponseStep = (facts) => {
     // The route pattern, never the raw URL (cardinality, and no ids or tokens in labels).
-    const route = seen.url ?? '(unmatched)';
-    const key = `${req.method} ${reply.statusCode} ${route}`;
-    let b = bound.get(key);
-    if (!b) {
-      const labels = { method: req.method, route, status: String(reply.statusCode) };
-      bound.set(key, (b = { count: requests.series(labels), observe: duration.observer(labels) }));
-    }
-    b.count.value++;
-    b.observe(reply.elapsedTime / 1000);
+    const route = facts.url ?? '(unmatched)';
+    const byMethod = new Map<string, Map<number, { count: { value: number }; observe: (v: number) => void }>>();
+    return (req, reply) => {
+      let byStatus = byMethod.get(req.method);
+      if (!byStatus) byMethod.set(req.method, (byStatus = new Map()));
+      let b = byStatus.get(reply.statusCode);
+      if (!b) {
+        const labels = { method: req.method, route, status: String(reply.statusCode) };
+        byStatus.set(reply.statusCode, (b = { count: requests.series(labels), observe: duration.observer(labels) }));
+      }
+      b.count.value++;
+      b.observe(reply.elapsedTime / 1000);
+    };
   };
   app.addHook('onClose', async () => loop.disable());
+  return { registry, requests, duration, record };
+}
 
+/** `GET /metrics`. Registered apart, after the kernel's response hook, so the scrape is counted too. */
+export function registerMetricsRoute(app: FastifyInstance, metrics: BrokerMetrics): void {
   app.get('/metrics', async (_req, reply) => {
     reply.header('cache-control', 'no-store');
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await registry.render());
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.registry.render());
   });
-  return { registry, requests, duration, record };
 }

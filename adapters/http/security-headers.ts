@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
+import type { ResponseStep } from './response-hook.js';
 
 /**
  * Security headers, by what the response is.
@@ -22,25 +23,20 @@ import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
  * Both sets are computed once at boot (@fastify/helmet itself rebuilds them on every request and
  * decorates each reply with fresh closures, ~35-40 µs a request here). They are added in onSend,
  * when the content type is known, to the reply's headers; a header the route set itself wins.
- * `securityHeaders` gives the step for the kernel's one onSend hook (adapters/kernel/boot.ts: one hook
- * phase, not one per concern); `registerSecurityHeaders` adds it as a hook of its own.
+ * `securityHeaders` gives the step for the kernel's response hook (response-hook.ts: bound to each
+ * route when it is registered); `registerSecurityHeaders` runs it from a global hook of its own.
  *
  * Route options keep their meaning: `{ helmet: false }` or `config: { helmet: { skipRoute: true } }`
  * sends none. A route-level helmet *object* is refused at registration (nothing uses one; set the
  * header in the handler instead), rather than silently ignored.
  */
 export async function registerSecurityHeaders(app: FastifyInstance, options: FastifyHelmetOptions): Promise<void> {
-  const apply = await securityHeaders(app, options);
+  const step = await securityHeaders(app, options);
   app.addHook('onSend', (req, reply, payload, done) => {
-    apply(req, reply, req.routeOptions);
+    step({ url: req.routeOptions.url, config: req.routeOptions.config })?.(req, reply);
     done(null, payload);
   });
 }
-
-/** What a response step sees of the route: fastify's `req.routeOptions`, read once per request by the caller. */
-export type RouteSeen = { url?: string; config?: unknown };
-/** A step the kernel's onSend hook runs for every response. */
-export type ResponseStep = (req: FastifyRequest, reply: FastifyReply, route: RouteSeen) => void;
 
 /** The security-header step (see above), with the onRoute check of route-level helmet options. */
 export async function securityHeaders(app: FastifyInstance, options: FastifyHelmetOptions): Promise<ResponseStep> {
@@ -60,14 +56,14 @@ export async function securityHeaders(app: FastifyInstance, options: FastifyHelm
     if (opt === false) route.config = { ...(route.config ?? {}), helmet: { skipRoute: true } } as typeof route.config;
     else if (opt !== undefined) throw new Error(`route ${route.method} ${route.url}: route-level helmet options are not supported (use helmet: false and set headers in the handler)`);
   });
-  return (_req, reply, route) => {
-    if ((route.config as { helmet?: { skipRoute?: boolean } } | undefined)?.helmet?.skipRoute) return;
+  const add = (_req: FastifyRequest, reply: FastifyReply): void => {
     const set = isDocument(reply.getHeader('content-type')) ? documentEntries : api;
     // Into fastify's own header object, not onto the raw response: a header set on the raw
     // response sends node's writeHead down its slow path, which re-validates every header of the
     // reply one by one (measured). A header the route set itself is left as it is.
     for (const [k, v] of set) if (reply.getHeader(k) === undefined) reply.header(k, v);
   };
+  return (route) => ((route.config as { helmet?: { skipRoute?: boolean } } | undefined)?.helmet?.skipRoute ? null : add);
 }
 
 const DOCUMENT_TYPES = /^\s*(text\/html|application\/xhtml\+xml|image\/svg\+xml)\b/i;

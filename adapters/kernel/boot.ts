@@ -35,8 +35,9 @@ import { openEventStore } from '../event-stores/open.js';
 import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
 import { registerCoreRoutes } from '../http/core-routes.js';
 import { securityHeaders } from '../http/security-headers.js';
+import { responseHook } from '../http/response-hook.js';
 import { sendError } from '../http/errors.js';
-import { registerMetrics } from '../http/metrics.js';
+import { registerMetrics, registerMetricsRoute } from '../http/metrics.js';
 import { brokerLoggerOptions, lazyChildLoggerFactory, LevelAwareLogController } from '../http/logging.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
 import { Keys, loadMasterKey } from './master-key.js';
@@ -173,17 +174,17 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     },
     crossOriginResourcePolicy: { policy: 'same-site' },
   });
-  app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
-  // Before any route, so its hook sees every route (core, plugins, 404s). One onSend hook for the
-  // kernel's per-response work: each hook phase costs every request more than the step inside it.
+  // Security headers and request metrics: one onSend hook bound to each route as it is registered
+  // (installed before any route, so it sees core and plugin routes; 404s get it through the
+  // not-found handler's options).
   const metrics = registerMetrics(app, { store, projections });
-  app.addHook('onSend', (req, reply, payload, done) => {
-    const route = req.routeOptions;
-    headers(req, reply, route);
-    metrics.record(req, reply, route);
-    done(null, payload);
-  });
+  const perResponse = responseHook([headers, metrics.record]);
+  perResponse.install(app);
+  registerMetricsRoute(app, metrics);
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
+  app.setNotFoundHandler({ onSend: perResponse.forNotFound() } as never, (req, reply) =>
+    sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })),
+  );
 
   const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies });
   const reactors: Reactor[] = [];

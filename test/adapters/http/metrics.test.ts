@@ -53,6 +53,21 @@ describe('/metrics', () => {
     expect(value(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 
+  it('counts every response once: HEAD twins, routes without security headers, 404s and the scrape itself', async () => {
+    await broker.app.inject({ method: 'HEAD', url: '/healthz' });
+    const jwks = await broker.app.inject({ url: '/.well-known/jwks.json' });
+    expect(jwks.headers['content-security-policy']).toBeUndefined(); // helmet: false
+    const missing = await broker.app.inject({ url: '/no/such/route', headers: { accept: 'application/json' } });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(missing.headers['x-content-type-options']).toBe('nosniff');
+    const first = (await broker.app.inject({ url: '/metrics' })).body;
+    const text = (await broker.app.inject({ url: '/metrics' })).body;
+    expect(value(text, 'broker_http_requests_total{method="HEAD",route="/healthz",status="200"}')).toBe(1);
+    expect(value(text, 'broker_http_requests_total{method="GET",route="/.well-known/jwks.json",status="200"}')).toBe(1);
+    expect(value(text, 'broker_http_requests_total{method="GET",route="/metrics",status="200"}')).toBe(value(first, 'broker_http_requests_total{method="GET",route="/metrics",status="200"}') + 1);
+  });
+
   it('shows projection lag when appends outrun the read models', async () => {
     // Append behind the projections' back by stopping them first.
     broker.projections.stop();

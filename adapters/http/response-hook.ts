@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
+
+/** What a response step knows of its route, fixed when the route is registered. */
+export interface RouteFacts {
+  /** The route pattern (`/users/:id`); undefined for the not-found handler. */
+  url: string | undefined;
+  config: unknown;
+}
+
+/** Per-response work of the kernel, made once for each route (null: nothing to do on this route). */
+export type ResponseStep = (route: RouteFacts) => ((req: FastifyRequest, reply: FastifyReply) => void) | null;
+
+export interface ResponseHook {
+  /** Adds the steps, as one onSend hook, to every route registered on `app` from now on. */
+  install(app: FastifyInstance): void;
+  /** The same hook for the not-found handler (`setNotFoundHandler({ onSend }, ...)`): 404s have no route. */
+  forNotFound(): onSendHookHandler;
+}
+
+/**
+ * The kernel's per-response steps (security headers, request metrics) run as one route-level
+ * onSend hook, bound to each route when it is registered: the route's facts are read once there,
+ * not through `req.routeOptions` (which builds a new object on every access) on every response,
+ * and all steps share one hook (each hook costs every request more than the small step in it).
+ * Route-level hooks run after the app's and scopes' own onSend hooks, so a header a plugin sets
+ * in its hooks is there before the security headers look.
+ */
+export function responseHook(steps: ResponseStep[]): ResponseHook {
+  const ours = new WeakSet<onSendHookHandler>();
+  const hookFor = (route: RouteFacts): onSendHookHandler => {
+    const run = steps.map((s) => s(route)).filter((f): f is NonNullable<typeof f> => f !== null);
+    const hook: onSendHookHandler = (req, reply, payload, done) => {
+      for (let i = 0; i < run.length; i++) run[i](req, reply);
+      done(null, payload);
+    };
+    ours.add(hook);
+    return hook;
+  };
+  return {
+    install(app) {
+      app.addHook('onRoute', (route) => {
+        // Fastify builds a GET route's HEAD twin from the GET's options, our hook included: drop
+        // that copy, so a HEAD response is counted once.
+        const own = ([] as onSendHookHandler[]).concat((route.onSend as onSendHookHandler | onSendHookHandler[] | undefined) ?? []).filter((h) => !ours.has(h));
+        route.onSend = [...own, hookFor({ url: route.url, config: route.config })] as typeof route.onSend;
+      });
+    },
+    forNotFound: () => hookFor({ url: undefined, config: {} }),
+  };
+}
