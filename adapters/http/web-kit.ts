@@ -66,8 +66,9 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
   const refreshing = new Set<string>();
   const session = (req: FastifyRequest): SessionView | null => {
     const token = requestCookies(req)[cookieName];
-    const s = login.validateSession(token);
-    if (s && !refreshing.has(s.sessionId) && login.needsRefresh(s)) {
+    const now = clock.now().getTime(); // one clock read for both checks
+    const s = login.validateSession(token, now);
+    if (s && !refreshing.has(s.sessionId) && login.needsRefresh(s, now)) {
       refreshing.add(s.sessionId);
       login
         .refresh(s)

@@ -187,7 +187,7 @@ export class LoginService {
    * The session behind a cookie token, or null when unknown, ended, expired (absolute or idle) or
    * its user is banned, disabled or erased. Cheap: one hash and map look-ups (every request pays it).
    */
-  validateSession(token: string | undefined | null): SessionView | null {
+  validateSession(token: string | undefined | null, nowMs: number = this.clock.now().getTime()): SessionView | null {
     if (!token || token.length > 200) return null;
     const known = this.idByToken.get(token);
     let s = known === undefined ? undefined : this.read.sessions.byId.get(known);
@@ -199,16 +199,15 @@ export class LoginService {
       if (this.idByToken.size >= LoginService.TOKEN_CACHE_MAX) this.idByToken.clear();
       this.idByToken.set(token, id);
     }
-    const now = this.clock.now().getTime();
-    if (s.expiresAtMs <= now) return null;
-    if (s.lastSeenAtMs + s.idleTimeoutSeconds * 1000 <= now) return null;
+    if (s.expiresAtMs <= nowMs) return null;
+    if (s.lastSeenAtMs + s.idleTimeoutSeconds * 1000 <= nowMs) return null;
     if (!this.read.users.isActive(s.userId)) return null;
     return s;
   }
 
   /** Whether to record `SessionRefreshed` now (at most once per tenth of the idle window). */
-  needsRefresh(s: SessionView): boolean {
-    return this.clock.now().getTime() - s.lastSeenAtMs > (s.idleTimeoutSeconds * 1000) / 10;
+  needsRefresh(s: SessionView, nowMs: number = this.clock.now().getTime()): boolean {
+    return nowMs - s.lastSeenAtMs > (s.idleTimeoutSeconds * 1000) / 10;
   }
 
   async refresh(s: SessionView): Promise<void> {
