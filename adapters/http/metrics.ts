@@ -140,7 +140,7 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
   const registry = new MetricsRegistry();
   const requests = registry.add(new Counter('broker_http_requests_total', 'HTTP requests answered, by method, route pattern and status.'));
   const duration = registry.add(
-    new Histogram('broker_http_request_duration_seconds', 'Seconds from a request\'s arrival until its response is handed to the socket, by method, route pattern and status.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+    new Histogram('broker_http_request_duration_seconds', 'Seconds from a request\'s arrival until its response (its headers, and its body unless streamed) is handed to node, by method, route pattern and status.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
   );
   const applied = registry.add(new Counter('broker_events_applied_total', 'Events applied by the projections since this process started, by event type.'));
   deps.projections.add(new EventsCounter(applied));

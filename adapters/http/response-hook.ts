@@ -11,10 +11,11 @@ export interface RouteFacts {
 export type ResponseStep = (route: RouteFacts) => ((req: FastifyRequest, reply: FastifyReply) => void) | null;
 
 export interface ResponseHook {
-  /** Adds the steps, as one onSend hook, to every route registered on `app` from now on. */
+  /**
+   * Adds the steps, as one onSend hook, to every route registered on `app` from now on, and to
+   * every not-found answer (the root's or a plugin scope's 404 handler, `reply.callNotFound()`).
+   */
   install(app: FastifyInstance): void;
-  /** The same hook for the not-found handler (`setNotFoundHandler({ onSend }, ...)`): 404s have no route. */
-  forNotFound(): onSendHookHandler;
 }
 
 /**
@@ -24,6 +25,10 @@ export interface ResponseHook {
  * and all steps share one hook (each hook costs every request more than the small step in it).
  * Route-level hooks run after the app's and scopes' own onSend hooks, so a header a plugin sets
  * in its hooks is there before the security headers look.
+ *
+ * Not-found answers go through no route, so an app-wide onSend hook runs the steps for them
+ * (`req.is404`: any scope's 404 handler, and `reply.callNotFound()`), labelled `(unmatched)`; on a
+ * route's own answers it only reads that flag.
  */
 export function responseHook(steps: ResponseStep[]): ResponseHook {
   const ours = new WeakSet<onSendHookHandler>();
@@ -38,6 +43,8 @@ export function responseHook(steps: ResponseStep[]): ResponseHook {
   };
   return {
     install(app) {
+      const notFound = hookFor({ url: undefined, config: {} });
+      app.addHook('onSend', (req, reply, payload, done) => (req.is404 ? notFound.call(app, req, reply, payload, done) : done(null, payload)));
       app.addHook('onRoute', (route) => {
         // Fastify builds a GET route's HEAD twin from the GET's options, our hook included: drop
         // that copy, so a HEAD response is counted once.
@@ -45,6 +52,5 @@ export function responseHook(steps: ResponseStep[]): ResponseHook {
         route.onSend = [...own, hookFor({ url: route.url, config: route.config })] as typeof route.onSend;
       });
     },
-    forNotFound: () => hookFor({ url: undefined, config: {} }),
   };
 }

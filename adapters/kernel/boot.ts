@@ -175,16 +175,14 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     crossOriginResourcePolicy: { policy: 'same-site' },
   });
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
-  // (installed before any route, so it sees core and plugin routes; 404s get it through the
-  // not-found handler's options).
+  // (installed before any route, so it sees core and plugin routes; 404s of any scope get it from
+  // an app-wide hook).
   const metrics = registerMetrics(app, { store, projections });
   const perResponse = responseHook([headers, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
-  app.setNotFoundHandler({ onSend: perResponse.forNotFound() } as never, (req, reply) =>
-    sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })),
-  );
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
 
   const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies });
   const reactors: Reactor[] = [];

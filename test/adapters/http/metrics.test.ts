@@ -1,7 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Broker } from '../../../adapters/kernel/boot.js';
 import { Counter, Histogram, MetricsRegistry } from '../../../adapters/http/metrics.js';
-import { bootProbe } from './broker-fixture.js';
+import { bootProbe, testConfig } from './broker-fixture.js';
+import { bootBroker, type Plugin } from '../../../adapters/kernel/boot.js';
+import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 
 // One sample line of the text exposition format: name, optional labels, a number.
 const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
@@ -74,6 +76,39 @@ describe('/metrics', () => {
     await broker.store.append('user-lag-test', [{ type: 'UserRegistered', data: { userId: 'lag-test', email: null, name: null } }]);
     const text = (await broker.app.inject({ url: '/metrics' })).body;
     expect(value(text, 'broker_projection_lag_events')).toBe(1);
+  });
+
+  it("gives a plugin scope's own 404s and reply.callNotFound() the API headers and counts them as unmatched", async () => {
+    const scoped: Plugin = {
+      name: 'scoped-404',
+      async register(ctx) {
+        await ctx.web.app.register(
+          async (s) => {
+            s.get('/x', async () => ({ x: 1 }));
+            s.get('/gone', async (_req, reply) => reply.callNotFound());
+            s.setNotFoundHandler((req, reply) => ctx.web.sendError(req, reply, Object.assign(new Error('nope'), { statusCode: 404, code: 'not_found' })));
+          },
+          { prefix: '/api' },
+        );
+      },
+    };
+    const b = await bootBroker(testConfig(), { store: new MemoryEventStore(), plugins: [{ plugin: scoped }] });
+    await b.ready();
+    try {
+      for (const url of ['/api/missing', '/api/gone', '/missing']) {
+        const r = await b.app.inject({ url, headers: { accept: 'application/json' } });
+        expect(r.statusCode).toBe(404);
+        expect(r.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+        expect(r.headers['x-content-type-options']).toBe('nosniff');
+      }
+      const ok = await b.app.inject({ url: '/api/x' });
+      expect(ok.headers['x-frame-options']).toBe('DENY');
+      const text = (await b.app.inject({ url: '/metrics' })).body;
+      expect(value(text, 'broker_http_requests_total{method="GET",route="(unmatched)",status="404"}')).toBe(3);
+      expect(value(text, 'broker_http_requests_total{method="GET",route="/api/x",status="200"}')).toBe(1);
+    } finally {
+      await b.stop();
+    }
   });
 
   it('registry: counters, histograms and label escaping', async () => {
