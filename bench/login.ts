@@ -16,74 +16,75 @@ const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 5);
 type Info = { bareUrl: string; floorUrl: string; brokerUrl: string; cookie: string; csrfCookie: string; loginBody: string };
 const { child, info } = await startChild<Info>('bench/_login-servers.ts');
 try {
-  await load(`${info.bareUrl}/bare`, { duration: 1 });
-  await load(`${info.bareUrl}/bare-same`, { duration: 1, headers: { cookie: info.cookie } });
-  await load(`${info.floorUrl}/floor`, { duration: 1, headers: { cookie: info.cookie } });
-  await load(`${info.brokerUrl}/bench/open`, { duration: 1 });
-  await load(`${info.brokerUrl}/bench/session`, { duration: 1, headers: { cookie: info.cookie } });
-  // Interleaved rounds: in each, the bare route, the broker route and the route behind the check run
-  // back to back, so a neighbour's burst lands on all three. Reported: the median round (by the
-  // ratio to bare), and the server's CPU per request over sockets, read from /proc (Linux), which a
-  // busy machine skews far less than req/s. The bare app and the broker share one process, loaded
-  // one at a time.
+  // The cases, each a URL and the cookie it is sent with (the bare and open routes get none).
+  const cases = {
+    bare: [`${info.bareUrl}/bare`, undefined],
+    same: [`${info.bareUrl}/bare-same`, info.cookie],
+    floor: [`${info.floorUrl}/floor`, info.cookie],
+    open: [`${info.brokerUrl}/bench/open`, undefined],
+    session: [`${info.brokerUrl}/bench/session`, info.cookie],
+  } as const;
+  type Case = keyof typeof cases;
+  const order = Object.keys(cases) as Case[];
+  const headersOf = (c: Case) => (cases[c][1] ? { cookie: cases[c][1] } : undefined);
+  for (const c of order) await load(cases[c][0], { duration: 1, headers: headersOf(c) });
+  // Interleaved rounds: in each, every case runs back to back, so a neighbour's burst lands on all
+  // of them. Reported: the median round (by the check's ratio to bare), and the server's CPU per
+  // request over sockets, read from /proc (Linux), which a busy machine skews far less than req/s.
+  // All apps share one process, loaded one at a time.
   const cpuTicks = (): number => {
     const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
   };
-  const measure = async (url: string, headers?: Record<string, string>) => {
+  const measure = async (c: Case) => {
     const t0 = cpuTicks();
-    const r = await load(url, { duration, headers });
+    const r = await load(cases[c][0], { duration, headers: headersOf(c) });
     const total = r.rps * duration;
     return { ...r, cpuUs: total ? ((cpuTicks() - t0) * 10_000) / total : 0 };
   };
   type M = Awaited<ReturnType<typeof measure>>;
-  const rounds: { bare: M; same: M; floor: M; open: M; session: M }[] = [];
-  const cases = {
-    bare: () => measure(`${info.bareUrl}/bare`),
-    same: () => measure(`${info.bareUrl}/bare-same`, { cookie: info.cookie }),
-    floor: () => measure(`${info.floorUrl}/floor`, { cookie: info.cookie }),
-    open: () => measure(`${info.brokerUrl}/bench/open`),
-    session: () => measure(`${info.brokerUrl}/bench/session`, { cookie: info.cookie }),
-  };
-  const order = Object.keys(cases) as (keyof typeof cases)[];
+  const rounds: Record<Case, M>[] = [];
   for (let round = 0; round < roundsWanted; round++) {
     // The order rotates every round, so no case always runs first or last (a run's later minutes
     // are not its earlier ones: the bench's own autocannon and the child's heap both grow).
-    const r = {} as Record<keyof typeof cases, M>;
+    const r = {} as Record<Case, M>;
     for (let i = 0; i < order.length; i++) {
-      const name = order[(round + i) % order.length];
-      r[name] = await cases[name]();
+      const c = order[(round + i) % order.length];
+      r[c] = await measure(c);
     }
-    if (r.session.non2xx || r.open.non2xx || r.bare.non2xx || r.same.non2xx || r.floor.non2xx) throw new Error('a route under load answered other than 200');
+    if (order.some((c) => r[c].non2xx)) throw new Error('a route under load answered other than 200');
     rounds.push(r);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const byRatio = [...rounds].sort((a, b) => a.session.rps / a.bare.rps - b.session.rps / b.bare.rps);
   const mid = byRatio[Math.floor(byRatio.length / 2)];
   const { bare, same, floor, open, session } = mid;
-  const bareRps = bare.rps;
-  const pct = (x: number) => `${((100 * x) / bareRps).toFixed(1)} %`;
-  const row = (name: string, r: M, cpu: number) => ({ case: name, 'req/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'of bare': pct(r.rps), 'server CPU µs/req (median round)': cpu.toFixed(1) });
-  const cpuMed = { bare: median(rounds.map((r) => r.bare.cpuUs)), same: median(rounds.map((r) => r.same.cpuUs)), floor: median(rounds.map((r) => r.floor.cpuUs)), open: median(rounds.map((r) => r.open.cpuUs)), session: median(rounds.map((r) => r.session.cpuUs)) };
+  const pct = (x: number, of = bare.rps) => `${((100 * x) / of).toFixed(1)} %`;
+  // x as a share of y in every round, for the reader to see the spread.
+  const everyRound = (x: Case, y: Case) => rounds.map((r) => pct(r[x].rps, r[y].rps)).join(', ');
+  const cpuMed = Object.fromEntries(order.map((c) => [c, median(rounds.map((r) => r[c].cpuUs))])) as Record<Case, number>;
+  const cpuPct = (x: Case, y: Case) => `${((100 * cpuMed[x]) / cpuMed[y]).toFixed(1)} %`;
+  const row = (name: string, c: Case) => ({ case: name, 'req/s': Math.round(mid[c].rps), 'p50 ms': mid[c].p50, 'p99 ms': mid[c].p99, 'of bare': pct(mid[c].rps), 'server CPU µs/req (median round)': cpuMed[c].toFixed(1) });
   console.log(`login benchmark — ${machine()} — autocannon -c 50 -d ${duration}, ${roundsWanted} interleaved rounds, the median round shown`);
   table([
-    row('bare fastify route', bare, cpuMed.bare),
-    row('bare fastify route, same request and answer as the check', same, cpuMed.same),
-    row('floor: plain fastify doing only the work the check needs', floor, cpuMed.floor),
-    row('broker route, no session check', open, cpuMed.open),
-    row('broker route behind the session check', session, cpuMed.session),
+    row('bare fastify route', 'bare'),
+    row('bare fastify route, same request and answer as the check', 'same'),
+    row('floor: plain fastify doing only the work the check needs', 'floor'),
+    row('broker route, no session check', 'open'),
+    row('broker route behind the session check', 'session'),
   ]);
   console.log(
-    `session check: ${pct(session.rps)} of the bare route (target ≥ 80 %; rounds: ${rounds.map((r) => `${((100 * r.session.rps) / r.bare.rps).toFixed(1)} %`).join(', ')}); ` +
-      `${((100 * session.rps) / open.rps).toFixed(1)} % of the same broker route without the check; ` +
-      `${((100 * session.rps) / same.rps).toFixed(1)} % of the bare route with the same request and answer (rounds: ${rounds.map((r) => `${((100 * r.session.rps) / r.same.rps).toFixed(1)} %`).join(', ')})`,
+    `session check: ${pct(session.rps)} of the bare route (target ≥ 80 %; rounds: ${everyRound('session', 'bare')}); ` +
+      `${pct(session.rps, open.rps)} of the same broker route without the check; ` +
+      `${pct(session.rps, same.rps)} of the bare route with the same request and answer (rounds: ${everyRound('session', 'same')})`,
   );
   console.log(
     `the floor (plain fastify with the same per-request work: request id, API security headers, request metrics, cookie, look-up): ` +
-      `${pct(floor.rps)} of the bare route (rounds: ${rounds.map((r) => `${((100 * r.floor.rps) / r.bare.rps).toFixed(1)} %`).join(', ')}); the broker's check is at ${((100 * session.rps) / floor.rps).toFixed(1)} % of it`,
+      `${pct(floor.rps)} of the bare route (rounds: ${everyRound('floor', 'bare')}); the broker's check is at ${pct(session.rps, floor.rps)} of it`,
   );
   console.log(
-    `server CPU over sockets (median of rounds): floor/session ${((100 * cpuMed.floor) / cpuMed.session).toFixed(1)} %, bare/floor ${((100 * cpuMed.bare) / cpuMed.floor).toFixed(1)} %, bare/session ${((100 * cpuMed.bare) / cpuMed.session).toFixed(1)} %, same-answer bare/session ${((100 * cpuMed.same) / cpuMed.session).toFixed(1)} %, bare/open ${((100 * cpuMed.bare) / cpuMed.open).toFixed(1)} %`,
+    `server CPU over sockets (median of rounds): floor/session ${cpuPct('floor', 'session')}, bare/floor ${cpuPct('bare', 'floor')}, ` +
+      `bare/session ${cpuPct('bare', 'session')}, same-answer bare/session ${cpuPct('same', 'session')}, bare/open ${cpuPct('bare', 'open')}`,
   );
   // Password logins: every request should be a 303 (logged in and sent on); autocannon counts 3xx as non-2xx.
   const logins = await load(`${info.brokerUrl}/password/login`, {
