@@ -131,10 +131,10 @@ export interface BrokerMetrics {
 
 /**
  * Builds the registry and returns the per-response step, which the kernel runs in its response
- * hook (`/metrics` itself: registerMetricsRoute): a request is counted, with its route pattern and status, when its response
- * is handed to node, and its duration is the time from the request's arrival until then (a hook
- * phase of its own, onResponse, cost more CPU per request than the counting; measured). Event-store
- * and projection figures are read at scrape time.
+ * hook (`/metrics` itself: registerMetricsRoute). A request is counted, with its route pattern and
+ * status, when its response is handed to node, and its duration is the time from the request's
+ * arrival until then (a hook phase of its own, onResponse, cost more CPU per request than the
+ * counting; measured). Event-store and projection figures are read at scrape time.
  */
 export function registerMetrics(app: FastifyInstance, deps: { store: EventStore; projections: ProjectionEngine }): BrokerMetrics {
   const registry = new MetricsRegistry();
@@ -163,8 +163,6 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
   registry.add(new Gauge('process_uptime_seconds', 'Seconds since the broker process started.', () => process.uptime()));
   registry.add(new Gauge('process_start_time_seconds', 'Start time of the broker, Unix seconds.', () => Math.floor(started / 1000)));
 
-  // One entry per (method, route pattern, status) seen, so the per-request cost is a string
-  // concatenation and a map look-up, not building and escaping label text.
   // Per route, one entry per (method, status) seen: the per-response cost is two map look-ups
   // (method names are interned strings, statuses numbers), not building and escaping label text.
   const record: ResponseStep = (facts) => {

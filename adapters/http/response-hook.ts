@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** What a response step knows of its route, fixed when the route is registered. */
 export interface RouteFacts {
@@ -31,25 +31,21 @@ export interface ResponseHook {
  * route's own answers it only reads that flag.
  */
 export function responseHook(steps: ResponseStep[]): ResponseHook {
-  const ours = new WeakSet<onSendHookHandler>();
-  const hookFor = (route: RouteFacts): onSendHookHandler => {
+  const hookFor = (route: RouteFacts) => {
     const run = steps.map((s) => s(route)).filter((f): f is NonNullable<typeof f> => f !== null);
-    const hook: onSendHookHandler = (req, reply, payload, done) => {
+    return (req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void): void => {
       for (let i = 0; i < run.length; i++) run[i](req, reply);
       done(null, payload);
     };
-    ours.add(hook);
-    return hook;
   };
   return {
     install(app) {
       const notFound = hookFor({ url: undefined, config: {} });
-      app.addHook('onSend', (req, reply, payload, done) => (req.is404 ? notFound.call(app, req, reply, payload, done) : done(null, payload)));
+      app.addHook('onSend', (req, reply, payload, done) => (req.is404 ? notFound(req, reply, payload, done) : done(null, payload)));
+      // A GET's HEAD twin is registered through here too, with its own copy of the hook (fastify
+      // copies the GET's options before this runs), so a HEAD answer is counted once.
       app.addHook('onRoute', (route) => {
-        // Fastify builds a GET route's HEAD twin from the GET's options, our hook included: drop
-        // that copy, so a HEAD response is counted once.
-        const own = ([] as onSendHookHandler[]).concat((route.onSend as onSendHookHandler | onSendHookHandler[] | undefined) ?? []).filter((h) => !ours.has(h));
-        route.onSend = [...own, hookFor({ url: route.url, config: route.config })] as typeof route.onSend;
+        route.onSend = ([] as unknown[]).concat(route.onSend ?? [], hookFor({ url: route.url, config: route.config })) as typeof route.onSend;
       });
     },
   };

@@ -23,22 +23,17 @@ import type { ResponseStep } from './response-hook.js';
  * Both sets are computed once at boot (@fastify/helmet itself rebuilds them on every request and
  * decorates each reply with fresh closures, ~35-40 µs a request here). They are added in onSend,
  * when the content type is known, to the reply's headers; a header the route set itself wins.
- * `securityHeaders` gives the step for the kernel's response hook (response-hook.ts: bound to each
- * route when it is registered); `registerSecurityHeaders` runs it from a global hook of its own.
+ * The step runs in the kernel's response hook (response-hook.ts: bound to each route when it is
+ * registered).
  *
  * Route options keep their meaning: `{ helmet: false }` or `config: { helmet: { skipRoute: true } }`
  * sends none. A route-level helmet *object* is refused at registration (nothing uses one; set the
  * header in the handler instead), rather than silently ignored.
  */
-export async function registerSecurityHeaders(app: FastifyInstance, options: FastifyHelmetOptions): Promise<void> {
-  const step = await securityHeaders(app, options);
-  app.addHook('onSend', (req, reply, payload, done) => {
-    step({ url: req.routeOptions.url, config: req.routeOptions.config })?.(req, reply);
-    done(null, payload);
-  });
-}
-
-/** The security-header step (see above), with the onRoute check of route-level helmet options. */
+/**
+ * The security-header step (see above) for the kernel's response hook, and the onRoute hook that
+ * turns `{ helmet: false }` into `config.helmet.skipRoute` (install the response hook after this).
+ */
 export async function securityHeaders(app: FastifyInstance, options: FastifyHelmetOptions): Promise<ResponseStep> {
   const document = await helmetHeaders(options);
   const api: [string, string][] = [

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseCookie } from 'cookie';
 import {
   DomainError,
   type AuthenticatedIdentity,
@@ -13,15 +12,15 @@ import { html, layout, type SafeHtml } from './html.js';
 import { sendError, sendErrorPage } from './errors.js';
 
 /**
- * This request's cookies, parsed on first use and kept on `req.cookies`. The kernel registers
- * @fastify/cookie without its parsing hook: most requests (API calls, token endpoints, proxied
+ * This request's cookies, parsed on first use (by @fastify/cookie's own parser, with its options)
+ * and kept on `req.cookies`. The kernel registers @fastify/cookie without its parsing hook: most requests (API calls, token endpoints, proxied
  * traffic) read no cookie, and a hook phase on every request costs more here than the parse itself.
  * A scope that hands `req.cookies` to code it does not own (@fastify/csrf-protection) parses them
  * in its own onRequest hook with this.
  */
 export function requestCookies(req: FastifyRequest): Record<string, string | undefined> {
   const header = req.headers.cookie;
-  return ((req as { cookies: Record<string, string | undefined> | null }).cookies ??= header ? parseCookie(header) : {});
+  return ((req as { cookies: Record<string, string | undefined> | null }).cookies ??= header ? req.server.parseCookie(header) : {});
 }
 
 export interface CookieSettings {

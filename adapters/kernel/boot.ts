@@ -175,8 +175,8 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     crossOriginResourcePolicy: { policy: 'same-site' },
   });
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
-  // (installed before any route, so it sees core and plugin routes; 404s of any scope get it from
-  // an app-wide hook).
+  // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
+  // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
   const metrics = registerMetrics(app, { store, projections });
   const perResponse = responseHook([headers, metrics.record]);
   perResponse.install(app);

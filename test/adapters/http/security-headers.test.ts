@@ -1,7 +1,13 @@
 import { describe, it, expect } from 'vitest';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyHelmet from '@fastify/helmet';
-import { registerSecurityHeaders } from '../../../adapters/http/security-headers.js';
+import { securityHeaders } from '../../../adapters/http/security-headers.js';
+import { responseHook } from '../../../adapters/http/response-hook.js';
+
+// As the kernel wires them: the step in the per-route response hook.
+async function withSecurityHeaders(app: FastifyInstance, opts: typeof options): Promise<void> {
+  responseHook([await securityHeaders(app, opts)]).install(app);
+}
 
 const options = {
   contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] } },
@@ -16,7 +22,7 @@ describe('precomputed security headers', () => {
     await reference.register(fastifyHelmet, options);
     reference.get('/x', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
     const fast = Fastify({ logger: false });
-    await registerSecurityHeaders(fast, options);
+    await withSecurityHeaders(fast, options);
     fast.get('/x', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
     fast.get('/json', async () => ({ ok: true }));
     fast.get('/svg', async (_req, reply) => reply.type('image/svg+xml').send('<svg xmlns="http://www.w3.org/2000/svg"/>'));
@@ -56,7 +62,7 @@ describe('precomputed security headers', () => {
 
   it('refuses a route-level helmet object instead of ignoring it', async () => {
     const app = Fastify({ logger: false });
-    await registerSecurityHeaders(app, options);
+    await withSecurityHeaders(app, options);
     expect(() => app.get('/framed', { helmet: { frameguard: { action: 'sameorigin' } } } as never, async () => 'x')).toThrow(/route-level helmet options/);
   });
 });
