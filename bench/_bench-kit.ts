@@ -1,5 +1,6 @@
 // Shared helpers for benchmarks: child processes, autocannon runs, table printing.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import os from 'node:os';
 import autocannon from 'autocannon';
@@ -8,9 +9,31 @@ export function machine(): string {
   return `${os.cpus().length} cores ${os.cpus()[0]?.model ?? ''}, node ${process.version}`;
 }
 
-/** Starts a TypeScript child (through ts-node) and resolves with the first JSON line it prints. */
-export async function startChild<T>(script: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', './adapters/cli/ts-register.mjs', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+/**
+ * Whether the servers and the load generator can each have a core of their own: Linux `taskset`
+ * and at least two cores (BENCH_PIN=0 turns it off). Unpinned, autocannon and the server under test
+ * share the cores as the scheduler pleases, and a run measures that sharing as much as the server.
+ */
+export const canPin: boolean = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+
+/** Pins this process (all its threads: autocannon runs here) to CPU 0, when canPin. */
+export function pinLoadGenerator(): boolean {
+  return canPin && spawnSync('taskset', ['-a', '-cp', '0', String(process.pid)]).status === 0;
+}
+
+/** Lets a process (all its threads) run on every core again. */
+export function unpin(pid: number): void {
+  if (canPin) spawnSync('taskset', ['-a', '-cp', `0-${os.cpus().length - 1}`, String(pid)]);
+}
+
+/**
+ * Starts a TypeScript child (through ts-node) and resolves with the first JSON line it prints.
+ * `pinned`: the child runs on CPU 1 alone (when canPin); taskset execs node, so the pid is node's.
+ */
+export async function startChild<T>(script: string, args: string[] = [], env: Record<string, string> = {}, opts: { pinned?: boolean } = {}): Promise<{ child: ChildProcess; info: T }> {
+  const argv = [process.execPath, '--import', './adapters/cli/ts-register.mjs', script, ...args];
+  if (opts.pinned && canPin) argv.unshift('taskset', '-c', '1');
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const rl = createInterface({ input: child.stdout! });
   const info = await new Promise<T>((resolve, reject) => {
     rl.once('line', (l) => resolve(JSON.parse(l) as T));
@@ -26,6 +49,12 @@ export async function startUpstream(): Promise<{ child: ChildProcess; url: strin
   const rl = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve) => rl.once('line', (l) => resolve((JSON.parse(l) as { url: string }).url)));
   return { child, url };
+}
+
+/** A process's CPU time so far (user + system, all threads), in clock ticks (100/s), from /proc (Linux). */
+export function cpuTicks(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]);
 }
 
 export interface LoadResult {

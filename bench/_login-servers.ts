@@ -6,7 +6,7 @@
 // process would leave the routes' code slower on sockets afterwards (measured).
 import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
-import { parseCookie } from 'cookie';
+import { fastifyCookie } from '@fastify/cookie';
 import { bootBroker, type Plugin } from '../adapters/kernel/boot.js';
 import { MemoryEventStore } from '../adapters/event-stores/memory.js';
 import passwordLogin from '../plugins/password-login/index.js';
@@ -44,7 +44,7 @@ floor.addHook('onSend', (_req, reply, payload, done) => {
   done(null, payload);
 });
 floor.get('/floor', async (req, reply) => {
-  const token = parseCookie(req.headers.cookie ?? '').broker_session;
+  const token = fastifyCookie.parse(req.headers.cookie ?? '').broker_session;
   const s = token ? floorSessions.get(token) : undefined;
   if (!s || s.expiresAtMs <= Date.now()) return reply.code(401).send({ ok: false });
   return { ok: true, user: s.userId };

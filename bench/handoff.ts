@@ -1,8 +1,7 @@
 // `npm run bench -- handoff`: signed handoffs/s for an already logged-in browser (session cookie →
 // HMAC-SHA256 signed 303 to the site) against a bare fastify 303 route, same run, autocannon -c 50 -d 5.
-import fs from 'node:fs';
 import { request } from 'undici';
-import { load, machine, startChild, table } from './_bench-kit.js';
+import { cpuTicks as serverTicks, load, machine, startChild, table } from './_bench-kit.js';
 import { verifyHandoff } from '../plugins/hmac-handoff/verify.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
@@ -21,10 +20,7 @@ try {
   if (v.fields.email !== 'bench@example.test') throw new Error('handoff probe carried the wrong user');
 
   // Server CPU time per request (from /proc, Linux): far less noisy than req/s on a shared machine.
-  const cpuTicks = (): number => {
-    const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
-  };
+  const cpuTicks = (): number => serverTicks(child.pid!);
   const measure = async (url: string, h?: Record<string, string>) => {
     const t0 = cpuTicks();
     const r = await load(url, { headers: h, duration });
