@@ -1,5 +1,5 @@
-import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Bindings, ChildLoggerOptions, Logger, LoggerOptions } from 'pino';
+import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { pino, type Bindings, type ChildLoggerOptions, type Logger, type LoggerOptions } from 'pino';
 
 /**
  * The broker's pino options, in one place so the kernel and the tests use the same ones.
@@ -53,11 +53,24 @@ export function requestSerializer(req: LoggedRequest): Record<string, unknown> {
   return { method: req.method, url: redactQuery(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
+/** Fastify's own `res` serializer: a reply is logged as its status code. */
+export function replySerializer(reply: { statusCode: number }): Record<string, unknown> {
+  return { statusCode: reply.statusCode };
+}
+
+/**
+ * The serializers are fastify's set (`req` without the query values), on the broker's logger itself,
+ * so a line is the same whether fastify or the broker hands it to pino (see requestLogging).
+ */
 export function brokerLoggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: { req: requestSerializer as (req: unknown) => Record<string, unknown> },
+    serializers: {
+      req: requestSerializer as (req: unknown) => Record<string, unknown>,
+      res: replySerializer as (res: unknown) => Record<string, unknown>,
+      err: pino.stdSerializers.err,
+    },
   };
 }
 
@@ -135,3 +148,42 @@ const writes = (log: unknown, level: string): boolean => {
   const l = log as Partial<Pick<Logger, 'isLevelEnabled'>>;
   return typeof l.isLevelEnabled !== 'function' || l.isLevelEnabled(level);
 };
+
+export interface RequestLogging {
+  /** Fastify's options for the broker's logger. */
+  options: Pick<FastifyServerOptions, 'loggerInstance' | 'childLoggerFactory' | 'logController'>;
+  /** Call once on the root instance, before any plugin is registered. */
+  install(app: FastifyInstance): void;
+}
+
+/**
+ * How fastify gets the broker's logger, by level.
+ *
+ * - **`info` and below** (`info`, `debug`, `trace`): as fastify's logger (`loggerInstance`), so it
+ *   writes its "incoming request" and "request completed" lines, which need its per-request
+ *   listeners on the response (to time the finish).
+ * - **Above `info`** (`warn`, `error`, `fatal`, `silent`): neither line can be written, and fastify
+ *   would still pay those listeners on every request (an 'finish' and an 'error' listener added and
+ *   removed, a timestamp: measured 3-8 % of a bare route's throughput here) for as long as it holds
+ *   a logger. So fastify gets none; the broker's logger is handed to it where it is used: each
+ *   request's `req.log` (the lazy child, same `reqId` binding, same lines) and the instance's
+ *   `app.log`, a plain property every plugin scope inherits.
+ *
+ * The level is read once, at boot (the config's `log.level`): changing the logger's level later
+ * would not bring fastify's request lines back. Request metrics time requests on their own
+ * (metrics.ts, markRequestStart), not with fastify's listeners.
+ */
+export function requestLogging(logger: Logger): RequestLogging {
+  const logController = new LevelAwareLogController();
+  if (logger.isLevelEnabled('info')) {
+    return { options: { loggerInstance: logger as unknown as FastifyBaseLogger, childLoggerFactory: lazyChildLoggerFactory as never, logController }, install() {} };
+  }
+  // Fastify passes its null logger as the parent; each request's logger is the broker's child.
+  const childOf = (_fastifyNullLogger: unknown, bindings: Bindings, opts: ChildLoggerOptions): Logger => lazyChildLoggerFactory(logger, bindings, opts);
+  return {
+    options: { childLoggerFactory: childOf as never, logController },
+    install(app) {
+      (app as { log: FastifyBaseLogger }).log = logger as unknown as FastifyBaseLogger;
+    },
+  };
+}

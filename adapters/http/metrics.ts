@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ResponseStep } from './response-hook.js';
 import type { EventStore, ProjectionEngine, Projection, RecordedEvent } from '../../core/index.js';
 
@@ -121,6 +121,23 @@ class EventsCounter implements Projection {
   reset(): void {}
 }
 
+const kStart = Symbol('broker.requestStart');
+
+/**
+ * Stamps a request's arrival on node's request object. The kernel calls it from `genReqId`, which
+ * fastify calls once per request before anything else (routes, 404s, framework errors); fastify's
+ * own timing (`reply.elapsedTime`) exists only while fastify holds a logger (logging.ts).
+ */
+export function markRequestStart(raw: object): void {
+  (raw as { [kStart]?: number })[kStart] = performance.now();
+}
+
+/** Milliseconds since the request was stamped (fastify's own timing when it was not). */
+function elapsedMs(req: FastifyRequest, reply: FastifyReply): number {
+  const start = (req.raw as { [kStart]?: number })[kStart];
+  return start === undefined ? reply.elapsedTime : performance.now() - start;
+}
+
 export interface BrokerMetrics {
   registry: MetricsRegistry;
   requests: Counter;
@@ -178,7 +195,7 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
         byStatus.set(reply.statusCode, (b = { count: requests.series(labels), observe: duration.observer(labels) }));
       }
       b.count.value++;
-      b.observe(reply.elapsedTime / 1000);
+      b.observe(elapsedMs(req, reply) / 1000);
     };
   };
   app.addHook('onClose', async () => loop.disable());

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import { Container } from 'inversify';
@@ -37,8 +37,8 @@ import { registerCoreRoutes } from '../http/core-routes.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { responseHook } from '../http/response-hook.js';
 import { sendError } from '../http/errors.js';
-import { registerMetrics, registerMetricsRoute } from '../http/metrics.js';
-import { brokerLoggerOptions, lazyChildLoggerFactory, LevelAwareLogController } from '../http/logging.js';
+import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http/metrics.js';
+import { brokerLoggerOptions, requestLogging } from '../http/logging.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { TOKENS } from './tokens.js';
@@ -145,17 +145,22 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   const sites = new SiteRegistry(config.sites ?? []);
   container.bind(TOKENS.Sites).toConstantValue(sites);
 
+  const logging = requestLogging(logger);
   const app = Fastify({
-    loggerInstance: logger as unknown as FastifyBaseLogger,
     trustProxy: config.server.trustProxy,
     bodyLimit: 256 * 1024,
     // Identifiers in URLs are short; a huge URL is an attack, not a login.
     routerOptions: { maxParamLength: 512 },
-    genReqId: () => ids.uuid(),
-    // Each request's child logger is built on its first log line, not for every request.
-    childLoggerFactory: lazyChildLoggerFactory as never,
-    logController: new LevelAwareLogController(),
+    // Called once per request, first: the request's start, for the duration metrics.
+    genReqId: (raw) => {
+      markRequestStart(raw);
+      return ids.uuid();
+    },
+    // Each request's child logger is built on its first log line, not for every request; fastify's
+    // request lines are built only when written, and its per-request listeners only when they can be.
+    ...logging.options,
   });
+  logging.install(app);
   // Cookies are parsed on demand (web-kit requestCookies), not in a hook every request pays.
   await app.register(fastifyCookie, { hook: false });
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });

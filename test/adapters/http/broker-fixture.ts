@@ -38,6 +38,12 @@ export const probePlugin: Plugin = {
         return { n: (req.body as { n: number }).n };
       },
     );
+    // A warning from the request's logger and one from the plugin scope's own logger.
+    ctx.web.app.get('/probe/warn', async (req) => {
+      req.log.warn({ password: 'PASSWORD-IN-WARN' }, 'probe warn');
+      ctx.web.app.log.warn('probe scope warn');
+      return { ok: true };
+    });
     ctx.web.app.get('/probe/boom', async () => {
       throw new Error('internal detail that must not reach a client');
     });
@@ -58,11 +64,11 @@ export function testConfig(): BrokerConfig {
   };
 }
 
-export async function bootProbe(): Promise<{ broker: Broker; logs: LogCapture }> {
+export async function bootProbe(level = 'info'): Promise<{ broker: Broker; logs: LogCapture }> {
   const logs = new LogCapture();
   const broker = await bootBroker(testConfig(), {
     store: new MemoryEventStore(),
-    logger: pino(brokerLoggerOptions('info'), logs),
+    logger: pino(brokerLoggerOptions(level), logs),
     plugins: [{ plugin: probePlugin }],
   });
   await broker.ready();

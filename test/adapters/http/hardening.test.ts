@@ -109,3 +109,40 @@ describe('HTTP hardening', () => {
     expect(redactQuery('/plain')).toBe('/plain');
   });
 });
+
+// Above `info` fastify holds no logger (logging.ts requestLogging): the broker's logger must still
+// be every request's `req.log` and every scope's `app.log`, redaction and request ids included, and
+// request metrics must still time requests.
+describe('logging above info (fastify without a logger of its own)', () => {
+  let broker: Broker;
+  let logs: LogCapture;
+  beforeAll(async () => ({ broker, logs } = await bootProbe('warn')));
+  afterAll(async () => broker.stop());
+
+  it("writes the request's and the scope's warnings, errors with their request id, and no request lines", async () => {
+    const url = await broker.listen();
+    const ok = await fetch(`${url}/probe/warn`);
+    expect(ok.status).toBe(200);
+    const boom = await fetch(`${url}/probe/boom`);
+    expect(boom.status).toBe(500);
+    const lines = logs.text.trim().split('\n').map((l) => JSON.parse(l) as { reqId?: string; msg?: string; level: number; password?: string; err?: { message?: string } });
+    const warn = lines.find((l) => l.msg === 'probe warn')!;
+    expect(warn.reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(warn.password).toBe('[redacted]');
+    expect(lines.some((l) => l.msg === 'probe scope warn' && l.level === 40)).toBe(true);
+    const error = lines.find((l) => l.msg === 'unhandled error')!;
+    expect(error.reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(error.reqId).not.toBe(warn.reqId);
+    expect(error.err?.message).toBe('internal detail that must not reach a client');
+    expect(lines.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed')).toEqual([]);
+  });
+
+  it('times requests for the duration histogram without fastify timing them', async () => {
+    for (let i = 0; i < 3; i++) expect((await broker.app.inject({ url: '/probe/warn' })).statusCode).toBe(200);
+    const text = (await broker.app.inject({ url: '/metrics' })).body;
+    const sum = /broker_http_request_duration_seconds_sum\{method="GET",route="\/probe\/warn",status="200"\} (\S+)/.exec(text);
+    const count = /broker_http_request_duration_seconds_count\{method="GET",route="\/probe\/warn",status="200"\} (\S+)/.exec(text);
+    expect(Number(count?.[1])).toBeGreaterThanOrEqual(3);
+    expect(Number(sum?.[1])).toBeGreaterThan(0);
+  });
+});
