@@ -6,7 +6,10 @@ import { load, machine, startChild, startUpstream, table } from './_bench-kit.js
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const up = await startUpstream();
-const { child, info } = await startChild<{ bareUrl: string; brokerUrl: string; cookie: string; bearer: string | null }>('bench/_gateway-servers.ts', [up.url]);
+// The bare proxy and the broker in processes of their own.
+const { child, info: broker } = await startChild<{ brokerUrl: string; cookie: string; bearer: string | null }>('bench/_gateway-servers.ts', [up.url, 'broker']);
+const bareChild = await startChild<{ url: string }>('bench/_gateway-servers.ts', [up.url, 'bare']);
+const info = { ...broker, bareUrl: bareChild.info.url };
 try {
   // warm-up
   await load(`${info.bareUrl}/apps/bench/x`, { duration: 1 });
@@ -34,5 +37,6 @@ try {
   console.log(`added p99: session ${(session.p99 - bare.p99).toFixed(1)} ms${bearer ? `, bearer ${(bearer.p99 - bare.p99).toFixed(1)} ms` : ' (bearer: no signing keys bound, skipped)'}`);
 } finally {
   child.kill('SIGTERM');
+  bareChild.child.kill('SIGTERM');
   up.child.kill('SIGTERM');
 }

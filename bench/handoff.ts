@@ -1,11 +1,13 @@
 // `npm run bench -- handoff`: signed handoffs/s for an already logged-in browser (session cookie →
 // HMAC-SHA256 signed 303 to the site) against a bare fastify 303 route, same run, autocannon -c 50 -d 5.
+// The broker and the bare route run in processes of their own.
 import { request } from 'undici';
 import { cpuTicks as serverTicks, load, machine, startChild, table } from './_bench-kit.js';
 import { verifyHandoff } from '../plugins/hmac-handoff/verify.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
-const { child, info } = await startChild<{ brokerUrl: string; bareUrl: string; cookie: string; returnTo: string; key: { kid: string; secret: string } }>('bench/_handoff-servers.ts');
+const { child, info } = await startChild<{ brokerUrl: string; cookie: string; returnTo: string; key: { kid: string; secret: string } }>('bench/_handoff-servers.ts', ['broker']);
+const bareChild = await startChild<{ url: string }>('bench/_handoff-servers.ts', ['bare']);
 try {
   const nonce = 'bench-nonce-0123456789';
   const path = `/sso/bench?return_to=${encodeURIComponent(info.returnTo)}&nonce=${nonce}`;
@@ -20,16 +22,15 @@ try {
   if (v.fields.email !== 'bench@example.test') throw new Error('handoff probe carried the wrong user');
 
   // Server CPU time per request (from /proc, Linux): far less noisy than req/s on a shared machine.
-  const cpuTicks = (): number => serverTicks(child.pid!);
-  const measure = async (url: string, h?: Record<string, string>) => {
-    const t0 = cpuTicks();
+  const measure = async (pid: number, url: string, h?: Record<string, string>) => {
+    const t0 = serverTicks(pid);
     const r = await load(url, { headers: h, duration });
     const total = r.rps * duration;
-    return { ...r, cpuUs: total ? ((cpuTicks() - t0) * 10_000) / total : 0 };
+    return { ...r, cpuUs: total ? ((serverTicks(pid) - t0) * 10_000) / total : 0 };
   };
-  const bare = await measure(`${info.bareUrl}/redirect`);
-  const handoff = await measure(`${info.brokerUrl}${path}`, headers);
-  const brokerBase = await measure(`${info.brokerUrl}/bench/redirect`, headers);
+  const bare = await measure(bareChild.child.pid!, `${bareChild.info.url}/redirect`);
+  const handoff = await measure(child.pid!, `${info.brokerUrl}${path}`, headers);
+  const brokerBase = await measure(child.pid!, `${info.brokerUrl}/bench/redirect`, headers);
   for (const [name, r] of [['bare', bare], ['handoff', handoff], ['broker baseline', brokerBase]] as const) {
     // Every answer must be the 303 (autocannon counts 3xx as non-2xx): anything else means we measured errors.
     if (r.errors > 0) throw new Error(`${name}: ${r.errors} connection errors`);
@@ -45,4 +46,5 @@ try {
   console.log(`handoff / bare = ${(ratio * 100).toFixed(1)} % (target ≥ 70 %)`);
 } finally {
   child.kill();
+  bareChild.child.kill();
 }

@@ -6,14 +6,16 @@
 //     it reads and writes. BENCH_ROUNDS interleaved rounds of BENCH_DURATION s (default 5 × 2 s), the
 //     order rotated each round, after a warm-up of BENCH_WARMUP s per case (default 3: the servers'
 //     and autocannon's code take about that long to settle here). Target (issue 3): ≥ 80 % of the
-//     bare route. BENCH_PROCESSES fresh servers processes (default 3) are measured one after the
-//     other and all their rounds pooled. The servers' process has CPU 1 to itself and autocannon CPU 0, when the machine
+//     bare route. Each app runs in a process of its own (bench/_login-servers.ts). BENCH_PROCESSES
+//     fresh sets of those processes (default 3) are measured one after the other and all their rounds
+//     pooled. The servers have CPU 1 to themselves and autocannon CPU 0, when the machine
 //     allows (see _bench-kit canPin; BENCH_PIN=0 turns it off): each case is then bound by the
 //     server's core, which the table shows (share of the core busy), not by how the scheduler splits
 //     two cores between autocannon and the server. The broker logs at `silent` here, as the bare
 //     routes do (`logger: false`); at the default `info` every request also writes two log lines.
 // (2) Password logins/s at the default Argon2id parameters (m=19 MiB, t=2, p=1), full HTTP POSTs
 //     (CSRF, lockout look-up, Argon2 verify, LoginSucceeded appended, cookie set), as a separate figure.
+import type { ChildProcess } from 'node:child_process';
 import { PasswordHasher, DEFAULT_ARGON2 } from '../adapters/crypto/password-hasher.js';
 import { canPin, cpuTicks, load, machine, pinLoadGenerator, startChild, table, unpin } from './_bench-kit.js';
 
@@ -21,36 +23,44 @@ const duration = Number(process.env.BENCH_DURATION ?? 2);
 const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 5);
 const warmup = Number(process.env.BENCH_WARMUP ?? 3);
 const processes = Number(process.env.BENCH_PROCESSES ?? 3);
-type Info = { bareUrl: string; floorUrl: string; brokerUrl: string; cookie: string; csrfCookie: string; loginBody: string };
-const cases = {
-  bare: (i: Info) => [`${i.bareUrl}/bare`, undefined],
-  same: (i: Info) => [`${i.bareUrl}/bare-same`, i.cookie],
-  floor: (i: Info) => [`${i.floorUrl}/floor`, i.cookie],
-  open: (i: Info) => [`${i.brokerUrl}/bench/open`, undefined],
-  session: (i: Info) => [`${i.brokerUrl}/bench/session`, i.cookie],
-} as const satisfies Record<string, (i: Info) => readonly [string, string | undefined]>;
-type Case = keyof typeof cases;
-const order = Object.keys(cases) as Case[];
+type BrokerInfo = { url: string; token: string; userId: string; expiresAtMs: number; cookie: string; csrfCookie: string; loginBody: string };
+type Case = 'bare' | 'same' | 'floor' | 'open' | 'session';
+const order: Case[] = ['bare', 'same', 'floor', 'open', 'session'];
 type M = { rps: number; p50: number; p99: number; non2xx: number; cpuUs: number; busy: number };
 
 /**
- * One fresh servers process: warm-up, then interleaved rounds (in each, every case runs back to
- * back, so a neighbour's burst lands on all of them; the order rotates every round, so no case
- * always runs first or last). All its apps share the process, loaded one at a time.
+ * One fresh set of server processes, one app each (bare, same, floor, broker), all on CPU 1 and
+ * loaded one at a time: warm-up, then interleaved rounds (in each, every case runs back to back, so
+ * a neighbour's burst lands on all of them; the order rotates every round, so no case always runs
+ * first or last).
  */
-async function measureProcess(pinned: boolean): Promise<Record<Case, M>[]> {
-  const { child, info } = await startChild<Info>('bench/_login-servers.ts', [], {}, { pinned });
+async function measureSet(pinned: boolean): Promise<Record<Case, M>[]> {
+  const children: ChildProcess[] = [];
+  const start = async <T>(args: string[]) => {
+    const { child, info } = await startChild<T>('bench/_login-servers.ts', args, {}, { pinned });
+    children.push(child);
+    return { child, info };
+  };
   try {
-    const target = (c: Case) => {
-      const [url, cookie] = cases[c](info);
-      return { url, headers: cookie ? { cookie } : undefined };
+    const broker = await start<BrokerInfo>(['broker']);
+    const b = broker.info;
+    const bare = await start<{ url: string }>(['bare']);
+    const same = await start<{ url: string }>(['same']);
+    const floor = await start<{ url: string }>(['floor', b.token, b.userId, String(b.expiresAtMs)]);
+    const targets: Record<Case, { pid: number; url: string; headers?: Record<string, string> }> = {
+      bare: { pid: bare.child.pid!, url: `${bare.info.url}/bare` },
+      same: { pid: same.child.pid!, url: `${same.info.url}/bare-same`, headers: { cookie: b.cookie } },
+      floor: { pid: floor.child.pid!, url: `${floor.info.url}/floor`, headers: { cookie: b.cookie } },
+      open: { pid: broker.child.pid!, url: `${b.url}/bench/open` },
+      session: { pid: broker.child.pid!, url: `${b.url}/bench/session`, headers: { cookie: b.cookie } },
     };
-    for (const c of order) await load(target(c).url, { duration: warmup, headers: target(c).headers });
+    for (const c of order) await load(targets[c].url, { duration: warmup, headers: targets[c].headers });
     const measure = async (c: Case): Promise<M> => {
-      const t0 = cpuTicks(child.pid!);
+      const { pid, url, headers } = targets[c];
+      const t0 = cpuTicks(pid);
       const w0 = performance.now();
-      const r = await load(target(c).url, { duration, headers: target(c).headers });
-      const ticks = cpuTicks(child.pid!) - t0;
+      const r = await load(url, { duration, headers });
+      const ticks = cpuTicks(pid) - t0;
       const total = r.rps * duration;
       // busy: the server's CPU time over the wall time, in cores (1.00: one core busy throughout).
       return { ...r, cpuUs: total ? (ticks * 10_000) / total : 0, busy: ticks / 100 / ((performance.now() - w0) / 1000) };
@@ -62,20 +72,21 @@ async function measureProcess(pinned: boolean): Promise<Record<Case, M>[]> {
         const c = order[(round + i) % order.length];
         r[c] = await measure(c);
       }
-      if (order.some((c) => r[c].non2xx)) throw new Error('a route under load answered other than 200');
+      const failed = order.filter((c) => r[c].non2xx);
+      if (failed.length) throw new Error(`a route under load answered other than 200: ${failed.join(', ')}`);
       rounds.push(r);
     }
     return rounds;
   } finally {
-    child.kill('SIGTERM');
+    for (const c of children) c.kill('SIGTERM');
   }
 }
 
-// Several fresh processes, because a process is a draw: the same code in two processes started
-// alike ran 10-25 % apart here (what the JIT made of it), more than rounds within one process vary.
+// Several fresh sets, because a process is a draw: the same code in two processes started alike
+// ran 10-25 % apart here (what the JIT made of it), more than rounds within one process vary.
 const pinned = pinLoadGenerator();
 const perProcess: Record<Case, M>[][] = [];
-for (let p = 0; p < processes; p++) perProcess.push(await measureProcess(pinned));
+for (let p = 0; p < processes; p++) perProcess.push(await measureSet(pinned));
 const rounds = perProcess.flat();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ratio = (r: Record<Case, M>, x: Case, y: Case) => r[x].rps / r[y].rps;
@@ -91,7 +102,7 @@ const cpuPct = (x: Case, y: Case) => pct(cpuMed[x] / cpuMed[y]);
 const busyMed = (c: Case) => median(rounds.map((r) => r[c].busy)).toFixed(2);
 const row = (name: string, c: Case) => ({ case: name, 'req/s': Math.round(mid[c].rps), 'p50 ms': mid[c].p50, 'p99 ms': mid[c].p99, 'of bare': pct(ratio(mid, c, 'bare')), 'server CPU µs/req (median)': cpuMed[c].toFixed(1), 'server cores busy': busyMed(c) });
 console.log(
-  `login benchmark — ${machine()} — autocannon -c 50 -d ${duration}; ${processes} fresh server processes, each ${roundsWanted} interleaved rounds after ${warmup} s of warm-up per case; the median round of all shown; ` +
+  `login benchmark — ${machine()} — autocannon -c 50 -d ${duration}; ${processes} fresh sets of server processes (one app each), each set ${roundsWanted} interleaved rounds after ${warmup} s of warm-up per case; the median round of all shown; ` +
     (pinned ? 'servers pinned to CPU 1, autocannon to CPU 0' : `not pinned (${canPin ? 'taskset failed' : 'no taskset, one core, or BENCH_PIN=0'}): autocannon and the servers share the cores`),
 );
 table([
@@ -117,9 +128,9 @@ console.log(
 // Password logins, unpinned (Argon2id runs on libuv's threads, on every core): every request should
 // be a 303 (logged in and sent on); autocannon counts 3xx as non-2xx.
 unpin(process.pid);
-const { child, info } = await startChild<Info>('bench/_login-servers.ts');
+const { child, info } = await startChild<BrokerInfo>('bench/_login-servers.ts', ['broker']);
 try {
-  const logins = await load(`${info.brokerUrl}/password/login`, {
+  const logins = await load(`${info.url}/password/login`, {
     duration: 3,
     connections: 8,
     method: 'POST',

@@ -1,4 +1,5 @@
 import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { pino, type Bindings, type ChildLoggerOptions, type Logger, type LoggerOptions } from 'pino';
 
 /**
@@ -186,4 +187,18 @@ export function requestLogging(logger: Logger): RequestLogging {
       (app as { log: FastifyBaseLogger }).log = logger as unknown as FastifyBaseLogger;
     },
   };
+}
+
+/**
+ * Request ids: `<process id>-<sequence>`, e.g. `3f9a0c12d4e7-1z4`: twelve random hex digits (48
+ * bits) chosen when the process starts, then a base-36 counter. Unique across the broker's
+ * processes and nodes without coordination, so a log aggregator can key on them, and cheap: a
+ * random UUID per request cost ~160 ns here, 0.7 % of a bare fastify request, for randomness an
+ * id that only correlates log lines (and the gateway's `x-request-id`) has no use for. They are
+ * not secrets and grant nothing; they do count this process's requests.
+ */
+export function requestIds(): () => string {
+  const prefix = `${randomBytes(6).toString('hex')}-`;
+  let seq = 0;
+  return () => prefix + (++seq).toString(36);
 }

@@ -38,7 +38,7 @@ import { securityHeaders } from '../http/security-headers.js';
 import { responseHook } from '../http/response-hook.js';
 import { sendError } from '../http/errors.js';
 import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http/metrics.js';
-import { brokerLoggerOptions, requestLogging } from '../http/logging.js';
+import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { TOKENS } from './tokens.js';
@@ -146,6 +146,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   container.bind(TOKENS.Sites).toConstantValue(sites);
 
   const logging = requestLogging(logger);
+  const nextRequestId = requestIds();
   const app = Fastify({
     trustProxy: config.server.trustProxy,
     bodyLimit: 256 * 1024,
@@ -154,7 +155,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     // Called once per request, first: the request's start, for the duration metrics.
     genReqId: (raw) => {
       markRequestStart(raw);
-      return ids.uuid();
+      return nextRequestId();
     },
     // Each request's child logger is built on its first log line, not for every request; fastify's
     // request lines are built only when written, and its per-request listeners only when they can be.

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Broker } from '../../../adapters/kernel/boot.js';
-import { redactQuery } from '../../../adapters/http/logging.js';
+import { redactQuery, requestIds } from '../../../adapters/http/logging.js';
 import { bootProbe, type LogCapture } from './broker-fixture.js';
 
 describe('HTTP hardening', () => {
@@ -100,8 +100,17 @@ describe('HTTP hardening', () => {
     // The request's lines (fastify's and the handler's) share one reqId: the lazily built child logger is pino's own.
     const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { reqId?: string; msg?: string });
     const echo = lines.find((l) => l.msg === 'probe echo')!;
-    expect(echo.reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(echo.reqId).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
     expect(lines.filter((l) => l.reqId === echo.reqId).map((l) => l.msg)).toEqual(['incoming request', 'probe echo', 'request completed']);
+  });
+
+  it('gives requests ids unique within a process and across processes', () => {
+    const a = requestIds();
+    const b = requestIds();
+    const fromA = Array.from({ length: 1000 }, a);
+    expect(new Set(fromA).size).toBe(1000);
+    for (const id of fromA) expect(id).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
+    expect(fromA[0].split('-')[0]).not.toBe(b().split('-')[0]);
   });
 
   it('keeps query keys but drops their values', () => {
@@ -127,11 +136,11 @@ describe('logging above info (fastify without a logger of its own)', () => {
     expect(boom.status).toBe(500);
     const lines = logs.text.trim().split('\n').map((l) => JSON.parse(l) as { reqId?: string; msg?: string; level: number; password?: string; err?: { message?: string } });
     const warn = lines.find((l) => l.msg === 'probe warn')!;
-    expect(warn.reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(warn.reqId).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
     expect(warn.password).toBe('[redacted]');
     expect(lines.some((l) => l.msg === 'probe scope warn' && l.level === 40)).toBe(true);
     const error = lines.find((l) => l.msg === 'unhandled error')!;
-    expect(error.reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(error.reqId).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
     expect(error.reqId).not.toBe(warn.reqId);
     expect(error.err?.message).toBe('internal detail that must not reach a client');
     expect(lines.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed')).toEqual([]);
