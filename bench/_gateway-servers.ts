@@ -4,6 +4,7 @@
 // Prints its URL (and, for the broker, a session cookie and a bearer token).
 import Fastify from 'fastify';
 import httpProxy from '@fastify/http-proxy';
+import { benchBrokerConfig } from './_broker-config.js';
 import { bootBroker } from '../adapters/kernel/boot.js';
 import { MemoryEventStore } from '../adapters/event-stores/memory.js';
 import gateway from '../plugins/gateway/index.js';
@@ -20,17 +21,7 @@ if (process.argv[3] === 'bare') {
 } else {
 
   const broker = await bootBroker(
-    {
-      server: { host: '127.0.0.1', port: 0, baseUrl: 'http://127.0.0.1', trustProxy: false, insecureCookies: true },
-      dataDir: '/nonexistent',
-      store: { kind: 'memory' },
-      secrets: { masterKey: 'b'.repeat(32) },
-      session: { absoluteSeconds: 3600, idleSeconds: 3600 },
-      log: { level: 'silent' },
-      admin: { apiTokens: [] },
-      sites: [],
-      plugins: [],
-    },
+    benchBrokerConfig(),
     { store: new MemoryEventStore(), plugins: [{ plugin: gateway, config: { routes: [{ id: 'bench', pathPrefix: '/apps/bench', upstream }] } }] },
   );
   const brokerUrl = await broker.listen();

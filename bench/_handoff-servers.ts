@@ -2,10 +2,10 @@
 // down, by a different amount in each process: measured): `broker`, a broker with the hmac-handoff
 // plugin and one logged-in session; `bare`, a bare fastify redirect route.
 import Fastify from 'fastify';
+import { benchBrokerConfig } from './_broker-config.js';
 import { bootBroker } from '../adapters/kernel/boot.js';
 import { MemoryEventStore } from '../adapters/event-stores/memory.js';
 import plugin from '../plugins/hmac-handoff/index.js';
-import type { BrokerConfig } from '../config/types.js';
 
 const RETURN = 'https://site.bench/callback';
 if (process.argv[2] === 'bare') {
@@ -14,17 +14,7 @@ if (process.argv[2] === 'bare') {
   bare.get('/redirect', async (_req, reply) => reply.redirect(`${RETURN}?user=00000000-0000-4000-8000-000000000000`, 303));
   console.log(JSON.stringify({ url: await bare.listen({ port: 0, host: '127.0.0.1' }) }));
 } else {
-  const config: BrokerConfig = {
-    server: { host: '127.0.0.1', port: 0, baseUrl: 'http://127.0.0.1', trustProxy: false, insecureCookies: true },
-    dataDir: '/nonexistent',
-    store: { kind: 'memory' },
-    secrets: { masterKey: 'b'.repeat(32) },
-    session: { absoluteSeconds: 3600, idleSeconds: 3600 },
-    log: { level: 'silent' },
-    admin: { apiTokens: [] },
-    sites: [{ id: 'bench', name: 'Bench', returnUrls: [RETURN], handoff: { keys: [{ kid: 'k1', secret: 'bench-site-secret-0123456789' }], fields: ['email', 'name'] } }],
-    plugins: [],
-  };
+  const config = benchBrokerConfig([{ id: 'bench', name: 'Bench', returnUrls: [RETURN], handoff: { keys: [{ kid: 'k1', secret: 'bench-site-secret-0123456789' }], fields: ['email', 'name'] } }]);
   const broker = await bootBroker(config, { store: new MemoryEventStore(), plugins: [{ plugin, config: { rateLimit: { browser: { max: 1_000_000, windowSeconds: 60 }, server: { max: 1_000_000, windowSeconds: 60 } } } }] });
   // The broker's own baseline: a trivial 303 through the same server (helmet, cookies, error handling).
   broker.app.get('/bench/redirect', async (_req, reply) => reply.redirect(`${RETURN}?user=bench`, 303));

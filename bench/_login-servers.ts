@@ -11,6 +11,7 @@
 // Prints one JSON line: its URL and what the bench needs.
 import Fastify from 'fastify';
 import { fastifyCookie } from '@fastify/cookie';
+import { benchBrokerConfig } from './_broker-config.js';
 import { bootBroker, type Plugin } from '../adapters/kernel/boot.js';
 import { requestIds } from '../adapters/http/logging.js';
 import { MemoryEventStore } from '../adapters/event-stores/memory.js';
@@ -95,17 +96,7 @@ if (role === 'bare' || role === 'same') {
   };
 
   const broker = await bootBroker(
-    {
-      server: { host: '127.0.0.1', port: 0, baseUrl: 'http://127.0.0.1', trustProxy: false, insecureCookies: true },
-      dataDir: '/nonexistent',
-      store: { kind: 'memory' },
-      secrets: { masterKey: 'b'.repeat(32) },
-      session: { absoluteSeconds: 3600, idleSeconds: 3600 },
-      log: { level: 'silent' },
-      admin: { apiTokens: [] },
-      sites: [],
-      plugins: [],
-    } as never,
+    benchBrokerConfig(),
     {
       store: new MemoryEventStore(),
       plugins: [
