@@ -54,24 +54,16 @@ export function requestSerializer(req: LoggedRequest): Record<string, unknown> {
   return { method: req.method, url: redactQuery(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
-/** Fastify's own `res` serializer: a reply is logged as its status code. */
-export function replySerializer(reply: { statusCode: number }): Record<string, unknown> {
+/** Fastify's `res` serializer: a reply is logged as its status code. */
+function replySerializer(reply: { statusCode: number }): Record<string, unknown> {
   return { statusCode: reply.statusCode };
 }
 
-/**
- * The serializers are fastify's set (`req` without the query values), on the broker's logger itself,
- * so a line is the same whether fastify or the broker hands it to pino (see requestLogging).
- */
 export function brokerLoggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: {
-      req: requestSerializer as (req: unknown) => Record<string, unknown>,
-      res: replySerializer as (res: unknown) => Record<string, unknown>,
-      err: pino.stdSerializers.err,
-    },
+    serializers: { req: requestSerializer as (req: unknown) => Record<string, unknown> },
   };
 }
 
@@ -170,8 +162,11 @@ export interface RequestLogging {
  *   to it where it is used: each request's `req.log` (the lazy child, same `reqId` binding, same
  *   lines) and the instance's `app.log`, a plain property every plugin scope inherits.
  *
- * The level is read once, at boot (the config's `log.level`): changing the logger's level later
- * would not bring fastify's request lines back. Request metrics time requests on their own
+ * One line is lost above `info`: fastify's "request errored", which it writes at `error` when
+ * node's response object itself emits 'error' (its listener is one of those it no longer adds);
+ * errors a handler throws, and failed sends, are logged as before (by the error handler and
+ * `reply.log`). The level is read once, at boot (the config's `log.level`): changing the logger's
+ * level later would not bring fastify's request lines back. Request metrics time requests on their own
  * (metrics.ts, markRequestStart), not with fastify's listeners.
  */
 export function requestLogging(logger: Logger): RequestLogging {
@@ -179,12 +174,17 @@ export function requestLogging(logger: Logger): RequestLogging {
   if (logger.isLevelEnabled('info')) {
     return { options: { loggerInstance: logger as unknown as FastifyBaseLogger, childLoggerFactory: lazyChildLoggerFactory as never, logController }, install() {} };
   }
-  // Fastify passes its null logger as the parent; each request's logger is the broker's child.
-  const childOf = (_fastifyNullLogger: unknown, bindings: Bindings, opts: ChildLoggerOptions): Logger => lazyChildLoggerFactory(logger, bindings, opts);
+  // What fastify makes of a logger it is given: a child carrying its serializers for `req`, `res`
+  // and `err` (the logger's own win), so a line in fastify's shape ({ req, res, err }) is written
+  // as fastify would write it, whatever serializers the logger came with. Made once, here.
+  const own = (logger as unknown as Record<symbol, object | undefined>)[pino.symbols.serializersSym];
+  const base = logger.child({}, { serializers: { req: requestSerializer, res: replySerializer, err: pino.stdSerializers.err, ...own } as never });
+  // Fastify passes its null logger as the parent; each request's logger is a child of `base`.
+  const childOf = (_fastifyNullLogger: unknown, bindings: Bindings, opts: ChildLoggerOptions): Logger => lazyChildLoggerFactory(base, bindings, opts);
   return {
     options: { childLoggerFactory: childOf as never, logController },
     install(app) {
-      (app as { log: FastifyBaseLogger }).log = logger as unknown as FastifyBaseLogger;
+      (app as { log: FastifyBaseLogger }).log = base as unknown as FastifyBaseLogger;
     },
   };
 }

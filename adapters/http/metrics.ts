@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ResponseStep } from './response-hook.js';
 import type { EventStore, ProjectionEngine, Projection, RecordedEvent } from '../../core/index.js';
 
@@ -132,10 +132,14 @@ export function markRequestStart(raw: object): void {
   (raw as { [kStart]?: number })[kStart] = performance.now();
 }
 
-/** Milliseconds since the request was stamped (fastify's own timing when it was not). */
-function elapsedMs(req: FastifyRequest, reply: FastifyReply): number {
+/**
+ * Milliseconds since the request was stamped; undefined when it was not (a request id taken from a
+ * header, or a scope's own `setGenReqId`, would skip the stamp): such a request is counted but its
+ * duration is not observed, rather than observed as 0.
+ */
+function elapsedMs(req: FastifyRequest): number | undefined {
   const start = (req.raw as { [kStart]?: number })[kStart];
-  return start === undefined ? reply.elapsedTime : performance.now() - start;
+  return start === undefined ? undefined : performance.now() - start;
 }
 
 export interface BrokerMetrics {
@@ -195,7 +199,8 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
         byStatus.set(reply.statusCode, (b = { count: requests.series(labels), observe: duration.observer(labels) }));
       }
       b.count.value++;
-      b.observe(elapsedMs(req, reply) / 1000);
+      const ms = elapsedMs(req);
+      if (ms !== undefined) b.observe(ms / 1000);
     };
   };
   app.addHook('onClose', async () => loop.disable());

@@ -152,7 +152,8 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     bodyLimit: 256 * 1024,
     // Identifiers in URLs are short; a huge URL is an attack, not a login.
     routerOptions: { maxParamLength: 512 },
-    // Called once per request, first: the request's start, for the duration metrics.
+    // Called once per request, first: the request's start, for the duration metrics (so no
+    // `requestIdHeader` and no scope's `setGenReqId`: either would skip the stamp).
     genReqId: (raw) => {
       markRequestStart(raw);
       return nextRequestId();

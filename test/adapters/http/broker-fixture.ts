@@ -44,6 +44,13 @@ export const probePlugin: Plugin = {
       ctx.web.app.log.warn('probe scope warn');
       return { ok: true };
     });
+    // What fastify has hung on node's response by the time the handler runs.
+    ctx.web.app.get('/probe/listeners', async (_req, reply) => ({ finish: reply.raw.listenerCount('finish'), error: reply.raw.listenerCount('error') }));
+    // A line in fastify's own shape, with the whole request and reply in it.
+    ctx.web.app.get('/probe/shape', async (req, reply) => {
+      reply.log.warn({ req, res: reply }, 'probe shape');
+      return { ok: true };
+    });
     ctx.web.app.get('/probe/boom', async () => {
       throw new Error('internal detail that must not reach a client');
     });
@@ -64,11 +71,12 @@ export function testConfig(): BrokerConfig {
   };
 }
 
-export async function bootProbe(level = 'info'): Promise<{ broker: Broker; logs: LogCapture }> {
+/** `plain`: a pino logger with none of the broker's options (no redaction, no serializers). */
+export async function bootProbe(level = 'info', plain = false): Promise<{ broker: Broker; logs: LogCapture }> {
   const logs = new LogCapture();
   const broker = await bootBroker(testConfig(), {
     store: new MemoryEventStore(),
-    logger: pino(brokerLoggerOptions(level), logs),
+    logger: plain ? pino({ level }, logs) : pino(brokerLoggerOptions(level), logs),
     plugins: [{ plugin: probePlugin }],
   });
   await broker.ready();

@@ -146,6 +146,32 @@ describe('logging above info (fastify without a logger of its own)', () => {
     expect(lines.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed')).toEqual([]);
   });
 
+  it("leaves node's response without fastify's per-request listeners (it has them at info)", async () => {
+    const atWarn = (await broker.app.inject({ url: '/probe/listeners' })).json();
+    const info = await bootProbe('info');
+    try {
+      const atInfo = (await info.broker.app.inject({ url: '/probe/listeners' })).json();
+      expect(atInfo.error).toBeGreaterThan(atWarn.error);
+      expect(atInfo.finish).toBeGreaterThan(atWarn.finish);
+    } finally {
+      await info.broker.stop();
+    }
+  });
+
+  it("writes a line in fastify's shape as fastify would, even from a logger without the broker's serializers", async () => {
+    const plain = await bootProbe('warn', true);
+    try {
+      const r = await plain.broker.app.inject({ url: '/probe/shape', headers: { cookie: 'sid=COOKIE-S3CRET-5' } });
+      expect(r.statusCode).toBe(200);
+      const line = JSON.parse(plain.logs.text.trim().split('\n').find((l) => l.includes('probe shape'))!) as { req: Record<string, unknown>; res: Record<string, unknown> };
+      expect(line.res).toEqual({ statusCode: 200 });
+      expect(line.req).toMatchObject({ method: 'GET', url: '/probe/shape' });
+      expect(plain.logs.text).not.toContain('COOKIE-S3CRET-5');
+    } finally {
+      await plain.broker.stop();
+    }
+  });
+
   it('times requests for the duration histogram without fastify timing them', async () => {
     for (let i = 0; i < 3; i++) expect((await broker.app.inject({ url: '/probe/warn' })).statusCode).toBe(200);
     const text = (await broker.app.inject({ url: '/metrics' })).body;
