@@ -77,6 +77,20 @@ export async function load(url: string, opts: { headers?: Record<string, string>
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
 }
 
+/**
+ * One autocannon run against a server process, with that process's CPU time per request (from
+ * /proc: far less noisy than req/s on a shared machine) and how busy it was, in cores (1.00: one
+ * core busy throughout the run).
+ */
+export async function loadServer(pid: number, url: string, opts: Parameters<typeof load>[1] = {}): Promise<LoadResult & { cpuUs: number; busy: number }> {
+  const t0 = cpuTicks(pid);
+  const w0 = performance.now();
+  const r = await load(url, opts);
+  const ticks = cpuTicks(pid) - t0;
+  const total = r.rps * (opts.duration ?? 5);
+  return { ...r, cpuUs: total ? (ticks * 10_000) / total : 0, busy: ticks / 100 / ((performance.now() - w0) / 1000) };
+}
+
 export function table(rows: Record<string, string | number>[]): void {
   console.table(rows);
 }

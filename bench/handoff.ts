@@ -2,7 +2,7 @@
 // HMAC-SHA256 signed 303 to the site) against a bare fastify 303 route, same run, autocannon -c 50 -d 5.
 // The broker and the bare route run in processes of their own.
 import { request } from 'undici';
-import { cpuTicks as serverTicks, load, machine, startChild, table } from './_bench-kit.js';
+import { load, loadServer, machine, startChild, table } from './_bench-kit.js';
 import { verifyHandoff } from '../plugins/hmac-handoff/verify.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
@@ -21,13 +21,11 @@ try {
   const v = await verifyHandoff(new URL(location).searchParams, [info.key], { now: Date.now(), expectedSite: 'bench', expectedNonce: nonce, seenNonce: () => false });
   if (v.fields.email !== 'bench@example.test') throw new Error('handoff probe carried the wrong user');
 
-  // Server CPU time per request (from /proc, Linux): far less noisy than req/s on a shared machine.
-  const measure = async (pid: number, url: string, h?: Record<string, string>) => {
-    const t0 = serverTicks(pid);
-    const r = await load(url, { headers: h, duration });
-    const total = r.rps * duration;
-    return { ...r, cpuUs: total ? ((serverTicks(pid) - t0) * 10_000) / total : 0 };
-  };
+  const measure = (pid: number, url: string, headers?: Record<string, string>) => loadServer(pid, url, { headers, duration });
+  // Each process warmed up first: the bare app's process has served nothing until now.
+  for (const [url, h] of [[`${bareChild.info.url}/redirect`, undefined], [`${info.brokerUrl}${path}`, headers], [`${info.brokerUrl}/bench/redirect`, headers]] as const) {
+    await load(url, { duration: 1, headers: h });
+  }
   const bare = await measure(bareChild.child.pid!, `${bareChild.info.url}/redirect`);
   const handoff = await measure(child.pid!, `${info.brokerUrl}${path}`, headers);
   const brokerBase = await measure(child.pid!, `${info.brokerUrl}/bench/redirect`, headers);

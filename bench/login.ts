@@ -17,7 +17,7 @@
 //     (CSRF, lockout look-up, Argon2 verify, LoginSucceeded appended, cookie set), as a separate figure.
 import type { ChildProcess } from 'node:child_process';
 import { PasswordHasher, DEFAULT_ARGON2 } from '../adapters/crypto/password-hasher.js';
-import { canPin, cpuTicks, load, machine, pinLoadGenerator, startChild, table, unpin } from './_bench-kit.js';
+import { canPin, load, loadServer, machine, pinLoadGenerator, startChild, table, unpin } from './_bench-kit.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 2);
 const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -26,7 +26,7 @@ const processes = Number(process.env.BENCH_PROCESSES ?? 3);
 type BrokerInfo = { url: string; token: string; userId: string; expiresAtMs: number; cookie: string; csrfCookie: string; loginBody: string };
 type Case = 'bare' | 'same' | 'floor' | 'open' | 'session';
 const order: Case[] = ['bare', 'same', 'floor', 'open', 'session'];
-type M = { rps: number; p50: number; p99: number; non2xx: number; cpuUs: number; busy: number };
+type M = Awaited<ReturnType<typeof loadServer>>;
 
 /**
  * One fresh set of server processes, one app each (bare, same, floor, broker), all on CPU 1 and
@@ -55,16 +55,7 @@ async function measureSet(pinned: boolean): Promise<Record<Case, M>[]> {
       session: { pid: broker.child.pid!, url: `${b.url}/bench/session`, headers: { cookie: b.cookie } },
     };
     for (const c of order) await load(targets[c].url, { duration: warmup, headers: targets[c].headers });
-    const measure = async (c: Case): Promise<M> => {
-      const { pid, url, headers } = targets[c];
-      const t0 = cpuTicks(pid);
-      const w0 = performance.now();
-      const r = await load(url, { duration, headers });
-      const ticks = cpuTicks(pid) - t0;
-      const total = r.rps * duration;
-      // busy: the server's CPU time over the wall time, in cores (1.00: one core busy throughout).
-      return { ...r, cpuUs: total ? (ticks * 10_000) / total : 0, busy: ticks / 100 / ((performance.now() - w0) / 1000) };
-    };
+    const measure = (c: Case): Promise<M> => loadServer(targets[c].pid, targets[c].url, { duration, headers: targets[c].headers });
     const rounds: Record<Case, M>[] = [];
     for (let round = 0; round < roundsWanted; round++) {
       const r = {} as Record<Case, M>;

@@ -29,10 +29,9 @@ import type { ResponseStep } from './response-hook.js';
  * Route options keep their meaning: `{ helmet: false }` or `config: { helmet: { skipRoute: true } }`
  * sends none. A route-level helmet *object* is refused at registration (nothing uses one; set the
  * header in the handler instead), rather than silently ignored.
- */
-/**
- * The security-header step (see above) for the kernel's response hook, and the onRoute hook that
- * turns `{ helmet: false }` into `config.helmet.skipRoute` (install the response hook after this).
+ *
+ * Returns the step for the kernel's response hook, and adds the onRoute hook that turns
+ * `{ helmet: false }` into `config.helmet.skipRoute` (install the response hook after this).
  */
 export async function securityHeaders(app: FastifyInstance, options: FastifyHelmetOptions): Promise<ResponseStep> {
   const document = await helmetHeaders(options);
