@@ -1,3 +1,4 @@
+import { openSqliteReadDatabase } from '../adapters/read-models/sqlite-read-database.js';
 // Store measurements shared by `npm run bench -- store` and any other store's benchmark (the
 // PostgreSQL one runs the same functions against its adapter). Files starting with `_` are not
 // benchmarks themselves.
@@ -158,7 +159,7 @@ export async function generateLog(
 
 /** A projection engine holding the core read models, as the broker runs it. */
 export function coreEngine(): ProjectionEngine {
-  const engine = new ProjectionEngine();
+  const engine = new ProjectionEngine(openSqliteReadDatabase({ path: ':memory:' }));
   for (const p of [new UsersView(), new IdentitiesView(), new BansView(), new AuditView(), new SessionsView(), new SitesView()]) engine.add(p);
   return engine;
 }
@@ -168,7 +169,7 @@ export async function measureReplay(store: EventStore): Promise<Rate & { peakRss
   const engine = coreEngine();
   const r = await replayLog(store, engine);
   const users = engine.get<UsersView>('users')!;
-  if (users.byId.size === 0 && r.applied > 0) throw new Error('replay applied nothing to the users view');
+  if (users.count() === 0 && r.applied > 0) throw new Error('replay applied nothing to the users view');
   return { ...rate(r.applied, r.ms), peakRssMiB: process.resourceUsage().maxRSS / 1024, unknown: engine.unknown.length };
 }
 

@@ -90,6 +90,15 @@ export const brokerConfigSchema = {
       properties: { masterKey: { type: 'string', minLength: 32, nullable: true } },
       additionalProperties: false,
     },
+    readModels: {
+      type: 'object',
+      properties: {
+        path: { type: 'string', minLength: 1 },
+        cacheMiB: { type: 'integer', minimum: 1, maximum: 65536 },
+        sessionRetentionSeconds: { type: 'integer', minimum: 0 },
+      },
+      additionalProperties: false,
+    },
     session: {
       type: 'object',
       properties: {

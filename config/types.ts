@@ -57,6 +57,15 @@ export interface BrokerConfig {
     masterKey?: string;
   };
   session: { absoluteSeconds: number; idleSeconds: number };
+  /** Where this node keeps its persisted read models (core/read/projection-engine.ts). */
+  readModels?: {
+    /** SQLite file; default `<store file>.read.db` beside a SQLite log, `<dataDir>/read.db` otherwise, memory for a memory log. */
+    path?: string;
+    /** SQLite page cache in MiB (default 32). */
+    cacheMiB?: number;
+    /** How long an expired session's row stays before it is dropped (default 7 days). */
+    sessionRetentionSeconds?: number;
+  };
   /** The broker's JWS signing keys (adapters/crypto/signing-keys.ts); defaults: ES256, rotate after 30 days, 2 days overlap. */
   signing?: { alg?: 'ES256' | 'RS256'; rotateAfterSeconds?: number; overlapSeconds?: number };
   log: { level: string };

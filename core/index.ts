@@ -10,6 +10,7 @@ export * from './events/seal.js';
 export * from './events/catch-up.js';
 export * from './ports/event-store.js';
 export * from './ports/logger.js';
+export * from './ports/read-database.js';
 export * from './model/decider.js';
 export * from './model/command-handler.js';
 export * from './model/user.js';

@@ -11,12 +11,14 @@ import {
   Users,
   UsersView,
   type EventStore,
-  type Projection,
+  type AnyProjection,
   type ReadModels,
 } from '../../core/index.js';
 import { loadConfig } from '../../config/load.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { openEventStore } from '../event-stores/open.js';
+import { openSqliteReadDatabase } from '../read-models/sqlite-read-database.js';
+import { openReadDatabase } from '../read-models/open.js';
 import type { CliIo } from './io.js';
 
 /** What an offline command works with: the configured store, opened directly (no HTTP server). */
@@ -51,9 +53,8 @@ export async function openCliContext(argv: string[], io: CliIo): Promise<CliCont
   };
 }
 
-/** Fresh core read models in a fresh engine, for an offline replay. */
-export function freshReadModels(extra: Projection[] = []): { engine: ProjectionEngine; read: ReadModels } {
-  const read: ReadModels = {
+function coreReadModels(): ReadModels {
+  return {
     users: new UsersView(),
     identities: new IdentitiesView(),
     bans: new BansView(),
@@ -61,9 +62,36 @@ export function freshReadModels(extra: Projection[] = []): { engine: ProjectionE
     sessions: new SessionsView(),
     sites: new SitesView(),
   };
-  const engine = new ProjectionEngine();
+}
+
+/** Fresh core read models in a fresh in-memory engine, for an offline replay from the start. */
+export function freshReadModels(extra: AnyProjection[] = []): { engine: ProjectionEngine; read: ReadModels } {
+  const read = coreReadModels();
+  const engine = new ProjectionEngine(openSqliteReadDatabase({ path: ':memory:' }));
   for (const p of [...Object.values(read), ...extra]) engine.add(p);
   return { engine, read };
+}
+
+/**
+ * The node's persisted read models (the file the broker keeps), caught up with the log's head: a
+ * command reads indexes instead of scanning the log. Safe beside a running broker: each batch reads
+ * the committed checkpoint inside its write transaction, so no event is applied twice.
+ */
+export async function nodeReadModels(ctx: CliContext): Promise<{ engine: ProjectionEngine; read: ReadModels; close(): void }> {
+  const db = openReadDatabase(ctx.config);
+  const read = coreReadModels();
+  const engine = new ProjectionEngine(db);
+  for (const p of Object.values(read)) engine.add(p);
+  const from = await engine.prepare(ctx.store);
+  const head = await ctx.store.headPosition();
+  let after = from;
+  while (after < head) {
+    const page = await ctx.store.readAll({ after, limit: 1000 });
+    if (!page.length) break;
+    engine.applyBatch(page);
+    after = page[page.length - 1].position;
+  }
+  return { engine, read, close: () => db.close() };
 }
 
 /** `<id|email>` → user id, from the log (reservations and the user stream), not a projection. */

@@ -74,6 +74,8 @@ interface KeyEntry {
  */
 export class SigningKeys implements Projection {
   readonly name = 'signing-keys';
+  // A handful of events in one stream: read from that stream at start (load), not from all of `$all`.
+  readonly replay = 'live' as const;
   checkpoint = 0;
   private readonly byKid = new Map<string, KeyEntry>();
   private newest: KeyEntry | null = null;
@@ -123,6 +125,11 @@ export class SigningKeys implements Projection {
     this.byKid.set(d.kid, entry);
     this.newest = entry;
     this.jwksCache = null;
+  }
+
+  /** Reads the key ring from its stream (at start; later keys arrive through the projection). */
+  async load(): Promise<void> {
+    for (const e of await this.store.readStream(SIGNING_KEYS_STREAM)) this.apply(e);
   }
 
   /** Generates a key when there is none usable, when the current one is too old or of another alg. */

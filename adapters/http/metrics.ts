@@ -108,6 +108,8 @@ export class MetricsRegistry {
 /** Counts the events the projections apply, by type: the log's throughput as this node sees it. */
 class EventsCounter implements Projection {
   readonly name = 'metrics.events';
+  // A counter of this process's life (Prometheus counters start at 0 with the process).
+  readonly replay = 'live' as const;
   checkpoint = 0;
   // One series per event type, bound on first sight: every append pays this, so no label text is
   // built per event.

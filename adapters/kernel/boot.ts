@@ -26,12 +26,14 @@ import {
   type Logger,
   type PluginContext,
   type Reactor,
+  type ReadDatabase,
   type ReadModels,
   type RecordedEvent,
 } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
 import { openEventStore } from '../event-stores/open.js';
+import { openReadDatabase } from '../read-models/open.js';
 import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
 import { registerCoreRoutes } from '../http/core-routes.js';
 import { securityHeaders } from '../http/security-headers.js';
@@ -57,6 +59,8 @@ export interface BootOptions {
   /** Extra plugin objects (tests, embedding), loaded after the configured ones. */
   plugins?: { plugin: Plugin<any>; config?: unknown }[];
   logger?: pino.Logger;
+  /** Use this read database instead of the configured one (tests). */
+  readDb?: ReadDatabase;
 }
 
 export interface Broker {
@@ -103,13 +107,14 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
 
   const commands = new CommandHandler(store);
   const users = new Users(store, commands);
-  const projections = new ProjectionEngine();
+  const readDb = options.readDb ?? openReadDatabase(config, !!options.store);
+  const projections = new ProjectionEngine(readDb);
   const read: ReadModels = {
     users: new UsersView(),
     identities: new IdentitiesView(),
     bans: new BansView(),
     audit: new AuditView(),
-    sessions: new SessionsView(),
+    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds),
     sites: new SitesView(),
   };
   for (const p of Object.values(read)) projections.add(p);
@@ -117,7 +122,9 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   const signingKeys = new SigningKeys(store, keys.derive('signing-keys'), clock, signingSettings(config.signing), (m) => logger.warn(m));
   projections.add(signingKeys);
   projections.onUnknown = (r) => logger.warn({ event: r }, 'unknown event in the log (skipped)');
-  projections.onError = (err) => logger.error({ err }, 'projection subscription failed');
+  projections.onError = (err) => logger.error({ err }, 'projections could not apply events (will retry)');
+  projections.onFailure = (f) => logger.error({ projection: f.projection, position: f.position, err: f.error }, 'projection failed to apply an event; skipped (see projection_failures)');
+  projections.onRebuild = (name, reason) => logger.warn({ projection: name, reason }, 'projection rebuilds from the log');
   const login = new LoginService(
     store,
     users,
@@ -197,6 +204,14 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   const events = (after = 0): Observable<RecordedEvent> => store.subscribe(after);
 
   const state = { ready: false, stopping: false };
+  // Until the projections have caught up once, only health, readiness and metrics answer: a
+  // request served from rows behind the log could miss a ban recorded before this start.
+  app.addHook('onRequest', async (req, reply) => {
+    if (state.ready) return;
+    const url = req.url;
+    if (url === '/healthz' || url.startsWith('/readyz') || url === '/metrics') return;
+    return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
+  });
   registerCoreRoutes(app, { config, projections, store, login, webFor, state, read });
   registerJwksRoute(app, signingKeys);
 
@@ -262,6 +277,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     });
   }
 
+  let maintenance: NodeJS.Timeout | null = null;
   const broker: Broker = {
     config,
     app,
@@ -279,8 +295,21 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     async ready() {
       if (state.ready) return;
       await app.ready();
+      const from = await projections.prepare(store);
+      const head = await store.headPosition();
+      logger.info({ from, head, projections: projections.status().map((p) => `${p.name}@${p.checkpoint}`) }, 'projections resume');
       projections.start(store);
-      await projections.waitFor(await store.headPosition(), 600_000);
+      await waitCaughtUp(projections, head, logger);
+      maintenance = setInterval(() => {
+        try {
+          if (projections.stalled) projections.retry();
+          projections.maintain(clock.now());
+        } catch (err) {
+          logger.error({ err }, 'read model maintenance failed');
+        }
+      }, 60_000);
+      maintenance.unref();
+      await signingKeys.load();
       await signingKeys.ensure();
       signingKeys.start();
       const synced = await syncSites(store, read.sites, sites.all());
@@ -289,8 +318,12 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
       state.ready = true;
     },
     async listen() {
+      // Listen first: /healthz answers and /readyz says how far behind the log we are while the
+      // projections catch up; other routes answer 503 until then.
+      await app.ready();
+      const url = await app.listen({ port: config.server.port, host: config.server.host });
       await broker.ready();
-      return app.listen({ port: config.server.port, host: config.server.host });
+      return url;
     },
     async stop() {
       if (state.stopping) return;
@@ -299,9 +332,32 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
       for (const r of reactors) await r.stop();
       signingKeys.stop();
       for (const fn of stopHooks.reverse()) await fn();
+      if (maintenance) clearInterval(maintenance);
       projections.stop();
       await store.close();
+      if (!options.readDb) readDb.close();
     },
   };
   return broker;
+}
+
+/**
+ * Waits until the projections have applied `head`, logging progress every few seconds: no fixed
+ * timeout (a large rebuild takes as long as it takes; /readyz says how far it is).
+ */
+async function waitCaughtUp(projections: ProjectionEngine, head: number, logger: pino.Logger): Promise<void> {
+  const started = Date.now();
+  let last = projections.position;
+  for (;;) {
+    try {
+      await projections.waitFor(head, 5000);
+      if (head > 0) logger.info({ head, ms: Date.now() - started }, 'projections caught up');
+      return;
+    } catch (err) {
+      if ((err as Error).message === 'projection engine stopped') throw err;
+      const at = projections.position;
+      logger.info({ position: at, head, eventsPerSecond: Math.round((at - last) / 5), rebuilding: projections.status().filter((p) => p.rebuild).map((p) => p.name) }, 'projections catching up');
+      last = at;
+    }
+  }
 }

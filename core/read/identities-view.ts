@@ -1,27 +1,34 @@
 import type { RecordedEvent, KnownEvent } from '../events/envelope.js';
-import type { Projection } from './projection.js';
+import type { ReadDatabase, ReadStatement } from '../ports/read-database.js';
+import type { PersistedProjection } from './projection.js';
 
-/** External identities: `sub@issuer` -> user id. */
-export class IdentitiesView implements Projection {
+/** External identities: `sub@issuer` -> user id, persisted. */
+export class IdentitiesView implements PersistedProjection {
   readonly name = 'identities';
-  checkpoint = 0;
-  readonly bySubject = new Map<string, string>();
+  readonly version = 1;
+  readonly tables = ['identities'];
+  private st!: { put: ReadStatement; del: ReadStatement; get: ReadStatement<{ user_id: string }> };
 
   static key(issuer: string, subject: string): string {
     return `${subject}@${issuer}`;
   }
 
-  reset(): void {
-    this.bySubject.clear();
+  open(db: ReadDatabase): void {
+    db.exec(`CREATE TABLE IF NOT EXISTS identities (key TEXT PRIMARY KEY, user_id TEXT NOT NULL) WITHOUT ROWID;`);
+    this.st = {
+      put: db.prepare(`INSERT OR REPLACE INTO identities (key, user_id) VALUES (?, ?)`),
+      del: db.prepare(`DELETE FROM identities WHERE key = ?`),
+      get: db.prepare(`SELECT user_id FROM identities WHERE key = ?`),
+    };
   }
 
   apply(raw: RecordedEvent): void {
     const e = raw as KnownEvent;
-    if (e.type === 'ExternalIdentityLinked') this.bySubject.set(IdentitiesView.key(e.data.issuer, e.data.subject), e.data.userId);
-    else if (e.type === 'ExternalIdentityUnlinked') this.bySubject.delete(IdentitiesView.key(e.data.issuer, e.data.subject));
+    if (e.type === 'ExternalIdentityLinked') this.st.put.run(IdentitiesView.key(e.data.issuer, e.data.subject), e.data.userId);
+    else if (e.type === 'ExternalIdentityUnlinked') this.st.del.run(IdentitiesView.key(e.data.issuer, e.data.subject));
   }
 
   userFor(issuer: string, subject: string): string | undefined {
-    return this.bySubject.get(IdentitiesView.key(issuer, subject));
+    return this.st.get.get(IdentitiesView.key(issuer, subject))?.user_id;
   }
 }

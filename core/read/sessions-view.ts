@@ -1,5 +1,7 @@
 import type { RecordedEvent, KnownEvent } from '../events/envelope.js';
-import type { Projection } from './projection.js';
+import type { ReadDatabase, ReadStatement } from '../ports/read-database.js';
+import type { PersistedProjection } from './projection.js';
+import { BoundedCache } from './bounded-cache.js';
 
 export interface SessionView {
   sessionId: string;
@@ -20,19 +22,98 @@ export interface SessionView {
   userAgent: string | null;
 }
 
-/**
- * Live broker sessions, as a read model over the log, so every node sees the same sessions.
- * A ban, disable or erase drops the user's sessions the moment the event is applied.
- */
-export class SessionsView implements Projection {
-  readonly name = 'sessions';
-  checkpoint = 0;
-  readonly byId = new Map<string, SessionView>();
-  readonly byUser = new Map<string, Set<string>>();
+interface Row {
+  session_id: string;
+  user_id: string;
+  issuer: string;
+  subject: string;
+  amr: string;
+  roles: string;
+  tenant: string | null;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  expires_ms: number;
+  idle_seconds: number;
+  ip: string | null;
+  user_agent: string | null;
+}
 
-  reset(): void {
-    this.byId.clear();
-    this.byUser.clear();
+function toView(r: Row): SessionView {
+  return {
+    sessionId: r.session_id,
+    userId: r.user_id,
+    issuer: r.issuer,
+    subject: r.subject,
+    amr: JSON.parse(r.amr) as string[],
+    roles: JSON.parse(r.roles) as string[],
+    tenant: r.tenant,
+    createdAt: r.created_at,
+    lastSeenAt: r.last_seen_at,
+    expiresAt: r.expires_at,
+    lastSeenAtMs: Date.parse(r.last_seen_at),
+    expiresAtMs: r.expires_ms,
+    idleTimeoutSeconds: r.idle_seconds,
+    ip: r.ip,
+    userAgent: r.user_agent,
+  };
+}
+
+/** How long an expired session's row stays (for the admin pages) before `maintain` drops it. */
+export const DEFAULT_SESSION_RETENTION_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Live broker sessions, as a persisted read model over the log, so every node sees the same
+ * sessions and a restart resumes. A ban, disable or erase ends the user's sessions the moment the
+ * event is committed. The session check reads through a bounded cache that `apply` invalidates.
+ * A session that expires (absolute or idle) records no event: its row stays until `maintain` drops
+ * it `retentionSeconds` after it could last have been used (the log keeps it for audit).
+ */
+export class SessionsView implements PersistedProjection {
+  readonly name = 'sessions';
+  readonly version = 1;
+  readonly tables = ['sessions'];
+  private readonly cache = new BoundedCache<string, SessionView | null>(20_000);
+  private st!: {
+    insert: ReadStatement;
+    touch: ReadStatement;
+    del: ReadStatement;
+    byId: ReadStatement<Row>;
+    idsOfUser: ReadStatement<{ session_id: string }>;
+    ofUser: ReadStatement<Row>;
+    delUser: ReadStatement;
+    roles: ReadStatement;
+    count: ReadStatement<{ n: number }>;
+    purge: ReadStatement;
+  };
+
+  constructor(readonly retentionSeconds = DEFAULT_SESSION_RETENTION_SECONDS) {}
+
+  open(db: ReadDatabase): void {
+    db.exec(`CREATE TABLE IF NOT EXISTS sessions (
+      session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, issuer TEXT NOT NULL, subject TEXT NOT NULL,
+      amr TEXT NOT NULL, roles TEXT NOT NULL, tenant TEXT, created_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,
+      expires_at TEXT NOT NULL, expires_ms INTEGER NOT NULL, idle_seconds INTEGER NOT NULL, last_use_ms INTEGER NOT NULL,
+      ip TEXT, user_agent TEXT) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+      CREATE INDEX IF NOT EXISTS sessions_last_use ON sessions (last_use_ms);`);
+    this.st = {
+      insert: db.prepare(`INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      touch: db.prepare(`UPDATE sessions SET last_seen_at = ?, last_use_ms = MIN(expires_ms, ? + idle_seconds * 1000) WHERE session_id = ?`),
+      del: db.prepare(`DELETE FROM sessions WHERE session_id = ?`),
+      byId: db.prepare(`SELECT * FROM sessions WHERE session_id = ?`),
+      idsOfUser: db.prepare(`SELECT session_id FROM sessions WHERE user_id = ?`),
+      ofUser: db.prepare(`SELECT * FROM sessions WHERE user_id = ? ORDER BY created_at`),
+      delUser: db.prepare(`DELETE FROM sessions WHERE user_id = ?`),
+      roles: db.prepare(`UPDATE sessions SET roles = ?, tenant = COALESCE(?, tenant) WHERE user_id = ?`),
+      count: db.prepare(`SELECT count(*) AS n FROM sessions`),
+      purge: db.prepare(`DELETE FROM sessions WHERE last_use_ms < ?`),
+    };
+    this.cache.clear();
+  }
+
+  forget(): void {
+    this.cache.clear();
   }
 
   apply(raw: RecordedEvent): void {
@@ -40,64 +121,75 @@ export class SessionsView implements Projection {
     switch (e.type) {
       case 'LoginSucceeded': {
         const d = e.data;
-        this.byId.set(d.sessionId, {
-          sessionId: d.sessionId,
-          userId: d.userId,
-          issuer: d.issuer,
-          subject: d.subject,
-          amr: d.amr,
-          roles: d.roles ?? [],
-          tenant: d.tenant ?? null,
-          createdAt: e.metadata.recordedAt,
-          lastSeenAt: e.metadata.recordedAt,
-          expiresAt: d.expiresAt,
-          lastSeenAtMs: Date.parse(e.metadata.recordedAt),
-          expiresAtMs: Date.parse(d.expiresAt),
-          idleTimeoutSeconds: d.idleTimeoutSeconds,
-          ip: d.ip ?? null,
-          userAgent: d.userAgent ?? null,
-        });
-        let set = this.byUser.get(d.userId);
-        if (!set) this.byUser.set(d.userId, (set = new Set()));
-        set.add(d.sessionId);
+        const seenMs = Date.parse(e.metadata.recordedAt);
+        const expiresMs = Date.parse(d.expiresAt);
+        this.st.insert.run(
+          d.sessionId, d.userId, d.issuer, d.subject, JSON.stringify(d.amr), JSON.stringify(d.roles ?? []), d.tenant ?? null,
+          e.metadata.recordedAt, e.metadata.recordedAt, d.expiresAt, expiresMs, d.idleTimeoutSeconds,
+          Math.min(expiresMs, seenMs + d.idleTimeoutSeconds * 1000), d.ip ?? null, d.userAgent ?? null,
+        );
+        this.cache.delete(d.sessionId);
         break;
       }
-      case 'SessionRefreshed': {
-        const s = this.byId.get(e.data.sessionId);
-        if (s) {
-          s.lastSeenAt = e.metadata.recordedAt;
-          s.lastSeenAtMs = Date.parse(e.metadata.recordedAt);
-        }
+      case 'SessionRefreshed':
+        this.st.touch.run(e.metadata.recordedAt, Date.parse(e.metadata.recordedAt), e.data.sessionId);
+        this.cache.delete(e.data.sessionId);
         break;
-      }
       case 'SessionEnded':
-        this.drop(e.data.sessionId);
+        this.st.del.run(e.data.sessionId);
+        this.cache.delete(e.data.sessionId);
         break;
       case 'UserBanned':
       case 'AccountDisabled':
       case 'UserErased':
-        for (const id of [...(this.byUser.get(e.data.userId) ?? [])]) this.drop(id);
+        this.forgetUser(e.data.userId);
+        this.st.delUser.run(e.data.userId);
         break;
       case 'RolesAssigned':
-        for (const id of this.byUser.get(e.data.userId) ?? []) {
-          const s = this.byId.get(id)!;
-          s.roles = e.data.roles.slice();
-          s.tenant = e.data.tenant ?? s.tenant;
-        }
+        this.forgetUser(e.data.userId);
+        this.st.roles.run(JSON.stringify(e.data.roles), e.data.tenant ?? null, e.data.userId);
         break;
     }
   }
 
-  private drop(sessionId: string): void {
-    const s = this.byId.get(sessionId);
-    if (!s) return;
-    this.byId.delete(sessionId);
-    const set = this.byUser.get(s.userId);
-    set?.delete(sessionId);
-    if (set && set.size === 0) this.byUser.delete(s.userId);
+  private forgetUser(userId: string): void {
+    for (const r of this.st.idsOfUser.iterate(userId)) this.cache.delete(r.session_id);
+  }
+
+  /** The session by id (ended sessions are gone; expired ones the caller checks by time). */
+  get(sessionId: string): SessionView | undefined {
+    let v = this.cache.get(sessionId);
+    if (v === undefined) {
+      const r = this.st.byId.get(sessionId);
+      v = r ? toView(r) : null;
+      this.cache.set(sessionId, v);
+    }
+    return v ?? undefined;
+  }
+
+  /** Map-like access kept for callers written against the in-memory view. */
+  readonly byId: { get(id: string): SessionView | undefined; has(id: string): boolean; readonly size: number } = (() => {
+    const self = this;
+    return {
+      get: (id: string) => self.get(id),
+      has: (id: string) => self.get(id) !== undefined,
+      get size() {
+        return self.count();
+      },
+    };
+  })();
+
+  count(): number {
+    return this.st.count.get()!.n;
   }
 
   forUser(userId: string): SessionView[] {
-    return [...(this.byUser.get(userId) ?? [])].map((id) => this.byId.get(id)!).filter(Boolean);
+    return this.st.ofUser.all(userId).map(toView);
+  }
+
+  /** Drops rows of sessions that could not have been used for `retentionSeconds`. */
+  maintain(now: Date): void {
+    const cutoff = now.getTime() - this.retentionSeconds * 1000;
+    if (this.st.purge.run(cutoff).changes) this.cache.clear();
   }
 }

@@ -1,5 +1,6 @@
 import type { RecordedEvent, KnownEvent } from '../events/envelope.js';
-import type { Projection } from './projection.js';
+import type { ReadDatabase, ReadStatement } from '../ports/read-database.js';
+import type { PersistedProjection } from './projection.js';
 
 export interface SiteView {
   siteId: string;
@@ -14,22 +15,39 @@ export interface SiteView {
   removed: boolean;
 }
 
-/** The registry of downstream sites as recorded in the log (no secrets: key ids only). */
-export class SitesView implements Projection {
+/**
+ * The registry of downstream sites as recorded in the log (no secrets: key ids only), persisted.
+ * Sites are few and read on every handoff and webhook: the rows are mirrored in a map that only
+ * committed rows fill (reloaded after each change).
+ */
+export class SitesView implements PersistedProjection {
   readonly name = 'sites';
-  checkpoint = 0;
-  readonly byId = new Map<string, SiteView>();
+  readonly version = 1;
+  readonly tables = ['sites'];
+  private st!: { put: ReadStatement; get: ReadStatement<{ doc: string }>; all: ReadStatement<{ doc: string }> };
+  private mirror: Map<string, SiteView> | null = null;
 
-  reset(): void {
-    this.byId.clear();
+  open(db: ReadDatabase): void {
+    db.exec(`CREATE TABLE IF NOT EXISTS sites (site_id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;`);
+    this.st = {
+      put: db.prepare(`INSERT OR REPLACE INTO sites (site_id, doc) VALUES (?, ?)`),
+      get: db.prepare(`SELECT doc FROM sites WHERE site_id = ?`),
+      all: db.prepare(`SELECT doc FROM sites ORDER BY site_id`),
+    };
+    this.mirror = null;
+  }
+
+  forget(): void {
+    this.mirror = null;
   }
 
   apply(raw: RecordedEvent): void {
     const e = raw as KnownEvent;
     if (e.type === 'SiteRegistered' || e.type === 'SiteUpdated') {
       const d = e.data as Record<string, unknown> & { siteId: string };
-      const prev = this.byId.get(d.siteId);
-      this.byId.set(d.siteId, {
+      const row = this.st.get.get(d.siteId);
+      const prev = row ? (JSON.parse(row.doc) as SiteView) : undefined;
+      const next: SiteView = {
         siteId: d.siteId,
         name: (d.name as string) ?? prev?.name ?? d.siteId,
         returnUrls: (d.returnUrls as string[]) ?? prev?.returnUrls ?? [],
@@ -40,11 +58,20 @@ export class SitesView implements Projection {
         webhookFormat: d.webhookFormat !== undefined ? ((d.webhookFormat as string | null) ?? null) : (prev?.webhookFormat ?? null),
         registeredAt: prev?.registeredAt ?? e.metadata.recordedAt,
         removed: false,
-      });
+      };
+      this.st.put.run(d.siteId, JSON.stringify(next));
+      this.mirror = null;
     } else if (e.type === 'SiteRemoved') {
-      const s = this.byId.get(e.data.siteId);
-      if (s) s.removed = true;
+      const row = this.st.get.get(e.data.siteId);
+      if (row) this.st.put.run(e.data.siteId, JSON.stringify({ ...(JSON.parse(row.doc) as SiteView), removed: true }));
+      this.mirror = null;
     }
+  }
+
+  /** Every site ever registered (removed ones flagged), by id. */
+  get byId(): ReadonlyMap<string, SiteView> {
+    if (!this.mirror) this.mirror = new Map(this.st.all.all().map((r) => JSON.parse(r.doc) as SiteView).map((s) => [s.siteId, s]));
+    return this.mirror;
   }
 
   active(): SiteView[] {

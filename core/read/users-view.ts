@@ -1,5 +1,7 @@
 import type { RecordedEvent, KnownEvent } from '../events/envelope.js';
-import type { Projection } from './projection.js';
+import type { ReadDatabase, ReadStatement } from '../ports/read-database.js';
+import type { PersistedProjection } from './projection.js';
+import { BoundedCache } from './bounded-cache.js';
 
 export interface UserView {
   userId: string;
@@ -18,52 +20,116 @@ export interface UserView {
   lastLoginAt: string | null;
 }
 
-/** Users by id and by email. */
-export class UsersView implements Projection {
-  readonly name = 'users';
-  checkpoint = 0;
-  readonly byId = new Map<string, UserView>();
-  readonly byEmail = new Map<string, string>();
+export interface UserSearch {
+  /** Prefix of the email, of the name (any case), or of the user id; empty lists everyone. */
+  q?: string;
+  limit?: number;
+  /** Keyset cursor: the `next` of the previous page. */
+  after?: string | null;
+  /** Offset paging (kept for old callers; costs O(offset)). */
+  offset?: number;
+}
 
-  reset(): void {
-    this.byId.clear();
-    this.byEmail.clear();
+export interface UserPage {
+  /** Exact for the whole list; for a search, capped at `SEARCH_COUNT_CAP` (then `totalCapped`). */
+  total: number;
+  totalCapped: boolean;
+  users: UserView[];
+  /** Cursor of the next page, or null on the last one. */
+  next: string | null;
+}
+
+export const SEARCH_COUNT_CAP = 1000;
+
+interface Row {
+  user_id: string;
+  seq: number;
+  doc: string;
+}
+
+/**
+ * Users by id, by email and by name, persisted. Each user is one row: the document (what the
+ * pages show) plus the indexed columns the look-ups and searches use. `seq` is the registration
+ * position: lists are newest first, paged by it (keyset), so a page costs the same at any depth.
+ */
+export class UsersView implements PersistedProjection {
+  readonly name = 'users';
+  readonly version = 1;
+  readonly tables = ['users', 'users_meta'];
+  private readonly cache = new BoundedCache<string, UserView | null>(20_000);
+  private st!: {
+    put: ReadStatement;
+    byId: ReadStatement<Row>;
+    byEmail: ReadStatement<Row>;
+    count: ReadStatement<{ n: number }>;
+    bump: ReadStatement;
+    page: ReadStatement<Row>;
+    pageAfter: ReadStatement<Row>;
+    search: ReadStatement<Row>;
+    searchAfter: ReadStatement<Row>;
+    searchCount: ReadStatement<{ n: number }>;
+    pageOffset: ReadStatement<Row>;
+    searchOffset: ReadStatement<Row>;
+    admins: ReadStatement<{ n: number }>;
+    stats: ReadStatement<{ live: number; disabled: number; erased: number; identities: number }>;
+    all: ReadStatement<Row>;
+  };
+
+  open(db: ReadDatabase): void {
+    db.exec(`CREATE TABLE IF NOT EXISTS users (
+      user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, email TEXT, name_lower TEXT, admin INTEGER NOT NULL,
+      erased INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS users_seq ON users (seq) WHERE erased = 0;
+      CREATE INDEX IF NOT EXISTS users_email ON users (email) WHERE erased = 0;
+      CREATE INDEX IF NOT EXISTS users_name ON users (name_lower) WHERE erased = 0;
+      CREATE TABLE IF NOT EXISTS users_meta (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT OR IGNORE INTO users_meta VALUES ('live', 0);`);
+    // A search is the union of three index ranges (email, name, id prefixes), newest first.
+    const match = `erased = 0 AND ((email >= @q AND email < @q || char(1114111)) OR (name_lower >= @q AND name_lower < @q || char(1114111)) OR (user_id >= @q AND user_id < @q || char(1114111)))`;
+    this.st = {
+      put: db.prepare(`INSERT OR REPLACE INTO users (user_id, seq, email, name_lower, admin, erased, doc) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      byId: db.prepare(`SELECT user_id, seq, doc FROM users WHERE user_id = ?`),
+      byEmail: db.prepare(`SELECT user_id, seq, doc FROM users WHERE email = ? AND erased = 0`),
+      count: db.prepare(`SELECT n FROM users_meta WHERE k = 'live'`),
+      bump: db.prepare(`UPDATE users_meta SET n = n + ? WHERE k = 'live'`),
+      page: db.prepare(`SELECT user_id, seq, doc FROM users WHERE erased = 0 ORDER BY seq DESC LIMIT ?`),
+      pageAfter: db.prepare(`SELECT user_id, seq, doc FROM users WHERE erased = 0 AND seq < ? ORDER BY seq DESC LIMIT ?`),
+      pageOffset: db.prepare(`SELECT user_id, seq, doc FROM users WHERE erased = 0 ORDER BY seq DESC LIMIT ? OFFSET ?`),
+      search: db.prepare(`SELECT user_id, seq, doc FROM users WHERE ${match} ORDER BY seq DESC LIMIT @limit`),
+      searchAfter: db.prepare(`SELECT user_id, seq, doc FROM users WHERE ${match} AND seq < @after ORDER BY seq DESC LIMIT @limit`),
+      searchOffset: db.prepare(`SELECT user_id, seq, doc FROM users WHERE ${match} ORDER BY seq DESC LIMIT @limit OFFSET @offset`),
+      searchCount: db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM users WHERE ${match} LIMIT @limit)`),
+      admins: db.prepare(`SELECT count(*) AS n FROM users WHERE admin = 1 AND erased = 0`),
+      stats: db.prepare(`SELECT count(*) FILTER (WHERE erased = 0) AS live, count(*) FILTER (WHERE erased = 0 AND json_extract(doc, '$.disabled')) AS disabled,
+        count(*) FILTER (WHERE erased = 1) AS erased, coalesce(sum(json_array_length(doc, '$.identities')), 0) AS identities FROM users`),
+      all: db.prepare(`SELECT user_id, seq, doc FROM users WHERE erased = 0 ORDER BY seq`),
+    };
+    this.cache.clear();
+  }
+
+  forget(): void {
+    this.cache.clear();
   }
 
   apply(raw: RecordedEvent): void {
     const e = raw as KnownEvent;
     if (e.type === 'UserRegistered') {
       const d = e.data;
-      this.byId.set(d.userId, {
-        userId: d.userId,
-        email: d.email,
-        name: d.name,
-        admin: !!d.admin,
-        disabled: false,
-        banned: null,
-        erased: false,
-        hasPassword: false,
-        hasTotp: false,
-        roles: [],
-        tenant: null,
-        identities: [],
-        createdAt: e.metadata.recordedAt,
-        lastLoginAt: null,
+      this.put(raw.position, {
+        userId: d.userId, email: d.email, name: d.name, admin: !!d.admin, disabled: false, banned: null, erased: false,
+        hasPassword: false, hasTotp: false, roles: [], tenant: null, identities: [], createdAt: e.metadata.recordedAt, lastLoginAt: null,
       });
-      if (d.email) this.byEmail.set(d.email, d.userId);
+      this.st.bump.run(1);
       return;
     }
     const userId = (e.data as { userId?: string }).userId;
     if (!userId) return;
-    const u = this.byId.get(userId);
-    if (!u) return;
+    const row = this.st.byId.get(userId);
+    if (!row) return;
+    const u = JSON.parse(row.doc) as UserView;
     switch (e.type) {
       case 'UserProfileUpdated':
-        if (e.data.email !== undefined) {
-          if (u.email && this.byEmail.get(u.email) === userId) this.byEmail.delete(u.email);
-          u.email = e.data.email;
-          if (u.email) this.byEmail.set(u.email, userId);
-        }
+        if (e.data.email !== undefined) u.email = e.data.email;
         if (e.data.name !== undefined) u.name = e.data.name;
         break;
       case 'PasswordSet':
@@ -94,7 +160,7 @@ export class UsersView implements Projection {
         u.banned = null;
         break;
       case 'UserErased':
-        if (u.email && this.byEmail.get(u.email) === userId) this.byEmail.delete(u.email);
+        if (!u.erased) this.st.bump.run(-1);
         Object.assign(u, { email: null, name: null, erased: true, hasPassword: false, hasTotp: false, identities: [], roles: [] });
         break;
       case 'ExternalIdentityLinked':
@@ -110,33 +176,87 @@ export class UsersView implements Projection {
       case 'LoginSucceeded':
         u.lastLoginAt = e.metadata.recordedAt;
         break;
+      default:
+        return;
     }
+    this.put(row.seq, u);
+  }
+
+  private put(seq: number, u: UserView): void {
+    this.st.put.run(u.userId, seq, u.email, u.name ? u.name.toLowerCase() : null, u.admin ? 1 : 0, u.erased ? 1 : 0, JSON.stringify(u));
+    this.cache.delete(u.userId);
   }
 
   get(userId: string): UserView | undefined {
-    return this.byId.get(userId);
+    let v = this.cache.get(userId);
+    if (v === undefined) {
+      const r = this.st.byId.get(userId);
+      v = r ? (JSON.parse(r.doc) as UserView) : null;
+      this.cache.set(userId, v);
+    }
+    return v ?? undefined;
   }
 
   findByEmail(email: string): UserView | undefined {
-    const id = this.byEmail.get(email.trim().toLowerCase());
-    return id ? this.byId.get(id) : undefined;
+    const r = this.st.byEmail.get(email.trim().toLowerCase());
+    return r ? this.get(r.user_id) : undefined;
   }
 
-  /** Case-insensitive substring search over email, name and id; newest first. */
+  /** Users that are not erased. */
+  count(): number {
+    return this.st.count.get()!.n;
+  }
+
+  /** Counts over every user (a full scan: for the CLI's summaries, not for requests). */
+  stats(): { live: number; disabled: number; erased: number; identities: number } {
+    return this.st.stats.get()!;
+  }
+
+  /** Every user that is not erased, oldest first, one row at a time (`broker users list`). */
+  *each(): Generator<UserView> {
+    for (const r of this.st.all.iterate()) yield JSON.parse(r.doc) as UserView;
+  }
+
+  hasAdmin(): boolean {
+    return this.st.admins.get()!.n > 0;
+  }
+
+  /**
+   * A page of users, newest first: everyone, or those whose email, name (any case) or id starts
+   * with `q`. Keyset paging with `after` (each page costs the same at any depth).
+   */
+  list(opts: UserSearch = {}): UserPage {
+    const limit = Math.max(1, Math.min(opts.limit ?? 50, 500));
+    const q = (opts.q ?? '').trim().toLowerCase();
+    const after = opts.after ? Number(opts.after) : null;
+    const offset = opts.offset ?? 0;
+    let rows: Row[];
+    if (!q) rows = after !== null ? this.st.pageAfter.all(after, limit + 1) : offset ? this.st.pageOffset.all(limit + 1, offset) : this.st.page.all(limit + 1);
+    else rows = after !== null ? this.st.searchAfter.all({ q, limit: limit + 1, after }) : offset ? this.st.searchOffset.all({ q, limit: limit + 1, offset }) : this.st.search.all({ q, limit: limit + 1 });
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    let total: number;
+    let totalCapped = false;
+    if (!q) total = this.count();
+    else {
+      total = this.st.searchCount.get({ q, limit: SEARCH_COUNT_CAP + 1 })!.n;
+      if (total > SEARCH_COUNT_CAP) {
+        total = SEARCH_COUNT_CAP;
+        totalCapped = true;
+      }
+    }
+    return { total, totalCapped, users: rows.map((r) => JSON.parse(r.doc) as UserView), next: more ? String(rows[rows.length - 1].seq) : null };
+  }
+
+  /** Compatibility with the in-memory view's offset search. */
   search(q: string, limit = 50, offset = 0): { total: number; users: UserView[] } {
-    const needle = q.trim().toLowerCase();
-    const all = [...this.byId.values()].filter(
-      (u) =>
-        !u.erased &&
-        (!needle || u.userId.includes(needle) || (u.email ?? '').includes(needle) || (u.name ?? '').toLowerCase().includes(needle)),
-    );
-    all.reverse();
-    return { total: all.length, users: all.slice(offset, offset + limit) };
+    const p = this.list({ q, limit, offset });
+    return { total: p.total, users: p.users };
   }
 
   /** Whether the user may hold a session right now (exists, not banned, disabled or erased). */
   isActive(userId: string): boolean {
-    const u = this.byId.get(userId);
+    const u = this.get(userId);
     return !!u && !u.banned && !u.disabled && !u.erased;
   }
 }

@@ -37,7 +37,7 @@ export function firstRunSetup(deps: FirstRunSetupDeps): Reactor & FirstRunSetup 
       return url;
     },
     async start() {
-      const hasAdmin = [...deps.read.users.byId.values()].some((u) => u.admin && !u.erased);
+      const hasAdmin = deps.read.users.hasAdmin();
       if (hasAdmin || (await deps.tokens.bootstrapped())) return;
       const token = await deps.tokens.issue(deps.ttlSeconds);
       url = `${deps.baseUrl}/admin/setup?token=${token}`;

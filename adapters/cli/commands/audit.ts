@@ -2,30 +2,14 @@ import {
   ChainVerifier,
   currentVersion,
   isKnownEventType,
-  replayLog,
-  type Projection,
   type RecordedEvent,
 } from '../../../core/index.js';
 import { parseArgs } from '../args.js';
 import type { CliCommand } from '../command.js';
-import { freshReadModels, openCliContext, resolveUser } from '../context.js';
+import { nodeReadModels, openCliContext, resolveUser } from '../context.js';
 import { UsageError, err, out, type CliIo } from '../io.js';
 import { redactData, summarize } from '../event-summary.js';
 import { renderTable } from '../table.js';
-
-/** Keeps the full events that name one user, so the timeline can show their data. */
-class UserEventsCollector implements Projection {
-  readonly name = 'cli.user-events';
-  checkpoint = 0;
-  readonly events = new Map<number, RecordedEvent>();
-  constructor(private readonly userId: string) {}
-  apply(e: RecordedEvent): void {
-    if ((e.data as { userId?: unknown } | null)?.userId === this.userId) this.events.set(e.position, e);
-  }
-  reset(): void {
-    this.events.clear();
-  }
-}
 
 async function auditUser(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { booleans: ['json'] });
@@ -33,18 +17,25 @@ async function auditUser(argv: string[], io: CliIo): Promise<number> {
   const ctx = await openCliContext(argv, io);
   try {
     const userId = await resolveUser(ctx.users, args.positional[0]);
-    const collector = new UserEventsCollector(userId);
-    const { engine, read } = freshReadModels([collector]);
-    await replayLog(ctx.store, engine);
-    const rows = read.audit.timeline(userId).map((t) => {
-      const e = collector.events.get(t.position);
+    // The audit index (user -> positions) of the node's read models, caught up with the log; each
+    // entry's full event is then read from the log by its position: no scan of the log.
+    const { read, close } = await nodeReadModels(ctx);
+    const timeline = read.audit.timeline(userId);
+    const u = read.users.get(userId);
+    close();
+    const events = new Map<number, RecordedEvent>();
+    for (const t of timeline) {
+      const [e] = await ctx.store.readAll({ after: t.position - 1, limit: 1 });
+      if (e && e.position === t.position) events.set(t.position, e);
+    }
+    const rows = timeline.map((t) => {
+      const e = events.get(t.position);
       return { position: t.position, recordedAt: t.recordedAt, type: t.type, actor: t.actor, streamId: t.streamId, eventId: e?.id ?? null, data: e ? redactData(e.data) : null, summary: e ? summarize(e) : '' };
     });
     if (args.flags.has('json')) {
       out(io, JSON.stringify({ userId, events: rows }, null, 2));
       return 0;
     }
-    const u = read.users.get(userId);
     out(io, `user ${userId}${u?.email ? ` <${u.email}>` : ''}${u?.banned ? ` banned: ${u.banned.reason}` : ''}${u?.disabled ? ' disabled' : ''}${u?.erased ? ' erased' : ''}`);
     out(io, renderTable(['position', 'time', 'type', 'actor', 'summary'], rows.map((r) => [String(r.position), r.recordedAt, r.type, r.actor, r.summary])));
     return 0;

@@ -14,14 +14,14 @@ export function parseUntil(value: string | undefined): number | Date | undefined
 }
 
 export function stateSummary(read: ReadModels): Record<string, number> {
-  const users = [...read.users.byId.values()];
+  const s = read.users.stats();
   return {
-    users: users.filter((u) => !u.erased).length,
-    banned: read.bans.active.size,
-    disabled: users.filter((u) => u.disabled && !u.erased).length,
-    erased: users.filter((u) => u.erased).length,
-    identities: users.reduce((n, u) => n + u.identities.length, 0),
-    sessions: read.sessions.byId.size,
+    users: s.live,
+    banned: read.bans.activeCount(),
+    disabled: s.disabled,
+    erased: s.erased,
+    identities: s.identities,
+    sessions: read.sessions.count(),
     sites: read.sites.byId.size,
   };
 }

@@ -1,9 +1,8 @@
 import type { UserView } from '../../../core/index.js';
 import { flag, parseArgs, requireFlag } from '../args.js';
 import type { CliCommand } from '../command.js';
-import { freshReadModels, openCliContext, resolveUser, type CliContext } from '../context.js';
+import { nodeReadModels, openCliContext, resolveUser, type CliContext } from '../context.js';
 import { UsageError, out, type CliIo } from '../io.js';
-import { replayLog } from '../../../core/index.js';
 import { renderTable } from '../table.js';
 
 const USAGE = `broker users add --email <email> [--name <name>] [--admin]
@@ -73,16 +72,28 @@ export const usersCommand: CliCommand = {
       case 'list': {
         const args = parseArgs(rest, { booleans: ['json'] });
         return withContext(rest, io, async (ctx) => {
-          const { engine, read } = freshReadModels();
-          await replayLog(ctx.store, engine);
-          const users = [...read.users.byId.values()].filter((u) => !u.erased);
-          if (args.flags.has('json')) {
-            out(io, JSON.stringify(users, null, 2));
+          // Streams from the node's persisted read models: one row at a time, whatever the count.
+          const { read, close } = await nodeReadModels(ctx);
+          try {
+            let n = 0;
+            if (args.flags.has('json')) {
+              // A JSON array written element by element (the old output's shape, without holding it).
+              io.stdout.write('[');
+              for (const u of read.users.each()) io.stdout.write(`${n++ ? ',' : ''}\n${JSON.stringify(u)}`);
+              io.stdout.write(n ? '\n]\n' : ']\n');
+              return 0;
+            }
+            const header = ['id', 'email', 'name', 'admin', 'status', 'created'];
+            out(io, header.join('\t'));
+            for (const u of read.users.each()) {
+              out(io, [u.userId, u.email ?? '', u.name ?? '', u.admin ? 'yes' : '', status(u), u.createdAt].join('\t'));
+              n++;
+            }
+            out(io, `${n} user(s)`);
             return 0;
+          } finally {
+            close();
           }
-          out(io, renderTable(['id', 'email', 'name', 'admin', 'status', 'created'], users.map((u) => [u.userId, u.email ?? '', u.name ?? '', u.admin ? 'yes' : '', status(u), u.createdAt])));
-          out(io, `${users.length} user(s)`);
-          return 0;
         });
       }
       default:

@@ -15,9 +15,10 @@ import {
   UsersView,
   replayLog,
 } from '../../../core/index.js';
+import { memoryReadDb } from '../../helpers/read-db.js';
 
 function engineWithViews(): { engine: ProjectionEngine; users: UsersView; bans: BansView; audit: AuditView; identities: IdentitiesView } {
-  const engine = new ProjectionEngine();
+  const engine = new ProjectionEngine(memoryReadDb());
   const users = new UsersView();
   const bans = new BansView();
   const audit = new AuditView();
@@ -31,6 +32,7 @@ describe('ProjectionEngine', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proj-'));
     const store = await SqliteEventStore.open({ path: path.join(dir, 'e.db'), pollMs: 10_000 });
     const { engine, users: view, bans, audit, identities } = engineWithViews();
+    await engine.prepare(store);
     engine.start(store);
     try {
       const users = new Users(store);
@@ -40,11 +42,11 @@ describe('ProjectionEngine', () => {
         expect(ban.position).toBeGreaterThan(position);
         await engine.waitFor(ban.position);
         // Right after waitFor, without any other wait, every view shows the write.
-        expect(view.byEmail.get(`u${i}@example.com`)).toBe(userId);
-        expect(view.byId.get(userId)?.banned).toMatchObject({ reason: 'spam', actor: 'admin:1' });
+        expect(view.findByEmail(`u${i}@example.com`)?.userId).toBe(userId);
+        expect(view.get(userId)?.banned).toMatchObject({ reason: 'spam', actor: 'admin:1' });
         expect(bans.isBanned(userId)).toBe(true);
         expect(audit.timeline(userId).map((e) => e.type)).toEqual(['ReservationClaimed', 'UserRegistered', 'UserBanned']);
-        for (const p of engine.names) expect(engine.get(p)!.checkpoint).toBeGreaterThanOrEqual(ban.position);
+        for (const p of engine.names) expect(engine.checkpointOf(p)).toBeGreaterThanOrEqual(ban.position);
       }
       const { userId } = await users.register({}, { actor: 'test' });
       const link = await users.execute(userId, { type: 'linkIdentity', issuer: 'https://idp', subject: 'x' }, { actor: 'test' });
@@ -60,6 +62,7 @@ describe('ProjectionEngine', () => {
   it('waitFor resolves at once for a past position, rejects after its timeout, and stop() rejects waiters', async () => {
     const store = new MemoryEventStore();
     const { engine } = engineWithViews();
+    await engine.prepare(store);
     engine.start(store);
     const r = await new Users(store).register({}, { actor: 't' });
     await engine.waitFor(r.position);
@@ -75,6 +78,7 @@ describe('ProjectionEngine', () => {
     const store = new MemoryEventStore();
     const users = new Users(store);
     const live = engineWithViews();
+    await live.engine.prepare(store);
     live.engine.start(store);
     const a = await users.register({ email: 'a@example.com' }, { actor: 't' });
     const banned = await users.execute(a.userId, { type: 'ban', reason: 'r', actor: 'admin:1' }, { actor: 'admin:1' });
@@ -87,13 +91,13 @@ describe('ProjectionEngine', () => {
     const r = await replayLog(store, replayed.engine, { pageSize: 2, onProgress: (n) => progress.push(n) });
     expect(r.applied).toBe(await store.headPosition());
     expect(progress.length).toBeGreaterThan(1);
-    expect([...replayed.users.byId.entries()]).toEqual([...live.users.byId.entries()]);
+    expect([...replayed.users.each()]).toEqual([...live.users.each()]);
     expect(replayed.bans.isBanned(a.userId)).toBe(false);
 
     const asOf = engineWithViews();
     await replayLog(store, asOf.engine, { until: banned.position });
     expect(asOf.bans.isBanned(a.userId)).toBe(true);
-    expect(asOf.users.byEmail.has('b@example.com')).toBe(false);
+    expect(asOf.users.findByEmail('b@example.com')).toBeUndefined();
 
     const before = engineWithViews();
     await replayLog(store, before.engine, { until: new Date('2000-01-01T00:00:00Z') });

@@ -158,7 +158,7 @@ describe('first-run setup link', () => {
       }),
     );
     expect(results.map((r) => r.res.status).sort()).toEqual([200, 410]);
-    const admins = [...t.broker.read.users.byId.values()].filter((u) => u.admin);
+    const admins = [...t.broker.read.users.each()].filter((u) => u.admin);
     expect(admins).toHaveLength(1);
     expect((await t.broker.store.readAll({ limit: 10000 })).filter((e) => e.type === 'AdminBootstrapped')).toHaveLength(1);
   });
