@@ -96,6 +96,7 @@ export const brokerConfigSchema = {
         path: { type: 'string', minLength: 1 },
         cacheMiB: { type: 'integer', minimum: 1, maximum: 65536 },
         sessionRetentionSeconds: { type: 'integer', minimum: 0 },
+        readyMaxLag: { type: 'integer', minimum: 0 },
       },
       additionalProperties: false,
     },

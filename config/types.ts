@@ -65,6 +65,8 @@ export interface BrokerConfig {
     cacheMiB?: number;
     /** How long an expired session's row stays before it is dropped (default 7 days). */
     sessionRetentionSeconds?: number;
+    /** /readyz answers 503 while the read models are more than this many events behind the log (default 1000). */
+    readyMaxLag?: number;
   };
   /** The broker's JWS signing keys (adapters/crypto/signing-keys.ts); defaults: ES256, rotate after 30 days, 2 days overlap. */
   signing?: { alg?: 'ES256' | 'RS256'; rotateAfterSeconds?: number; overlapSeconds?: number };

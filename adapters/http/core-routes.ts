@@ -23,10 +23,24 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
 
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
 
+  // Ready: started, caught up with the log once, the read models no further behind than
+  // `readModels.readyMaxLag` events, and applying (not stalled on a database error). A node under
+  // write load is always a few events behind: demanding lag 0 made healthy nodes flap.
+  const maxLag = deps.config.readModels?.readyMaxLag ?? 1000;
   app.get('/readyz', async (_req, reply) => {
     const head = await store.headPosition();
-    const ok = state.ready && !state.stopping && projections.position >= head;
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', position: projections.position, head });
+    const lag = Math.max(0, head - projections.position);
+    const rebuilding = projections.status().filter((p) => p.rebuild).map((p) => ({ name: p.name, reason: p.rebuild!.reason, checkpoint: p.checkpoint, target: p.rebuild!.target }));
+    const reason = state.stopping
+      ? 'stopping'
+      : !state.ready
+        ? rebuilding.length ? 'rebuilding read models' : 'catching up with the log'
+        : projections.stalled
+          ? `read models cannot be written: ${projections.stalled.message}`
+          : lag > maxLag
+            ? `read models ${lag} events behind (more than ${maxLag})`
+            : null;
+    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}) });
   });
 
   app.get('/assets/broker.css', async (_req, reply) => reply.type('text/css').header('cache-control', 'public, max-age=3600').send(STYLESHEET));

@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ResponseStep } from './response-hook.js';
-import type { EventStore, ProjectionEngine, Projection, RecordedEvent } from '../../core/index.js';
+import type { EventStore, ProjectionEngine, ProjectionStatus, Projection, RecordedEvent } from '../../core/index.js';
 
 /**
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), from a registry small
@@ -61,6 +61,18 @@ export class Gauge implements Metric {
   }
 }
 
+/** A gauge with one series per label set, read at scrape time. */
+export class LabelledGauge implements Metric {
+  private last: { labels: Labels; value: number }[] = [];
+  constructor(readonly name: string, private readonly help: string, private readonly read: () => Promise<{ labels: Labels; value: number }[]>) {}
+  async collect(): Promise<void> {
+    this.last = await this.read();
+  }
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, ...this.last.map((s) => `${this.name}${labelText(s.labels)} ${num(s.value)}`)].join('\n');
+  }
+}
+
 export class Histogram implements Metric {
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
   constructor(readonly name: string, private readonly help: string, private readonly buckets: number[]) {}
@@ -100,7 +112,7 @@ export class MetricsRegistry {
     return m;
   }
   async render(): Promise<string> {
-    for (const m of this.metrics) if (m instanceof Gauge) await m.collect();
+    for (const m of this.metrics) if (m instanceof Gauge || m instanceof LabelledGauge) await m.collect();
     return this.metrics.map((m) => m.render()).join('\n') + '\n';
   }
 }
@@ -170,6 +182,13 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
   registry.add(new Gauge('broker_event_store_head_position', 'Global position of the last event appended to the store (rate() of it = events appended per second).', () => deps.store.headPosition()));
   registry.add(new Gauge('broker_projection_position', 'Global position the read models have applied.', () => deps.projections.position));
   registry.add(new Gauge('broker_projection_lag_events', 'Events appended but not yet applied by the read models.', async () => Math.max(0, (await deps.store.headPosition()) - deps.projections.position)));
+  const perProjection = (pick: (s: ProjectionStatus) => number) => (): Promise<{ labels: Record<string, string>; value: number }[]> =>
+    Promise.resolve(deps.projections.status().map((s) => ({ labels: { projection: s.name }, value: pick(s) })));
+  registry.add(new LabelledGauge('broker_projection_checkpoint', 'Global position each projection has committed (persisted) or applied (memory).', perProjection((s) => s.checkpoint)));
+  registry.add(new LabelledGauge('broker_projection_rebuilding', '1 while a persisted projection rebuilds from the log.', perProjection((s) => (s.rebuild ? 1 : 0))));
+  registry.add(new LabelledGauge('broker_projection_rebuild_target', 'Log position a rebuilding projection must reach (0 when not rebuilding).', perProjection((s) => s.rebuild?.target ?? 0)));
+  registry.add(new LabelledGauge('broker_projection_failed_events', 'Events a projection could not apply and skipped since this start (see projection_failures).', perProjection((s) => s.failures)));
+  registry.add(new Gauge('broker_projection_stalled', '1 while the read database refuses writes (the projections retry; /readyz is 503).', () => (deps.projections.stalled ? 1 : 0)));
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();

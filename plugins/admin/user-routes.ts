@@ -25,7 +25,9 @@ const publicUser = (u: UserView) => ({
 export function registerUserRoutes(app: FastifyInstance, ctx: PluginCtx<AdminConfig>, guard: AdminGuard): void {
   const web = ctx.web;
   const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' } } };
-  const qs = { type: 'object', properties: { q: { type: 'string', maxLength: 200 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } } };
+  // `after` is the keyset cursor (the previous page's `next`): a page costs the same at any depth.
+  // `offset` still works for old scripts, at O(offset).
+  const qs = { type: 'object', properties: { q: { type: 'string', maxLength: 200 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, offset: { type: 'integer', minimum: 0, maximum: 100_000, default: 0 }, after: { type: 'string', pattern: '^[0-9]{1,16}$' } } };
 
   app.get('/admin', async (_req, reply) => reply.redirect('/admin/users', 303));
 
@@ -36,10 +38,10 @@ export function registerUserRoutes(app: FastifyInstance, ctx: PluginCtx<AdminCon
     return web.page(reply, 'Users', usersPage(q, total, users));
   });
 
-  app.get<{ Querystring: { q?: string; limit: number; offset: number } }>('/admin/api/users', { schema: { querystring: qs } }, async (req, reply) => {
+  app.get<{ Querystring: { q?: string; limit: number; offset: number; after?: string } }>('/admin/api/users', { schema: { querystring: qs } }, async (req, reply) => {
     if (!(await guard.check(req, reply))) return reply;
-    const { total, users } = ctx.read.users.search(req.query.q ?? '', req.query.limit, req.query.offset);
-    return { total, users: users.map(publicUser), position: ctx.projections.position };
+    const page = ctx.read.users.list({ q: req.query.q ?? '', limit: req.query.limit, offset: req.query.offset, after: req.query.after ?? null });
+    return { total: page.total, totalCapped: page.totalCapped, users: page.users.map(publicUser), next: page.next, position: ctx.projections.position };
   });
 
   // For script clients on an admin session: the token to send as `x-csrf-token`.
