@@ -58,6 +58,8 @@ export class ProjectionEngine {
   private prepared = false;
   private saveCheckpoint: ReadStatement | null = null;
   private readCheckpoint: ReadStatement<{ position: number }> | null = null;
+  private dataVersion: ReadStatement<{ data_version: number }> | null = null;
+  private seenDataVersion = -1;
   private saveFailure: ReadStatement | null = null;
   /** Last database error while applying; null once a batch commits again. */
   stalled: Error | null = null;
@@ -73,7 +75,14 @@ export class ProjectionEngine {
     if (db) {
       db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL, hash TEXT NOT NULL DEFAULT '', rebuild_reason TEXT, rebuild_target INTEGER) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS ${FAILURES_TABLE} (name TEXT NOT NULL, position INTEGER NOT NULL, type TEXT NOT NULL, error TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (name, position)) WITHOUT ROWID;`);
-      this.saveCheckpoint = db.prepare(`UPDATE ${META_TABLE} SET position = ?, hash = ?, rebuild_reason = CASE WHEN rebuild_target <= ? THEN NULL ELSE rebuild_reason END, rebuild_target = CASE WHEN rebuild_target <= ? THEN NULL ELSE rebuild_target END WHERE name = ?`);
+      // One statement per batch for every projection of this engine that was behind the batch's
+      // last event (each of them has just applied every event up to it). Only this engine's names:
+      // a CLI command running the core views beside the broker must not advance a plugin's row.
+      this.saveCheckpoint = db.prepare(`UPDATE ${META_TABLE} SET position = @last, hash = @hash,
+        rebuild_reason = CASE WHEN rebuild_target <= @last THEN NULL ELSE rebuild_reason END,
+        rebuild_target = CASE WHEN rebuild_target <= @last THEN NULL ELSE rebuild_target END
+        WHERE position < @last AND name IN (SELECT value FROM json_each(@names))`);
+      this.dataVersion = db.prepare('PRAGMA data_version');
       this.readCheckpoint = db.prepare(`SELECT position FROM ${META_TABLE} WHERE name = ?`);
       this.saveFailure = db.prepare(`INSERT OR REPLACE INTO ${FAILURES_TABLE} (name, position, type, error, at) VALUES (?, ?, ?, ?, ?)`);
     }
@@ -178,8 +187,11 @@ export class ProjectionEngine {
     this.queue.push(raw);
     if (this.queue.length >= MAX_BATCH) this.flush();
     else if (!this.flushScheduled) {
+      // setImmediate, not a microtask: every event that arrives in this turn of the event loop
+      // (several subscription reads, several group commits) shares one transaction, whose commit
+      // (~50-70 µs here) is most of what a live event costs.
       this.flushScheduled = true;
-      queueMicrotask(() => {
+      setImmediate(() => {
         this.flushScheduled = false;
         this.flush();
       });
@@ -253,18 +265,24 @@ export class ProjectionEngine {
 
   private applyPersisted(decoded: { raw: RecordedEvent; r: ReturnType<typeof upcast> }[], isolate: boolean): void {
     const db = this.db!;
-    for (const x of this.persisted) {
-      // Another process on the same file (a CLI command catching up) may have committed past us:
-      // the checkpoint in the transaction is the truth, and our caches may be stale.
-      const committed = this.readCheckpoint!.get(x.p.name)?.position ?? 0;
-      if (committed > x.checkpoint) {
-        x.checkpoint = committed;
-        x.p.forget?.();
+    // Another process on the same file (a CLI command catching up) may have committed past us
+    // (SQLite's data_version moves only on other connections' commits; we hold the write lock
+    // now): then the checkpoints in the file are the truth, and our caches may be stale.
+    const version = this.dataVersion!.get()!.data_version;
+    if (version !== this.seenDataVersion) {
+      this.seenDataVersion = version;
+      for (const x of this.persisted) {
+        const committed = this.readCheckpoint!.get(x.p.name)?.position ?? 0;
+        if (committed > x.checkpoint) {
+          x.checkpoint = committed;
+          x.p.forget?.();
+        }
       }
-      let last: RecordedEvent | null = null;
+    }
+    const lastEvent = decoded[decoded.length - 1].raw;
+    for (const x of this.persisted) {
       for (const { raw, r } of decoded) {
         if (raw.position <= x.checkpoint) continue;
-        last = raw;
         if (r.status !== 'ok') continue;
         if (!isolate) {
           x.p.apply(r.event);
@@ -279,9 +297,11 @@ export class ProjectionEngine {
           this.onFailure({ projection: x.p.name, position: raw.position, error: err });
         }
       }
-      if (last) this.saveCheckpoint!.run(last.position, last.hash, last.position, last.position, x.p.name);
     }
+    this.saveCheckpoint!.run({ last: lastEvent.position, hash: lastEvent.hash, names: this.namesJson ??= JSON.stringify(this.persisted.map((x) => x.p.name)) });
   }
+
+  private namesJson: string | null = null;
 
   /** Resolves once every projection has committed `position`. Rejects after `timeoutMs`. */
   waitFor(position: number, timeoutMs = 5000): Promise<void> {
