@@ -5,6 +5,7 @@ import type { WebKit } from './web-kit.js';
 import { html, STYLESHEET } from './html.js';
 import { sendErrorPage } from './errors.js';
 import { registerHomeRoutes } from './home-routes.js';
+import { checkSessionCsrf } from './session-csrf.js';
 
 interface CoreRouteDeps {
   config: BrokerConfig;
@@ -23,10 +24,15 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
 
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
 
+  // Not ready while the store cannot write (a full disk): every login and ban would fail there,
+  // so a load balancer should send the traffic to a node that can. Recovers once a write succeeds.
   app.get('/readyz', async (_req, reply) => {
     const head = await store.headPosition();
-    const ok = state.ready && !state.stopping && projections.position >= head;
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', position: projections.position, head });
+    const writes = store.writeHealth ? await store.writeHealth() : { ok: true as const };
+    const ok = state.ready && !state.stopping && projections.position >= head && writes.ok;
+    const body: Record<string, unknown> = { status: ok ? 'ready' : 'not_ready', position: projections.position, head };
+    if (!writes.ok) body.reason = `writes are failing (${writes.reason})`;
+    return reply.code(ok ? 200 : 503).send(body);
   });
 
   app.get('/assets/broker.css', async (_req, reply) => reply.type('text/css').header('cache-control', 'public, max-age=3600').send(STYLESHEET));
@@ -58,8 +64,11 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
 
   registerHomeRoutes(app, web, login, deps.read);
 
+  // The session CSRF token is required: without it any page could log a user out (a forced
+  // logout, the first step of logging them back in as someone else). No session: nothing to end.
   app.post('/logout', async (req, reply) => {
     const s = web.session(req);
+    if (s && !checkSessionCsrf(req, web.cookieName)) return sendErrorPage(reply, 403, 'Forbidden', 'The form token is missing or wrong; reload the page and try again.');
     if (s) await login.endSession(s.sessionId, 'logout', `user:${s.userId}`);
     web.clearSessionCookie(reply);
     return web.page(reply, 'Logged out', html`<h1>Logged out</h1><p>You are logged out of the broker.</p>`);
