@@ -64,7 +64,14 @@ function readYaml(file: string): unknown {
     const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : 'YAML';
     throw new ConfigError(`${file}: ${where}: ${e.message.split('\n')[0]}`);
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    // yaml refuses an alias that expands past maxAliasCount (a "billion laughs" file) by throwing;
+    // that is a bad config file (exit 2), not a crash. A real config needs few aliases, if any.
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(`${file}: YAML: ${(err as Error).message}`);
+  }
   if (value === null || value === undefined) return {};
   if (!isPlainObject(value)) throw new ConfigError(`${file}: the top level must be a mapping of settings`);
   return value;

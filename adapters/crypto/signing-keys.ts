@@ -132,6 +132,12 @@ export class SigningKeys implements Projection {
     for (const e of await this.store.readStream(SIGNING_KEYS_STREAM)) this.apply(e);
   }
 
+  /** Published keys (current or in their overlap) whose private half this master key cannot open. */
+  undecryptable(): string[] {
+    const now = this.clock.now().getTime();
+    return [...this.byKid.values()].filter((k) => !k.privateKey && this.isPublished(k, now)).map((k) => k.kid);
+  }
+
   /** Generates a key when there is none usable, when the current one is too old or of another alg. */
   async ensure(): Promise<void> {
     const cur = this.newest;

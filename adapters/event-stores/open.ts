@@ -3,6 +3,11 @@ import type { EventStore } from '../../core/index.js';
 import type { StoreConfig } from '../../config/types.js';
 import { MemoryEventStore } from './memory.js';
 
+/** The SQLite file of a `sqlite` store: `store.path`, else `<dataDir>/broker.db`. */
+export function sqlitePath(cfg: StoreConfig, dataDir: string): string {
+  return cfg.path ?? path.join(dataDir, 'broker.db');
+}
+
 /** Opens the configured event store. Drivers load lazily so a SQLite broker never loads `pg`. */
 export async function openEventStore(cfg: StoreConfig, dataDir: string): Promise<EventStore> {
   switch (cfg.kind) {
@@ -10,7 +15,7 @@ export async function openEventStore(cfg: StoreConfig, dataDir: string): Promise
       return new MemoryEventStore();
     case 'sqlite': {
       const { SqliteEventStore } = await import('./sqlite.js');
-      return SqliteEventStore.open({ path: cfg.path ?? path.join(dataDir, 'broker.db'), synchronous: cfg.synchronous ?? 'FULL' });
+      return SqliteEventStore.open({ path: sqlitePath(cfg, dataDir), synchronous: cfg.synchronous ?? 'FULL' });
     }
     case 'postgres': {
       const { PostgresEventStore } = await import('./postgres.js');

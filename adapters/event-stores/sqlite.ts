@@ -13,6 +13,7 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type RecordedEvent,
+  type WriteHealth,
 } from '../../core/index.js';
 
 export interface SqliteEventStoreOptions {
@@ -56,7 +57,15 @@ CREATE TABLE IF NOT EXISTS events (
   prev_hash TEXT    NOT NULL,
   hash      TEXT    NOT NULL,
   UNIQUE (stream_id, revision)
-);`;
+);
+CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);`;
+
+/** A commit that failed for the file's sake (disk full, I/O error, read-only), not for a conflict. */
+function writeFailure(err: unknown): string | null {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_') || code.startsWith('SQLITE_CONSTRAINT')) return null;
+  return `${code}: ${(err as Error).message}`;
+}
 
 function toEvent(r: Row): RecordedEvent {
   return {
@@ -85,12 +94,15 @@ export class SqliteEventStore implements EventStore {
   private queue: PendingAppend[] = [];
   private scheduled = false;
   private closed = false;
+  /** The outcome of the last commit or write probe, for readiness (a full disk fails every append). */
+  private lastWrite: { ok: boolean; at: number; reason: string } = { ok: true, at: 0, reason: '' };
   private readonly stmt: {
     last: Database.Statement;
     head: Database.Statement;
     insert: Database.Statement;
     stream: Database.Statement;
     all: Database.Statement;
+    probe: Database.Statement;
   };
   private readonly flushTx: Database.Transaction<(batch: PendingAppend[]) => Array<AppendResult | { error: unknown }>>;
   private readonly appendOne: Database.Transaction<
@@ -108,6 +120,7 @@ export class SqliteEventStore implements EventStore {
       insert: db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       stream: db.prepare(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision`).raw(),
       all: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
+      probe: db.prepare('REPLACE INTO write_probe (id, at) VALUES (1, ?)'),
     };
 
     // One append inside the group transaction. Called from within `flushTx`, better-sqlite3 runs
@@ -150,7 +163,14 @@ export class SqliteEventStore implements EventStore {
   }
 
   static async open(options: SqliteEventStoreOptions): Promise<SqliteEventStore> {
-    fs.mkdirSync(path.dirname(path.resolve(options.path)), { recursive: true });
+    // The log holds password hashes and encrypted keys: the data directory is created 0700 and the
+    // file 0600 (SQLite gives its -wal and -shm files the database file's mode).
+    fs.mkdirSync(path.dirname(path.resolve(options.path)), { recursive: true, mode: 0o700 });
+    try {
+      fs.closeSync(fs.openSync(options.path, 'wx', 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     const db = new Database(options.path);
     try {
       db.pragma('journal_mode = WAL');
@@ -192,9 +212,13 @@ export class SqliteEventStore implements EventStore {
         results = this.flushTx.immediate(batch);
       } catch (error) {
         // The commit itself failed (disk full, lock timeout): nothing of this batch was written.
+        this.recordWrite(writeFailure(error) ?? `${(error as Error).name}: ${(error as Error).message}`);
         for (const p of batch) p.reject(error);
         continue;
       }
+      // An insert can fail on the file too (a cache spill on a full disk) inside its savepoint.
+      const failed = results.map((r) => ('error' in r ? writeFailure(r.error) : null)).find((f) => f !== null);
+      this.recordWrite(failed ?? null);
       batch.forEach((p, i) => {
         const r = results[i];
         if ('error' in r) p.reject(r.error);
@@ -236,6 +260,37 @@ export class SqliteEventStore implements EventStore {
       },
       after,
     );
+  }
+
+  /**
+   * Whether writes work: the last commit's outcome, refreshed by a one-row write outside the log
+   * (`write_probe`) when that outcome is older than `maxAgeMs`, or at most once a second while
+   * failing, so readiness recovers once the disk has room again even if no request writes.
+   */
+  async writeHealth(maxAgeMs = 5000): Promise<WriteHealth> {
+    if (this.closed) return { ok: false, reason: 'the event store is closed' };
+    const age = Date.now() - this.lastWrite.at;
+    if (age > (this.lastWrite.ok ? maxAgeMs : 1000)) this.probe();
+    return this.lastWrite.ok ? { ok: true } : { ok: false, reason: this.lastWrite.reason };
+  }
+
+  private probe(): void {
+    // Short lock wait: the event loop blocks while better-sqlite3 waits, and a CLI append holding
+    // the write lock says nothing about the disk (SQLITE_BUSY leaves the last outcome as it was).
+    this.db.pragma('busy_timeout = 200');
+    try {
+      this.stmt.probe.run(new Date().toISOString());
+      this.recordWrite(null);
+    } catch (err) {
+      const failed = writeFailure(err);
+      if (failed && !failed.startsWith('SQLITE_BUSY')) this.recordWrite(failed);
+    } finally {
+      this.db.pragma('busy_timeout = 5000');
+    }
+  }
+
+  private recordWrite(failure: string | null): void {
+    this.lastWrite = { ok: failure === null, at: Date.now(), reason: failure ?? '' };
   }
 
   /** Writes what is queued, closes the file, completes subscriptions. Idempotent. */

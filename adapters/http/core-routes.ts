@@ -5,6 +5,7 @@ import type { WebKit } from './web-kit.js';
 import { html, STYLESHEET } from './html.js';
 import { sendErrorPage } from './errors.js';
 import { registerHomeRoutes } from './home-routes.js';
+import { checkSessionCsrf } from './session-csrf.js';
 
 interface CoreRouteDeps {
   config: BrokerConfig;
@@ -31,11 +32,14 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
     const head = await store.headPosition();
     const lag = Math.max(0, head - projections.position);
     const rebuilding = projections.status().filter((p) => p.rebuild).map((p) => ({ name: p.name, reason: p.rebuild!.reason, checkpoint: p.checkpoint, target: p.rebuild!.target }));
+    const writes = store.writeHealth ? await store.writeHealth() : { ok: true as const };
     const reason = state.stopping
       ? 'stopping'
       : !state.ready
         ? rebuilding.length ? 'rebuilding read models' : 'catching up with the log'
-        : projections.stalled
+        : !writes.ok
+          ? `writes are failing (${writes.reason})`
+          : projections.stalled
           ? `read models cannot be written: ${projections.stalled.message}`
           : lag > maxLag
             ? `read models ${lag} events behind (more than ${maxLag})`
@@ -72,8 +76,11 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
 
   registerHomeRoutes(app, web, login, deps.read);
 
+  // The session CSRF token is required: without it any page could log a user out (a forced
+  // logout, the first step of logging them back in as someone else). No session: nothing to end.
   app.post('/logout', async (req, reply) => {
     const s = web.session(req);
+    if (s && !checkSessionCsrf(req, web.cookieName)) return sendErrorPage(reply, 403, 'Forbidden', 'The form token is missing or wrong; reload the page and try again.');
     if (s) await login.endSession(s.sessionId, 'logout', `user:${s.userId}`);
     web.clearSessionCookie(reply);
     return web.page(reply, 'Logged out', html`<h1>Logged out</h1><p>You are logged out of the broker.</p>`);

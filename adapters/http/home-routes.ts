@@ -28,7 +28,7 @@ export function registerHomeRoutes(app: FastifyInstance, web: WebKit, login: Log
 <tr><th>Session started</th><td>${s.createdAt}</td></tr><tr><th>Session ends at the latest</th><td>${s.expiresAt}</td></tr>
 <tr><th>Other sessions</th><td>${String(Math.max(0, others))}</td></tr></table>
 ${u?.admin ? html`<p><a href="/admin/users">Administration</a></p>` : ''}
-<form method="post" action="/logout"><button type="submit">Log out</button></form>
+<form method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Log out</button></form>
 <form method="post" action="/logout/everywhere"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Log out everywhere</button></form>`,
     );
   });

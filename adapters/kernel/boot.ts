@@ -32,7 +32,7 @@ import {
 } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
-import { openEventStore } from '../event-stores/open.js';
+import { openEventStore, sqlitePath } from '../event-stores/open.js';
 import { openReadDatabase } from '../read-models/open.js';
 import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
 import { registerCoreRoutes } from '../http/core-routes.js';
@@ -43,6 +43,7 @@ import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
 import { Keys, loadMasterKey } from './master-key.js';
+import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
 import { SiteRegistry, syncSites } from './site-registry.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
@@ -95,15 +96,33 @@ async function resolvePlugin(name: string): Promise<Plugin<any>> {
   return mod.default;
 }
 
+/**
+ * Opens what the broker owns for its life (the store's lock, the master key, the store) and builds
+ * the broker on them; if the build fails, closes what it opened. A bad master key throws before
+ * the store is touched; a second broker on the same SQLite file throws StoreInUse.
+ */
 export async function bootBroker(config: BrokerConfig, options: BootOptions = {}): Promise<Broker> {
+  // A store passed in is the caller's to share (tests run two nodes on one file on purpose).
+  const lock = !options.store && config.store.kind === 'sqlite' ? (await import('../event-stores/sqlite-lock.js')).lockSqliteStore(sqlitePath(config.store, config.dataDir)) : null;
+  let store: EventStore | undefined;
+  try {
+    const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
+    store = options.store ?? (await openEventStore(config.store, config.dataDir));
+    return await assemble(config, options, store, keys, () => lock?.release());
+  } catch (e) {
+    if (!options.store) await store?.close();
+    lock?.release();
+    throw e;
+  }
+}
+
+async function assemble(config: BrokerConfig, options: BootOptions, store: EventStore, keys: Keys, releaseLock: () => void): Promise<Broker> {
   const logger =
     options.logger ??
     // Secrets never reach the logs (CONVENTIONS): redaction and query-string scrubbing live in logging.ts.
     pino(brokerLoggerOptions(config.log.level));
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? cryptoIds;
-  const store = options.store ?? (await openEventStore(config.store, config.dataDir));
-  const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
 
   const commands = new CommandHandler(store);
   const users = new Users(store, commands);
@@ -121,6 +140,8 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   // The broker's JWS keys (OAuth tokens, ban SETs, gateway tokens): a projection over `signing-keys`.
   const signingKeys = new SigningKeys(store, keys.derive('signing-keys'), clock, signingSettings(config.signing), (m) => logger.warn(m));
   projections.add(signingKeys);
+  const keyCheck = new MasterKeyCheck();
+  projections.add(keyCheck);
   projections.onUnknown = (r) => logger.warn({ event: r }, 'unknown event in the log (skipped)');
   projections.onError = (err) => logger.error({ err }, 'projections could not apply events (will retry)');
   projections.onFailure = (f) => logger.error({ projection: f.projection, position: f.position, err: f.error }, 'projection failed to apply an event; skipped (see projection_failures)');
@@ -310,6 +331,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
       }, 60_000);
       maintenance.unref();
       await signingKeys.load();
+      keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
       await signingKeys.ensure();
       signingKeys.start();
       const synced = await syncSites(store, read.sites, sites.all());
@@ -336,6 +358,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
       projections.stop();
       await store.close();
       if (!options.readDb) readDb.close();
+      releaseLock();
     },
   };
   return broker;

@@ -49,7 +49,14 @@ export interface EventStore {
    */
   subscribe(after?: number): Observable<RecordedEvent>;
   close(): Promise<void>;
+  /**
+   * Whether appends can be written now (readiness): the outcome of the last commit, refreshed by a
+   * cheap write outside the log when older than `maxAgeMs`. Optional: a store that cannot tell omits it.
+   */
+  writeHealth?(maxAgeMs?: number): Promise<WriteHealth>;
 }
+
+export type WriteHealth = { ok: true } | { ok: false; reason: string };
 
 export class WrongExpectedRevision extends Error {
   override readonly name = 'WrongExpectedRevision';

@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Client, request } from 'undici';
 import type { Broker } from '../../../adapters/kernel/boot.js';
 import { startBroker } from '../../helpers/broker.js';
+import { sessionCsrfToken } from '../../../adapters/http/session-csrf.js';
 import gateway from '../../../plugins/gateway/index.js';
 import { startEchoUpstream } from './upstream.js';
 
@@ -60,8 +61,9 @@ describe('gateway: bad input', () => {
   it('still parses forms on the broker\'s own routes outside the gateway', async () => {
     // The portal is the gateway's own GET route; the broker's /logout form POST is parsed at the root.
     const { userId } = await broker.users.register({ email: 'bob@example.com' }, { actor: 'test' });
-    const own = `broker_session=${(await broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).sessionToken}`;
-    const res = await request(`${base}/logout`, { method: 'POST', body: 'x=1', headers: { cookie: own, 'content-type': 'application/x-www-form-urlencoded' } });
+    const token = (await broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).sessionToken;
+    const own = `broker_session=${token}`;
+    const res = await request(`${base}/logout`, { method: 'POST', body: `x=1&_csrf=${sessionCsrfToken(token)}`, headers: { cookie: own, 'content-type': 'application/x-www-form-urlencoded' } });
     expect(res.statusCode).toBe(200);
     await res.body.dump();
   });

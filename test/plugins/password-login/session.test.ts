@@ -55,7 +55,8 @@ describe('broker session lifetimes', () => {
     const c = client(t.url);
     await register(c, 'bye@example.com', 'logout password 1');
     const token = c.jar.cookies.get('broker_session')!;
-    const out = await c.postForm('/logout', {});
+    const home = await c.get('/');
+    const out = await c.postForm('/logout', { _csrf: /action="\/logout"><input type="hidden" name="_csrf" value="([^"]+)"/.exec(home.body)![1] });
     expect(out.body).toContain('Logged out');
     expect(c.jar.cookies.has('broker_session')).toBe(false);
     const ended = (await t.broker.store.readAll({ limit: 10000 })).find((e) => e.type === 'SessionEnded');
