@@ -22,7 +22,8 @@ export interface SessionView {
 
 /**
  * Live broker sessions, as a read model over the log, so every node sees the same sessions.
- * A ban, disable or erase drops the user's sessions the moment the event is applied.
+ * A ban, disable, erase or credential revocation drops the user's sessions the moment the event
+ * is applied (and no later event brings them back).
  */
 export class SessionsView implements Projection {
   readonly name = 'sessions';
@@ -76,6 +77,7 @@ export class SessionsView implements Projection {
       case 'UserBanned':
       case 'AccountDisabled':
       case 'UserErased':
+      case 'CredentialsRevoked':
         for (const id of [...(this.byUser.get(e.data.userId) ?? [])]) this.drop(id);
         break;
       case 'RolesAssigned':
