@@ -5,6 +5,7 @@ import * as client from 'openid-client';
 import { CLIENTS, REDIRECT, SECRET, authorize, startOAuth, type Harness } from '../../plugins/oauth-server/harness.js';
 import { field, type Client } from '../../helpers/cookie-jar.js';
 import { waitUntil } from '../../helpers/broker.js';
+import { OAuthGrantsView } from '../../../plugins/oauth-server/grants-view.js';
 
 const API_TOKEN = 'admin-api-token-0123456789abcdef';
 
@@ -90,6 +91,11 @@ describe('interop: revocation fails closed', () => {
     // A new login afterwards is a new grant and works.
     const again = await login('amy@example.com');
     expect((await client.refreshTokenGrant(config, again.tokens.refresh_token!)).access_token).toBeTruthy();
+    // A replay of the log (a restart, a new node) reaches the same verdicts.
+    const replayed = new OAuthGrantsView();
+    for (const e of await events()) replayed.apply(e);
+    const gid = (at: string) => h.keys.verifySync(at).gid as string;
+    expect([phone, laptop, again].map((s) => replayed.grants.get(gid(s.tokens.access_token))?.revoked)).toEqual([true, true, false]);
   });
 
   it('a ban then an unban restores the account, not its old tokens; the client hears once per session', async () => {
