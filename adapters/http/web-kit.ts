@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   DomainError,
+  sessionIdFromToken,
   type AuthenticatedIdentity,
   type Clock,
   type Ids,
@@ -111,6 +112,13 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
       try {
         const request = loginRequestToken ? login.requests.decode(loginRequestToken, clock.now()) : null;
         const out = await login.complete(identity, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: idpId });
+        // A login over an existing session ends the old one (recorded, so back-channel logout
+        // tells its clients): the overwritten cookie must not stay a live credential elsewhere.
+        const previous = requestCookies(req)[cookieName];
+        if (previous && previous.length <= 200) {
+          const old = sessionIdFromToken(previous);
+          if (old !== out.session.sessionId) await login.endSession(old, 'replaced_by_login', `user:${out.userId}`);
+        }
         setSessionCookie(reply, out.sessionToken, login.sessionSettings.absoluteSeconds);
         if (!request) return reply.redirect('/', 303);
         return await resume(reply, request, out.session);

@@ -22,6 +22,12 @@ export interface EventMap {
   UserBanned: { userId: string; reason: string; actor: string; until?: string | null };
   UserUnbanned: { userId: string; reason: string | null; actor: string };
   UserErased: { userId: string; actor: string };
+  /**
+   * Every credential issued for the user from a login before this event (sessions, OAuth grants
+   * and their refresh and access tokens) is void, for good: "log out everywhere", and what a ban
+   * or a disable does. Downstream protocols compare a credential's login position against it.
+   */
+  CredentialsRevoked: { userId: string; reason: string };
   ExternalIdentityLinked: { userId: string; issuer: string; subject: string; via?: string };
   ExternalIdentityUnlinked: { userId: string; issuer: string; subject: string };
   AccountProvisioned: { userId: string; issuer: string; subject: string; policy: string };

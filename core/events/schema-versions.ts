@@ -57,7 +57,7 @@ export function upcast(event: RecordedEvent): UpcastResult {
 // version here and adds the upcaster from the previous one.
 for (const t of [
   'UserRegistered', 'UserProfileUpdated', 'PasswordSet', 'TotpEnrolled', 'TotpRemoved', 'RecoveryCodeUsed',
-  'AdminGranted', 'AdminRevoked', 'AccountDisabled', 'AccountEnabled', 'UserBanned', 'UserUnbanned', 'UserErased',
+  'AdminGranted', 'AdminRevoked', 'AccountDisabled', 'AccountEnabled', 'UserBanned', 'UserUnbanned', 'UserErased', 'CredentialsRevoked',
   'ExternalIdentityLinked', 'ExternalIdentityUnlinked', 'AccountProvisioned', 'RolesAssigned',
   'ReservationClaimed', 'ReservationReleased', 'LoginSucceeded', 'LoginFailed', 'SessionRefreshed', 'SessionEnded',
   'AdminBootstrapped', 'SetupTokenIssued', 'SiteRegistered', 'SiteUpdated', 'SiteRemoved', 'ClientRegistered', 'ClientUpdated',

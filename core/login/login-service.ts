@@ -216,20 +216,27 @@ export class LoginService {
     ]);
   }
 
-  async endSession(sessionId: string, reason: string, actor: string): Promise<number> {
+  async endSession(sessionId: string, reason: string, actor: string, correlationId?: string): Promise<number> {
     const s = this.read.sessions.byId.get(sessionId);
     if (!s) return this.engine.position;
     const res = await this.store.append(sessionStream(sessionId), [
-      { type: 'SessionEnded', data: { sessionId, userId: s.userId, reason }, metadata: { actor } },
+      { type: 'SessionEnded', data: { sessionId, userId: s.userId, reason }, metadata: { actor, ...(correlationId ? { correlationId } : {}) } },
     ]);
     await this.engine.waitFor(res.position);
     return res.position;
   }
 
-  /** "Log out everywhere" (and what a ban does): ends every session of the user. */
-  async endAllSessions(userId: string, reason: string, actor: string): Promise<number> {
-    let pos = this.engine.position;
-    for (const s of this.read.sessions.forUser(userId)) pos = await this.endSession(s.sessionId, reason, actor);
-    return pos;
+  /**
+   * "Log out everywhere" (and what a ban or a disable does): ends every live session of the user
+   * (a `SessionEnded` each, so back-channel logout names the session), then records
+   * `CredentialsRevoked`, which voids for good every session and grant from a login before it,
+   * including offline grants whose session ended long ago. The events share one correlation id
+   * (pass the ban's own to join it), so a reactor can tell them apart from separate logouts.
+   */
+  async endAllSessions(userId: string, reason: string, actor: string, correlationId: string = this.ids.token(16)): Promise<number> {
+    for (const s of this.read.sessions.forUser(userId)) await this.endSession(s.sessionId, reason, actor, correlationId);
+    const res = await this.users.execute(userId, { type: 'revokeCredentials', reason }, { actor, correlationId });
+    await this.engine.waitFor(res.position);
+    return res.position;
   }
 }

@@ -35,6 +35,7 @@ export type UserCommand =
   | { type: 'ban'; reason: string; actor: string; until?: string | null }
   | { type: 'unban'; reason: string | null; actor: string }
   | { type: 'erase'; actor: string }
+  | { type: 'revokeCredentials'; reason: string }
   | { type: 'linkIdentity'; issuer: string; subject: string; via?: string }
   | { type: 'unlinkIdentity'; issuer: string; subject: string }
   | { type: 'recordProvisioned'; issuer: string; subject: string; policy: string }
@@ -46,7 +47,7 @@ type UserEvent = Extract<
     type:
       | 'UserRegistered' | 'UserProfileUpdated' | 'PasswordSet' | 'TotpEnrolled' | 'TotpRemoved' | 'RecoveryCodeUsed'
       | 'AdminGranted' | 'AdminRevoked' | 'AccountDisabled' | 'AccountEnabled' | 'UserBanned' | 'UserUnbanned'
-      | 'UserErased' | 'ExternalIdentityLinked' | 'ExternalIdentityUnlinked' | 'AccountProvisioned' | 'RolesAssigned';
+      | 'UserErased' | 'CredentialsRevoked' | 'ExternalIdentityLinked' | 'ExternalIdentityUnlinked' | 'AccountProvisioned' | 'RolesAssigned';
   }
 >;
 
@@ -102,6 +103,8 @@ function evolve(s: UserState, e: UserEvent): UserState {
       return { ...s, banned: null };
     case 'UserErased':
       return { ...initialState(), exists: true, erased: true, userId: s.userId, banned: s.banned };
+    case 'CredentialsRevoked':
+      return s; // a fact about what was issued before it, not about the account
     case 'ExternalIdentityLinked':
       return { ...s, identities: [...s.identities, { issuer: e.data.issuer, subject: e.data.subject }] };
     case 'ExternalIdentityUnlinked':
@@ -155,6 +158,8 @@ function decide(c: UserCommand, s: UserState): UserEvent[] {
       return s.banned ? [ev('UserUnbanned', { userId, reason: c.reason, actor: c.actor })] : [];
     case 'erase':
       return [ev('UserErased', { userId, actor: c.actor })];
+    case 'revokeCredentials':
+      return [ev('CredentialsRevoked', { userId, reason: c.reason })];
     case 'linkIdentity':
       if (s.identities.some((i) => i.issuer === c.issuer && i.subject === c.subject)) return [];
       return [ev('ExternalIdentityLinked', { userId, issuer: c.issuer, subject: c.subject, via: c.via })];
@@ -168,6 +173,19 @@ function decide(c: UserCommand, s: UserState): UserEvent[] {
       return same ? [] : [ev('RolesAssigned', { userId, roles: c.roles, tenant: c.tenant ?? null, source: c.source })];
     }
   }
+}
+
+/**
+ * The events of a user stream that void every credential from a login before them. An unban or
+ * an enable is not among the reversals: it restores the account, never the old sessions and grants.
+ */
+export const CREDENTIAL_REVOKING_EVENTS: ReadonlySet<string> = new Set(['CredentialsRevoked', 'UserBanned', 'AccountDisabled', 'UserErased']);
+
+/** Log position of the last credential-voiding event in a user's stream (0 when none). */
+export function lastRevocationPosition(events: readonly { type: string; position: number }[]): number {
+  let last = 0;
+  for (const e of events) if (CREDENTIAL_REVOKING_EVENTS.has(e.type) && e.position > last) last = e.position;
+  return last;
 }
 
 export const userDecider: Decider<UserCommand, UserState, UserEvent> = { initialState, evolve, decide };

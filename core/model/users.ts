@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventStore } from '../ports/event-store.js';
 import { CommandHandler, foldStream, type CommandMeta, type CommandResult } from './command-handler.js';
-import { userDecider, userStream, type UserCommand, type UserState } from './user.js';
+import { lastRevocationPosition, userDecider, userStream, type UserCommand, type UserState } from './user.js';
 import { claimReservation, releaseReservation, reservationHolder, normalizeEmail, identityKey } from './reservation.js';
 import { InvalidInput } from '../errors.js';
 
@@ -74,6 +74,15 @@ export class Users {
       await releaseReservation(this.store, 'identity', identityKey(command.issuer, command.subject), userId, meta);
     }
     return res;
+  }
+
+  /**
+   * Whether the user's credentials were voided after log position `loginPosition` (a revocation,
+   * ban, disable or erasure). Authoritative: reads the user's stream, so a node whose read models
+   * lag still refuses.
+   */
+  async revokedSince(userId: string, loginPosition: number): Promise<boolean> {
+    return lastRevocationPosition(await this.store.readStream(userStream(userId))) > loginPosition;
   }
 
   /** Authoritative (reads the reservation stream, not a projection). */

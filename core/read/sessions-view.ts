@@ -142,6 +142,7 @@ export class SessionsView implements PersistedProjection {
       case 'UserBanned':
       case 'AccountDisabled':
       case 'UserErased':
+      case 'CredentialsRevoked':
         this.forgetUser(e.data.userId);
         this.st.delUser.run(e.data.userId);
         break;

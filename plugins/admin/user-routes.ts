@@ -75,11 +75,14 @@ export function registerUserRoutes(app: FastifyInstance, ctx: PluginCtx<AdminCon
     if (verb === 'ban' || verb === 'disable') {
       if (verb === 'ban' && !reason) return web.sendError(req, reply, new InvalidInput('a ban needs a reason', { path: 'reason' }));
       if (p.userId === userId) return web.sendError(req, reply, new Forbidden('You cannot ban or disable yourself.'));
-      // Record SessionEnded for each live session (the sessions read model also drops them when it
-      // applies the ban, so a session is dead the moment either event is applied).
+      // Record SessionEnded for each live session and CredentialsRevoked (the sessions and grants
+      // read models also void them when they apply the ban, so they are dead the moment either is
+      // applied, and an unban brings none back). One correlation id joins them to the ban, so
+      // back-channel logout tells each client once.
       const already = verb === 'ban' ? !!before.banned : before.disabled;
-      if (!already) await ctx.login.endAllSessions(userId, verb === 'ban' ? 'banned' : 'disabled', p.actor);
-      const res = await ctx.users.execute(userId, verb === 'ban' ? { type: 'ban', reason: reason!, actor: p.actor } : { type: 'disable', reason }, meta);
+      const correlationId = ctx.ids.token(16);
+      if (!already) await ctx.login.endAllSessions(userId, verb === 'ban' ? 'banned' : 'disabled', p.actor, correlationId);
+      const res = await ctx.users.execute(userId, verb === 'ban' ? { type: 'ban', reason: reason!, actor: p.actor } : { type: 'disable', reason }, { ...meta, correlationId });
       position = res.position;
     } else {
       const res = await ctx.users.execute(userId, verb === 'unban' ? { type: 'unban', reason, actor: p.actor } : { type: 'enable' }, meta);

@@ -8,9 +8,12 @@ import type { OAuthGrantsView } from './grants-view.js';
 export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 /**
- * OIDC Back-Channel Logout 1.0: when a broker session ends (logout, RP logout) or its user is
- * banned or disabled, every client with a `backchannelLogoutUri` that holds a grant for that
- * session (or user) receives a logout token. Best effort with retries (3 attempts, 0.5 s and 2 s
+ * OIDC Back-Channel Logout 1.0: when a broker session ends (logout, RP logout, a login over it)
+ * or its user is banned, disabled or logged out everywhere (`CredentialsRevoked`), every client
+ * with a `backchannelLogoutUri` that holds a grant for that session (or a grant of that user whose
+ * refresh chain had not yet expired) receives a logout token. The events of one operation (a ban
+ * ends each session, revokes the credentials, then bans) share a correlation id, and the claim is
+ * keyed by it: a client hears once per session, not once per event. Best effort with retries (3 attempts, 0.5 s and 2 s
  * apart, 5 s timeout each). Each notification is first claimed with a `no_stream` append, so
  * several nodes never send it twice; the outcome is recorded as an event. The reactor starts at
  * the head of the log: ends that happened while no node was running are not notified.
@@ -44,9 +47,13 @@ export class BackChannelLogout implements Reactor {
   private async handle(raw: RecordedEvent): Promise<void> {
     const e = raw as KnownEvent;
     let targets: { clientId: string; userId: string; sessionId: string | null }[] = [];
-    if (e.type !== 'SessionEnded' && e.type !== 'UserBanned' && e.type !== 'AccountDisabled') return;
+    if (e.type !== 'SessionEnded' && e.type !== 'UserBanned' && e.type !== 'AccountDisabled' && e.type !== 'CredentialsRevoked') return;
     await this.d.projections.waitFor(raw.position, 10_000);
-    const gs = e.type === 'SessionEnded' ? this.d.grants.grantsOf(this.d.grants.bySession, e.data.sessionId) : this.d.grants.grantsOf(this.d.grants.byUser, e.data.userId);
+    const now = this.d.clock.now().getTime();
+    const gs =
+      e.type === 'SessionEnded'
+        ? this.d.grants.grantsOf(this.d.grants.bySession, e.data.sessionId)
+        : this.d.grants.grantsOf(this.d.grants.byUser, e.data.userId).filter((g) => g.expiresAt > now);
     const seen = new Set<string>();
     for (const g of gs) {
       const key = `${g.clientId} ${g.sessionId ?? ''}`;
@@ -60,7 +67,7 @@ export class BackChannelLogout implements Reactor {
 
   private async notify(cause: RecordedEvent, t: { clientId: string; userId: string; sessionId: string | null }): Promise<void> {
     const client = this.d.clients.get(t.clientId)!;
-    const stream = `oauth-bcl-${createHash('sha256').update(`${cause.id}|${t.clientId}|${t.sessionId ?? ''}`).digest('base64url').slice(0, 32)}`;
+    const stream = `oauth-bcl-${createHash('sha256').update(`${cause.metadata.correlationId ?? cause.id}|${t.clientId}|${t.sessionId ?? ''}`).digest('base64url').slice(0, 32)}`;
     let revision: number;
     try {
       const res = await this.d.store.append(stream, [{ type: 'BackChannelLogoutClaimed', data: { clientId: t.clientId, userId: t.userId, sessionId: t.sessionId, cause: cause.type }, metadata: { actor: 'system', causationId: cause.id } }], { expectedRevision: 'no_stream' });

@@ -17,6 +17,12 @@ declare module '../../core/events/catalog.js' {
       /** Absolute end of the refresh token chain (ISO). */
       expiresAt: string;
       authTime: number | null;
+      /**
+       * Log position of the login (`LoginSucceeded`) the grant comes from: a `CredentialsRevoked`,
+       * ban or disable after it voids the grant. Absent in grants recorded before it existed (the
+       * GrantIssued's own position stands in).
+       */
+      loginPosition?: number;
     };
     RefreshTokenRotated: { grantId: string; previousHash: string; newHash: string };
     GrantRevoked: { grantId: string; reason: string };

@@ -26,6 +26,8 @@ export class OAuthGrantsView implements Projection {
   readonly revokedJtis = new Map<string, number>();
   /** `userId client` -> consented scopes. */
   readonly consents = new Map<string, Set<string>>();
+  /** userId -> log position of the user's last credential revocation (ban, disable, log out everywhere). */
+  readonly revokedUpTo = new Map<string, number>();
 
   reset(): void {
     this.grants.clear();
@@ -33,6 +35,7 @@ export class OAuthGrantsView implements Projection {
     this.byUser.clear();
     this.revokedJtis.clear();
     this.consents.clear();
+    this.revokedUpTo.clear();
   }
 
   apply(raw: RecordedEvent): void {
@@ -48,7 +51,8 @@ export class OAuthGrantsView implements Projection {
           scope: d.scope,
           refreshTokenHash: d.refreshTokenHash,
           expiresAt: Date.parse(d.expiresAt),
-          revoked: false,
+          // A grant redeemed from a login the user's credentials were revoked after is born dead.
+          revoked: (this.revokedUpTo.get(d.userId) ?? 0) > (d.loginPosition ?? raw.position),
         });
         if (d.sessionId) index(this.bySession, d.sessionId, d.grantId);
         index(this.byUser, d.userId, d.grantId);
@@ -78,7 +82,22 @@ export class OAuthGrantsView implements Projection {
       }
       case 'UserErased':
         for (const k of [...this.consents.keys()]) if (k.startsWith(`${e.data.userId} `)) this.consents.delete(k);
+        this.revokeAllOf(e.data.userId, raw.position);
         break;
+      // Permanent: no unban or enable case undoes it (an unban restores the account, not its tokens).
+      case 'CredentialsRevoked':
+      case 'UserBanned':
+      case 'AccountDisabled':
+        this.revokeAllOf(e.data.userId, raw.position);
+        break;
+    }
+  }
+
+  private revokeAllOf(userId: string, position: number): void {
+    this.revokedUpTo.set(userId, position);
+    for (const id of this.byUser.get(userId) ?? []) {
+      const g = this.grants.get(id);
+      if (g) g.revoked = true;
     }
   }
 

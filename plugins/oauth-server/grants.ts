@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { WrongExpectedRevision, type Clock, type EventStore, type ProjectionEngine, type ReadModels, type RecordedEvent } from '../../core/index.js';
+import { sessionStream, WrongExpectedRevision, type Clock, type EventStore, type ProjectionEngine, type ReadModels, type RecordedEvent, type Users } from '../../core/index.js';
 import type { Client } from './clients.js';
 import type { CodeCodec } from './codes.js';
 import { OAuthError } from './errors.js';
@@ -29,16 +29,18 @@ interface GrantState {
   revoked: boolean;
   expiresAt: number;
   authTime: number | null;
+  /** Log position of the login the grant comes from (see GrantIssued.loginPosition). */
+  loginPosition: number;
   revision: number;
 }
 
 function fold(events: RecordedEvent[]): GrantState {
-  const s: GrantState = { exists: false, clientId: '', userId: '', sessionId: null, scope: '', currentHash: null, previousHashes: new Set(), revoked: false, expiresAt: 0, authTime: null, revision: -1 };
+  const s: GrantState = { exists: false, clientId: '', userId: '', sessionId: null, scope: '', currentHash: null, previousHashes: new Set(), revoked: false, expiresAt: 0, authTime: null, loginPosition: 0, revision: -1 };
   for (const e of events) {
     s.revision = e.revision;
     const d = e.data as Record<string, unknown>;
     if (e.type === 'GrantIssued') {
-      Object.assign(s, { exists: true, clientId: d.clientId, userId: d.userId, sessionId: d.sessionId, scope: d.scope, currentHash: d.refreshTokenHash, expiresAt: Date.parse(d.expiresAt as string), authTime: d.authTime ?? null });
+      Object.assign(s, { exists: true, clientId: d.clientId, userId: d.userId, sessionId: d.sessionId, scope: d.scope, currentHash: d.refreshTokenHash, expiresAt: Date.parse(d.expiresAt as string), authTime: d.authTime ?? null, loginPosition: (d.loginPosition as number | undefined) ?? e.position });
     } else if (e.type === 'RefreshTokenRotated') {
       s.previousHashes.add(d.previousHash as string);
       s.currentHash = d.newHash as string;
@@ -53,6 +55,7 @@ export class GrantService {
     private readonly store: EventStore,
     private readonly projections: ProjectionEngine,
     private readonly read: ReadModels,
+    private readonly users: Users,
     private readonly tokens: TokenService,
     private readonly codes: CodeCodec,
     private readonly clock: Clock,
@@ -113,6 +116,10 @@ export class GrantService {
     }
     if (!this.read.users.isActive(c.userId)) throw new OAuthError('invalid_grant', 'the user may no longer sign in');
     if (!this.read.sessions.byId.has(c.sessionId)) throw new OAuthError('invalid_grant', 'the login session has ended');
+    // The session's own stream, not the read model: its login position, and an end on any node.
+    const session = await this.store.readStream(sessionStream(c.sessionId));
+    const login = session.find((e) => e.type === 'LoginSucceeded');
+    if (!login || session.some((e) => e.type === 'SessionEnded')) throw new OAuthError('invalid_grant', 'the login session has ended');
 
     const grantId = c.jti;
     const refresh = client.grantTypes.includes('refresh_token') ? `${grantId}.${randomBytes(32).toString('base64url')}` : null;
@@ -122,7 +129,7 @@ export class GrantService {
         grantStream(grantId),
         [{
           type: 'GrantIssued',
-          data: { grantId, clientId: client.clientId, userId: c.userId, sessionId: c.sessionId, scope: c.scope, refreshTokenHash: refresh ? hash(refresh) : null, expiresAt, authTime: c.authTime },
+          data: { grantId, clientId: client.clientId, userId: c.userId, sessionId: c.sessionId, scope: c.scope, refreshTokenHash: refresh ? hash(refresh) : null, expiresAt, authTime: c.authTime, loginPosition: login.position },
           metadata: { actor: `client:${client.clientId}` },
         }],
         { expectedRevision: 'no_stream' },
@@ -133,6 +140,9 @@ export class GrantService {
       await this.revoke(grantId, 'code_replayed', `client:${client.clientId}`);
       throw new OAuthError('invalid_grant', 'authorization code was already used');
     }
+    // Checked after the grant is recorded: a revocation that raced the append still voids it (its
+    // position is past the login's), and no token leaves for it.
+    if (await this.users.revokedSince(c.userId, login.position)) throw new OAuthError('invalid_grant', "the user's sessions and grants were revoked");
     return this.respond(client, { grantId, userId: c.userId, sessionId: c.sessionId, scope: c.scope, authTime: c.authTime, nonce: c.nonce }, refresh);
   }
 
@@ -155,6 +165,9 @@ export class GrantService {
     if (!g.currentHash || !safeEqual(g.currentHash, h)) throw new OAuthError('invalid_grant', 'refresh token is invalid');
     if (g.expiresAt <= this.clock.now().getTime()) throw new OAuthError('invalid_grant', 'refresh token has expired');
     if (!this.read.users.isActive(g.userId)) throw new OAuthError('invalid_grant', 'the user may no longer sign in');
+    // Log out everywhere, a ban or a disable after the grant's login voids it for good (an unban
+    // or enable does not bring it back). Read from the user's stream: no lagging view can mint.
+    if (await this.users.revokedSince(g.userId, g.loginPosition)) throw new OAuthError('invalid_grant', "the user's sessions and grants were revoked");
     const granted = g.scope ? g.scope.split(' ') : [];
     // Without offline_access the grant lives with the broker session (OIDC Core §11).
     if (!granted.includes('offline_access') && g.sessionId && !this.read.sessions.byId.has(g.sessionId)) {
@@ -204,6 +217,7 @@ export class GrantService {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(grantId)) return null;
     const g = fold(await this.store.readStream(grantStream(grantId)));
     if (!g.exists || !g.currentHash || !safeEqual(g.currentHash, hash(token))) return null;
+    if (!g.revoked && (await this.users.revokedSince(g.userId, g.loginPosition))) g.revoked = true;
     return { grantId, state: g };
   }
 }

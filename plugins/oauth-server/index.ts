@@ -38,7 +38,7 @@ const plugin: Plugin<OAuthServerConfig> = {
     ctx.container.bind(TOKENS.AccessTokenRevoked).toConstantValue((claims: Record<string, unknown>) => tokens.isRevoked(claims));
     ctx.container.bind(TOKENS.AccessTokenIssuer).toConstantValue(issuer);
     const codes = new CodeCodec(keys.derive('oauth-code'));
-    const grants = new GrantService(ctx.store, ctx.projections, ctx.read, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
+    const grants = new GrantService(ctx.store, ctx.projections, ctx.read, ctx.users, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
     const csrfKey = keys.derive('oauth-csrf');
 
     registerDiscovery(ctx.web.app, issuer, signing, clients);

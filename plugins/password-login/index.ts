@@ -31,7 +31,7 @@ const plugin: Plugin<PasswordLoginConfig> = {
       hasher: new PasswordHasher(ctx.config.argon2),
       totp: new TotpService(ctx.store, keys.derive('totp-secret'), ctx.clock, ctx.config.totpIssuer),
       lockout: new LockoutView(ISSUER, ctx.config.lockout),
-      tickets: new MfaTickets(keys.derive('password-mfa-ticket')),
+      tickets: new MfaTickets(keys.derive('password-mfa-ticket'), ctx.store, ctx.ids),
     };
     ctx.add.projection(deps.lockout);
 

@@ -1,16 +1,28 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { DomainError } from '../../core/index.js';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { DomainError, WrongExpectedRevision, defineEvent, type EventStore, type Ids } from '../../core/index.js';
+
+declare module '../../core/events/catalog.js' {
+  interface EventMap {
+    /** Stream `mfa-ticket-<hash>`, appended `no_stream`: the ticket completed a login once, on any node. */
+    MfaTicketUsed: { userId: string; ticketHash: string };
+  }
+}
+defineEvent('MfaTicketUsed', 1);
 
 /**
- * Carries "the password was right" from the password step to the TOTP step without server state:
- * an HMAC-SHA256-signed, short-lived statement naming the user, the login-name key and the pending
- * login request. It proves one factor only; the session is opened after the second.
+ * Carries "the password was right" from the password step to the TOTP step: an HMAC-SHA256-signed,
+ * short-lived statement naming the user, the login-name key, the pending login request and a
+ * random id. It proves one factor only; the session is opened after the second. A wrong code
+ * leaves it usable (the lockout bounds the guesses); the login it completes uses it up, so a
+ * captured ticket cannot open a second session with a later code.
  */
 export interface MfaTicket {
   uid: string;
   /** Login-name hash (the lockout key). */
   key: string;
   lr: string;
+  /** Random id: what `MfaTicketUsed` records (hashed). */
+  jti: string;
   exp: number;
 }
 
@@ -23,11 +35,13 @@ export class MfaTicketInvalid extends DomainError {
 export class MfaTickets {
   constructor(
     private readonly key: Buffer,
+    private readonly store: EventStore,
+    private readonly ids: Ids,
     private readonly ttlSeconds = 300,
   ) {}
 
-  issue(t: Omit<MfaTicket, 'exp'>, now: Date): string {
-    const body = Buffer.from(JSON.stringify({ ...t, exp: Math.floor(now.getTime() / 1000) + this.ttlSeconds })).toString('base64url');
+  issue(t: Omit<MfaTicket, 'exp' | 'jti'>, now: Date): string {
+    const body = Buffer.from(JSON.stringify({ ...t, jti: this.ids.token(16), exp: Math.floor(now.getTime() / 1000) + this.ttlSeconds })).toString('base64url');
     return `${body}.${this.mac(body)}`;
   }
 
@@ -39,7 +53,21 @@ export class MfaTickets {
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw new MfaTicketInvalid('The login form was tampered with; start again.');
     const t = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as MfaTicket;
     if (typeof t.exp !== 'number' || t.exp < now.getTime() / 1000) throw new DomainError('expired', 'The login took too long; start again.');
+    if (typeof t.jti !== 'string' || !t.jti) throw new MfaTicketInvalid('The login form is malformed; start again.');
     return t;
+  }
+
+  /** Uses the ticket up; throws MfaTicketInvalid when it already completed a login (here or on another node). */
+  async consume(t: MfaTicket): Promise<void> {
+    const ticketHash = createHash('sha256').update(t.jti).digest('base64url');
+    try {
+      await this.store.append(`mfa-ticket-${ticketHash.slice(0, 32)}`, [{ type: 'MfaTicketUsed', data: { userId: t.uid, ticketHash }, metadata: { actor: `user:${t.uid}` } }], {
+        expectedRevision: 'no_stream',
+      });
+    } catch (err) {
+      if (err instanceof WrongExpectedRevision) throw new MfaTicketInvalid('This login form was already used; start again.');
+      throw err;
+    }
   }
 
   private mac(body: string): string {

@@ -34,7 +34,10 @@ export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: obj
         if (lockout.lockedUntil(t.key, ctx.clock.now())) return lockedPage(d, reply);
         return web.page(reply, 'Second factor', totpForm({ ticket: req.body.ticket, csrf: reply.generateCsrf(), error }), 401);
       };
-      if (!user.totp) return web.finishLogin(req, reply, passwordIdentity(t.uid, user.email, user.name, ['pwd']), t.lr || undefined, IDP_ID);
+      if (!user.totp) {
+        await tickets.consume(t);
+        return web.finishLogin(req, reply, passwordIdentity(t.uid, user.email, user.name, ['pwd']), t.lr || undefined, IDP_ID);
+      }
 
       let amr: string[];
       if (looksLikeRecoveryCode(code)) {
@@ -56,6 +59,8 @@ export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: obj
         }
         amr = ['pwd', 'otp', 'mfa']; // RFC 8176 §2
       }
+      // Only once the second factor is proven: a wrong code keeps the ticket for the retry form.
+      await tickets.consume(t);
       return web.finishLogin(req, reply, passwordIdentity(t.uid, user.email, user.name, amr), t.lr || undefined, IDP_ID);
     },
   );

@@ -1,6 +1,6 @@
 // Given events, when command, then events (or error): the User decider as pure functions.
 import { describe, it, expect } from 'vitest';
-import { CommandRejected, NotFound, userDecider, type DomainEvent, type UserCommand } from '../../../core/index.js';
+import { CommandRejected, NotFound, lastRevocationPosition, userDecider, type DomainEvent, type UserCommand } from '../../../core/index.js';
 
 const U = 'u-1';
 const registered: DomainEvent = { type: 'UserRegistered', data: { userId: U, email: 'a@example.com', name: 'A', admin: false } };
@@ -35,6 +35,19 @@ describe('User decider', () => {
   it('set password hash', () => {
     given(registered).when({ type: 'setPassword', passwordHash: '$argon2id$x' }).then([{ type: 'PasswordSet', data: { userId: U, passwordHash: '$argon2id$x' } }]);
     expect(given(registered, { type: 'PasswordSet', data: { userId: U, passwordHash: 'h1' } }).state.passwordHash).toBe('h1');
+  });
+
+  it('revokeCredentials records CredentialsRevoked every time; the last voiding event is what counts, an unban undoes none', () => {
+    given(registered).when({ type: 'revokeCredentials', reason: 'logout_everywhere' }).then([{ type: 'CredentialsRevoked', data: { userId: U, reason: 'logout_everywhere' } }]);
+    const log = [
+      { type: 'UserRegistered', position: 1 },
+      { type: 'CredentialsRevoked', position: 5 },
+      { type: 'UserBanned', position: 9 },
+      { type: 'UserUnbanned', position: 12 },
+      { type: 'AccountEnabled', position: 13 },
+    ];
+    expect(lastRevocationPosition(log)).toBe(9);
+    expect(lastRevocationPosition(log.slice(0, 1))).toBe(0);
   });
 
   it('disable / enable, each idempotent', () => {

@@ -23,6 +23,7 @@ export class ShiftClock implements Clock {
 import { TEST_ARGON2, testConfig } from '../../helpers/broker.js';
 import { client, field, type Client } from '../../helpers/cookie-jar.js';
 import type { ClientConfig } from '../../../plugins/oauth-server/config.js';
+import type { BrokerConfig } from '../../../config/types.js';
 
 export const PW = 'correct horse battery';
 export const SECRET = 'web-app-secret-0123456789';
@@ -58,7 +59,12 @@ export interface Harness {
 }
 
 /** A broker on a known port (the issuer URL must be the address openid-client talks to) with password-login and oauth-server. */
-export async function startOAuth(clients: ClientConfig[] = CLIENTS, extra: Record<string, unknown> = {}, morePlugins: { name: string; config: unknown }[] = []): Promise<Harness> {
+export async function startOAuth(
+  clients: ClientConfig[] = CLIENTS,
+  extra: Record<string, unknown> = {},
+  morePlugins: { name: string; config: unknown }[] = [],
+  configOver: Partial<BrokerConfig> = {},
+): Promise<Harness> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const clock = new ShiftClock();
@@ -70,6 +76,7 @@ export async function startOAuth(clients: ClientConfig[] = CLIENTS, extra: Recor
       { name: 'oauth-server', config: { clients, ...extra } },
       ...morePlugins,
     ],
+    ...configOver,
   });
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   const broker = await bootBroker(config, { store: new MemoryEventStore(), clock, logger: pino({ level: 'warn' }, sink) });

@@ -32,6 +32,25 @@ describe('password login: malformed, tampered, expired and oversized input', () 
     expect(c.jar.cookies.has('broker_session')).toBe(false);
   });
 
+  it('refuses a second-step ticket replayed after the login it completed, even with a fresh code (another browser)', async () => {
+    const c = client(t.url);
+    const s1 = await passwordStep(c, 'bad@example.com', PW);
+    const ok = await totpStep(c, s1.body, totpCode(secret, t.clock));
+    expect(new URL(ok.url).pathname).toBe('/');
+    const logins = async () => (await t.broker.store.readAll({ limit: 100000 })).filter((e) => e.type === 'LoginSucceeded').length;
+    expect(await logins()).toBe(1);
+
+    // The captured ticket, a code from the next step (the first is spent), a browser of its own.
+    t.clock.advance(30_000);
+    const thief = client(t.url);
+    const form = await thief.get('/password/login?return_to=/');
+    const replay = await thief.postForm('/password/totp', { _csrf: field(form.body, '_csrf'), ticket: field(s1.body, 'ticket'), code: totpCode(secret, t.clock) });
+    expect(replay.res.status).toBe(400);
+    expect(replay.body).toContain('already used');
+    expect(thief.jar.cookies.has('broker_session')).toBe(false);
+    expect(await logins()).toBe(1);
+  });
+
   it('refuses an oversized password or email and missing fields with 400 pages', async () => {
     const c = client(t.url);
     const form = await c.get('/password/login?return_to=/');
