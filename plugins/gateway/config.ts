@@ -33,6 +33,8 @@ export interface GatewayRoute {
   timeoutMs?: number;
   /** Shown on the /apps portal (default true). */
   listed?: boolean;
+  /** Client credentials the app needs and may have (`authorization`, `proxy-authorization`, `remote-user`, `x-remote-user`); stripped otherwise. */
+  forwardHeaders?: string[];
 }
 
 export interface UpstreamIdpConfig {
@@ -112,6 +114,7 @@ export const gatewayConfigSchema: JsonSchema = {
           websocket: { type: 'boolean' },
           timeoutMs: { type: 'integer', minimum: 100 },
           listed: { type: 'boolean' },
+          forwardHeaders: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9-]+$' } },
         },
       },
     },
