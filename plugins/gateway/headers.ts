@@ -40,9 +40,9 @@ const HOP = new Set(['connection', 'proxy-connection', 'keep-alive']);
 
 /**
  * The broker's own cookies: the session, the CSRF cookie of its forms, the pending SAML and OIDC
- * logins, the app-host session. An app sharing the broker's origin would otherwise read them.
+ * logins and logouts. An app sharing the broker's origin would otherwise read them.
  */
-export const BROKER_COOKIE = /^(?:__Host-|__Secure-)?(?:broker_(?:session|csrf|app|saml_[^=]*)|oidc_rp_[^=]*)$/;
+export const BROKER_COOKIE = /^(?:__Host-|__Secure-)?(?:broker_(?:session|csrf|saml_[^=]*|slo_[^=]*)|oidc_rp_[^=]*)$/;
 
 /** The credentials a route lets through from the client, canonical (checked when the config is loaded). */
 export function allowList(route: GatewayRoute): Set<string> {
