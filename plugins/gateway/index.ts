@@ -135,7 +135,8 @@ const gateway: Plugin<GatewayConfig> = {
         prefix: route.pathPrefix,
         rewritePrefix: route.rewritePrefix || new URL(route.upstream).pathname,
         websocket: route.websocket ?? false,
-        constraints: route.host ? { host: route.host } : undefined,
+        // The Host header carries a port when it is not the scheme's default: match the name with any port.
+        constraints: route.host ? { host: new RegExp(`^${route.host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(:\\d+)?$`, 'i') } : undefined,
         preHandler: authenticate(route),
         // `/apps/echo?x=1` maps to an empty path plus the query, and reply-from reads an empty
         // path as "the request's own URL": the app got `/apps/echo?x=1`. The empty path is `/`.

@@ -47,6 +47,7 @@ describe('gateway: what the app receives', () => {
           config: {
             routes: [
               { id: 'echo', pathPrefix: '/apps/echo', upstream: app.url },
+              { id: 'wiki', host: 'wiki.localhost', pathPrefix: '/', upstream: app.url },
               { id: 'basic', pathPrefix: '/apps/basic', upstream: app.url, forwardHeaders: ['authorization', 'remote-user'] },
             ],
           },
@@ -128,5 +129,21 @@ describe('gateway: what the app receives', () => {
       expect(res.statusCode, path).toBe(200);
       expect(((await res.body.json()) as { url: string }).url, path).toBe(expected);
     }
+  });
+
+  it('serves an app on its own host name: matched by Host, the whole path space is the app', async () => {
+    const before = app.seen.length;
+    const { port } = new URL(base);
+    const onHost = await request(`${base}/notes/1?x=1`, { headers: { host: `wiki.localhost:${port}`, cookie: `broker_session=${token}` } });
+    expect(onHost.statusCode).toBe(200);
+    const seen = (await onHost.body.json()) as { url: string; headers: Record<string, string> };
+    expect(seen.url).toBe('/notes/1?x=1');
+    expect(seen.headers['x-user-id']).toBe(userId);
+    expect(seen.headers['x-forwarded-host']).toBe(`wiki.localhost:${port}`);
+    expect(app.seen.length).toBe(before + 1);
+    // On the broker's own host name the same path is not the app.
+    const onBroker = await request(`${base}/notes/1?x=1`, { headers: { cookie: `broker_session=${token}` } });
+    expect(onBroker.statusCode).toBe(404);
+    await onBroker.body.dump();
   });
 });
