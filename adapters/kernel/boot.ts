@@ -38,6 +38,7 @@ import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
 import { registerCoreRoutes } from '../http/core-routes.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { responseHook } from '../http/response-hook.js';
+import { noStore } from '../http/no-store.js';
 import { sendError } from '../http/errors.js';
 import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http/metrics.js';
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
@@ -213,7 +214,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
   // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
   const metrics = registerMetrics(app, { store, projections });
-  const perResponse = responseHook([headers, metrics.record]);
+  const perResponse = responseHook([headers, noStore, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));

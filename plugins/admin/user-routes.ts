@@ -45,7 +45,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: PluginCtx<AdminCon
   });
 
   // For script clients on an admin session: the token to send as `x-csrf-token`.
-  app.get('/admin/api/csrf', async (req, reply) => {
+  app.get('/admin/api/csrf', { config: { noStore: true } }, async (req, reply) => {
     const p = await guard.check(req, reply);
     if (!p) return reply;
     if (p.via === 'token') return { csrfToken: null };

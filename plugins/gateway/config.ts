@@ -21,7 +21,7 @@ export interface GatewayRoute {
   name?: string;
   /** Path prefix on the broker (`/apps/wiki`); the prefix is removed before forwarding unless `rewritePrefix` says otherwise. */
   pathPrefix: string;
-  /** Only requests to this Host (e.g. `wiki.example.com`). */
+  /** Only requests to this host name, any port (e.g. `wiki.example.com`): the app gets an origin of its own. */
   host?: string;
   upstream: string;
   rewritePrefix?: string;
@@ -33,6 +33,8 @@ export interface GatewayRoute {
   timeoutMs?: number;
   /** Shown on the /apps portal (default true). */
   listed?: boolean;
+  /** Client credentials the app needs and may have (`authorization`, `proxy-authorization`, `remote-user`, `x-remote-user`); stripped otherwise. */
+  forwardHeaders?: string[];
 }
 
 export interface UpstreamIdpConfig {
@@ -74,7 +76,7 @@ export const gatewayConfigSchema: JsonSchema = {
           id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
           name: str,
           pathPrefix: { type: 'string', pattern: '^/[^?#]*$' },
-          host: str,
+          host: { type: 'string', pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$' },
           upstream: { type: 'string', pattern: '^https?://' },
           rewritePrefix: { type: 'string' },
           access: {
@@ -112,6 +114,7 @@ export const gatewayConfigSchema: JsonSchema = {
           websocket: { type: 'boolean' },
           timeoutMs: { type: 'integer', minimum: 100 },
           listed: { type: 'boolean' },
+          forwardHeaders: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9-]+$' } },
         },
       },
     },

@@ -8,7 +8,7 @@ import { gatewayConfigSchema, type GatewayConfig, type GatewayRoute } from './co
 import { identityFromSession, type GatewayIdentity } from './identity.js';
 import { mayEnter, pickUpstream } from './access.js';
 import { BearerAuthenticator, BearerRejected, type RevocationCheck, type TokenVerifier } from './bearer.js';
-import { identityHeaderNames, upstreamHeaders } from './headers.js';
+import { allowList, allowListProblem, identityHeaderNames, upstreamHeaders } from './headers.js';
 import { TtlCache } from './ttl-cache.js';
 
 interface Signer {
@@ -124,6 +124,9 @@ const gateway: Plugin<GatewayConfig> = {
     app.removeContentTypeParser('application/x-www-form-urlencoded');
 
     for (const route of cfg.routes) {
+      const problem = allowListProblem(route, strip);
+      if (problem) throw new Error(problem);
+      const allow = allowList(route);
       await app.register(httpProxy, {
         // No fixed base: with undici, reply-from sends every request to a fixed base and ignores
         // getUpstream, which picks the per-user alternate (seed 002). The path prefix the fixed
@@ -132,8 +135,12 @@ const gateway: Plugin<GatewayConfig> = {
         prefix: route.pathPrefix,
         rewritePrefix: route.rewritePrefix || new URL(route.upstream).pathname,
         websocket: route.websocket ?? false,
-        constraints: route.host ? { host: route.host } : undefined,
+        // The Host header carries a port when it is not the scheme's default: match the name with any port.
+        constraints: route.host ? { host: new RegExp(`^${route.host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(:\\d+)?$`, 'i') } : undefined,
         preHandler: authenticate(route),
+        // `/apps/echo?x=1` maps to an empty path plus the query, and reply-from reads an empty
+        // path as "the request's own URL": the app got `/apps/echo?x=1`. The empty path is `/`.
+        handler: (_req: FastifyRequest, reply: FastifyReply, dest: string, options: object) => reply.from(dest || '/', options),
         // The app's responses are the app's: the broker's own CSP and security headers (made for
         // its login pages) would break the app's pages. Helmet skips these routes.
         config: { helmet: { skipRoute: true } },
@@ -143,7 +150,7 @@ const gateway: Plugin<GatewayConfig> = {
         replyOptions: {
           getUpstream: (req: unknown) => pickUpstream(route, (req as FastifyRequest).gatewayIdentity),
           rewriteRequestHeaders: (req: unknown, headers: import('node:http').IncomingHttpHeaders) =>
-            upstreamHeaders(req as FastifyRequest, headers, cfg, strip, (req as FastifyRequest).gatewayIdentity, (req as FastifyRequest).gatewayJwt),
+            upstreamHeaders(req as FastifyRequest, headers, cfg, strip, allow, (req as FastifyRequest).gatewayIdentity, (req as FastifyRequest).gatewayJwt),
           onError: (reply: FastifyReply, { error }: { error: unknown }) => {
             const req = reply.request;
             req.log.warn({ err: error, app: route.id }, 'upstream failed');
@@ -157,7 +164,7 @@ const gateway: Plugin<GatewayConfig> = {
         },
         wsClientOptions: {
           rewriteRequestHeaders: (headers: Record<string, unknown>, req: FastifyRequest) =>
-            upstreamHeaders(req, { ...(req.headers ?? {}), ...(headers as object) }, cfg, strip, req.gatewayIdentity, req.gatewayJwt) as Record<string, string>,
+            upstreamHeaders(req, { ...(req.headers ?? {}), ...(headers as object) }, cfg, strip, allow, req.gatewayIdentity, req.gatewayJwt) as Record<string, string>,
         },
       } as never);
     }

@@ -121,7 +121,12 @@ const plugin: Plugin<SamlPluginConfig> = {
       },
     );
 
-    registerSlo(ctx, peerOf, refuse);
+    registerSlo(ctx, peerOf, refuse, {
+      oneTime,
+      logoutBindings: new LoginBindings(ctx.container.get<Keys>(TOKENS.Keys).derive('saml-logout-binding'), cfg.sp.requestTtlSeconds, secure, 'broker_slo_'),
+      skewMs: cfg.sp.clockSkewSeconds * 1000,
+      maxAgeMs: cfg.sp.requestTtlSeconds * 1000,
+    });
   },
 };
 

@@ -38,10 +38,12 @@ export class LoginBindings {
     private readonly key: Uint8Array,
     private readonly ttlSeconds: number,
     private readonly secure: boolean,
+    /** `broker_saml_` for logins; SP-initiated logouts keep their LogoutRequest ID under `broker_slo_`. */
+    private readonly prefix = 'broker_saml_',
   ) {}
 
   cookieName(peer: SamlPeer): string {
-    return `${this.secure ? '__Host-' : ''}broker_saml_${peer.config.name}`;
+    return `${this.secure ? '__Host-' : ''}${this.prefix}${peer.config.name}`;
   }
 
   cookieOptions(): NonNullable<Parameters<FastifyReply['setCookie']>[2]> {

@@ -13,15 +13,19 @@ declare module '../../core/events/catalog.js' {
     SamlAuthnRequestAnswered: { idp: string; requestId: string };
     /** An assertion was accepted (stream `saml-assertion-<hash(idp, id)>`): the replay cache. */
     SamlAssertionConsumed: { idp: string; assertionIdHash: string; notOnOrAfter: string | null };
+    /** A signed, fresh LogoutRequest was acted on (stream `saml-logout-<hash(idp, id)>`): never again. */
+    SamlLogoutRequestConsumed: { idp: string; requestIdHash: string; issueInstant: string };
   }
 }
 defineEvent('SamlAuthnRequestSent', 1);
 defineEvent('SamlAuthnRequestAnswered', 1);
 defineEvent('SamlAssertionConsumed', 1);
+defineEvent('SamlLogoutRequestConsumed', 1);
 
 const h = (idp: string, id: string): string => createHash('sha256').update(idp).update('\0').update(id).digest('hex').slice(0, 40);
 export const requestStream = (idp: string, id: string): string => `saml-request-${h(idp, id)}`;
 export const assertionStream = (idp: string, id: string): string => `saml-assertion-${h(idp, id)}`;
+export const logoutStream = (idp: string, id: string): string => `saml-logout-${h(idp, id)}`;
 
 /**
  * One-time SAML state kept in the event log, so a replay is caught on every node: both checks rely
@@ -60,6 +64,24 @@ export class SamlOneTime {
       );
     } catch (e) {
       if (e instanceof WrongExpectedRevision) throw new SamlRejected('saml_replayed', 'This SAML assertion was already used.', 'replayed');
+      throw e;
+    }
+  }
+
+  /**
+   * A LogoutRequest is acted on once (saml-core §3.7.3.1's replay concern): a captured request
+   * must not log the user out again and again. Written only after the signature, Destination and
+   * freshness checks, so only the IdP can make this record.
+   */
+  async consumeLogoutRequest(idp: string, requestId: string, issueInstant: string): Promise<void> {
+    try {
+      await this.store.append(
+        logoutStream(idp, requestId),
+        [{ type: 'SamlLogoutRequestConsumed', data: { idp, requestIdHash: h(idp, requestId), issueInstant }, metadata: { actor: 'plugin:saml' } }],
+        { expectedRevision: 'no_stream' },
+      );
+    } catch (e) {
+      if (e instanceof WrongExpectedRevision) throw new SamlRejected('saml_logout_replayed', 'This logout request was already used.', 'replayed');
       throw e;
     }
   }

@@ -59,7 +59,7 @@ export class SamlIdpPeer {
     readonly idp: samlify.IdentityProviderInstance,
   ) {}
 
-  static async start(opts: { key?: string; cert?: string; wantAuthnRequestsSigned?: boolean; encryptAssertions?: boolean } = {}): Promise<SamlIdpPeer> {
+  static async start(opts: { key?: string; cert?: string; wantAuthnRequestsSigned?: boolean; encryptAssertions?: boolean; noSlo?: boolean } = {}): Promise<SamlIdpPeer> {
     const app = Fastify();
     await app.register(fastifyFormbody);
     const holder: { peer?: SamlIdpPeer } = {};
@@ -75,7 +75,8 @@ export class SamlIdpPeer {
         { Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${url}/sso` },
         { Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${url}/sso` },
       ],
-      singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${url}/slo` }],
+      // noSlo: metadata without a SingleLogoutService (an IdP that does not do single logout).
+      ...(opts.noSlo ? {} : { singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${url}/slo` }] }),
       wantLogoutRequestSigned: false,
       wantAuthnRequestsSigned: opts.wantAuthnRequestsSigned ?? false,
       isAssertionEncrypted: opts.encryptAssertions ?? false,
@@ -128,6 +129,24 @@ export class SamlIdpPeer {
   /** An IdP-initiated LogoutRequest URL (signed redirect binding) for the broker's SLO endpoint. */
   logoutRequestUrl(nameId: string): string {
     return (this.idp.createLogoutRequest(this.sp!, 'redirect', { logoutNameID: nameId }) as { context: string }).context;
+  }
+
+  /**
+   * A signed IdP-initiated LogoutRequest URL with its facts changed: another Destination, an
+   * IssueInstant in the past or future, a NotOnOrAfter; the URL still goes to the broker's SLO endpoint.
+   */
+  logoutRequestUrlWith(nameId: string, t: { destination?: string; issueInstant?: Date; notOnOrAfter?: Date }): string {
+    const replace = (template: string, tags: Record<string, string>) => {
+      let xml = samlify.SamlLib.replaceTagsByValue(template, { ...tags, ...(t.destination ? { Destination: t.destination } : {}), ...(t.issueInstant ? { IssueInstant: t.issueInstant.toISOString() } : {}) });
+      if (t.notOnOrAfter) xml = xml.replace(/IssueInstant="([^"]*)"/, `IssueInstant="$1" NotOnOrAfter="${t.notOnOrAfter.toISOString()}"`);
+      return { id: tags.ID, context: xml };
+    };
+    return (this.idp.createLogoutRequest(this.sp!, 'redirect', { logoutNameID: nameId }, '', replace as never) as { context: string }).context;
+  }
+
+  /** A signed LogoutResponse URL (redirect binding) to the broker, answering `inResponseTo`. */
+  logoutResponseUrl(inResponseTo: string): string {
+    return (this.idp.createLogoutResponse(this.sp!, { extract: { request: { id: inResponseTo } } } as never, 'redirect', '') as { context: string }).context;
   }
 
   async answer(binding: 'redirect' | 'post', req: { query?: unknown; body?: unknown; url?: string }): Promise<string> {
