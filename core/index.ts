@@ -7,6 +7,7 @@ export * from './events/envelope.js';
 export * from './events/hash-chain.js';
 export * from './events/schema-versions.js';
 export * from './events/seal.js';
+export * from './events/secret-fields.js';
 export * from './events/catch-up.js';
 export * from './ports/event-store.js';
 export * from './ports/logger.js';

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import {
   WrongExpectedRevision,
+  declareSecretFields,
   defineEvent,
   type Clock,
   type EventStore,
@@ -21,6 +22,8 @@ declare module '../../core/events/catalog.js' {
   }
 }
 defineEvent('SigningKeyGenerated', 1);
+// Encrypted, but still the private key: withheld from exports (core/events/secret-fields.ts).
+declareSecretFields('SigningKeyGenerated', ['privateJwe']);
 
 export const SIGNING_KEYS_STREAM = 'signing-keys';
 

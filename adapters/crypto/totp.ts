@@ -1,4 +1,3 @@
-import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import { defineEvent, DomainError, WrongExpectedRevision, type Clock, type EventStore } from '../../core/index.js';
@@ -22,14 +21,12 @@ export class TotpCodeRefused extends DomainError {
 }
 
 const PERIOD = 30;
-const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 
 /**
  * TOTP (RFC 6238, SHA-1, 6 digits, 30 s) with a ±1 step window for clock drift (§5.2), secrets
  * encrypted at rest (A256GCM under a key derived from the master key), replay refusal through the
  * `totp-<userId>` stream (appended with an expected revision, so two nodes cannot both accept the
- * same code), and recovery codes stored as SHA-256 hashes (they are random, 50 bits: a slow hash
- * buys nothing, unlike for passwords).
+ * same code). Recovery codes are in recovery-codes.ts.
  */
 export class TotpService {
   constructor(
@@ -112,34 +109,4 @@ export class TotpService {
     }
     return step;
   }
-}
-
-export function generateRecoveryCodes(n = 10): string[] {
-  const codes: string[] = [];
-  for (let i = 0; i < n; i++) {
-    let c = '';
-    for (let j = 0; j < 10; j++) c += RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)];
-    codes.push(`${c.slice(0, 5)}-${c.slice(5)}`);
-  }
-  return codes;
-}
-
-const normalizeRecovery = (code: string): string => code.trim().toLowerCase().replace(/[^a-z0-9]/g, '');
-
-export function hashRecoveryCode(code: string): string {
-  return createHash('sha256').update(`recovery.v1.${normalizeRecovery(code)}`).digest('hex');
-}
-
-export function looksLikeRecoveryCode(code: string): boolean {
-  return normalizeRecovery(code).length === 10;
-}
-
-/** Index of the unused recovery code that matches, or -1. Compares every entry in constant time. */
-export function findRecoveryCode(code: string, hashes: (string | null)[]): number {
-  const h = Buffer.from(hashRecoveryCode(code), 'hex');
-  let found = -1;
-  hashes.forEach((x, i) => {
-    if (x && x.length === 64 && timingSafeEqual(h, Buffer.from(x, 'hex')) && found === -1) found = i;
-  });
-  return found;
 }

@@ -6,6 +6,7 @@ import type { Keys } from '../../adapters/kernel/master-key.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
 import { TotpService } from '../../adapters/crypto/totp.js';
+import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { configSchema, type AdminConfig } from './config.js';
 import { SetupTokens } from './setup-tokens.js';
 import { registerSetupRoutes } from './setup-routes.js';
@@ -33,7 +34,8 @@ const plugin: Plugin<AdminConfig> = {
       global: false,
       errorResponseBuilder: () => new DomainError('rate_limited', 'Too many attempts from your address. Wait a minute and try again.'),
     });
-    registerSetupRoutes(app, { ctx, hasher: new PasswordHasher(ctx.config.argon2), totp, tokens });
+    // Same key purpose as the password IdP, which checks the codes at login.
+    registerSetupRoutes(app, { ctx, hasher: new PasswordHasher(ctx.config.argon2), totp, recovery: new RecoveryCodes(keys.derive('recovery-code')), tokens });
     registerUserRoutes(app, ctx, new AdminGuard(ctx.web, ctx.read, brokerConfig.admin?.apiTokens ?? []));
 
     const { printUrl, printToStdout, ttlSeconds } = ctx.config.setup;

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../../adapters/http/html.js';
-import type { RecordedEvent, SessionView, UserView } from '../../core/index.js';
+import { secretFieldsOf, type RecordedEvent, type SessionView, type UserView } from '../../core/index.js';
 
 export const nav = html`<nav><a href="/admin/users">Users</a> · <a href="/">My account</a></nav>`;
 
@@ -20,13 +20,13 @@ ${users.map(
 )}</tbody></table>`;
 }
 
-// Fields never shown, even to admins: hashes and ciphertexts of secrets.
-const HIDDEN = new Set(['passwordHash', 'secretCipher', 'recoveryCodeHashes', 'tokenHash', 'userId']);
-
 function detail(e: RecordedEvent | undefined): string {
   if (!e || !e.data || typeof e.data !== 'object') return '';
+  // Never shown, even to admins: the fields the event type declares secret (hashes, ciphertexts);
+  // the user id is the page's own.
+  const hidden = secretFieldsOf(e.type);
   return Object.entries(e.data as Record<string, unknown>)
-    .filter(([k, v]) => !HIDDEN.has(k) && v !== null && v !== undefined && v !== '')
+    .filter(([k, v]) => !hidden.has(k) && k !== 'userId' && v !== null && v !== undefined && v !== '')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ')
     .slice(0, 300);

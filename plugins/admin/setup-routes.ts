@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { html } from '../../adapters/http/html.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem, type PasswordHasher } from '../../adapters/crypto/password-hasher.js';
-import { generateRecoveryCodes, hashRecoveryCode, type TotpService } from '../../adapters/crypto/totp.js';
+import type { TotpService } from '../../adapters/crypto/totp.js';
+import { generateRecoveryCodes, type RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { AnonymousRefusals } from '../../core/index.js';
 import type { PluginCtx } from '../../adapters/kernel/boot.js';
 import type { AdminConfig } from './config.js';
@@ -17,6 +18,7 @@ interface SetupDeps {
   ctx: PluginCtx<AdminConfig>;
   hasher: PasswordHasher;
   totp: TotpService;
+  recovery: RecoveryCodes;
   tokens: SetupTokens;
 }
 
@@ -124,7 +126,7 @@ ${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
         await ctx.users.register({ userId, email: b.email, name, via: 'admin-setup' }, meta);
         await ctx.users.execute(userId, { type: 'setPassword', passwordHash: await hasher.hash(b.password) }, meta);
         const codes = generateRecoveryCodes();
-        await ctx.users.execute(userId, { type: 'enrollTotp', secretCipher: totp.seal(secret), recoveryCodeHashes: codes.map(hashRecoveryCode) }, meta);
+        await ctx.users.execute(userId, { type: 'enrollTotp', secretCipher: totp.seal(secret), recoveryCodeHashes: codes.map((c) => d.recovery.hash(c)) }, meta);
         await totp.verifyAndConsume(userId, secret, b.code).catch(() => undefined); // spend the code: the first login needs a fresh one
         const res = await ctx.users.execute(userId, { type: 'grantAdmin' }, meta);
         await ctx.projections.waitFor(res.position);

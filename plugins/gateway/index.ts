@@ -63,7 +63,9 @@ const gateway: Plugin<GatewayConfig> = {
     });
 
     const refuse = (req: FastifyRequest, reply: FastifyReply, status: number, code: string, title: string, detail: string, bearerError?: string) => {
-      if (status === 401) reply.header('www-authenticate', bearerError ? `Bearer realm="broker", error="${bearerError}", error_description="${detail.replace(/"/g, "'")}"` : 'Bearer realm="broker"');
+      // RFC 6750 §3: a challenge on every 401, bare when no token was sent (§3.1); a 400 or 403
+      // answering a bearer token carries its error code too (invalid_request, insufficient_scope).
+      if (status === 401 || bearerError) reply.header('www-authenticate', bearerError ? `Bearer realm="broker", error="${bearerError}", error_description="${detail.replace(/"/g, "'")}"` : 'Bearer realm="broker"');
       if (wantsHtml(req)) return ctx.web.errorPage(reply, status, title, detail);
       return sendProblem(reply, status, code, title, detail);
     };
@@ -88,17 +90,20 @@ const gateway: Plugin<GatewayConfig> = {
       const mode = route.auth ?? 'both';
       const authz = req.headers.authorization;
       let who: GatewayIdentity | null = null;
+      let viaBearer = false;
       // Only a Bearer credential is the broker's business; an app's own Basic auth passes by
       // (it is dropped before forwarding, the app gets the internal JWT instead).
       const isBearer = !!authz && /^bearer /i.test(authz);
       if (isBearer && mode !== 'session') {
         const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authz!);
-        if (!m) return refuse(req, reply, 401, 'invalid_request', 'Not authenticated', 'malformed Authorization header', 'invalid_request');
+        if (!m) return refuse(req, reply, 400, 'invalid_request', 'Bad request', 'malformed Authorization header', 'invalid_request');
         try {
           who = await bearer.authenticate(m[1], route.id);
+          viaBearer = true;
         } catch (err) {
           const e = err instanceof BearerRejected ? err : new BearerRejected('invalid_token', 'the token could not be checked');
-          return refuse(req, reply, 401, e.error, 'Not authenticated', e.description, e.error);
+          const status = e.error === 'invalid_request' ? 400 : e.error === 'insufficient_scope' ? 403 : 401; // RFC 6750 §3.1
+          return refuse(req, reply, status, e.error, status === 400 ? 'Bad request' : 'Not authenticated', e.description, e.error);
         }
       } else if (mode !== 'bearer') {
         const s = ctx.web.session(req);
@@ -113,7 +118,7 @@ const gateway: Plugin<GatewayConfig> = {
       } else {
         return refuse(req, reply, 401, 'unauthenticated', 'Not authenticated', 'a bearer token is required');
       }
-      if (!mayEnter(route.access, who)) return refuse(req, reply, 403, 'forbidden', 'Forbidden', `You may not open ${route.name ?? route.id}.`);
+      if (!mayEnter(route.access, who)) return refuse(req, reply, 403, 'forbidden', 'Forbidden', `You may not open ${route.name ?? route.id}.`, viaBearer ? 'insufficient_scope' : undefined);
       req.gatewayIdentity = who;
       req.gatewayJwt = await mint(who, route);
     };

@@ -27,6 +27,9 @@ export interface AuthorizeDeps {
 
 const CHALLENGE = /^[A-Za-z0-9_-]{43}$/; // RFC 7636 §4.2: BASE64URL(SHA256) is 43 characters
 
+/** When the user last authenticated (`auth_time`, OIDC Core §2): the session's start, in Unix seconds. */
+const authTimeOf = (s: SessionView): number => Math.floor(Date.parse(s.createdAt) / 1000);
+
 /**
  * The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2) and the consent page. Until the
  * client and redirect URI are known good, errors are shown as a page and never redirected
@@ -76,13 +79,20 @@ export function registerAuthorize(d: AuthorizeDeps): (request: LoginRequest, ses
     const scopes = splitScope(p.scope ?? client.scopes.filter((s) => s !== 'offline_access').join(' '));
     if (!scopes) return fail('invalid_scope', 'scope is malformed');
     if (!scopes.every((s) => client.scopes.includes(s))) return fail('invalid_scope', 'scope is not allowed for this client');
+    // OIDC Core §3.1.2.1: `none` alone or not at all; `login` forces a fresh login; `consent` is
+    // honoured in resume(); `max_age` makes a session authenticated longer ago log in again.
     const prompts = (p.prompt ?? '').split(' ').filter(Boolean);
-    if (prompts.includes('none') && prompts.length > 1) return fail('invalid_request', 'prompt=none cannot be combined');
-    if (prompts.includes('none') && !web.session(req)) return fail('login_required', 'no session and prompt=none');
+    if (prompts.includes('none') && prompts.length > 1) return fail('invalid_request', 'prompt=none cannot be combined with another value');
+    if (p.max_age !== undefined && !/^\d{1,9}$/.test(p.max_age)) return fail('invalid_request', 'max_age must be a non-negative integer');
+    const session = web.session(req);
+    const nowSeconds = Math.floor(d.clock.now().getTime() / 1000);
+    const tooOld = !!session && p.max_age !== undefined && (p.max_age === '0' || nowSeconds - authTimeOf(session) > Number(p.max_age));
+    if (prompts.includes('none') && !session) return fail('login_required', 'no session and prompt=none');
+    if (prompts.includes('none') && tooOld) return fail('login_required', 'the login is older than max_age and prompt=none');
 
     const params: Record<string, string> = { client_id: client.clientId, redirect_uri: redirectUri, rg: p.redirect_uri !== undefined ? '1' : '0', scope: scopes.join(' ') };
     for (const k of ['state', 'nonce', 'code_challenge', 'prompt'] as const) if (p[k] !== undefined) params[k] = p[k]!;
-    return web.beginLogin(req, reply, { protocol: 'oauth', params, forceLogin: prompts.includes('login') });
+    return web.beginLogin(req, reply, { protocol: 'oauth', params, forceLogin: prompts.includes('login') || tooOld });
   };
   web.app.get('/oauth/authorize', handler);
   web.app.post('/oauth/authorize', handler);
@@ -98,7 +108,7 @@ export function registerAuthorize(d: AuthorizeDeps): (request: LoginRequest, ses
       codeChallenge: params.code_challenge ?? null,
       userId: s.userId,
       sessionId: s.sessionId,
-      authTime: Math.floor(Date.parse(s.createdAt) / 1000),
+      authTime: authTimeOf(s),
       exp: Math.floor(d.clock.now().getTime() / 1000) + d.codeTtlSeconds,
     });
     return withParams(params.redirect_uri, { code, state: params.state, iss: d.issuer });
@@ -113,8 +123,11 @@ export function registerAuthorize(d: AuthorizeDeps): (request: LoginRequest, ses
       return { kind: 'html', status: 400, html: layout('Invalid request', html`<h1>Invalid request</h1><p class="error">The application is no longer registered.</p>`) };
     }
     const scopes = params.scope ? params.scope.split(' ') : [];
-    if (client.firstParty || d.grants.hasConsent(s.userId, client.clientId, scopes)) return { kind: 'redirect', location: issueCode(client, params, s) };
-    if ((params.prompt ?? '').split(' ').includes('none')) return { kind: 'redirect', location: errorRedirect(params, params.redirect_uri, 'consent_required', 'consent is required') };
+    const prompts = (params.prompt ?? '').split(' ');
+    // prompt=consent (OIDC Core §3.1.2.1): ask again, even when consent is remembered or the client is first-party.
+    const remembered = client.firstParty || d.grants.hasConsent(s.userId, client.clientId, scopes);
+    if (remembered && !prompts.includes('consent')) return { kind: 'redirect', location: issueCode(client, params, s) };
+    if (prompts.includes('none')) return { kind: 'redirect', location: errorRedirect(params, params.redirect_uri, 'consent_required', 'consent is required') };
     const now = d.clock.now();
     const jti = d.ids.token(12);
     // Signed with the login-request codec (same key, distinct protocol), so it cannot be forged or resumed as a login.

@@ -130,9 +130,12 @@ export class ClientRegistry {
     }
     if (body.client_secret !== undefined) return this.checkSecret(body.client_id, body.client_secret, 'client_secret_post');
     if (body.client_assertion !== undefined) return this.checkAssertion(body);
+    // No credentials at all (a bearer token alone, as an API gateway might send to check-token):
+    // the 401 names the way to authenticate, like userinfo's bare Bearer challenge (RFC 6750 §3.1,
+    // RFC 9110 §15.5.2). Failed credentials keep their own answers (RFC 6749 §5.2).
     const c = this.get(body.client_id);
-    if (!c) throw new OAuthError('invalid_client', 'client authentication failed');
-    if (!c.isPublic || !allowPublic) throw new OAuthError('invalid_client', 'client authentication required', 401);
+    if (!c) throw new OAuthError('invalid_client', 'client authentication failed', 401, 'Basic');
+    if (!c.isPublic || !allowPublic) throw new OAuthError('invalid_client', 'client authentication required', 401, 'Basic');
     return c;
   }
 

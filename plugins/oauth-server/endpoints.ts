@@ -3,7 +3,7 @@ import type { Clock, EventStore, ProjectionEngine, ReadModels } from '../../core
 import type { WebKit } from '../../adapters/http/web-kit.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import type { ClientRegistry } from './clients.js';
-import { OAuthError, sendOAuthError } from './errors.js';
+import { OAuthError, sendBearerChallenge, sendOAuthError } from './errors.js';
 import type { GrantService } from './grants.js';
 import type { TokenService } from './tokens.js';
 import { singleParams } from './params.js';
@@ -101,13 +101,20 @@ export function registerEndpoints(d: EndpointDeps): void {
   }));
 
   const userinfo = wrap(async (req, reply) => {
+    // RFC 6750 §2.1: the Authorization header only; the form-body and query methods (§2.2, §2.3)
+    // are not offered, and a token sent that way is an unsupported parameter (§3.1 invalid_request).
+    const given = (o: unknown): boolean => !!o && typeof o === 'object' && 'access_token' in o;
+    if (given(req.query) || given(req.body)) throw new OAuthError('invalid_request', 'send the access token in the Authorization header', 400, 'Bearer');
     const authz = req.headers.authorization;
-    // RFC 6750 §2.1: the Authorization header (the form-body and query methods are not offered).
-    if (typeof authz !== 'string' || !/^bearer /i.test(authz)) throw new OAuthError('invalid_token', 'bearer token required', 401, 'Bearer');
-    const r = d.tokens.check(authz.slice(7).trim());
+    // §3.1: no token at all gets the bare challenge, without an error code.
+    if (typeof authz !== 'string' || !/^bearer(\s|$)/i.test(authz)) return sendBearerChallenge(reply);
+    const m = /^bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(authz); // §2.1 b64token
+    if (!m) throw new OAuthError('invalid_request', 'malformed Authorization header', 400, 'Bearer');
+    const r = d.tokens.check(m[1]);
     if (!r.active) throw new OAuthError('invalid_token', 'the access token is not active', 401, 'Bearer');
     const scopes = r.info.scope.split(' ');
-    if (!r.info.user_id || !scopes.includes('openid')) throw new OAuthError('invalid_token', 'the token does not grant openid', 403, 'Bearer');
+    // §3.1: a good token without the scope this needs is 403 insufficient_scope (OIDC Core §5.3: openid, for a user).
+    if (!r.info.user_id || !scopes.includes('openid')) throw new OAuthError('insufficient_scope', 'the token does not grant openid for a user', 403, 'Bearer', 'openid');
     const u = d.read.users.get(r.info.user_id);
     const out: Record<string, unknown> = { sub: r.info.sub, roles: r.info.roles, tenant: r.info.tenant };
     if (u && scopes.includes('email') && u.email) Object.assign(out, { email: u.email });

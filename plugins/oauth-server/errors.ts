@@ -12,6 +12,7 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'access_denied'
   | 'invalid_token'
+  | 'insufficient_scope'
   | 'login_required'
   | 'consent_required'
   | 'server_error';
@@ -23,6 +24,8 @@ export class OAuthError extends Error {
     readonly status = error === 'invalid_client' || error === 'invalid_token' ? 401 : 400,
     /** `Basic` when the client tried HTTP Basic (RFC 6749 §5.2 requires WWW-Authenticate then). */
     readonly challenge?: 'Basic' | 'Bearer',
+    /** RFC 6750 §3: the scope the resource needs, told with `insufficient_scope`. */
+    readonly scope?: string,
   ) {
     super(description);
     this.name = 'OAuthError';
@@ -32,6 +35,17 @@ export class OAuthError extends Error {
 /** JSON error body per RFC 6749 §5.2; never cached (§5.1). */
 export function sendOAuthError(reply: FastifyReply, err: OAuthError, realm = 'broker'): FastifyReply {
   if (err.challenge === 'Basic') reply.header('www-authenticate', `Basic realm="${realm}"`);
-  if (err.challenge === 'Bearer') reply.header('www-authenticate', `Bearer realm="${realm}", error="${err.error}", error_description="${err.description.replace(/"/g, "'")}"`);
+  if (err.challenge === 'Bearer') {
+    const scope = err.scope ? `, scope="${err.scope}"` : '';
+    reply.header('www-authenticate', `Bearer realm="${realm}", error="${err.error}", error_description="${err.description.replace(/"/g, "'")}"${scope}`);
+  }
   return reply.code(err.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send({ error: err.error, error_description: err.description });
+}
+
+/**
+ * RFC 6750 §3.1: a request that carries no token at all is answered 401 with the bare challenge,
+ * no error code (a client that has not tried has done nothing wrong).
+ */
+export function sendBearerChallenge(reply: FastifyReply, realm = 'broker'): FastifyReply {
+  return reply.code(401).header('www-authenticate', `Bearer realm="${realm}"`).header('cache-control', 'no-store').header('pragma', 'no-cache').send();
 }

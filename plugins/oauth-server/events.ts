@@ -1,4 +1,4 @@
-import { defineEvent } from '../../core/index.js';
+import { declareSecretFields, defineEvent } from '../../core/index.js';
 
 /**
  * The OAuth server's facts. Refresh tokens and client secrets appear only as SHA-256 hashes;
@@ -46,6 +46,11 @@ for (const t of [
 ]) {
   defineEvent(t, 1);
 }
+// What the SIEM export and the admin pages withhold (core/events/secret-fields.ts).
+declareSecretFields('GrantIssued', ['refreshTokenHash']);
+declareSecretFields('RefreshTokenRotated', ['previousHash', 'newHash']);
+declareSecretFields('ClientRegistered', ['secretHash']);
+declareSecretFields('ClientUpdated', ['secretHash']);
 
 export const grantStream = (grantId: string): string => `grant-${grantId}`;
 export const consentStream = (userId: string, clientId: string): string => `consent-${userId}-${clientId}`;

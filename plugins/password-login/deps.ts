@@ -4,6 +4,7 @@ import type { AuthenticatedIdentity } from '../../core/index.js';
 import type { PluginCtx } from '../../adapters/kernel/boot.js';
 import type { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
 import type { TotpService } from '../../adapters/crypto/totp.js';
+import type { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import type { PasswordLoginConfig } from './config.js';
 import type { LockoutView } from './lockout-view.js';
 import type { MfaTickets } from './mfa-ticket.js';
@@ -16,6 +17,7 @@ export interface Deps {
   ctx: PluginCtx<PasswordLoginConfig>;
   hasher: PasswordHasher;
   totp: TotpService;
+  recovery: RecoveryCodes;
   lockout: LockoutView;
   tickets: MfaTickets;
 }

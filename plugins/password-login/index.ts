@@ -6,6 +6,7 @@ import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
 import { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
 import { TotpService } from '../../adapters/crypto/totp.js';
+import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { configSchema, type PasswordLoginConfig } from './config.js';
 import { LockoutView } from './lockout-view.js';
 import { MfaTickets } from './mfa-ticket.js';
@@ -30,6 +31,7 @@ const plugin: Plugin<PasswordLoginConfig> = {
       ctx,
       hasher: new PasswordHasher(ctx.config.argon2),
       totp: new TotpService(ctx.store, keys.derive('totp-secret'), ctx.clock, ctx.config.totpIssuer),
+      recovery: new RecoveryCodes(keys.derive('recovery-code')),
       lockout: new LockoutView(ISSUER, ctx.config.lockout),
       tickets: new MfaTickets(keys.derive('password-mfa-ticket'), ctx.store, ctx.ids),
     };

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { CommandRejected } from '../../core/index.js';
-import { TotpCodeRefused, findRecoveryCode, generateRecoveryCodes, hashRecoveryCode, looksLikeRecoveryCode } from '../../adapters/crypto/totp.js';
+import { TotpCodeRefused } from '../../adapters/crypto/totp.js';
+import { generateRecoveryCodes, looksLikeRecoveryCode } from '../../adapters/crypto/recovery-codes.js';
 import { html } from '../../adapters/http/html.js';
 import { ISSUER, IDP_ID, lockedPage, loginCtx, passwordIdentity, type Deps } from './deps.js';
 import { enrollForm, recoveryCodesPage, totpForm } from './pages.js';
 
 export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: object): void {
-  const { ctx, totp, lockout, tickets } = d;
+  const { ctx, totp, recovery, lockout, tickets } = d;
   const web = ctx.web;
 
   // Second step of a password login (RFC 6238 code, or a one-time recovery code).
@@ -41,7 +42,7 @@ export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: obj
 
       let amr: string[];
       if (looksLikeRecoveryCode(code)) {
-        const index = findRecoveryCode(code, user.totp.recoveryCodeHashes);
+        const index = recovery.find(code, user.totp.recoveryCodeHashes);
         if (index < 0) return retry('bad_recovery_code', 'That recovery code is not valid or was already used.');
         try {
           await ctx.users.execute(t.uid, { type: 'useRecoveryCode', index }, { actor: `user:${t.uid}` });
@@ -102,7 +103,7 @@ export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: obj
         return web.page(reply, 'Set up two-factor login', enrollForm({ sealed: req.body.sealed, csrf: reply.generateCsrf(), qr: await totp.qrDataUrl(uri), secret, uri, error: err.message }), 400);
       }
       const codes = generateRecoveryCodes();
-      const res = await ctx.users.execute(s.userId, { type: 'enrollTotp', secretCipher: totp.seal(secret), recoveryCodeHashes: codes.map(hashRecoveryCode) }, { actor: `user:${s.userId}` });
+      const res = await ctx.users.execute(s.userId, { type: 'enrollTotp', secretCipher: totp.seal(secret), recoveryCodeHashes: codes.map((c) => recovery.hash(c)) }, { actor: `user:${s.userId}` });
       await ctx.projections.waitFor(res.position);
       return web.page(reply, 'Two-factor login is on', recoveryCodesPage(codes, '/'));
     },

@@ -1,5 +1,6 @@
 import { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
-import { TotpService, generateRecoveryCodes, hashRecoveryCode } from '../../adapters/crypto/totp.js';
+import { TotpService } from '../../adapters/crypto/totp.js';
+import { RecoveryCodes, generateRecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { Broker } from '../../adapters/kernel/boot.js';
@@ -25,7 +26,7 @@ export async function createPasswordUser(
     const totp = new TotpService(broker.store, keys.derive('totp-secret'), broker.clock, 'test');
     totpSecret = totp.newSecret();
     recoveryCodes = generateRecoveryCodes();
-    res = await broker.users.execute(userId, { type: 'enrollTotp', secretCipher: totp.seal(totpSecret), recoveryCodeHashes: recoveryCodes.map(hashRecoveryCode) }, meta);
+    res = await broker.users.execute(userId, { type: 'enrollTotp', secretCipher: totp.seal(totpSecret), recoveryCodeHashes: recoveryCodes.map((c) => new RecoveryCodes(keys.derive('recovery-code')).hash(c)) }, meta);
   }
   await broker.projections.waitFor(res.position);
   return { userId, totpSecret, recoveryCodes };

@@ -46,7 +46,7 @@ describe('gateway: internal JWT and the broker\'s bearer tokens', () => {
     };
     broker = await bootBroker(cfg, {
       store: new MemoryEventStore(),
-      plugins: [{ plugin: gateway, config: { routes: [{ id: 'api', pathPrefix: '/api', upstream: app.url }, { id: 'other', pathPrefix: '/other', upstream: app.url }] } }],
+      plugins: [{ plugin: gateway, config: { routes: [{ id: 'api', pathPrefix: '/api', upstream: app.url }, { id: 'other', pathPrefix: '/other', upstream: app.url }, { id: 'ops', pathPrefix: '/ops', upstream: app.url, access: { require: 'admin' } }] } }],
     });
     base = await broker.listen();
     issuer = broker.config.server.baseUrl;
@@ -81,6 +81,19 @@ describe('gateway: internal JWT and the broker\'s bearer tokens', () => {
     expect(seen.headers['x-user-roles']).toBe('reader');
     expect(seen.headers['x-tenant-id']).toBe('acme');
     expect(seen.headers.authorization).toBeUndefined();
+  });
+
+  it('answers a good token that may not enter the app 403 insufficient_scope, a session 403 without a challenge (RFC 6750 §3.1)', async () => {
+    const token = await accessToken({ aud: 'ops', sid: sessionId });
+    const r = await request(`${base}/ops/x`, { headers: { authorization: `Bearer ${token}` } });
+    expect(r.statusCode).toBe(403);
+    expect(r.headers['www-authenticate']).toMatch(/^Bearer realm="broker", error="insufficient_scope", error_description="You may not open ops."$/);
+    expect(r.headers['content-type']).toMatch(/problem\+json/);
+    await r.body.dump();
+    const s = await request(`${base}/ops/x`, { headers: { cookie } });
+    expect(s.statusCode).toBe(403);
+    expect(s.headers['www-authenticate']).toBeUndefined();
+    await s.body.dump();
   });
 
   it('refuses a token for another audience, an expired one, one signed by another key, alg none and a wrong typ', async () => {

@@ -79,7 +79,7 @@ describe('gateway', () => {
   it('answers an API client without credentials with 401 and WWW-Authenticate', async () => {
     const res = await request(`${base}/api/things`);
     expect(res.statusCode).toBe(401);
-    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="broker"/);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="broker"'); // no token, no error code (RFC 6750 §3.1)
     expect(res.headers['content-type']).toMatch(/problem\+json/);
     await res.body.dump();
   });
@@ -215,16 +215,17 @@ describe('gateway', () => {
     await after.body.dump();
   });
 
-  it('refuses malformed and garbage bearer tokens with 401 invalid_token', async () => {
+  it('refuses a garbage bearer token with 401 invalid_token, an oversized or malformed one with 400 invalid_request (RFC 6750 §3.1)', async () => {
     const a = await request(`${base}/api/x`, { headers: { authorization: 'Bearer not.a.jwt' } });
     expect(a.statusCode).toBe(401);
-    expect(a.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    expect(a.headers['www-authenticate']).toMatch(/^Bearer realm="broker", error="invalid_token", error_description="[^"]+"$/);
     await a.body.dump();
-    const b = await request(`${base}/api/x`, { headers: { authorization: 'Bearer ' + 'a'.repeat(9000) } });
-    expect(b.statusCode).toBe(401);
-    await b.body.dump();
-    const c = await request(`${base}/api/x`, { headers: { authorization: 'Bearer two words' } });
-    expect(c.statusCode).toBe(401);
-    await c.body.dump();
+    for (const authorization of ['Bearer ' + 'a'.repeat(9000), 'Bearer two words']) {
+      const r = await request(`${base}/api/x`, { headers: { authorization } });
+      expect(r.statusCode).toBe(400);
+      expect(r.headers['www-authenticate']).toMatch(/^Bearer realm="broker", error="invalid_request", error_description="[^"]+"$/);
+      expect(r.headers['content-type']).toMatch(/problem\+json/);
+      await r.body.dump();
+    }
   });
 });
