@@ -4,7 +4,7 @@ import type { EventStore } from '../ports/event-store.js';
 import type { RecordedEvent } from '../events/envelope.js';
 import type { CommandHandler } from '../model/command-handler.js';
 import type { Users } from '../model/users.js';
-import type { ProjectionEngine, Projection } from '../read/projection.js';
+import type { ProjectionEngine, AnyProjection } from '../read/projection.js';
 import type { Clock, Ids } from '../ids.js';
 import type { Logger } from '../ports/logger.js';
 import type { LoginService } from '../login/login-service.js';
@@ -54,7 +54,8 @@ export interface PluginContext<Config = unknown, Web = unknown> {
     downstreamProtocol(p: DownstreamProtocol): void;
     enricher(e: IdentityEnricher): void;
     provisioningPolicy(p: ProvisioningPolicy): void;
-    projection(p: Projection): void;
+    /** A read model: persisted (rows in the node's read database) or in memory; see plugins/example/README.md. */
+    projection(p: AnyProjection): void;
     reactor(r: Reactor): void;
   };
   /** Called on graceful stop, after the HTTP server stopped taking requests. */

@@ -45,7 +45,7 @@ export function registerAdminPage(web: WebKit, path: string, deps: { read: ReadM
     if (!admin(req, reply)) return reply;
     const user = typeof (req.query as { user?: unknown }).user === 'string' ? (req.query as { user: string }).user : undefined;
     const csrf = csrfTokenFor(req, web.cookieName) ?? '';
-    const rows = deps.view.list(user).slice(0, 200).map(
+    const rows = deps.view.list(user, 200).map(
       (b) => html`<h2>${b.kind} ${b.userId}</h2><p class="muted">event <code>${b.banEventId}</code>, queued ${b.queuedAt}</p>
 <table><tr><th>site</th><th>state</th><th></th></tr>${[...b.sites].map(
         ([siteId, s]) => html`<tr><td>${siteId}</td><td>${describe(s)}</td><td><form method="post" action="${path}/redeliver">

@@ -101,7 +101,7 @@ export class BanBroadcaster implements Reactor {
       after = await this.deps.store.headPosition();
       await this.checkpoint.save(after);
     }
-    for (const [siteId, url] of this.deps.view.disabledEndpoints) this.disabled.set(siteId, url);
+    for (const [siteId, url] of this.deps.view.disabledEndpoints()) this.disabled.set(siteId, url);
     for (const u of this.deps.view.unfinished()) this.schedule(u.banEventId, u.siteId, u.state.nextAttemptAt ?? this.now());
     this.sub = ctx
       .subscribe(after)

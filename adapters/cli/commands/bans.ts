@@ -7,7 +7,7 @@ import { freshReadModels, openCliContext, resolveUser } from '../context.js';
 import { UsageError, out, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
 
-const USAGE = `broker bans deliveries [<user id|email>] [--json]
+const USAGE = `broker bans deliveries [<user id|email>] [--limit <n, default 1000>] [--json]
        broker bans redeliver <ban event id> <site id>`;
 
 function detail(s: DeliveryState): string {
@@ -31,15 +31,17 @@ export const bansCommand: CliCommand = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const [sub, ...rest] = argv;
     if (sub === 'deliveries') {
-      const args = parseArgs(rest, { booleans: ['json'] });
+      const args = parseArgs(rest, { booleans: ['json'], values: ['limit'] });
       if (args.positional.length > 1) throw new UsageError('bans deliveries takes at most one <user id|email>');
+      const limit = Number(args.flags.get('limit') ?? 1000);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit takes a positive integer');
       const ctx = await openCliContext(rest, io);
       try {
         const userId = args.positional[0] ? await resolveUser(ctx.users, args.positional[0]) : undefined;
         const view = new DeliveriesView();
         const { engine } = freshReadModels([view]);
         await replayLog(ctx.store, engine);
-        const bans = view.list(userId);
+        const bans = view.list(userId, limit); // newest first
         if (args.flags.has('json')) {
           out(io, JSON.stringify(bans.map((b) => ({ ...b, sites: Object.fromEntries(b.sites) })), null, 2));
           return 0;
