@@ -38,11 +38,21 @@ export function dumpFile(file: string): { tables: Record<string, unknown[]>; che
   }
 }
 
+/** Each core projection's tables. */
+export const TABLES_OF: Record<(typeof CORE_PROJECTIONS)[number], readonly string[]> = {
+  users: ['users', 'users_meta'],
+  identities: ['identities'],
+  bans: ['bans'],
+  audit: ['audit'],
+  sessions: ['sessions'],
+  sites: ['sites'],
+};
+
 /** The core tables as a fresh rebuild from the whole log computes them (what `broker replay` does). */
-export async function freshDump(store: EventStore): Promise<{ tables: Record<string, unknown[]>; head: number }> {
+export async function freshDump(store: EventStore, until?: number): Promise<{ tables: Record<string, unknown[]>; head: number }> {
   const { engine } = freshReadModels();
   try {
-    const r = await replayLog(store, engine);
+    const r = await replayLog(store, engine, { until });
     return { tables: dumpTables(engine.db!), head: r.position };
   } finally {
     engine.db!.close();
