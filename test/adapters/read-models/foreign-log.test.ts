@@ -48,9 +48,10 @@ const rebuilds = (logs: Record<string, unknown>[]): Record<string, unknown> =>
 
 async function expectEqualToFreshRebuild(dir: string): Promise<void> {
   const fresh = await withStore(dir, (s) => freshDump(s));
-  const { tables, checkpoints } = dumpFile(path.join(dir, 'broker.read.db'));
+  const { tables, checkpoints, failures } = dumpFile(path.join(dir, 'broker.read.db'));
   for (const p of CORE_PROJECTIONS) expect(checkpoints[p], p).toMatchObject({ position: fresh.head, rebuild_reason: null });
   for (const [t, rows] of Object.entries(fresh.tables)) expect(tables[t], t).toEqual(rows);
+  expect(failures).toEqual([]);
 }
 
 it('an older broker.db restored beside a newer read database: checkpoints ahead of the log, rebuilt', { timeout: 60_000 }, async () => {

@@ -45,7 +45,8 @@ async function withStore<T>(fn: (s: SqliteEventStore) => Promise<T>): Promise<T>
 
 /** The file left by the kill: each projection's tables equal a replay up to its own checkpoint. */
 async function expectConsistentAtCheckpoints(): Promise<Record<string, { position: number; rebuild_reason: string | null; version: number }>> {
-  const { tables, checkpoints } = dumpFile(readFile);
+  const { tables, checkpoints, failures } = dumpFile(readFile);
+  expect(failures).toEqual([]);
   const positions = new Set(CORE_PROJECTIONS.map((p) => checkpoints[p].position));
   await withStore(async (store) => {
     for (const at of positions) {
@@ -73,9 +74,10 @@ async function restart(): Promise<Record<string, unknown>[]> {
 /** Every core table equals a fresh rebuild of the whole log; every checkpoint is the head. */
 async function expectEqualToFreshRebuild(): Promise<{ tables: Record<string, unknown[]>; head: number }> {
   const fresh = await withStore((store) => freshDump(store));
-  const { tables, checkpoints } = dumpFile(readFile);
+  const { tables, checkpoints, failures } = dumpFile(readFile);
   for (const p of CORE_PROJECTIONS) expect(checkpoints[p], p).toMatchObject({ position: fresh.head, rebuild_reason: null });
   for (const [t, rows] of Object.entries(fresh.tables)) expect(tables[t], t).toEqual(rows);
+  expect(failures).toEqual([]);
   return fresh;
 }
 

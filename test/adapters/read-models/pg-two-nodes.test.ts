@@ -49,9 +49,10 @@ describe.skipIf(unavailable !== null)('persisted read models on PostgreSQL, two 
     const store = await openPg(schema);
     try {
       const fresh = await freshDump(store);
-      const { tables, checkpoints } = dumpFile(path.join(root, name, 'read.db'));
+      const { tables, checkpoints, failures } = dumpFile(path.join(root, name, 'read.db'));
       for (const p of CORE_PROJECTIONS) expect(checkpoints[p], `${name} ${p}`).toMatchObject({ position: fresh.head, rebuild_reason: null });
       for (const [t, rows] of Object.entries(fresh.tables)) expect(tables[t], `${name} ${t}`).toEqual(rows);
+      expect(failures).toEqual([]);
     } finally {
       await store.close();
     }

@@ -28,11 +28,20 @@ export function dumpTables(db: Queryable): Record<string, unknown[]> {
 }
 
 /** The persisted rows of a read database file (opened on its own, after the broker is gone). */
-export function dumpFile(file: string): { tables: Record<string, unknown[]>; checkpoints: Record<string, { version: number; position: number; rebuild_reason: string | null }> } {
+export function dumpFile(file: string): {
+  tables: Record<string, unknown[]>;
+  checkpoints: Record<string, { version: number; position: number; rebuild_reason: string | null }>;
+  /** Events a projection could not apply and skipped (none expected here). */
+  failures: unknown[];
+} {
   const db = new Database(file);
   try {
     const rows = db.prepare('SELECT name, version, position, rebuild_reason FROM projection_checkpoints').all() as { name: string; version: number; position: number; rebuild_reason: string | null }[];
-    return { tables: dumpTables(db), checkpoints: Object.fromEntries(rows.map((r) => [r.name, { version: r.version, position: r.position, rebuild_reason: r.rebuild_reason }])) };
+    return {
+      tables: dumpTables(db),
+      checkpoints: Object.fromEntries(rows.map((r) => [r.name, { version: r.version, position: r.position, rebuild_reason: r.rebuild_reason }])),
+      failures: db.prepare('SELECT * FROM projection_failures').all(),
+    };
   } finally {
     db.close();
   }
