@@ -1,17 +1,19 @@
 /**
  * Issue 15: a broker restarted on a log that grew by 50k events listens at once; while its
  * projections catch up, /readyz answers 503 with how far they are (position, head), /healthz 200,
- * and every other route 503; once caught up, /readyz and the other routes answer.
+ * and every other route 503; once caught up, /readyz and the other routes answer. A SIGTERM during
+ * a rebuild stops it at once.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, expect, it } from 'vitest';
 import { bootBroker } from '../../../adapters/kernel/boot.js';
 import { loadConfig } from '../../../config/load.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
 import { answering, spawnBroker, type BrokerProcess } from './broker-process.js';
-import { poll, seedLog } from './read-fixture.js';
+import { dumpFile, poll, seedLog } from './read-fixture.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'readyz-catch-up-'));
 const running: BrokerProcess[] = [];
@@ -72,4 +74,35 @@ it('/readyz answers 503 with the lag while 50k events are applied, /healthz 200,
   expect(after.position).toBe(after.head);
   expect((await b.get('/login')).status).not.toBe(503);
   await b.stop();
+});
+
+it('SIGTERM while the projections rebuild stops the broker there, not after the rebuild', { timeout: 60_000 }, async () => {
+  // Every projection of another version: the next start rebuilds all ~50k events.
+  const db = new Database(path.join(dir, 'broker.read.db'));
+  db.prepare('UPDATE projection_checkpoints SET version = version + 1').run();
+  db.close();
+  const head = await (async () => {
+    const store = await SqliteEventStore.open({ path: path.join(dir, 'broker.db') });
+    try {
+      return await store.headPosition();
+    } finally {
+      await store.close();
+    }
+  })();
+
+  const b = await spawnBroker(dir);
+  running.push(b);
+  await answering(b);
+  await poll('the rebuild under way', 30_000, async () => {
+    const r = await b.get('/readyz');
+    if (r.status === 200) throw new Error('rebuilt before the signal');
+    return r.body.position > 0 && r.body.position < head / 2 ? true : undefined;
+  }, 2);
+  await b.stop(); // SIGTERM, and a clean exit (code 0) within the bound
+  expect(await b.exited).toBe(0);
+  expect(b.output).toMatch(/SIGTERM: stopping[\s\S]*stopped/);
+  // It stopped mid-rebuild: the checkpoints are short of the head, and what was applied is kept.
+  const { checkpoints } = dumpFile(path.join(dir, 'broker.read.db'));
+  expect(checkpoints.users.position).toBeGreaterThan(0);
+  expect(checkpoints.users.position).toBeLessThan(head);
 });
