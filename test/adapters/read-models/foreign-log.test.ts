@@ -103,3 +103,14 @@ it.each([
   const usersA = new Set((dumpFile(path.join(a, 'broker.read.db')).tables.users as { user_id: string }[]).map((u) => u.user_id));
   expect(users.filter((u) => usersA.has(u.user_id))).toEqual([]);
 });
+
+it('a read database beside an empty log (a new schema, a wrong path) is dropped, and says so', { timeout: 60_000 }, async () => {
+  const dir = path.join(root, 'empty');
+  await withStore(dir, (s) => seedLog(s, 500));
+  await runBroker(dir);
+  fs.rmSync(path.join(dir, 'broker.db'));
+  const logs = await runBroker(dir);
+  // Every projection that had rows warns that they go, even though there is nothing to rebuild.
+  expect(rebuilds(logs)).toEqual(Object.fromEntries(CORE_PROJECTIONS.map((p) => [p, 'checkpoint ahead of the log'])));
+  await expectEqualToFreshRebuild(dir);
+});
