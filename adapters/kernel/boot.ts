@@ -230,8 +230,11 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   // request served from rows behind the log could miss a ban recorded before this start.
   app.addHook('onRequest', async (req, reply) => {
     if (state.ready) return;
-    const url = req.url;
-    if (url === '/healthz' || url.startsWith('/readyz') || url === '/metrics') return;
+    // The path without its query: a probe may add one (`/healthz?probe=1`), and a liveness probe
+    // answered 503 through a long catch-up gets the process killed, again and again.
+    const q = req.url.indexOf('?');
+    const url = q < 0 ? req.url : req.url.slice(0, q);
+    if (url === '/healthz' || url === '/readyz' || url === '/metrics') return;
     return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
   });
   registerCoreRoutes(app, { config, projections, store, login, webFor, state, read });

@@ -48,6 +48,10 @@ export function catchUpSubscription(source: CatchUpSource, after = 0, pageSize =
               subscriber.next(e);
             }
             if (page.length < pageSize) break;
+            // More to read: let the event loop run first. A synchronous store (SQLite) resolves
+            // readPage without any I/O, so a catch-up of a long log would otherwise run in one
+            // chain of microtasks and hold every request (/healthz, /readyz too) until its end.
+            await new Promise<void>((resolve) => setImmediate(resolve));
           }
         } while (wakeAgain && !stopped);
       } catch (err) {

@@ -166,7 +166,9 @@ export class ProjectionEngine {
     x.checkpoint = 0;
     x.failures = 0;
     x.rebuild = head > 0 ? { reason, target: head } : null;
-    if (head > 0) this.onRebuild(x.p.name, reason);
+    // Said even when the log is empty: rows dropped because the log beside them is empty (a new
+    // schema, a wrong path) must not go without a word. A new projection on an empty log is quiet.
+    if (head > 0 || (reason !== 'new' && reason !== 'requested')) this.onRebuild(x.p.name, reason);
     x.p.open(db);
   }
 

@@ -14,9 +14,22 @@ export const startCommand: CliCommand = {
     // Loaded here, not at the top: the offline commands never pay for fastify and the plugins.
     const { bootBroker } = await import('../../kernel/boot.js');
     const broker = await bootBroker(config);
+    // listen() resolves once the read models have caught up with the log, which after a version
+    // change or on a long log takes minutes: a SIGTERM meanwhile (a rolling deploy) stops the
+    // broker there, instead of waiting for the end of the catch-up (the checkpoints keep what was
+    // applied). The handlers of main.ts have already replaced the default exit on these signals.
+    const listening = broker.listen();
     let url: string;
     try {
-      url = await broker.listen();
+      const first = await Promise.race([listening.then((u) => ({ url: u })), io.stopSignal.then((signal) => ({ signal }))]);
+      if ('signal' in first) {
+        out(io, `${first.signal}: stopping while the read models catch up`);
+        await broker.stop();
+        await listening.catch(() => {}); // rejects: the projections stopped under it
+        out(io, 'stopped');
+        return 0;
+      }
+      url = first.url;
     } catch (e) {
       await broker.stop();
       throw e;

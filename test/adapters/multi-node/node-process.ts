@@ -3,7 +3,10 @@
  * its parent over IPC (see cluster.ts). Nothing is shared with the other node but the database.
  * argv[2]: JSON { url, schema, name }.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { bootBroker } from '../../../adapters/kernel/boot.js';
 import type { BrokerConfig } from '../../../config/types.js';
@@ -14,11 +17,14 @@ const { url, schema, name } = JSON.parse(process.argv[2]) as { url: string; sche
 const upstream = http.createServer((_req, res) => res.end('app'));
 await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
 const upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `broker-node-${name}-`));
 const CLIENT = { clientId: 'web', secret: 'multi-node-client-secret-0123456789', redirect: 'https://app.example/cb' };
 const basic = `Basic ${Buffer.from(`${CLIENT.clientId}:${CLIENT.secret}`).toString('base64')}`;
 const config: BrokerConfig = {
   server: { host: '127.0.0.1', port: 0, baseUrl: 'http://127.0.0.1', trustProxy: false, insecureCookies: true },
-  dataDir: '/nonexistent',
+  // Its own data directory, so its own read database (<dataDir>/read.db): a shared path made both
+  // nodes (and every run, whatever its schema) fold into one file.
+  dataDir,
   store: { kind: 'postgres', url, schema, poolMax: 5 },
   secrets: { masterKey: 'multi-node-test-master-key-0123456789' },
   session: { absoluteSeconds: 3600, idleSeconds: 600 },
@@ -133,6 +139,7 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
   async stop() {
     await broker.stop();
     await new Promise((r) => upstream.close(r));
+    fs.rmSync(dataDir, { recursive: true, force: true });
     setImmediate(() => process.exit(0));
     return {};
   },
