@@ -41,7 +41,7 @@ import { responseHook } from '../http/response-hook.js';
 import { sendError } from '../http/errors.js';
 import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http/metrics.js';
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
-import { BUILTIN_PLUGINS } from './builtin-plugins.js';
+import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { TOKENS } from './tokens.js';
 import { SiteRegistry, syncSites } from './site-registry.js';
@@ -87,13 +87,6 @@ export interface Broker {
 
 // One ConfigError for the loader and the kernel, so the CLI maps both to exit code 2.
 export { ConfigError } from '../../config/errors.js';
-
-async function resolvePlugin(name: string): Promise<Plugin<any>> {
-  const load = BUILTIN_PLUGINS[name];
-  const mod = load ? await load() : ((await import(name)) as { default: Plugin<any> });
-  if (!mod.default || typeof mod.default.register !== 'function') throw new ConfigError(`plugin ${name}: module has no default BrokerPlugin export`);
-  return mod.default;
-}
 
 export async function bootBroker(config: BrokerConfig, options: BootOptions = {}): Promise<Broker> {
   const logger =
