@@ -1,3 +1,4 @@
+import os from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
@@ -8,6 +9,7 @@ import { Ajv } from 'ajv';
 import {
   AuditView,
   BansView,
+  ClusterNode,
   CommandHandler,
   IdentitiesView,
   LoginRequestCodec,
@@ -75,6 +77,7 @@ export interface Broker {
   login: LoginService;
   keys: Keys;
   sites: SiteRegistry;
+  cluster: ClusterNode;
   clock: Clock;
   logger: pino.Logger;
   /** Subscribes projections, waits for them to catch up, starts reactors. Does not listen. */
@@ -88,6 +91,8 @@ export interface Broker {
 // One ConfigError for the loader and the kernel, so the CLI maps both to exit code 2.
 export { ConfigError } from '../../config/errors.js';
 
+let brokersInProcess = 0;
+
 export async function bootBroker(config: BrokerConfig, options: BootOptions = {}): Promise<Broker> {
   const logger =
     options.logger ??
@@ -98,6 +103,10 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   const store = options.store ?? (await openEventStore(config.store, config.dataDir));
   const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
 
+  // Host and pid by default: unique per running process, and readable in a log line (a second
+  // broker in one process, as in tests or an embedding, gets `#2`...).
+  const booted = ++brokersInProcess;
+  const cluster = new ClusterNode(config.cluster?.nodeId ?? `${os.hostname()}:${process.pid}${booted > 1 ? `#${booted}` : ''}`);
   const commands = new CommandHandler(store);
   const users = new Users(store, commands);
   const readDb = options.readDb ?? openReadDatabase(config, !!options.store);
@@ -140,6 +149,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   container.bind(TOKENS.Clock).toConstantValue(clock);
   container.bind(TOKENS.Ids).toConstantValue(ids);
   container.bind(TOKENS.Logger).toConstantValue(logger);
+  container.bind(TOKENS.Cluster).toConstantValue(cluster);
   container.bind(TOKENS.Keys).toConstantValue(keys);
   container.bind(TOKENS.SigningKeys).toConstantValue(signingKeys);
   const sites = new SiteRegistry(config.sites ?? []);
@@ -184,7 +194,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
   // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
   // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
-  const metrics = registerMetrics(app, { store, projections });
+  const metrics = registerMetrics(app, { store, projections, cluster });
   const perResponse = responseHook([headers, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
@@ -238,6 +248,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
         clock,
         ids,
         baseUrl: config.server.baseUrl,
+        cluster,
         events,
         web: webFor(scope),
         add: {
@@ -283,6 +294,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     login,
     keys,
     sites,
+    cluster,
     clock,
     logger,
     async ready() {
