@@ -208,6 +208,13 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
   registry.add(new LabelledGauge('broker_projection_rebuild_target', 'Log position a rebuilding projection must reach (0 when not rebuilding).', perProjection((s) => s.rebuild?.target ?? 0)));
   registry.add(new LabelledGauge('broker_projection_failed_events', 'Events a projection could not apply and skipped since this start (see projection_failures).', perProjection((s) => s.failures)));
   registerClusterMetrics(registry, deps.cluster);
+  const faults = deps.store.faults;
+  if (faults) {
+    // Read at scrape time from the store's own counts (networked stores only).
+    registry.add(new LabelledGauge('broker_event_store_connections_lost_total', 'Connections to the event store lost (terminated backend, server restart, network), pooled and LISTEN.', async () => [{ labels: {}, value: faults.connectionsLost }], 'counter'));
+    registry.add(new LabelledGauge('broker_event_store_listener_reconnects_total', 'Times the event store\'s LISTEN connection (wake-ups for subscriptions) was re-established.', async () => [{ labels: {}, value: faults.listenerReconnects }], 'counter'));
+    registry.add(new LabelledGauge('broker_event_store_retries_total', 'Event store operations run again after a connection error.', async () => [{ labels: {}, value: faults.retries }], 'counter'));
+  }
   registry.add(new Gauge('broker_projection_stalled', '1 while the read database refuses writes (the projections retry; /readyz is 503).', () => (deps.projections.stalled ? 1 : 0)));
 
   const loop = monitorEventLoopDelay({ resolution: 10 });

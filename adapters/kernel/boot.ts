@@ -100,7 +100,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     pino(brokerLoggerOptions(config.log.level));
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? cryptoIds;
-  const store = options.store ?? (await openEventStore(config.store, config.dataDir));
+  const store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
   const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
 
   // Host and pid by default: unique per running process, and readable in a log line (a second

@@ -49,6 +49,14 @@ export interface EventStore {
    */
   subscribe(after?: number): Observable<RecordedEvent>;
   close(): Promise<void>;
+  /** Connection faults a networked store rode out since it opened (for /metrics); absent on embedded stores. */
+  readonly faults?: StoreFaults;
+}
+
+export interface StoreFaults {
+  readonly connectionsLost: number;
+  readonly listenerReconnects: number;
+  readonly retries: number;
 }
 
 export class WrongExpectedRevision extends Error {
