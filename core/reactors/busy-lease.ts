@@ -15,6 +15,8 @@ export class BusyLease {
   readonly takeovers = { free: 0, expired: 0 };
   /** Called after a takeover from a holder that never released: its last work may have been done twice. */
   onExpiredTakeover: ((previous: string) => void) | null = null;
+  /** Runs while the lease is still held, just before it is given up (idle or graceful stop): the holder's last writes, such as its checkpoint. */
+  beforeRelease: (() => Promise<void>) | null = null;
 
   constructor(
     readonly lease: StreamLease,
@@ -66,6 +68,7 @@ export class BusyLease {
         return;
       }
       this.clear();
+      if (this.lease.isHeld()) await this.beforeRelease?.();
       if (await this.lease.release()) this.logger.debug(this.fields, 'lease released (idle)');
     } catch (err) {
       this.logger.warn({ err, ...this.fields }, 'lease upkeep failed');
@@ -81,6 +84,7 @@ export class BusyLease {
   async stop(): Promise<void> {
     this.clear();
     try {
+      if (this.lease.isHeld()) await this.beforeRelease?.();
       if (await this.lease.release()) this.logger.info(this.fields, 'lease handed over (graceful stop)');
     } catch (err) {
       this.logger.warn({ err, ...this.fields }, 'lease not released at stop; another node takes over when it expires');

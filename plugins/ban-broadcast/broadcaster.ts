@@ -85,6 +85,10 @@ export class BanBroadcaster implements Reactor {
   private readonly leaseWaiting = new Set<string>();
   /** Deliveries the previous holder may have been sending when it stopped renewing (counted if sent again). */
   private readonly inheritedFromExpired = new Set<string>();
+  /** The last ban event fanned out by this node, and the checkpoint batch since it was last saved. */
+  private fannedOut = 0;
+  private sinceSave = 0;
+  private lastSaveAt = 0;
 
   constructor(
     private readonly deps: BroadcasterDeps,
@@ -97,6 +101,7 @@ export class BanBroadcaster implements Reactor {
       for (const [key, job] of this.jobs) if (job.dueAt <= this.now()) this.inheritedFromExpired.add(key);
     };
     deps.cluster.trackLease(this.name, this.lease);
+    this.lease.beforeRelease = () => this.saveCheckpoint(true);
     this.checkpoint = new StreamCheckpoint(deps.store, 'ban-broadcast');
   }
 
@@ -162,7 +167,9 @@ export class BanBroadcaster implements Reactor {
           .catch((err) => {
             if (!(err instanceof WrongExpectedRevision)) throw err; // already fanned out (restart, or another node)
           });
-        await this.checkpoint.save(e.position);
+        this.fannedOut = e.position;
+        this.sinceSave++;
+        await this.saveCheckpoint(false);
         return;
       } catch (err) {
         this.deps.logger.error({ err, banEventId: e.id }, 'ban broadcast: could not queue; retrying');
@@ -178,6 +185,20 @@ export class BanBroadcaster implements Reactor {
       if (job?.state === 'scheduled') this.arm(key, job, now);
     }
     this.leaseWaiting.clear();
+  }
+
+  /**
+   * The checkpoint is written by the lease holder only, and batched: every 100 bans or 5 s while it
+   * holds the lease, and when it gives the lease up (idle or graceful stop). Other nodes fan out too
+   * (idempotently) but write no checkpoint; after a crash the next start re-fans-out from the last
+   * one saved, which the `no_stream` queue append makes harmless.
+   */
+  private async saveCheckpoint(force: boolean): Promise<void> {
+    if (this.fannedOut <= this.checkpoint.position || !this.lease.isHeld()) return;
+    if (!force && this.sinceSave < 100 && this.now() - this.lastSaveAt < 5000) return;
+    await this.checkpoint.save(this.fannedOut);
+    this.sinceSave = 0;
+    this.lastSaveAt = this.now();
   }
 
   private schedule(banEventId: string, siteId: string, dueAt: number): void {
