@@ -109,6 +109,13 @@ export const brokerConfigSchema = {
       required: ['absoluteSeconds', 'idleSeconds'],
       additionalProperties: false,
     },
+    cluster: {
+      type: 'object',
+      properties: {
+        nodeId: { type: 'string', minLength: 1, maxLength: 200 },
+      },
+      additionalProperties: false,
+    },
     signing: {
       type: 'object',
       properties: {

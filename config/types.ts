@@ -68,6 +68,11 @@ export interface BrokerConfig {
     /** /readyz answers 503 while the read models are more than this many events behind the log (default 1000). */
     readyMaxLag?: number;
   };
+  /** This node among several on one log (README, Operating: Several nodes). */
+  cluster?: {
+    /** Names this node as a lease holder in the log, the logs and /metrics. Default `<hostname>:<pid>`; unique per running process. */
+    nodeId?: string;
+  };
   /** The broker's JWS signing keys (adapters/crypto/signing-keys.ts); defaults: ES256, rotate after 30 days, 2 days overlap. */
   signing?: { alg?: 'ES256' | 'RS256'; rotateAfterSeconds?: number; overlapSeconds?: number };
   log: { level: string };

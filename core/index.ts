@@ -36,3 +36,4 @@ export * from './kernel/per-second-cap.js';
 export * from './reactors/lease.js';
 export * from './reactors/checkpoint.js';
 export * from './reactors/busy-lease.js';
+export * from './reactors/cluster-node.js';

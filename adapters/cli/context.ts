@@ -19,7 +19,8 @@ import type { BrokerConfig } from '../../config/types.js';
 import { openEventStore } from '../event-stores/open.js';
 import { openSqliteReadDatabase } from '../read-models/sqlite-read-database.js';
 import { openReadDatabase } from '../read-models/open.js';
-import type { CliIo } from './io.js';
+import { loadEventCatalogs } from '../kernel/resolve-plugin.js';
+import { err, type CliIo } from './io.js';
 
 /** What an offline command works with: the configured store, opened directly (no HTTP server). */
 export interface CliContext {
@@ -43,6 +44,9 @@ export function cliActor(env: NodeJS.ProcessEnv): string {
 
 export async function openCliContext(argv: string[], io: CliIo): Promise<CliContext> {
   const { config } = loadConfig({ argv, env: io.env, cwd: io.cwd });
+  // The configured plugins' event types, as the server registers them: without them replay and
+  // audit verify would report a plugin's events (HandoffIssued, TotpCodeAccepted...) as unknown.
+  for (const problem of await loadEventCatalogs(config)) err(io, `warning: ${problem}; its events will read as unknown`);
   const store = await openEventStore(config.store, config.dataDir);
   return {
     config,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { EventStore } from '../../core/index.js';
+import type { EventStore, Logger } from '../../core/index.js';
 import type { StoreConfig } from '../../config/types.js';
 import { MemoryEventStore } from './memory.js';
 
@@ -9,7 +9,7 @@ export function sqlitePath(cfg: StoreConfig, dataDir: string): string {
 }
 
 /** Opens the configured event store. Drivers load lazily so a SQLite broker never loads `pg`. */
-export async function openEventStore(cfg: StoreConfig, dataDir: string): Promise<EventStore> {
+export async function openEventStore(cfg: StoreConfig, dataDir: string, logger?: Logger): Promise<EventStore> {
   switch (cfg.kind) {
     case 'memory':
       return new MemoryEventStore();
@@ -19,7 +19,7 @@ export async function openEventStore(cfg: StoreConfig, dataDir: string): Promise
     }
     case 'postgres': {
       const { PostgresEventStore } = await import('./postgres.js');
-      return PostgresEventStore.open({ connectionString: cfg.url!, schema: cfg.schema ?? 'broker', poolMax: cfg.poolMax ?? 10 });
+      return PostgresEventStore.open({ connectionString: cfg.url!, schema: cfg.schema ?? 'broker', poolMax: cfg.poolMax ?? 10, logger });
     }
     case 'eventstoredb': {
       const { EventStoreDbEventStore } = await import('./eventstoredb.js');

@@ -21,6 +21,7 @@ export class PgNotificationListener {
     private readonly applicationName: string,
     private readonly onWake: () => void,
     private readonly onError: (err: unknown) => void = () => {},
+    private readonly onReconnected: () => void = () => {},
   ) {}
 
   start(): Promise<void> {
@@ -35,7 +36,8 @@ export class PgNotificationListener {
     const lost = (err?: unknown): void => {
       if (failed) return;
       failed = true;
-      if (err) this.onError(err);
+      // Our own stop ends the connection too: that is no fault.
+      if (!this.stopped && (err || this.client === client)) this.onError(err ?? new Error('connection ended'));
       if (this.client === client) this.client = null;
       client.end().catch(() => {});
       this.scheduleReconnect();
@@ -53,6 +55,7 @@ export class PgNotificationListener {
       }
       this.client = client;
       this.connects++;
+      if (this.connects > 1) this.onReconnected();
       this.delay = 25;
       // Anything committed while we were not listening: let subscribers look.
       this.onWake();

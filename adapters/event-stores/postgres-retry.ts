@@ -40,6 +40,7 @@ export async function retryOnConnectionError<T>(
   fn: (attempt: number) => Promise<T>,
   policy: RetryPolicy = DEFAULT_RETRY,
   stop: () => boolean = () => false,
+  onRetry: (attempt: number, delayMs: number, err: unknown) => void = () => {},
 ): Promise<T> {
   const deadline = Date.now() + policy.deadlineMs;
   let delay = policy.initialDelayMs;
@@ -48,6 +49,7 @@ export async function retryOnConnectionError<T>(
       return await fn(attempt);
     } catch (err) {
       if (!isConnectionError(err) || stop() || Date.now() + delay > deadline) throw err;
+      onRetry(attempt + 1, delay, err);
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, policy.maxDelayMs);
     }

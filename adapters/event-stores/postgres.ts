@@ -18,6 +18,7 @@ import { checkSchemaName, migrate } from './postgres-migrations.js';
 import { PgNotificationListener } from './postgres-listener.js';
 import { DEFAULT_RETRY, isConnectionError, retryOnConnectionError, uniqueViolation, type RetryPolicy } from './postgres-retry.js';
 import { GroupCommitter } from './postgres-group-commit.js';
+import { PgFaultLog } from './postgres-faults.js';
 import { arrayRowToEvent, insertParams, pgStatements, rowToEvent, type ArrayRow, type EventRow } from './postgres-sql.js';
 
 export interface PostgresStoreOptions {
@@ -32,6 +33,7 @@ export interface PostgresStoreOptions {
   groupCommit?: boolean;
   /** How long an append or a read keeps retrying through lost connections. */
   retry?: RetryPolicy;
+  /** The broker's logger: lost connections, LISTEN reconnects and retries are logged at warn. */
   logger?: Logger;
 }
 
@@ -75,6 +77,7 @@ export class PostgresEventStore implements EventStore {
   readonly committer: GroupCommitter | null;
   /** Appends whose commit was lost with its connection and found committed on retry (tests read it). */
   recoveredCommits = 0;
+  readonly faults: PgFaultLog;
 
   private constructor(private readonly options: PostgresStoreOptions) {
     this.schema = checkSchemaName(options.schema ?? 'broker');
@@ -82,6 +85,7 @@ export class PostgresEventStore implements EventStore {
     this.channel = `broker_events_${this.schema}`;
     this.pollMs = options.pollMs ?? 1000;
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.faults = new PgFaultLog(this.schema, options.logger);
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolMax ?? 10,
@@ -90,11 +94,12 @@ export class PostgresEventStore implements EventStore {
       // Named per schema so an operator (and the faults test) can tell which store a backend serves.
       application_name: `identity-broker/${this.schema}`,
     });
-    // An idle client whose backend went away emits here; the pool drops it and opens a new one.
-    this.pool.on('error', (err) => options.logger?.warn({ err: err.message }, 'postgres: idle connection lost'));
-    // A checked-out client whose backend dies between two queries emits 'error' with nobody
-    // listening (an uncaught exception). Its next query fails as a connection error and is retried.
-    this.pool.on('connect', (client) => client.on('error', () => {}));
+    // An idle client whose backend went away emits on the pool (which drops it) and on the client;
+    // counted once, on the client. A checked-out client whose backend dies between two queries
+    // emits 'error' with nobody else listening (an uncaught exception otherwise); its next query
+    // fails as a connection error and is retried.
+    this.pool.on('error', () => {});
+    this.pool.on('connect', (client) => client.on('error', (err) => this.faults.connectionLost(err)));
     this.committer =
       options.groupCommit === false ? null : new GroupCommitter({ pool: this.pool, sql: this.sql, appendOnce: (s, e, x) => this.appendOnce(s, e, x) });
   }
@@ -144,6 +149,7 @@ export class PostgresEventStore implements EventStore {
         if (isConnectionError(err) && !this.closed && Date.now() + delay < deadline) {
           // The COMMIT may or may not have landed; the next round looks the ids up first.
           uncertain = true;
+          this.faults.retried('append', conflicts + 1, delay, err);
           await new Promise((r) => setTimeout(r, delay));
           delay = Math.min(delay * 2, this.retry.maxDelayMs);
           continue;
@@ -289,7 +295,8 @@ export class PostgresEventStore implements EventStore {
       this.channel,
       `identity-broker-listen/${this.schema}`,
       () => this.wake(),
-      (err) => this.options.logger?.warn({ err: (err as Error).message }, 'postgres: LISTEN connection lost; reconnecting'),
+      (err) => this.faults.listenerLost(err),
+      () => this.faults.listenerReconnected(),
     );
     void this.listener.start();
   }
@@ -337,6 +344,6 @@ export class PostgresEventStore implements EventStore {
 
   private withRetry<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new EventStoreClosed());
-    return retryOnConnectionError(fn, this.retry, () => this.closed);
+    return retryOnConnectionError(fn, this.retry, () => this.closed, (attempt, delay, err) => this.faults.retried('read', attempt, delay, err));
   }
 }

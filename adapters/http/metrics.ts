@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ResponseStep } from './response-hook.js';
-import type { EventStore, ProjectionEngine, ProjectionStatus, Projection, RecordedEvent } from '../../core/index.js';
+import type { ClusterNode, EventStore, ProjectionEngine, ProjectionStatus, Projection, RecordedEvent } from '../../core/index.js';
 
 /**
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), from a registry small
@@ -61,15 +61,20 @@ export class Gauge implements Metric {
   }
 }
 
-/** A gauge with one series per label set, read at scrape time. */
+/** A gauge (or a counter kept elsewhere) with one series per label set, read at scrape time. */
 export class LabelledGauge implements Metric {
   private last: { labels: Labels; value: number }[] = [];
-  constructor(readonly name: string, private readonly help: string, private readonly read: () => Promise<{ labels: Labels; value: number }[]>) {}
+  constructor(
+    readonly name: string,
+    private readonly help: string,
+    private readonly read: () => Promise<{ labels: Labels; value: number }[]>,
+    private readonly type: 'gauge' | 'counter' = 'gauge',
+  ) {}
   async collect(): Promise<void> {
     this.last = await this.read();
   }
   render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, ...this.last.map((s) => `${this.name}${labelText(s.labels)} ${num(s.value)}`)].join('\n');
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...this.last.map((s) => `${this.name}${labelText(s.labels)} ${num(s.value)}`)].join('\n');
   }
 }
 
@@ -135,6 +140,20 @@ class EventsCounter implements Projection {
   reset(): void {}
 }
 
+/** Which node holds each reactor's lease, takeovers, and side effects done (or maybe done) twice. */
+function registerClusterMetrics(registry: MetricsRegistry, cluster: ClusterNode): void {
+  const node = cluster.nodeId;
+  registry.add(new LabelledGauge('broker_reactor_lease_held', "1 while this node (label node, cluster.nodeId) holds the reactor's lease and acts for the cluster; a lease is held only while there is work.", async () =>
+    cluster.leaseStatus().map((s) => ({ labels: { reactor: s.reactor, node }, value: s.held ? 1 : 0 }))));
+  registry.add(new LabelledGauge('broker_reactor_lease_acquired_total', 'Times this node took the lease, by how it found it: free (never held or released) or expired (its holder stopped renewing: a crash, a pause, a cut-off node).', async () =>
+    cluster.leaseStatus().flatMap((s) => [
+      { labels: { reactor: s.reactor, node, found: 'free' }, value: s.takeovers.free },
+      { labels: { reactor: s.reactor, node, found: 'expired' }, value: s.takeovers.expired },
+    ]), 'counter'));
+  registry.add(new LabelledGauge('broker_reactor_duplicates_total', 'Side effects done twice (kind=concurrent: two nodes recorded the same attempt) or possibly twice (kind=after_expired_takeover: repeated after taking over an expired lease; an upper bound). Duplicates keep their id (webhook-id) so receivers can drop them.', async () =>
+    cluster.duplicateCounts().map((d) => ({ labels: { reactor: d.reactor, kind: d.kind, node }, value: d.count })), 'counter'));
+}
+
 const kStart = Symbol('broker.requestStart');
 
 /**
@@ -171,7 +190,7 @@ export interface BrokerMetrics {
  * arrival until then (a hook phase of its own, onResponse, cost more CPU per request than the
  * counting; measured). Event-store and projection figures are read at scrape time.
  */
-export function registerMetrics(app: FastifyInstance, deps: { store: EventStore; projections: ProjectionEngine }): BrokerMetrics {
+export function registerMetrics(app: FastifyInstance, deps: { store: EventStore; projections: ProjectionEngine; cluster: ClusterNode }): BrokerMetrics {
   const registry = new MetricsRegistry();
   const requests = registry.add(new Counter('broker_http_requests_total', 'HTTP requests answered, by method, route pattern and status.'));
   const duration = registry.add(
@@ -188,6 +207,14 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
   registry.add(new LabelledGauge('broker_projection_rebuilding', '1 while a persisted projection rebuilds from the log.', perProjection((s) => (s.rebuild ? 1 : 0))));
   registry.add(new LabelledGauge('broker_projection_rebuild_target', 'Log position a rebuilding projection must reach (0 when not rebuilding).', perProjection((s) => s.rebuild?.target ?? 0)));
   registry.add(new LabelledGauge('broker_projection_failed_events', 'Events a projection could not apply and skipped since this start (see projection_failures).', perProjection((s) => s.failures)));
+  registerClusterMetrics(registry, deps.cluster);
+  const faults = deps.store.faults;
+  if (faults) {
+    // Read at scrape time from the store's own counts (networked stores only).
+    registry.add(new LabelledGauge('broker_event_store_connections_lost_total', 'Connections to the event store lost (terminated backend, server restart, network), pooled and LISTEN.', async () => [{ labels: {}, value: faults.connectionsLost }], 'counter'));
+    registry.add(new LabelledGauge('broker_event_store_listener_reconnects_total', 'Times the event store\'s LISTEN connection (wake-ups for subscriptions) was re-established.', async () => [{ labels: {}, value: faults.listenerReconnects }], 'counter'));
+    registry.add(new LabelledGauge('broker_event_store_retries_total', 'Event store operations run again after a connection error.', async () => [{ labels: {}, value: faults.retries }], 'counter'));
+  }
   registry.add(new Gauge('broker_projection_stalled', '1 while the read database refuses writes (the projections retry; /readyz is 503).', () => (deps.projections.stalled ? 1 : 0)));
 
   const loop = monitorEventLoopDelay({ resolution: 10 });

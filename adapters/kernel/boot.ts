@@ -1,3 +1,4 @@
+import os from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
@@ -8,6 +9,7 @@ import { Ajv } from 'ajv';
 import {
   AuditView,
   BansView,
+  ClusterNode,
   CommandHandler,
   IdentitiesView,
   LoginRequestCodec,
@@ -42,7 +44,7 @@ import { noStore } from '../http/no-store.js';
 import { sendError } from '../http/errors.js';
 import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http/metrics.js';
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
-import { BUILTIN_PLUGINS } from './builtin-plugins.js';
+import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
@@ -77,6 +79,7 @@ export interface Broker {
   login: LoginService;
   keys: Keys;
   sites: SiteRegistry;
+  cluster: ClusterNode;
   clock: Clock;
   logger: pino.Logger;
   /** Subscribes projections, waits for them to catch up, starts reactors. Does not listen. */
@@ -90,12 +93,7 @@ export interface Broker {
 // One ConfigError for the loader and the kernel, so the CLI maps both to exit code 2.
 export { ConfigError } from '../../config/errors.js';
 
-async function resolvePlugin(name: string): Promise<Plugin<any>> {
-  const load = BUILTIN_PLUGINS[name];
-  const mod = load ? await load() : ((await import(name)) as { default: Plugin<any> });
-  if (!mod.default || typeof mod.default.register !== 'function') throw new ConfigError(`plugin ${name}: module has no default BrokerPlugin export`);
-  return mod.default;
-}
+let brokersInProcess = 0;
 
 /**
  * Opens what the broker owns for its life (the store's lock, the master key, the store) and builds
@@ -106,9 +104,12 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   // A store passed in is the caller's to share (tests run two nodes on one file on purpose).
   const lock = !options.store && config.store.kind === 'sqlite' ? (await import('../event-stores/sqlite-lock.js')).lockSqliteStore(sqlitePath(config.store, config.dataDir)) : null;
   let store: EventStore | undefined;
+  // The logger first: the store reports lost connections and retries through it.
+  const logger = options.logger ?? pino(brokerLoggerOptions(config.log.level));
+  options = { ...options, logger };
   try {
     const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
-    store = options.store ?? (await openEventStore(config.store, config.dataDir));
+    store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
     return await assemble(config, options, store, keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
@@ -125,6 +126,10 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? cryptoIds;
 
+  // Host and pid by default: unique per running process, and readable in a log line (a second
+  // broker in one process, as in tests or an embedding, gets `#2`...).
+  const booted = ++brokersInProcess;
+  const cluster = new ClusterNode(config.cluster?.nodeId ?? `${os.hostname()}:${process.pid}${booted > 1 ? `#${booted}` : ''}`);
   const commands = new CommandHandler(store);
   const users = new Users(store, commands);
   const readDb = options.readDb ?? openReadDatabase(config, !!options.store);
@@ -169,6 +174,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   container.bind(TOKENS.Clock).toConstantValue(clock);
   container.bind(TOKENS.Ids).toConstantValue(ids);
   container.bind(TOKENS.Logger).toConstantValue(logger);
+  container.bind(TOKENS.Cluster).toConstantValue(cluster);
   container.bind(TOKENS.Keys).toConstantValue(keys);
   container.bind(TOKENS.SigningKeys).toConstantValue(signingKeys);
   const sites = new SiteRegistry(config.sites ?? []);
@@ -213,7 +219,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
   // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
   // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
-  const metrics = registerMetrics(app, { store, projections });
+  const metrics = registerMetrics(app, { store, projections, cluster });
   const perResponse = responseHook([headers, noStore, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
@@ -270,6 +276,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
         clock,
         ids,
         baseUrl: config.server.baseUrl,
+        cluster,
         events,
         web: webFor(scope),
         add: {
@@ -315,6 +322,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     login,
     keys,
     sites,
+    cluster,
     clock,
     logger,
     async ready() {

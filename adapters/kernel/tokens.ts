@@ -11,6 +11,8 @@ export const TOKENS = {
   Ids: Symbol.for('broker.Ids'),
   Logger: Symbol.for('broker.Logger'),
   Keys: Symbol.for('broker.Keys'),
+  /** ClusterNode (core/reactors/cluster-node.ts): this node's id, its reactor leases and duplicate counts. */
+  Cluster: Symbol.for('broker.Cluster'),
   /** SiteRegistry (adapters/kernel/site-registry.ts): configured sites with their secrets. */
   Sites: Symbol.for('broker.Sites'),
   /** SigningKeys (adapters/crypto/signing-keys.ts): the broker's JWS keys and JWKS. */

@@ -55,7 +55,8 @@ export interface EventMap {
   SessionRefreshed: { sessionId: string; userId: string };
   SessionEnded: { sessionId: string; userId: string; reason: string };
   AdminBootstrapped: { userId: string };
-  SetupTokenIssued: { tokenHash: string; expiresAt: string };
+  /** `issuedBy`: the node that printed the URL (the others tell the operator to use that one). */
+  SetupTokenIssued: { tokenHash: string; expiresAt: string; issuedBy?: string };
 
   // --- registry (streams `site-<id>`, `client-<id>`)
   SiteRegistered: {

@@ -9,6 +9,7 @@ import type { Clock, Ids } from '../ids.js';
 import type { Logger } from '../ports/logger.js';
 import type { LoginService } from '../login/login-service.js';
 import type { ReadModels } from '../read/read-models.js';
+import type { ClusterNode } from '../reactors/cluster-node.js';
 import type {
   IdentityProvider,
   DownstreamProtocol,
@@ -46,6 +47,8 @@ export interface PluginContext<Config = unknown, Web = unknown> {
   readonly ids: Ids;
   /** The public base URL of the broker (no trailing slash). */
   readonly baseUrl: string;
+  /** This node in the cluster: its id (`cluster.nodeId`), for lease holders; leases and duplicates for /metrics. */
+  readonly cluster: ClusterNode;
   /** Every event, history then live. */
   events(after?: number): Observable<RecordedEvent>;
   readonly web: Web;

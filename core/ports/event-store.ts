@@ -54,6 +54,14 @@ export interface EventStore {
    * cheap write outside the log when older than `maxAgeMs`. Optional: a store that cannot tell omits it.
    */
   writeHealth?(maxAgeMs?: number): Promise<WriteHealth>;
+  /** Connection faults a networked store rode out since it opened (for /metrics); absent on embedded stores. */
+  readonly faults?: StoreFaults;
+}
+
+export interface StoreFaults {
+  readonly connectionsLost: number;
+  readonly listenerReconnects: number;
+  readonly retries: number;
 }
 
 export type WriteHealth = { ok: true } | { ok: false; reason: string };

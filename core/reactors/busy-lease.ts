@@ -5,11 +5,18 @@ import type { StreamLease } from './lease.js';
  * Holds a StreamLease only while a reactor has work: taken on the first piece of work, renewed
  * every third of its duration while `busy()` says so, released as soon as it is idle. An idle
  * broker therefore writes nothing to the lease stream, and another node need not wait out the
- * expiry after a clean finish.
+ * expiry after a clean finish. Every change of hands is logged with the node ids, so an operator
+ * can tell from the logs (and /metrics) which node acts.
  */
 export class BusyLease {
   private acquiring: Promise<boolean> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Acquisitions by how the lease was found: free, or expired under another holder (it crashed, paused or was cut off). */
+  readonly takeovers = { free: 0, expired: 0 };
+  /** Called after a takeover from a holder that never released: its last work may have been done twice. */
+  onExpiredTakeover: ((previous: string) => void) | null = null;
+  /** Runs while the lease is still held, just before it is given up (idle or graceful stop): the holder's last writes, such as its checkpoint. */
+  beforeRelease: (() => Promise<void>) | null = null;
 
   constructor(
     readonly lease: StreamLease,
@@ -17,13 +24,33 @@ export class BusyLease {
     private readonly logger: Logger,
   ) {}
 
+  private get fields(): Record<string, unknown> {
+    return { lease: this.lease.options.name, node: this.lease.options.holder };
+  }
+
   /** True when this process may act now (taking the lease when free). */
   async hold(): Promise<boolean> {
     if (this.lease.isHeld()) return true;
     this.acquiring ??= this.lease.acquire().finally(() => (this.acquiring = null));
     const held = await this.acquiring;
-    if (held && !this.timer) this.timer = setInterval(() => void this.tend(), Math.max(50, Math.floor(this.lease.options.durationMs / 3)));
+    if (held && !this.timer) {
+      const a = this.lease.lastAcquisition;
+      if (a?.how === 'expired') {
+        this.takeovers.expired++;
+        this.logger.warn({ ...this.fields, previous: a.previous }, 'lease taken over after expiry (the previous holder stopped renewing)');
+        this.onExpiredTakeover?.(a.previous!);
+      } else if (a?.how === 'taken') {
+        this.takeovers.free++;
+        this.logger.info(this.fields, 'lease acquired');
+      }
+      this.timer = setInterval(() => void this.tend(), Math.max(50, Math.floor(this.lease.options.durationMs / 3)));
+    }
     return held;
+  }
+
+  /** Whether this node holds the lease now. */
+  isHeld(): boolean {
+    return this.lease.isHeld();
   }
 
   /** When to try again after `hold()` said no (epoch ms). */
@@ -34,13 +61,17 @@ export class BusyLease {
   private async tend(): Promise<void> {
     try {
       if (this.busy()) {
-        if (!(await this.lease.renew())) this.logger.warn({ lease: this.lease.streamId }, 'lease lost to another node');
+        if (!(await this.lease.renew())) {
+          this.clear();
+          this.logger.warn({ ...this.fields, holder: this.lease.holder }, 'lease lost to another node');
+        }
         return;
       }
       this.clear();
-      await this.lease.release();
+      if (this.lease.isHeld()) await this.beforeRelease?.();
+      if (await this.lease.release()) this.logger.debug(this.fields, 'lease released (idle)');
     } catch (err) {
-      this.logger.warn({ err, lease: this.lease.streamId }, 'lease upkeep failed');
+      this.logger.warn({ err, ...this.fields }, 'lease upkeep failed');
     }
   }
 
@@ -49,8 +80,14 @@ export class BusyLease {
     this.timer = null;
   }
 
+  /** Graceful stop: hands the lease over at once (a release in the log), so no node waits for its expiry. */
   async stop(): Promise<void> {
     this.clear();
-    await this.lease.release().catch(() => undefined);
+    try {
+      if (this.lease.isHeld()) await this.beforeRelease?.();
+      if (await this.lease.release()) this.logger.info(this.fields, 'lease handed over (graceful stop)');
+    } catch (err) {
+      this.logger.warn({ err, ...this.fields }, 'lease not released at stop; another node takes over when it expires');
+    }
   }
 }

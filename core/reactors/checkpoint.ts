@@ -11,7 +11,8 @@ defineEvent('ReactorCheckpointed', 1);
 
 /**
  * A reactor's durable checkpoint, kept in the log itself (stream `reactor-<name>`) so it works on
- * every store adapter and survives with the log. Several nodes may write it: the highest wins.
+ * every store adapter and survives with the log. Write it from the lease holder, batched (the ban
+ * broadcaster does); should several nodes write it, the highest wins.
  * Write it only after the reaction's own outcome is durable (at-least-once, never at-most-once).
  */
 export class StreamCheckpoint {

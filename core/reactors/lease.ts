@@ -17,7 +17,7 @@ defineEvent('LeaseReleased', 1);
 export interface LeaseOptions {
   /** What the lease guards (`ban-broadcast`); the stream is `lease-<name>`. */
   name: string;
-  /** This process's id (random per process: a restarted node is a new holder). */
+  /** This node's id (`cluster.nodeId`, default `<hostname>:<pid>`): named in the log, the logs and /metrics. Unique per running process. */
   holder: string;
   durationMs: number;
   clock: Clock;
@@ -26,6 +26,16 @@ export interface LeaseOptions {
 interface LeaseState {
   holder: string | null;
   expiresAt: number;
+  /** Written by this very object: a holder with our id that we did not write is another process (a duplicate nodeId, or our previous life). */
+  byUs: boolean;
+}
+
+/** How the last successful `acquire()` got the lease. */
+export interface Acquisition {
+  /** `taken`: it was free (never held, or released); `expired`: taken over from a holder that stopped renewing; `renewed`: ours already. */
+  how: 'taken' | 'expired' | 'renewed';
+  /** The holder before us (for `expired`; null when free). */
+  previous: string | null;
 }
 
 /**
@@ -39,7 +49,9 @@ interface LeaseState {
  */
 export class StreamLease {
   private revision = -1;
-  private state: LeaseState = { holder: null, expiresAt: 0 };
+  private state: LeaseState = { holder: null, expiresAt: 0, byUs: false };
+  /** Set by each successful `acquire()`. */
+  lastAcquisition: Acquisition | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -60,12 +72,21 @@ export class StreamLease {
 
   /** Whether this process may act now. */
   isHeld(): boolean {
-    return this.state.holder === this.options.holder && this.now() < this.state.expiresAt - this.margin();
+    return this.mine() && this.now() < this.state.expiresAt - this.margin();
+  }
+
+  private mine(): boolean {
+    return this.state.byUs && this.state.holder === this.options.holder;
+  }
+
+  /** The holder as last read from the log (null: free), whoever it is. */
+  get holder(): string | null {
+    return this.state.holder;
   }
 
   /** When another holder's lease runs out (epoch ms), or 0 when nobody else holds it. */
   otherExpiresAt(): number {
-    return this.state.holder && this.state.holder !== this.options.holder ? this.state.expiresAt : 0;
+    return this.state.holder && !this.mine() ? this.state.expiresAt : 0;
   }
 
   private async refresh(): Promise<void> {
@@ -74,8 +95,8 @@ export class StreamLease {
       if (e.revision <= this.revision) continue;
       this.revision = e.revision;
       const d = e.data as { holder: string; expiresAt?: string };
-      if (e.type === 'LeaseReleased') this.state = { holder: null, expiresAt: 0 };
-      else this.state = { holder: d.holder, expiresAt: Date.parse(d.expiresAt ?? '') || 0 };
+      if (e.type === 'LeaseReleased') this.state = { holder: null, expiresAt: 0, byUs: false };
+      else this.state = { holder: d.holder, expiresAt: Date.parse(d.expiresAt ?? '') || 0, byUs: false };
     }
   }
 
@@ -87,7 +108,7 @@ export class StreamLease {
         expectedRevision: this.revision === -1 ? 'no_stream' : this.revision,
       });
       this.revision = res.revision;
-      this.state = type === 'LeaseReleased' ? { holder: null, expiresAt: 0 } : { holder: this.options.holder, expiresAt: Date.parse(expiresAt) };
+      this.state = type === 'LeaseReleased' ? { holder: null, expiresAt: 0, byUs: false } : { holder: this.options.holder, expiresAt: Date.parse(expiresAt), byUs: true };
       return true;
     } catch (err) {
       if (err instanceof WrongExpectedRevision) {
@@ -101,21 +122,24 @@ export class StreamLease {
   /** Takes the lease when free or expired, renews it when ours. True when held afterwards. */
   async acquire(): Promise<boolean> {
     await this.refresh();
-    const mine = this.state.holder === this.options.holder;
+    const mine = this.mine();
     const free = !this.state.holder || this.now() >= this.state.expiresAt;
     if (!mine && !free) return false;
-    return (await this.write(mine ? 'LeaseRenewed' : 'LeaseAcquired')) && this.isHeld();
+    const acquisition: Acquisition = mine ? { how: 'renewed', previous: null } : this.state.holder ? { how: 'expired', previous: this.state.holder } : { how: 'taken', previous: null };
+    if (!(await this.write(mine ? 'LeaseRenewed' : 'LeaseAcquired'))) return false;
+    this.lastAcquisition = acquisition;
+    return this.isHeld();
   }
 
   /** Extends our lease; false when it was lost (taken over after expiry). */
   async renew(): Promise<boolean> {
-    if (this.state.holder !== this.options.holder) return false;
+    if (!this.mine()) return false;
     return this.write('LeaseRenewed');
   }
 
-  /** Gives the lease up so another node need not wait for expiry. */
-  async release(): Promise<void> {
-    if (this.state.holder !== this.options.holder) return;
-    await this.write('LeaseReleased');
+  /** Gives the lease up so another node need not wait for expiry. True when a release was written. */
+  async release(): Promise<boolean> {
+    if (!this.mine()) return false;
+    return this.write('LeaseReleased');
   }
 }

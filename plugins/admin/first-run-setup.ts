@@ -18,6 +18,8 @@ export interface FirstRunSetupDeps {
   logger: Logger;
   baseUrl: string;
   ttlSeconds: number;
+  /** This node (`cluster.nodeId`): recorded as the link's issuer, named by the other nodes. */
+  nodeId: string;
   /** Where the operator reads the URL; null prints nothing (embedding, tests). */
   console: NodeJS.WritableStream | null;
 }
@@ -39,8 +41,15 @@ export function firstRunSetup(deps: FirstRunSetupDeps): Reactor & FirstRunSetup 
     async start() {
       const hasAdmin = deps.read.users.hasAdmin();
       if (hasAdmin || (await deps.tokens.bootstrapped())) return;
-      const token = await deps.tokens.issue(deps.ttlSeconds);
-      url = `${deps.baseUrl}/admin/setup?token=${token}`;
+      const issued = await deps.tokens.issueOnce(deps.ttlSeconds, deps.nodeId);
+      if (!('token' in issued)) {
+        // Another node's link is still pending: printing a new one would void it (only the latest works).
+        const from = issued.pendingFrom ?? 'another node';
+        deps.logger.warn({ issuedBy: issued.pendingFrom, expiresAt: issued.expiresAt }, `first-run setup pending: use the one-time setup URL printed by ${from}`);
+        deps.console?.write(`\nNo administrator yet. Setup is pending: use the one-time URL printed by node ${from} (valid until ${issued.expiresAt}); after that, the next node to start prints a new one.\n\n`);
+        return;
+      }
+      url = `${deps.baseUrl}/admin/setup?token=${issued.token}`;
       deps.logger.warn(
         deps.console
           ? 'first-run setup pending: open the one-time setup URL printed on the console (stderr)'

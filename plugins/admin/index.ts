@@ -45,6 +45,7 @@ const plugin: Plugin<AdminConfig> = {
       logger: ctx.logger,
       baseUrl: ctx.baseUrl,
       ttlSeconds,
+      nodeId: ctx.cluster.nodeId,
       console: printUrl && printToStdout !== false ? process.stderr : null,
     });
     ctx.add.reactor(setup);

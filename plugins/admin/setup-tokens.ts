@@ -41,11 +41,32 @@ export class SetupTokens {
     return (await this.history()).some((e) => e.type === 'AdminBootstrapped');
   }
 
-  async issue(ttlSeconds: number): Promise<string> {
-    const token = this.ids.token(32);
-    const expiresAt = new Date(this.clock.now().getTime() + ttlSeconds * 1000).toISOString();
-    await this.store.append(SETUP_STREAM, [{ type: 'SetupTokenIssued', data: { tokenHash: hashSetupToken(token), expiresAt }, metadata: { actor: 'system' } }]);
-    return token;
+  /**
+   * One setup link per cluster: a node that starts without an administrator reuses the pending
+   * link another node issued (still valid for more than a minute) instead of voiding it. The
+   * token is never in the log, only its hash, so this node cannot print that link: it gets who
+   * issued it. Appended with the stream's expected revision: of two nodes starting at once, one
+   * issues and the other finds its link.
+   */
+  async issueOnce(ttlSeconds: number, nodeId: string): Promise<{ token: string; expiresAt: string } | { pendingFrom: string | null; expiresAt: string }> {
+    for (let tries = 0; ; tries++) {
+      const history = await this.history();
+      const last = history[history.length - 1];
+      if (last?.type === 'SetupTokenIssued') {
+        const d = last.data as { expiresAt: string; issuedBy?: string };
+        if (Date.parse(d.expiresAt) - this.clock.now().getTime() > 60_000) return { pendingFrom: d.issuedBy ?? null, expiresAt: d.expiresAt };
+      }
+      const token = this.ids.token(32);
+      const expiresAt = new Date(this.clock.now().getTime() + ttlSeconds * 1000).toISOString();
+      try {
+        await this.store.append(SETUP_STREAM, [{ type: 'SetupTokenIssued', data: { tokenHash: hashSetupToken(token), expiresAt, issuedBy: nodeId }, metadata: { actor: 'system' } }], {
+          expectedRevision: last ? last.revision : 'no_stream',
+        });
+        return { token, expiresAt };
+      } catch (err) {
+        if (!(err instanceof WrongExpectedRevision) || tries >= 3) throw err;
+      }
+    }
   }
 
   /** The revision to claim against when `token` is usable now; throws SetupLinkRefused otherwise. */

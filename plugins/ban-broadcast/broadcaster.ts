@@ -1,6 +1,7 @@
 import { concatMap, from, type Subscription } from 'rxjs';
 import {
   BusyLease,
+  type ClusterNode,
   StreamCheckpoint,
   StreamLease,
   WrongExpectedRevision,
@@ -42,7 +43,8 @@ export interface BroadcasterDeps {
   clock: Clock;
   logger: Logger;
   issuer: string;
-  holder: string;
+  /** This node: its id holds the lease; leases and duplicates are counted for /metrics. */
+  cluster: ClusterNode;
   signer(): SetSigner | null;
 }
 
@@ -79,13 +81,27 @@ export class BanBroadcaster implements Reactor {
   private readonly payloads = new Map<string, Promise<BanNotification>>();
   private readonly disabled = new Map<string, string>();
   private drained: (() => void) | null = null;
+  /** Deliveries waiting because another node holds the lease: run at once when it is released. */
+  private readonly leaseWaiting = new Set<string>();
+  /** Deliveries the previous holder may have been sending when it stopped renewing (counted if sent again). */
+  private readonly inheritedFromExpired = new Set<string>();
+  /** The last ban event fanned out by this node, and the checkpoint batch since it was last saved. */
+  private fannedOut = 0;
+  private sinceSave = 0;
+  private lastSaveAt = 0;
 
   constructor(
     private readonly deps: BroadcasterDeps,
     private readonly settings: BroadcasterSettings,
   ) {
-    const lease = new StreamLease(deps.store, { name: 'ban-broadcast', holder: deps.holder, durationMs: settings.leaseMs, clock: deps.clock });
+    const lease = new StreamLease(deps.store, { name: 'ban-broadcast', holder: deps.cluster.nodeId, durationMs: settings.leaseMs, clock: deps.clock });
     this.lease = new BusyLease(lease, () => !this.stopped && this.busy(), deps.logger);
+    // Work due while the old holder still held the lease may have been sent by it already.
+    this.lease.onExpiredTakeover = () => {
+      for (const [key, job] of this.jobs) if (job.dueAt <= this.now()) this.inheritedFromExpired.add(key);
+    };
+    deps.cluster.trackLease(this.name, this.lease);
+    this.lease.beforeRelease = () => this.saveCheckpoint(true);
     this.checkpoint = new StreamCheckpoint(deps.store, 'ban-broadcast');
   }
 
@@ -130,6 +146,13 @@ export class BanBroadcaster implements Reactor {
       case 'WebhookEndpointDisabled':
         this.disabled.set(d.siteId, d.url!);
         break;
+      case 'LeaseReleased': {
+        // Another node handed the lease over (idle, or a graceful stop): take over its pending work
+        // now instead of at the lease's expiry.
+        const l = e.data as { name: string };
+        if (l.name === this.name && !this.lease.isHeld()) this.wakeLeaseWaiters();
+        break;
+      }
     }
   }
 
@@ -144,13 +167,38 @@ export class BanBroadcaster implements Reactor {
           .catch((err) => {
             if (!(err instanceof WrongExpectedRevision)) throw err; // already fanned out (restart, or another node)
           });
-        await this.checkpoint.save(e.position);
+        this.fannedOut = e.position;
+        this.sinceSave++;
+        await this.saveCheckpoint(false);
         return;
       } catch (err) {
         this.deps.logger.error({ err, banEventId: e.id }, 'ban broadcast: could not queue; retrying');
         await new Promise((r) => setTimeout(r, wait));
       }
     }
+  }
+
+  private wakeLeaseWaiters(): void {
+    const now = this.now();
+    for (const key of this.leaseWaiting) {
+      const job = this.jobs.get(key);
+      if (job?.state === 'scheduled') this.arm(key, job, now);
+    }
+    this.leaseWaiting.clear();
+  }
+
+  /**
+   * The checkpoint is written by the lease holder only, and batched: every 100 bans or 5 s while it
+   * holds the lease, and when it gives the lease up (idle or graceful stop). Other nodes fan out too
+   * (idempotently) but write no checkpoint; after a crash the next start re-fans-out from the last
+   * one saved, which the `no_stream` queue append makes harmless.
+   */
+  private async saveCheckpoint(force: boolean): Promise<void> {
+    if (this.fannedOut <= this.checkpoint.position || !this.lease.isHeld()) return;
+    if (!force && this.sinceSave < 100 && this.now() - this.lastSaveAt < 5000) return;
+    await this.checkpoint.save(this.fannedOut);
+    this.sinceSave = 0;
+    this.lastSaveAt = this.now();
   }
 
   private schedule(banEventId: string, siteId: string, dueAt: number): void {
@@ -202,7 +250,13 @@ export class BanBroadcaster implements Reactor {
 
   /** One look at one delivery: returns when to look again, or null when it is finished. */
   private async run(job: Job): Promise<number | null> {
-    if (!(await this.lease.hold())) return this.lease.retryAt(this.now());
+    const key = `${job.banEventId}\n${job.siteId}`;
+    if (!(await this.lease.hold())) {
+      this.leaseWaiting.add(key);
+      return this.lease.retryAt(this.now());
+    }
+    this.leaseWaiting.delete(key);
+    const inherited = this.inheritedFromExpired.delete(key);
     const stream = deliveryStream(job.banEventId, job.siteId);
     for (let conflicts = 0; conflicts < 3 && !this.stopped; conflicts++) {
       const state = foldDelivery(await this.deps.store.readStream(stream));
@@ -221,10 +275,17 @@ export class BanBroadcaster implements Reactor {
         },
         { sender: this.deps.sender, clock: this.deps.clock, retry: this.settings.retry, issuer: this.deps.issuer, signer: this.deps.signer },
       );
+      // A POST went out (not only an abandon): the receiver saw this webhook-id, maybe again.
+      const sent = out.events.some((e) => e.type !== 'BanNotificationAbandoned');
+      if (sent && inherited && conflicts === 0) this.deps.cluster.countDuplicate(this.name, 'after_expired_takeover');
       try {
         await this.deps.store.append(stream, out.events.map((e) => ({ ...e, metadata: META })), { expectedRevision: state.revision === -1 ? 'no_stream' : state.revision });
       } catch (err) {
-        if (err instanceof WrongExpectedRevision) continue; // someone recorded an outcome meanwhile: look again
+        if (err instanceof WrongExpectedRevision) {
+          // Another node recorded an outcome for this attempt meanwhile: both sent it.
+          if (sent) this.deps.cluster.countDuplicate(this.name, 'concurrent');
+          continue; // look again
+        }
         throw err;
       }
       if (out.disable) {

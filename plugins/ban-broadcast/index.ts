@@ -15,7 +15,11 @@ export interface BanBroadcastConfig {
   /** Deliveries in flight at once, across all bans and sites. */
   concurrency: number;
   retry: { initialDelayMs: number; maxDelayMs: number; horizonMs: number };
-  /** How long a node holds the sending lease without renewing; another node takes over after it. */
+  /**
+   * How long a node holds the sending lease without renewing; after a crash another node takes over
+   * after at most this long (a graceful stop hands it over at once). Shorter: faster takeover, but a
+   * GC pause or network blip longer than a fifth of it lets a second node send too (duplicates).
+   */
   leaseMs: number;
   /** IPs or CIDRs a webhook URL may resolve to although private or loopback (SSRF defence is on otherwise). */
   allowPrivateAddresses: string[];
@@ -66,7 +70,7 @@ const plugin: Plugin<BanBroadcastConfig> = {
         clock: ctx.clock,
         logger: ctx.logger,
         issuer: ctx.baseUrl,
-        holder: ctx.ids.uuid(),
+        cluster: ctx.cluster,
         signer,
       },
       { concurrency: c.concurrency, retry: c.retry, leaseMs: c.leaseMs, drainMs: c.timeoutMs + 1000, backfill: c.backfill },

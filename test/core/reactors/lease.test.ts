@@ -10,6 +10,20 @@ describe('StreamLease (a lease kept in the event log)', () => {
     return { store, clock, lease };
   };
 
+  it('a second process with the same node id (a misconfigured cluster.nodeId, or the node restarted) is not the holder until the lease expires', async () => {
+    const { lease, clock } = setup();
+    const first = lease('web-1');
+    const second = lease('web-1');
+    expect(await first.acquire()).toBe(true);
+    expect(await second.acquire()).toBe(false);
+    expect(second.isHeld()).toBe(false);
+    expect(await second.release()).toBe(false);
+    clock.advance(10_001);
+    expect(await second.acquire()).toBe(true);
+    expect(second.lastAcquisition).toEqual({ how: 'expired', previous: 'web-1' });
+    expect(await first.renew()).toBe(false);
+  });
+
   it('lets exactly one of two racing nodes take it', async () => {
     const { lease } = setup();
     const a = lease('a');

@@ -81,4 +81,25 @@ describe('first-run setup URL: console only, never the log', () => {
     expect(t.logs.some((l) => String(l.msg).includes('first-run setup'))).toBe(false);
     expect((await t.broker.store.readStream('admin-setup')).length).toBe(0);
   });
+
+  it('one setup URL per cluster: a second node started meanwhile names the node that printed it, prints no URL, and the first URL still works', async () => {
+    const store = new MemoryEventStore();
+    const first = await capturingStderr(() => startBroker({ plugins: adminPlugins(), store }));
+    t = first.result;
+    const second = await capturingStderr(() => startBroker({ plugins: adminPlugins(), store }));
+    const b = second.result;
+    try {
+      const node = t.broker.cluster.nodeId;
+      expect(second.stderr).toContain(`Setup is pending: use the one-time URL printed by node ${node}`);
+      expect(second.stderr).not.toContain('/admin/setup');
+      expect(() => setupPath(b)).toThrow('no setup URL was issued');
+      expect(b.logs.find((l) => String(l.msg).startsWith('first-run setup pending'))).toMatchObject({ level: 40, issuedBy: node, msg: `first-run setup pending: use the one-time setup URL printed by ${node}` });
+      const issued = (await store.readStream('admin-setup')).filter((e) => e.type === 'SetupTokenIssued');
+      expect(issued.map((e) => (e.data as { issuedBy: string }).issuedBy)).toEqual([node]);
+      // The first node's link was not voided by the second start: it creates the administrator.
+      await bootstrapAdmin(t);
+    } finally {
+      await b.stop();
+    }
+  });
 });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
-import { Users } from '../../../core/index.js';
+import { StreamCheckpoint, Users, type RecordedEvent } from '../../../core/index.js';
 
 describe('ban broadcast: Standard Webhooks', () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -65,6 +65,24 @@ describe('ban broadcast: Standard Webhooks', () => {
     expect((await eventsOf(store, 'BanNotificationDelivered')).length).toBe(4);
     expect((await eventsOf(store, 'BanBroadcastQueued')).length).toBe(1);
   });
+  it('two nodes write one batched checkpoint stream: the lease holder saves it, not every node for every ban', async () => {
+    const rs = await Promise.all([0, 1].map((i) => startReceiver(secretFor(i)).then(track)));
+    const sites = rs.map((r, i) => site(`site${i}`, r.url, secretFor(i)));
+    const store = new MemoryEventStore();
+    const a = track(await bootWith(sites, undefined, store));
+    const b = track(await bootWith(sites, undefined, store));
+    const bans: RecordedEvent[] = [];
+    for (let i = 0; i < 10; i++) bans.push((await banSomeone(i % 2 ? a : b)).ban);
+    await until(() => rs.every((r) => r.acked.length >= bans.length), 10_000, 'every ban acknowledged by every site');
+    const last = bans[bans.length - 1].position;
+    // Saved when the holder goes idle and hands the lease back.
+    await until(async () => (await new StreamCheckpoint(store, 'ban-broadcast').load()) >= last, 5000, 'the checkpoint to pass the last ban');
+    const written = await eventsOf(store, 'ReactorCheckpointed');
+    // Before: one per ban per node (20 here). Now: the first start's mark, then a batch or two.
+    expect(written.length).toBeLessThanOrEqual(3);
+    expect(rs.map((r) => r.received.length)).toEqual([bans.length, bans.length]);
+  });
+
   it('a pending retry lives in the log: a broker stopped before the retry is due hands it to the next one', async () => {
     const r = track(await startReceiver(secretFor(0), (n, _q, res) => void res.writeHead(n === 0 ? 503 : 200).end()));
     // A durable store: stopping a broker closes its store, the next one opens the same file.
