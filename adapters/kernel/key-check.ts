@@ -1,4 +1,4 @@
-import type { Projection, RecordedEvent } from '../../core/index.js';
+import type { PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../core/index.js';
 import { ConfigError } from '../../config/errors.js';
 import { decryptDir } from '../crypto/key-cipher.js';
 import type { SigningKeys } from '../crypto/signing-keys.js';
@@ -11,24 +11,29 @@ import type { Keys } from './master-key.js';
  * Keeps one TOTP secret (the latest enrolled): every secret is under the same derived key, so one
  * that opens proves the key for all, and start-up memory does not grow with the users.
  */
-export class MasterKeyCheck implements Projection {
+export class MasterKeyCheck implements PersistedProjection {
   readonly name = 'master-key-check';
-  // Live only: replaying the whole log at every start to find the last TOTP enrolment would undo
-  // the persisted read models' flat start-up. The signing keys (read from their own stream, and
-  // present in every log the broker has started on) carry the check at start; TOTP enrolments
-  // seen while running are checked as they arrive.
-  readonly replay = 'live' as const;
-  checkpoint = 0;
-  private lastTotp: { userId: string; cipher: string } | null = null;
+  readonly version = 1;
+  readonly tables = ['master_key_check'];
+  // Persisted (one row), so the check needs no replay of the log at start.
+  private put!: ReadStatement;
+  private get!: ReadStatement<{ user_id: string; cipher: string }>;
+
+  open(db: ReadDatabase): void {
+    db.exec(`CREATE TABLE IF NOT EXISTS master_key_check (k INTEGER PRIMARY KEY, user_id TEXT NOT NULL, cipher TEXT NOT NULL)`);
+    this.put = db.prepare(`INSERT OR REPLACE INTO master_key_check (k, user_id, cipher) VALUES (1, ?, ?)`);
+    this.get = db.prepare(`SELECT user_id, cipher FROM master_key_check WHERE k = 1`);
+  }
 
   apply(e: RecordedEvent): void {
     if (e.type !== 'TotpEnrolled') return;
     const d = e.data as { userId: string; secretCipher: string };
-    this.lastTotp = { userId: d.userId, cipher: d.secretCipher };
+    this.put.run(d.userId, d.secretCipher);
   }
 
-  reset(): void {
-    this.lastTotp = null;
+  private get lastTotp(): { userId: string; cipher: string } | null {
+    const r = this.get.get();
+    return r ? { userId: r.user_id, cipher: r.cipher } : null;
   }
 
   /** Throws ConfigError when the log holds encrypted material this master key cannot open. */
