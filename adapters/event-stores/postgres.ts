@@ -162,7 +162,7 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  /** One transaction: reserve positions, lock and check the stream, insert, commit. */
+  /** One transaction: lock the stream, reserve positions, check the revision, insert, commit. */
   private async appendOnce(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<RecordedEvent[]> {
     const client = await this.pool.connect();
     let destroy = false;

@@ -19,6 +19,8 @@ export interface ContractFixture {
   store: EventStore;
   /** Durable stores: close (if still open) and open the same storage again. */
   reopen?: () => Promise<EventStore>;
+  /** Shared stores: another instance on the same storage, as a second node would open it (closed by cleanup). */
+  another?: () => Promise<EventStore>;
   cleanup: () => Promise<void>;
 }
 
@@ -142,6 +144,32 @@ export function runEventStoreContract(name: string, make: () => Promise<Contract
         expect(events.map((e) => e.revision)).toEqual([0, 1, 2]);
         // The two events of the winner are together, never interleaved with a loser's.
         expect((events[2].data as { userId: string }).userId).toBe(`u${Number((events[1].data as { userId: string }).userId.slice(1)) + 99}`);
+      }));
+
+    it('appends to one stream from two instances (two nodes): global position rises with revision, chains verify', () =>
+      withStore(async (f) => {
+        // Two nodes appending to one stream at once: each append must take its positions after it
+        // holds the stream, or revision n+1 can land before revision n in global order (issue 17).
+        const other = f.another ? await f.another() : f.store;
+        const s = uniq('shared');
+        // Writers on each node append one after another without a barrier, so the two nodes'
+        // transactions overlap all the time (a barrier per round lets group commit line them up).
+        const writers = 8;
+        const perWriter = 90;
+        await Promise.all(
+          [f.store, other].flatMap((st, node) =>
+            Array.from({ length: writers }, async (_, w) => {
+              for (let i = 0; i < perWriter; i++) await st.append(s, i % 3 ? [ev(node * 1000 + w * 100 + i)] : [ev(i), ev(i)]);
+            }),
+          ),
+        );
+        const all = await readEverything(f.store);
+        const v = new ChainVerifier();
+        for (const e of all) v.check(e);
+        expect(v.breaks).toEqual([]);
+        const mine = all.filter((e) => e.streamId === s);
+        expect(mine.map((e) => e.revision)).toEqual(mine.map((_, i) => i));
+        expect(mine).toHaveLength(2 * writers * (perWriter + perWriter / 3));
       }));
 
     it("concurrent 'no_stream' claims (reservations): exactly one wins", () =>
