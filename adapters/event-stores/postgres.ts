@@ -18,6 +18,7 @@ import { checkSchemaName, migrate } from './postgres-migrations.js';
 import { PgNotificationListener } from './postgres-listener.js';
 import { DEFAULT_RETRY, isConnectionError, retryOnConnectionError, uniqueViolation, type RetryPolicy } from './postgres-retry.js';
 import { GroupCommitter } from './postgres-group-commit.js';
+import { importEventsPg } from './postgres-import.js';
 import { arrayRowToEvent, insertParams, pgStatements, rowToEvent, type ArrayRow, type EventRow } from './postgres-sql.js';
 
 export interface PostgresStoreOptions {
@@ -191,6 +192,14 @@ export class PostgresEventStore implements EventStore {
     } finally {
       client.release(destroy || undefined);
     }
+  }
+
+  /** See EventStore.importEvents. Not retried: a lost COMMIT is found by the copy's resumption. */
+  async importEvents(events: readonly RecordedEvent[]): Promise<number> {
+    if (this.closed) throw new EventStoreClosed();
+    const last = await importEventsPg(this.pool, this.sql, events);
+    if (events.length) this.afterCommit();
+    return last;
   }
 
   private async emptyAppend(streamId: string, expected: ExpectedRevision): Promise<AppendResult> {
