@@ -36,7 +36,7 @@ export interface CopyProgress {
 export interface CopyOptions {
   onProgress?: (p: CopyProgress) => void;
   pageSize?: number;
-  /** Events per import transaction (or largest append, for a target without importEvents). */
+  /** Events per import transaction (default 20,000; appends of at most 500 for a target without importEvents). */
   maxBatch?: number;
   /** How many of the target's last events must match the source to resume (default 64). */
   resumeCheck?: number;
@@ -104,7 +104,7 @@ export async function copyEvents(from: EventStore, to: EventStore, options: Copy
   let matched = 0; // how many of the target's last events the source has shown, in order
   let resumedAfter = 0;
   let copied = 0;
-  const write = to.importEvents ? importer(to) : appender(to, maxBatch);
+  const write = to.importEvents ? importer(to) : appender(to, Math.min(maxBatch, 500));
   // One batch in flight while the next is read and verified: the two stores work in parallel.
   // A failure is kept as a value until awaited, so it is never an unhandled rejection.
   let inflight: Promise<unknown> | null = null;
