@@ -36,7 +36,7 @@ export interface CopyProgress {
 export interface CopyOptions {
   onProgress?: (p: CopyProgress) => void;
   pageSize?: number;
-  /** Events per import transaction (default 20,000; appends of at most 500 for a target without importEvents). */
+  /** Events per import transaction (default 5,000; appends of at most 500 for a target without importEvents). */
   maxBatch?: number;
   /** How many of the target's last events must match the source to resume (default 64). */
   resumeCheck?: number;
@@ -92,7 +92,7 @@ async function tailOf(store: EventStore, head: number, n: number): Promise<Recor
 export async function copyEvents(from: EventStore, to: EventStore, options: CopyOptions = {}): Promise<CopyResult> {
   const started = performance.now();
   const pageSize = options.pageSize ?? 5000;
-  const maxBatch = options.maxBatch ?? 20000;
+  const maxBatch = options.maxBatch ?? 5000;
   const head = await to.headPosition();
   const tail = head ? await tailOf(to, head, options.resumeCheck ?? 64) : [];
   for (const t of tail) if (eventHash(t) !== t.hash) throw new TargetDiffers(`its event ${t.id} at position ${t.position} was edited`);
