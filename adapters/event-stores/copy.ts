@@ -85,9 +85,12 @@ async function tailOf(store: EventStore, head: number, n: number): Promise<Recor
  * the copy stops with BrokenLog, the target holding only the verified events before its batch.
  *
  * Resumable: a target that already holds events is accepted only when its last events are the
- * source's, in the source's order (an earlier copy that was interrupted); the copy reads (and
- * verifies) the source up to them and goes on after them. Anything else is refused before
- * anything is written (TargetDiffers).
+ * source's, in the source's order (an earlier copy that was interrupted), each with its hash
+ * recomputed; the copy reads (and verifies) the source up to them and goes on after them. A
+ * target whose last events are anything else is refused before anything is written
+ * (TargetDiffers); one edited further back is refused only when a copied event should link to
+ * the edited one (importEvents' check), batches before that one written by then (`broker audit
+ * verify` on the target finds such an edit whatever the copy saw).
  */
 export async function copyEvents(from: EventStore, to: EventStore, options: CopyOptions = {}): Promise<CopyResult> {
   const started = performance.now();
