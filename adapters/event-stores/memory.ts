@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import {
   catchUpSubscription,
   checkExpectedRevision,
+  checkImportLink,
   sealEvents,
   type AppendOptions,
   type AppendResult,
@@ -36,6 +37,28 @@ export class MemoryEventStore implements EventStore {
     this.notify();
     const end = sealed[sealed.length - 1];
     return { revision: end.revision, position: end.position, events: sealed };
+  }
+
+  async importEvents(events: readonly RecordedEvent[]): Promise<number> {
+    if (this.closed) throw new Error('event store is closed');
+    // Checked first, written after: all or none.
+    const heads = new Map<string, { revision: number; hash: string }>();
+    for (const e of events) {
+      const stream = this.streams.get(e.streamId);
+      const last = stream?.[stream.length - 1];
+      const head = heads.get(e.streamId) ?? (last ? { revision: last.revision, hash: last.hash } : { revision: -1, hash: '' });
+      checkImportLink(e, head);
+      heads.set(e.streamId, { revision: e.revision, hash: e.hash });
+    }
+    for (const e of events) {
+      const stored = { ...e, position: this.all.length + 1 };
+      this.all.push(stored);
+      const stream = this.streams.get(e.streamId) ?? [];
+      stream.push(stored);
+      this.streams.set(e.streamId, stream);
+    }
+    if (events.length) this.notify();
+    return this.all.length;
   }
 
   async readStream(streamId: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {

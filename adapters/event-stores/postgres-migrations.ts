@@ -17,6 +17,7 @@ export function checkSchemaName(schema: string): string {
 /** Advisory-lock class ids (the first int of the two-int form), so our locks never collide with an app's. */
 export const LOCK_CLASS_POSITIONS = 0x0b40e0;
 export const LOCK_CLASS_MIGRATIONS = 0x0b40e1;
+export const LOCK_CLASS_STREAMS = 0x0b40e2;
 
 interface Migration {
   version: number;
@@ -119,6 +120,71 @@ END
 $fn$;
 `,
   },
+  {
+    version: 3,
+    name: 'lock the stream before reserving positions',
+    // Versions 1 and 2 reserved positions first and locked the stream row after: of two nodes
+    // appending to one stream, the one that reserved first could get the row second, so revision
+    // n+1 took a lower position than revision n and `audit verify` saw a broken chain (issue 17).
+    // Now the stream is locked first, then positions are reserved: within a stream, position
+    // rises with revision. The stream lock is a transaction-level advisory lock on the stream id
+    // (held to COMMIT), not a row lock: a row lock would give the transaction its id before the
+    // reservation, and ids must be handed out in position order (see version 1). It also covers a
+    // stream that does not exist yet, so two creators no longer race on the unique constraint.
+    // A hash collision between two stream ids only makes their appends take turns.
+    sql: (s) => `
+CREATE OR REPLACE FUNCTION "${s}".append_begin(p_stream text, n integer)
+RETURNS TABLE (first_position bigint, stream_revision integer, last_hash text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_first bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(${LOCK_CLASS_STREAMS}, hashtext(p_stream));
+  -- A new statement, so a new snapshot (READ COMMITTED): it sees the previous holder's commit.
+  SELECT st.revision, st.last_hash INTO stream_revision, last_hash
+    FROM "${s}".streams st WHERE st.stream_id = p_stream;
+  IF NOT FOUND THEN
+    stream_revision := -1;
+    last_hash := '';
+  END IF;
+  PERFORM pg_advisory_lock(${LOCK_CLASS_POSITIONS}, hashtext('${s}'));
+  PERFORM pg_current_xact_id();
+  v_first := nextval('"${s}".events_position_seq');
+  IF n > 1 THEN
+    PERFORM setval('"${s}".events_position_seq', v_first + n - 1);
+  END IF;
+  PERFORM pg_advisory_unlock(${LOCK_CLASS_POSITIONS}, hashtext('${s}'));
+  first_position := v_first;
+  RETURN NEXT;
+END
+$fn$;
+CREATE OR REPLACE FUNCTION "${s}".append_begin_many(p_streams text[], n integer)
+RETURNS TABLE (first_position bigint, stream_id text, stream_revision integer, last_hash text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_first bigint;
+  v_key integer;
+BEGIN
+  -- In key order, one at a time, so two batches never wait on each other in a cycle.
+  FOR v_key IN SELECT DISTINCT hashtext(x) FROM unnest(p_streams) AS x ORDER BY 1 LOOP
+    PERFORM pg_advisory_xact_lock(${LOCK_CLASS_STREAMS}, v_key);
+  END LOOP;
+  PERFORM pg_advisory_lock(${LOCK_CLASS_POSITIONS}, hashtext('${s}'));
+  PERFORM pg_current_xact_id();
+  v_first := nextval('"${s}".events_position_seq');
+  IF n > 1 THEN
+    PERFORM setval('"${s}".events_position_seq', v_first + n - 1);
+  END IF;
+  PERFORM pg_advisory_unlock(${LOCK_CLASS_POSITIONS}, hashtext('${s}'));
+  -- The rows in the order version 2 returned them: a node still running an older build reads
+  -- the reservation first. The stream rows cannot change meanwhile: their locks are held.
+  RETURN QUERY SELECT v_first, NULL::text, NULL::integer, NULL::text;
+  RETURN QUERY SELECT NULL::bigint, st.stream_id, st.revision, st.last_hash
+    FROM "${s}".streams st WHERE st.stream_id = ANY(p_streams);
+END
+$fn$;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -127,7 +193,7 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
  * Creates the schema and applies pending migrations, each in its own transaction, under an
  * advisory lock so several nodes starting at once migrate exactly once.
  */
-export async function migrate(client: pg.ClientBase, schema: string): Promise<{ applied: number[] }> {
+export async function migrate(client: pg.ClientBase, schema: string, options: { upTo?: number } = {}): Promise<{ applied: number[] }> {
   const s = checkSchemaName(schema);
   const applied: number[] = [];
   await client.query('BEGIN');
@@ -139,7 +205,8 @@ export async function migrate(client: pg.ClientBase, schema: string): Promise<{ 
     );
     const done = new Set((await client.query<{ version: number }>(`SELECT version FROM "${s}".schema_migrations`)).rows.map((r) => r.version));
     for (const m of MIGRATIONS) {
-      if (done.has(m.version)) continue;
+      // upTo: tests build a schema as an older build left it, then let the store upgrade it.
+      if (done.has(m.version) || m.version > (options.upTo ?? Infinity)) continue;
       await client.query(m.sql(s));
       await client.query(`INSERT INTO "${s}".schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
       applied.push(m.version);

@@ -19,6 +19,7 @@ import { PgNotificationListener } from './postgres-listener.js';
 import { DEFAULT_RETRY, isConnectionError, retryOnConnectionError, uniqueViolation, type RetryPolicy } from './postgres-retry.js';
 import { GroupCommitter } from './postgres-group-commit.js';
 import { PgFaultLog } from './postgres-faults.js';
+import { importEventsPg } from './postgres-import.js';
 import { arrayRowToEvent, insertParams, pgStatements, rowToEvent, type ArrayRow, type EventRow } from './postgres-sql.js';
 
 export interface PostgresStoreOptions {
@@ -168,7 +169,7 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  /** One transaction: reserve positions, lock and check the stream, insert, commit. */
+  /** One transaction: lock the stream, reserve positions, check the revision, insert, commit. */
   private async appendOnce(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<RecordedEvent[]> {
     const client = await this.pool.connect();
     let destroy = false;
@@ -197,6 +198,14 @@ export class PostgresEventStore implements EventStore {
     } finally {
       client.release(destroy || undefined);
     }
+  }
+
+  /** See EventStore.importEvents. Not retried: a lost COMMIT is found by the copy's resumption. */
+  async importEvents(events: readonly RecordedEvent[]): Promise<number> {
+    if (this.closed) throw new EventStoreClosed();
+    const last = await importEventsPg(this.pool, this.sql, events);
+    if (events.length) this.afterCommit();
+    return last;
   }
 
   private async emptyAppend(streamId: string, expected: ExpectedRevision): Promise<AppendResult> {

@@ -56,6 +56,15 @@ export interface EventStore {
   writeHealth?(maxAgeMs?: number): Promise<WriteHealth>;
   /** Connection faults a networked store rode out since it opened (for /metrics); absent on embedded stores. */
   readonly faults?: StoreFaults;
+  /**
+   * Bulk import (`broker events copy`): writes events recorded by another store in one
+   * transaction, all or none, unchanged but for their positions, which this store assigns after
+   * its head in the given order. Each must continue its stream here (revision one past the
+   * stream's last, prevHash equal to its last hash), else ImportBreaksChain and nothing is
+   * written. The hashes are stored as given: the caller verifies them. Returns the last position
+   * written. Optional: a store without it is copied into by appends.
+   */
+  importEvents?(events: readonly RecordedEvent[]): Promise<number>;
 }
 
 export interface StoreFaults {
@@ -76,6 +85,23 @@ export class WrongExpectedRevision extends Error {
   ) {
     super(`stream ${streamId}: expected revision ${String(expected)}, actual ${actual === -1 ? 'no stream' : actual}`);
   }
+}
+
+/** An imported event does not continue its stream's chain in the target store. */
+export class ImportBreaksChain extends Error {
+  override readonly name = 'ImportBreaksChain';
+  constructor(
+    readonly event: Pick<RecordedEvent, 'id' | 'streamId' | 'revision'>,
+    /** The target stream's last revision (-1 when it does not exist). */
+    readonly actual: number,
+  ) {
+    super(`imported event ${event.id} (stream ${event.streamId} revision ${event.revision}) does not continue the stream here (its last revision is ${actual}, or the hashes do not link)`);
+  }
+}
+
+/** Throws ImportBreaksChain unless `e` continues a stream whose head is `head`. */
+export function checkImportLink(e: RecordedEvent, head: { revision: number; hash: string }): void {
+  if (e.revision !== head.revision + 1 || e.prevHash !== head.hash) throw new ImportBreaksChain(e, head.revision);
 }
 
 /** Throws WrongExpectedRevision unless `current` (-1 = no stream) satisfies `expected`. */

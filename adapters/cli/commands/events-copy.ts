@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { EventStore } from '../../../core/index.js';
-import { BrokenLog, CopyMismatch, TargetNotEmpty, copyEvents } from '../../event-stores/copy.js';
+import { BrokenLog, CopyMismatch, TargetDiffers, copyEvents } from '../../event-stores/copy.js';
 import { openEventStore } from '../../event-stores/open.js';
 import { StoreUrlError, parseStoreUrl, redactStoreUrl } from '../../event-stores/store-url.js';
 import { flag, parseArgs } from '../args.js';
@@ -22,7 +22,7 @@ async function openUrl(url: string, io: CliIo): Promise<EventStore> {
 
 export const eventsCopyCommand: CliCommand = {
   name: 'events copy',
-  summary: 'copy the whole log into another, empty store (hash chains verified first and on arrival)',
+  summary: 'copy the whole log into another store, empty or holding an interrupted copy (hash chains verified)',
   usage: 'broker events copy --from <store url> --to <store url>   (sqlite:<file>, postgres://…?schema=s, esdb://…, esdb+discover://…)',
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseArgs(argv, { values: ['from', 'to'] });
@@ -44,12 +44,13 @@ export const eventsCopyCommand: CliCommand = {
           }
         },
       });
-      (bar as ProgressBar | null)?.finish(res.copied);
+      (bar as ProgressBar | null)?.finish(res.resumedAfter + res.copied);
       const rate = Math.round(res.copied / Math.max(res.ms / 1000, 0.001));
-      out(io, `copied ${res.copied} events in ${res.streams} streams from ${redactStoreUrl(fromUrl)} to ${redactStoreUrl(toUrl)} in ${(res.ms / 1000).toFixed(1)} s (${rate} events/s); every hash chain verified`);
+      const resumed = res.resumedAfter ? ` after the ${res.resumedAfter} an earlier copy left there` : '';
+      out(io, `copied ${res.copied} events${resumed} in ${res.streams} streams from ${redactStoreUrl(fromUrl)} to ${redactStoreUrl(toUrl)} in ${(res.ms / 1000).toFixed(1)} s (${rate} events/s); every hash chain verified`);
       return 0;
     } catch (e) {
-      if (e instanceof BrokenLog || e instanceof TargetNotEmpty || e instanceof CopyMismatch) {
+      if (e instanceof BrokenLog || e instanceof TargetDiffers || e instanceof CopyMismatch) {
         throw new CommandFailed(e.message);
       }
       throw e;

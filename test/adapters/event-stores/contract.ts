@@ -7,7 +7,9 @@ import { describe, it, expect } from 'vitest';
 import type { Subscription } from 'rxjs';
 import {
   ChainVerifier,
+  ImportBreaksChain,
   WrongExpectedRevision,
+  sealEvents,
   eventHash,
   type EventStore,
   type ExpectedRevision,
@@ -19,6 +21,8 @@ export interface ContractFixture {
   store: EventStore;
   /** Durable stores: close (if still open) and open the same storage again. */
   reopen?: () => Promise<EventStore>;
+  /** Shared stores: another instance on the same storage, as a second node would open it (closed by cleanup). */
+  another?: () => Promise<EventStore>;
   cleanup: () => Promise<void>;
 }
 
@@ -142,6 +146,64 @@ export function runEventStoreContract(name: string, make: () => Promise<Contract
         expect(events.map((e) => e.revision)).toEqual([0, 1, 2]);
         // The two events of the winner are together, never interleaved with a loser's.
         expect((events[2].data as { userId: string }).userId).toBe(`u${Number((events[1].data as { userId: string }).userId.slice(1)) + 99}`);
+      }));
+
+    it('appends to one stream from two instances (two nodes): global position rises with revision, chains verify', () =>
+      withStore(async (f) => {
+        // Two nodes appending to one stream at once: each append must take its positions after it
+        // holds the stream, or revision n+1 can land before revision n in global order (issue 17).
+        const other = f.another ? await f.another() : f.store;
+        const s = uniq('shared');
+        // Writers on each node append one after another without a barrier, so the two nodes'
+        // transactions overlap all the time (a barrier per round lets group commit line them up).
+        const writers = 8;
+        const perWriter = 90;
+        await Promise.all(
+          [f.store, other].flatMap((st, node) =>
+            Array.from({ length: writers }, async (_, w) => {
+              for (let i = 0; i < perWriter; i++) await st.append(s, i % 3 ? [ev(node * 1000 + w * 100 + i)] : [ev(i), ev(i)]);
+            }),
+          ),
+        );
+        const all = await readEverything(f.store);
+        const v = new ChainVerifier();
+        for (const e of all) v.check(e);
+        expect(v.breaks).toEqual([]);
+        const mine = all.filter((e) => e.streamId === s);
+        expect(mine.map((e) => e.revision)).toEqual(mine.map((_, i) => i));
+        expect(mine).toHaveLength(2 * writers * (perWriter + perWriter / 3));
+      }));
+
+    it('importEvents (bulk copy): writes recorded events unchanged after the head, refuses one that does not continue its stream, all or none', () =>
+      withStore(async ({ store }) => {
+        if (!store.importEvents) return; // optional: copied into by appends instead
+        const a = uniq('a');
+        await store.append(a, [ev(1)]);
+        const [head] = await store.readStream(a);
+        const before = await store.headPosition();
+        const b = uniq('b');
+        const fromA = sealEvents(a, [ev(2), ev(3)], 0, head.hash, 1);
+        const fromB = sealEvents(b, [ev(4)], -1, '', 1);
+        const batch = [fromA[0], fromB[0], fromA[1]];
+        const last = await store.importEvents(batch);
+        const all = await readEverything(store);
+        expect(all.slice(1).map((e) => ({ ...e, position: 0 }))).toEqual(batch.map((e) => ({ ...e, position: 0 })));
+        expect(all.slice(1).every((e, i) => e.position > (i ? all[i].position : before))).toBe(true);
+        expect(last).toBe(all[3].position);
+        const v = new ChainVerifier();
+        for (const e of all) v.check(e);
+        expect(v.breaks).toEqual([]);
+        // Appends go on from the imported heads.
+        expect((await store.append(a, [ev(5)], { expectedRevision: 2 })).events[0].prevHash).toBe(fromA[1].hash);
+        // A gap, a replayed revision, a wrong prevHash: refused, and nothing of the batch is written.
+        const c = uniq('c');
+        const fresh = sealEvents(c, [ev(6)], -1, '', 1);
+        for (const bad of [sealEvents(b, [ev(7)], 1, fromB[0].hash, 1), sealEvents(b, [ev(7)], -1, '', 1), sealEvents(b, [ev(7)], 0, 'x', 1)]) {
+          const headNow = await store.headPosition();
+          await expect(store.importEvents([...fresh, ...bad])).rejects.toBeInstanceOf(ImportBreaksChain);
+          expect(await store.headPosition()).toBe(headNow);
+          expect(await store.readStream(c)).toEqual([]);
+        }
       }));
 
     it("concurrent 'no_stream' claims (reservations): exactly one wins", () =>

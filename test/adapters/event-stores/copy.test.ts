@@ -1,13 +1,15 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChainVerifier, type EventStore, type NewEvent, type RecordedEvent } from '../../../core/index.js';
+import { ChainVerifier, sealEvents, type EventStore, type NewEvent, type RecordedEvent } from '../../../core/index.js';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
-import { BrokenLog, TargetNotEmpty, copyEvents, type CopyProgress } from '../../../adapters/event-stores/copy.js';
-import { runCli } from '../cli/run-cli.js';
+import { BrokenLog, TargetDiffers, copyEvents, type CopyProgress } from '../../../adapters/event-stores/copy.js';
+import { ROOT, runCli } from '../cli/run-cli.js';
+import { until } from './contract.js';
 import { PG_URL, dropSchema, freshSchema, openPg, pgUnavailable } from './pg-fixture.js';
 
 const unavailable = await pgUnavailable();
@@ -29,6 +31,22 @@ async function fillLog(store: EventStore): Promise<void> {
     const events: NewEvent[] = [{ type: 'AccountEnabled', data: { userId: s }, metadata: { actor: `admin:${i}`, ip: '203.0.113.1' } } as NewEvent];
     if (i % 10 === 0) events.push({ type: 'PluginThing', version: 4, data: { n: i, nested: { s: 'ü\u0000' } } } as unknown as NewEvent);
     await store.append(s, events);
+  }
+}
+
+/** A large log, fast: chained envelopes written by the store's bulk import, 1,000 at a time. */
+async function bigLog(store: EventStore, n: number): Promise<void> {
+  const heads = new Map<string, { revision: number; hash: string }>();
+  for (let done = 0; done < n; ) {
+    const batch: RecordedEvent[] = [];
+    for (; batch.length < 1000 && done < n; done++) {
+      const s = `user-${done % 997}`;
+      const h = heads.get(s) ?? { revision: -1, hash: '' };
+      const [e] = sealEvents(s, [{ type: 'AccountEnabled', data: { userId: s }, metadata: { actor: 'admin:1', ip: '203.0.113.1' } } as NewEvent], h.revision, h.hash, 1);
+      heads.set(s, { revision: e.revision, hash: e.hash });
+      batch.push(e);
+    }
+    await store.importEvents!(batch);
   }
 }
 
@@ -73,7 +91,7 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     await Promise.all([sqlite.close(), target.close(), back.close()]);
   });
 
-  it('refuses an edited log before writing anything', async () => {
+  it('stops at an edited event: only events verified before its batch reach the target', async () => {
     const source = await pgStore();
     await fillLog(source);
     // Someone edits one event in the database behind the broker's back.
@@ -81,25 +99,96 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     await admin.connect();
     await admin.query(`UPDATE "${source.schema}".events SET data = '{"userId":"mallory"}' WHERE stream_id = 'user-5' AND revision = 3`);
     await admin.end();
-    const target = new MemoryEventStore();
-    const err = await copyEvents(source, target).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(BrokenLog);
-    expect((err as BrokenLog).breaks[0]).toMatchObject({ streamId: 'user-5', revision: 3, problem: 'hash_mismatch' });
-    expect(await target.headPosition()).toBe(0);
+    const all = await readAllOf(source);
+    const edited = all.findIndex((e) => e.streamId === 'user-5' && e.revision === 3);
+    for (const [maxBatch, written] of [[5000, 0], [20, Math.floor(edited / 20) * 20]]) {
+      const target = new MemoryEventStore();
+      const err = await copyEvents(source, target, { maxBatch }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BrokenLog);
+      expect((err as BrokenLog).breaks[0]).toMatchObject({ streamId: 'user-5', revision: 3, problem: 'hash_mismatch' });
+      const got = await readAllOf(target);
+      expect(got.map((e) => e.id)).toEqual(all.slice(0, written).map((e) => e.id));
+    }
     await source.close();
   });
 
-  it('refuses a target that already holds events', async () => {
+  it('refuses a target that holds events of another log', async () => {
     const source = new MemoryEventStore();
     await fillLog(source);
     const target = await pgStore();
     await target.append('other', [{ type: 'AccountEnabled', data: { userId: 'x' } } as NewEvent]);
-    await expect(copyEvents(source, target)).rejects.toBeInstanceOf(TargetNotEmpty);
+    await expect(copyEvents(source, target)).rejects.toBeInstanceOf(TargetDiffers);
     expect(await target.readStream('user-1')).toEqual([]);
     await target.close();
   });
 
-  it('broker events copy --from sqlite:<file> --to postgres://…?schema=… copies as an operator would, and refuses to copy twice', async () => {
+  it('resumes into an earlier copy of the first events, and refuses one whose last event was edited', async () => {
+    const source = new MemoryEventStore();
+    await fillLog(source);
+    const all = await readAllOf(source);
+    const target = await pgStore();
+    await target.importEvents(all.slice(0, 120));
+    const r = await copyEvents(source, target, { maxBatch: 50 });
+    expect(r).toMatchObject({ copied: all.length - 120, resumedAfter: 120 });
+    expect((await readAllOf(target)).map(strip)).toEqual(all.map(strip));
+    // Someone edits the copy's last event behind its back: a further run refuses it.
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`UPDATE "${target.schema}".events SET data = '{"userId":"mallory"}' WHERE position = (SELECT max(position) FROM "${target.schema}".events)`);
+    await admin.end();
+    await source.append('user-1', [{ type: 'AccountEnabled', data: { userId: 'user-1' } } as NewEvent]);
+    await expect(copyEvents(source, target)).rejects.toMatchObject({ name: 'TargetDiffers', message: /was edited/ });
+    expect(await target.headPosition()).toBe(all.length);
+    await target.close();
+  });
+
+  it('broker events copy killed mid-way: a second run checks the target and continues from its head', async () => {
+    const file = path.join(dir, 'big.db');
+    const sqlite = await SqliteEventStore.open({ path: file, synchronous: 'NORMAL' });
+    const total = 60_000;
+    await bigLog(sqlite, total);
+    await sqlite.close();
+    const schema = freshSchema();
+    schemas.push(schema);
+    const to = `${PG_URL}?schema=${schema}`;
+    const target = await openPg(schema);
+    const child = spawn(process.execPath, ['--import', './adapters/cli/ts-register.mjs', 'adapters/cli/main.ts', 'events', 'copy', '--from', `sqlite:${file}`, '--to', to], { cwd: ROOT, stdio: 'ignore' });
+    let exited = false;
+    child.on('exit', () => (exited = true));
+    let head = 0;
+    try {
+      // Killed once the first batches have landed, with more still to come.
+      const poll = setInterval(() => void target.headPosition().then((h) => (head = h), () => {}), 5);
+      try {
+        await until(() => head > 0 || exited, 'the first imported batch', 60_000);
+      } finally {
+        clearInterval(poll);
+      }
+      child.kill('SIGKILL');
+      await until(() => exited, 'the killed copy to exit');
+    } finally {
+      if (!exited) child.kill('SIGKILL');
+    }
+    const left = await target.headPosition();
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(total);
+    const again = await runCli(['events', 'copy', '--from', `sqlite:${file}`, '--to', to], {});
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    const copiedNow = Number(/copied (\d+) events after the (\d+)/.exec(again.stdout)![1]);
+    expect(copiedNow).toBe(total - Number(/after the (\d+)/.exec(again.stdout)![1]));
+    const events = await readAllOf(target);
+    expect(events).toHaveLength(total);
+    const source = await SqliteEventStore.open({ path: file });
+    expect(events.map(strip)).toEqual((await readAllOf(source)).map(strip));
+    await source.close();
+    const v = new ChainVerifier();
+    for (const e of events) v.check(e);
+    expect(v.breaks).toEqual([]);
+    await target.close();
+  }, 120_000);
+
+  it('broker events copy --from sqlite:<file> --to postgres://…?schema=… copies as an operator would; a second run finds nothing to add', async () => {
     const file = path.join(dir, 'cli.db');
     const sqlite = await SqliteEventStore.open({ path: file, synchronous: 'NORMAL' });
     await fillLog(sqlite);
@@ -116,7 +205,7 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     expect((await readAllOf(target)).map(strip)).toEqual(source.map(strip));
     await target.close();
     const again = await runCli(['events', 'copy', '--from', `sqlite:${file}`, '--to', to], {});
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/target store is not empty/);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`copied 0 events after the ${source.length} an earlier copy left there`));
   });
 });

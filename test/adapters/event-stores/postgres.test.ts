@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChainVerifier, type NewEvent, type RecordedEvent } from '../../../core/index.js';
 import type { PostgresEventStore } from '../../../adapters/event-stores/postgres.js';
-import { InvalidSchemaName, LATEST_SCHEMA_VERSION } from '../../../adapters/event-stores/postgres-migrations.js';
+import { InvalidSchemaName, LATEST_SCHEMA_VERSION, LOCK_CLASS_STREAMS, migrate } from '../../../adapters/event-stores/postgres-migrations.js';
 import { runEventStoreContract, until } from './contract.js';
 import { PG_URL, dropSchema, freshSchema, openPg, pgUnavailable } from './pg-fixture.js';
 
@@ -16,14 +16,20 @@ if (unavailable) {
   runEventStoreContract('postgres', async () => {
     const schema = freshSchema();
     let store = await openPg(schema);
+    const others: PostgresEventStore[] = [];
     return {
       store,
+      another: async () => {
+        others.push(await openPg(schema, { groupCommit: false }));
+        return others[others.length - 1];
+      },
       reopen: async () => {
         await store.close();
         store = await openPg(schema);
         return store;
       },
       cleanup: async () => {
+        for (const o of others) await o.close();
         await store.close();
         await dropSchema(schema);
       },
@@ -163,6 +169,35 @@ describe.skipIf(unavailable !== null)('PostgresEventStore specifics', () => {
       for (const s of streams) expect((await store.readStream(`${s}-any`)).map((e) => e.revision)).toEqual([0, 1]);
     } finally {
       await other.close();
+    }
+  });
+
+  it('upgrades a schema left at version 2: append_begin and append_begin_many lock the stream before reserving', async () => {
+    const s2 = freshSchema();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      await migrate(c, s2, { upTo: 2 });
+      const upgraded = await openPg(s2);
+      await upgraded.close();
+      const pid = Number((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      const rows = (await raw.query(`SELECT version FROM "${s2}".schema_migrations ORDER BY version`)).rows;
+      expect(rows.map((r) => r.version)).toContain(3);
+      // An append's stream lock (a transaction-level advisory lock) is held until COMMIT.
+      const streamLocks = async (): Promise<number> =>
+        Number((await raw.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND pid = $2 AND granted`, [LOCK_CLASS_STREAMS, pid])).rows[0].n);
+      await c.query('BEGIN');
+      await c.query(`SELECT * FROM "${s2}".append_begin('one', 1)`);
+      expect(await streamLocks()).toBe(1);
+      await c.query('ROLLBACK');
+      await c.query('BEGIN');
+      await c.query(`SELECT * FROM "${s2}".append_begin_many(ARRAY['a', 'b', 'a'], 3)`);
+      expect(await streamLocks()).toBe(2);
+      await c.query('ROLLBACK');
+      expect(await streamLocks()).toBe(0);
+    } finally {
+      await c.end();
+      await dropSchema(s2);
     }
   });
 

@@ -24,6 +24,10 @@ for (const synchronous of ['FULL', 'NORMAL'] as const) {
         opened.push(await SqliteEventStore.open({ path: file, synchronous }));
         return opened[opened.length - 1];
       },
+      another: async () => {
+        opened.push(await SqliteEventStore.open({ path: file, synchronous }));
+        return opened[opened.length - 1];
+      },
       cleanup: async () => {
         for (const s of opened) await s.close();
         fs.rmSync(dir, { recursive: true, force: true });
