@@ -99,7 +99,8 @@ export class LoginService {
     if (settings.linkByEmail && identity.email && identity.emailVerified === true) {
       const existing = await this.users.findByEmail(identity.email);
       if (existing) {
-        await this.users.execute(existing, { type: 'linkIdentity', issuer: identity.issuer, subject: identity.subject, via: 'verified_email' }, meta);
+        const linkedNow = await this.users.execute(existing, { type: 'linkIdentity', issuer: identity.issuer, subject: identity.subject, via: 'verified_email' }, meta);
+        await this.engine.waitFor(linkedNow.position);
         return existing;
       }
     }
@@ -113,7 +114,9 @@ export class LoginService {
     const email = identity.email && !(await this.users.findByEmail(identity.email)) ? identity.email : null;
     const { userId } = await this.users.register({ email, name: identity.name ?? null, via: identity.issuer }, meta);
     await this.users.execute(userId, { type: 'linkIdentity', issuer: identity.issuer, subject: identity.subject, via: policy.name }, meta);
-    await this.users.execute(userId, { type: 'recordProvisioned', issuer: identity.issuer, subject: identity.subject, policy: policy.name }, meta);
+    const provisioned = await this.users.execute(userId, { type: 'recordProvisioned', issuer: identity.issuer, subject: identity.subject, policy: policy.name }, meta);
+    // Read-your-writes: callers (the gateway's bearer path) read the read models right after.
+    await this.engine.waitFor(provisioned.position);
     return userId;
   }
 
