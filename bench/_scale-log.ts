@@ -12,6 +12,12 @@
 // slice of the three years, its events sorted by time, so the log is in time order.
 import { createHash } from 'node:crypto';
 import { SqliteEventStore } from '../adapters/event-stores/sqlite.js';
+import { encryptDir } from '../adapters/crypto/key-cipher.js';
+import { Keys } from '../adapters/kernel/master-key.js';
+
+// TOTP secrets encrypted as the broker does, under the bench broker's master key (_scale-broker.ts):
+// the broker checks at start that its key opens the log's last TOTP secret.
+const TOTP_CIPHER = encryptDir('JBSWY3DPEHPK3PXP', new Keys(Buffer.from('b'.repeat(32))).derive('totp-secret'), 'totp-secret');
 import { sealEvents, type NewEvent, type RecordedEvent } from '../core/index.js';
 
 export interface ScaleLog {
@@ -80,7 +86,7 @@ function userEvents(i: number, rand: () => number, from: number, width: number):
     push((t += 120), user, 'PasswordSet', { userId, passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${sha(userId + 's', 'base64url').slice(0, 22)}$${sha(userId + 'h', 'base64url')}` }, `user:${userId}`);
     if (totp) {
       const codes = Array.from({ length: 10 }, (_, k) => sha(`${userId}:${k}`));
-      push((t += 60_000), user, 'TotpEnrolled', { userId, secretCipher: `v1.${sha(userId + 'k', 'base64url')}${sha(userId + 'n', 'base64url').slice(0, 30)}`, recoveryCodeHashes: codes }, `user:${userId}`);
+      push((t += 60_000), user, 'TotpEnrolled', { userId, secretCipher: TOTP_CIPHER, recoveryCodeHashes: codes }, `user:${userId}`);
     }
   }
   const ip = `203.0.${i % 250}.${(i * 7) % 250}`;
