@@ -8,14 +8,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, expect, it } from 'vitest';
-import { bootBroker } from '../../../adapters/kernel/boot.js';
-import { brokerLoggerOptions } from '../../../adapters/http/logging.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
-import { loadConfig } from '../../../config/load.js';
-import { logCollector } from '../../helpers/broker.js';
-import { CORE_PROJECTIONS, dumpFile, freshDump, seedLog } from './read-fixture.js';
+import { CORE_PROJECTIONS, bootOnce, dumpFile, freshDump, seedLog } from './read-fixture.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'read-foreign-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -29,19 +24,7 @@ async function withStore<T>(dir: string, fn: (s: SqliteEventStore) => Promise<T>
   }
 }
 
-/** Boots a broker on `dir` (the boot of `broker start`), waits for the catch-up, stops; returns its log lines. */
-async function runBroker(dir: string): Promise<Record<string, unknown>[]> {
-  const { config } = loadConfig({ argv: [], env: { BROKER_DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' }, cwd: dir });
-  config.plugins = []; // the core read models are what this is about
-  const { logs, sink } = logCollector();
-  const broker = await bootBroker(config, { logger: pino(brokerLoggerOptions('info'), sink) });
-  try {
-    await broker.ready();
-  } finally {
-    await broker.stop();
-  }
-  return logs;
-}
+const runBroker = (dir: string) => bootOnce(dir, { noPlugins: true }); // the core read models are what this is about
 
 const rebuilds = (logs: Record<string, unknown>[]): Record<string, unknown> =>
   Object.fromEntries(logs.filter((l) => l.msg === 'projection rebuilds from the log').map((l) => [l.projection, l.reason]));

@@ -14,16 +14,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bootBroker } from '../../../adapters/kernel/boot.js';
-import { brokerLoggerOptions } from '../../../adapters/http/logging.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
-import { loadConfig } from '../../../config/load.js';
-import { logCollector } from '../../helpers/broker.js';
 import { answering, spawnBroker, type BrokerProcess } from './broker-process.js';
-import { CORE_PROJECTIONS, TABLES_OF, dumpFile, freshDump, poll, seedLog } from './read-fixture.js';
+import { CORE_PROJECTIONS, TABLES_OF, bootOnce, dumpFile, freshDump, poll, seedLog } from './read-fixture.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'read-kill-'));
 const logFile = path.join(dir, 'broker.db');
@@ -59,17 +54,7 @@ async function expectConsistentAtCheckpoints(): Promise<Record<string, { positio
 }
 
 /** Restarts on the same files (the boot `broker start` does), waits for the catch-up, stops. */
-async function restart(): Promise<Record<string, unknown>[]> {
-  const { config } = loadConfig({ argv: [], env: { BROKER_DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' }, cwd: dir });
-  const { logs, sink } = logCollector();
-  const broker = await bootBroker(config, { logger: pino(brokerLoggerOptions('info'), sink) });
-  try {
-    await broker.ready();
-  } finally {
-    await broker.stop();
-  }
-  return logs;
-}
+const restart = () => bootOnce(dir);
 
 /** Every core table equals a fresh rebuild of the whole log; every checkpoint is the head. */
 async function expectEqualToFreshRebuild(): Promise<{ tables: Record<string, unknown[]>; head: number }> {

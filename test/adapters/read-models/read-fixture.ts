@@ -6,7 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import Database from 'better-sqlite3';
+import { pino } from 'pino';
 import { freshReadModels } from '../../../adapters/cli/context.js';
+import { bootBroker } from '../../../adapters/kernel/boot.js';
+import { brokerLoggerOptions } from '../../../adapters/http/logging.js';
+import { loadConfig } from '../../../config/load.js';
+import { logCollector } from '../../helpers/broker.js';
 import { replayLog, type EventStore, type NewEvent } from '../../../core/index.js';
 
 /** Every core read model's table (users_meta holds the live-user count the pages show). */
@@ -130,4 +135,21 @@ export async function poll<T>(what: string, ms: number, probe: () => Promise<T |
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Boots a broker on `dir` (the boot `broker start` does), waits for its catch-up, stops; returns
+ * its log lines. `noPlugins`: only the core read models.
+ */
+export async function bootOnce(dir: string, opts: { noPlugins?: boolean } = {}): Promise<Record<string, unknown>[]> {
+  const { config } = loadConfig({ argv: [], env: { BROKER_DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' }, cwd: dir });
+  if (opts.noPlugins) config.plugins = [];
+  const { logs, sink } = logCollector();
+  const broker = await bootBroker(config, { logger: pino(brokerLoggerOptions('info'), sink) });
+  try {
+    await broker.ready();
+  } finally {
+    await broker.stop();
+  }
+  return logs;
 }
