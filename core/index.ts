@@ -31,6 +31,7 @@ export * from './login/provisioning.js';
 export * from './login/login-service.js';
 export * from './login/anonymous-refusals.js';
 export * from './kernel/extension-points.js';
+export * from './kernel/console-sources.js';
 export * from './kernel/plugin.js';
 export * from './kernel/per-second-cap.js';
 export * from './reactors/lease.js';

@@ -21,6 +21,8 @@ export const TOKENS = {
   AccessTokenRevoked: Symbol.for('broker.AccessTokenRevoked'),
   /** The `iss` of the access tokens the broker issues (a string), bound by oauth-server; the base URL when not bound. */
   AccessTokenIssuer: Symbol.for('broker.AccessTokenIssuer'),
+  /** ConsoleSource (core/kernel/console-sources.ts), one per plugin that shows data in the operator console. */
+  ConsoleSource: Symbol.for('broker.ConsoleSource'),
   IdentityProvider: Symbol.for('broker.IdentityProvider'),
   DownstreamProtocol: Symbol.for('broker.DownstreamProtocol'),
   IdentityEnricher: Symbol.for('broker.IdentityEnricher'),

@@ -9,6 +9,8 @@ export interface SiteView {
   webhookUrl: string | null;
   fields: string[];
   keyIds: string[];
+  /** When the log first recorded each key id of `keyIds` (a key's age, for rotation). */
+  keyAddedAt?: Record<string, string>;
   handoffVersion: string | null;
   webhookFormat: string | null;
   registeredAt: string;
@@ -22,7 +24,7 @@ export interface SiteView {
  */
 export class SitesView implements PersistedProjection {
   readonly name = 'sites';
-  readonly version = 1;
+  readonly version = 2;
   readonly tables = ['sites'];
   private st!: { put: ReadStatement; get: ReadStatement<{ doc: string }>; all: ReadStatement<{ doc: string }> };
   private mirror: Map<string, SiteView> | null = null;
@@ -47,13 +49,17 @@ export class SitesView implements PersistedProjection {
       const d = e.data as Record<string, unknown> & { siteId: string };
       const row = this.st.get.get(d.siteId);
       const prev = row ? (JSON.parse(row.doc) as SiteView) : undefined;
+      const keyIds = (d.keyIds as string[]) ?? prev?.keyIds ?? [];
+      const keyAddedAt: Record<string, string> = {};
+      for (const k of keyIds) keyAddedAt[k] = prev?.keyAddedAt?.[k] ?? e.metadata.recordedAt;
       const next: SiteView = {
         siteId: d.siteId,
         name: (d.name as string) ?? prev?.name ?? d.siteId,
         returnUrls: (d.returnUrls as string[]) ?? prev?.returnUrls ?? [],
         webhookUrl: d.webhookUrl !== undefined ? ((d.webhookUrl as string | null) ?? null) : (prev?.webhookUrl ?? null),
         fields: (d.fields as string[]) ?? prev?.fields ?? [],
-        keyIds: (d.keyIds as string[]) ?? prev?.keyIds ?? [],
+        keyIds,
+        keyAddedAt,
         handoffVersion: d.handoffVersion !== undefined ? ((d.handoffVersion as string | null) ?? null) : (prev?.handoffVersion ?? null),
         webhookFormat: d.webhookFormat !== undefined ? ((d.webhookFormat as string | null) ?? null) : (prev?.webhookFormat ?? null),
         registeredAt: prev?.registeredAt ?? e.metadata.recordedAt,

@@ -1,5 +1,5 @@
 import type { RecordedEvent, KnownEvent } from '../events/envelope.js';
-import type { ReadDatabase, ReadStatement } from '../ports/read-database.js';
+import type { ReadDatabase, ReadStatement, SqlValue } from '../ports/read-database.js';
 import type { PersistedProjection } from './projection.js';
 import { BoundedCache } from './bounded-cache.js';
 
@@ -28,6 +28,16 @@ export interface UserSearch {
   after?: string | null;
   /** Offset paging (kept for old callers; costs O(offset)). */
   offset?: number;
+  /** Only users in this state (the console's filters); each is an indexed column or table. */
+  filter?: UserFilter;
+}
+
+export interface UserFilter {
+  banned?: boolean;
+  disabled?: boolean;
+  admin?: boolean;
+  /** `password` (has a password) or the issuer of a linked identity. */
+  provider?: string;
 }
 
 export interface UserPage {
@@ -54,8 +64,8 @@ interface Row {
  */
 export class UsersView implements PersistedProjection {
   readonly name = 'users';
-  readonly version = 1;
-  readonly tables = ['users', 'users_meta'];
+  readonly version = 2;
+  readonly tables = ['users', 'users_meta', 'user_providers'];
   private readonly cache = new BoundedCache<string, UserView | null>(20_000);
   private st!: {
     put: ReadStatement;
@@ -73,12 +83,22 @@ export class UsersView implements PersistedProjection {
     admins: ReadStatement<{ n: number }>;
     stats: ReadStatement<{ live: number; disabled: number; erased: number; identities: number }>;
     all: ReadStatement<Row>;
+    delProviders: ReadStatement;
+    addProvider: ReadStatement;
+    providers: ReadStatement<{ provider: string }>;
   };
+  private db!: ReadDatabase;
+  /** Filtered list statements, by the shape of the filter (a handful of combinations at most). */
+  private readonly filtered = new Map<string, ReadStatement<Row>>();
 
   open(db: ReadDatabase): void {
     db.exec(`CREATE TABLE IF NOT EXISTS users (
       user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, email TEXT, name_lower TEXT, admin INTEGER NOT NULL,
-      erased INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
+      erased INTEGER NOT NULL, banned INTEGER NOT NULL DEFAULT 0, disabled INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS users_banned ON users (seq) WHERE erased = 0 AND banned = 1;
+      CREATE INDEX IF NOT EXISTS users_disabled ON users (seq) WHERE erased = 0 AND disabled = 1;
+      CREATE INDEX IF NOT EXISTS users_admin ON users (seq) WHERE erased = 0 AND admin = 1;
+      CREATE TABLE IF NOT EXISTS user_providers (provider TEXT NOT NULL, seq INTEGER NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (provider, seq)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS users_seq ON users (seq) WHERE erased = 0;
       CREATE INDEX IF NOT EXISTS users_email ON users (email) WHERE erased = 0;
       CREATE INDEX IF NOT EXISTS users_name ON users (name_lower) WHERE erased = 0;
@@ -87,7 +107,7 @@ export class UsersView implements PersistedProjection {
     // A search is the union of three index ranges (email, name, id prefixes), newest first.
     const match = `erased = 0 AND ((email >= @q AND email < @q || char(1114111)) OR (name_lower >= @q AND name_lower < @q || char(1114111)) OR (user_id >= @q AND user_id < @q || char(1114111)))`;
     this.st = {
-      put: db.prepare(`INSERT OR REPLACE INTO users (user_id, seq, email, name_lower, admin, erased, doc) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      put: db.prepare(`INSERT OR REPLACE INTO users (user_id, seq, email, name_lower, admin, erased, banned, disabled, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       byId: db.prepare(`SELECT user_id, seq, doc FROM users WHERE user_id = ?`),
       byEmail: db.prepare(`SELECT user_id, seq, doc FROM users WHERE email = ? AND erased = 0`),
       count: db.prepare(`SELECT n FROM users_meta WHERE k = 'live'`),
@@ -103,7 +123,12 @@ export class UsersView implements PersistedProjection {
       stats: db.prepare(`SELECT count(*) FILTER (WHERE erased = 0) AS live, count(*) FILTER (WHERE erased = 0 AND json_extract(doc, '$.disabled')) AS disabled,
         count(*) FILTER (WHERE erased = 1) AS erased, coalesce(sum(json_array_length(doc, '$.identities')), 0) AS identities FROM users`),
       all: db.prepare(`SELECT user_id, seq, doc FROM users WHERE erased = 0 ORDER BY seq`),
+      delProviders: db.prepare(`DELETE FROM user_providers WHERE user_id = ? AND seq = ?`),
+      addProvider: db.prepare(`INSERT OR IGNORE INTO user_providers (provider, seq, user_id) VALUES (?, ?, ?)`),
+      providers: db.prepare(`SELECT DISTINCT provider FROM user_providers ORDER BY provider LIMIT 100`),
     };
+    this.db = db;
+    this.filtered.clear();
     this.cache.clear();
   }
 
@@ -127,6 +152,7 @@ export class UsersView implements PersistedProjection {
     const row = this.st.byId.get(userId);
     if (!row) return;
     const u = JSON.parse(row.doc) as UserView;
+    const before = JSON.parse(row.doc) as UserView;
     switch (e.type) {
       case 'UserProfileUpdated':
         if (e.data.email !== undefined) u.email = e.data.email;
@@ -179,11 +205,18 @@ export class UsersView implements PersistedProjection {
       default:
         return;
     }
-    this.put(row.seq, u);
+    this.put(row.seq, u, before);
   }
 
-  private put(seq: number, u: UserView): void {
-    this.st.put.run(u.userId, seq, u.email, u.name ? u.name.toLowerCase() : null, u.admin ? 1 : 0, u.erased ? 1 : 0, JSON.stringify(u));
+  private put(seq: number, u: UserView, before?: UserView): void {
+    this.st.put.run(u.userId, seq, u.email, u.name ? u.name.toLowerCase() : null, u.admin ? 1 : 0, u.erased ? 1 : 0, u.banned ? 1 : 0, u.disabled ? 1 : 0, JSON.stringify(u));
+    // The provider index changes only with a password or an identity: a login rewrites nothing here.
+    const providers = (v: UserView | undefined) => (v ? JSON.stringify([v.hasPassword, v.identities]) : '');
+    if (providers(before) !== providers(u)) {
+      this.st.delProviders.run(u.userId, seq);
+      if (u.hasPassword) this.st.addProvider.run('password', seq, u.userId);
+      for (const i of u.identities) this.st.addProvider.run(i.issuer, seq, u.userId);
+    }
     this.cache.delete(u.userId);
   }
 
@@ -229,6 +262,8 @@ export class UsersView implements PersistedProjection {
     const limit = Math.max(1, Math.min(opts.limit ?? 50, 500));
     const q = (opts.q ?? '').trim().toLowerCase();
     const after = opts.after ? Number(opts.after) : null;
+    const f = opts.filter;
+    if (f && (f.banned !== undefined || f.disabled !== undefined || f.admin !== undefined || f.provider)) return this.listFiltered(q, f, after, limit);
     const offset = opts.offset ?? 0;
     let rows: Row[];
     if (!q) rows = after !== null ? this.st.pageAfter.all(after, limit + 1) : offset ? this.st.pageOffset.all(limit + 1, offset) : this.st.page.all(limit + 1);
@@ -246,6 +281,53 @@ export class UsersView implements PersistedProjection {
       }
     }
     return { total, totalCapped, users: rows.map((r) => JSON.parse(r.doc) as UserView), next: more ? String(rows[rows.length - 1].seq) : null };
+  }
+
+  /**
+   * A keyset page with filters: each filter is a partial index (banned, disabled, admin) or the
+   * provider table, so SQLite walks one index newest first; the count is capped like a search's.
+   */
+  private listFiltered(q: string, f: UserFilter, after: number | null, limit: number): UserPage {
+    const where = ['u.erased = 0'];
+    if (f.banned !== undefined) where.push(`u.banned = ${f.banned ? 1 : 0}`);
+    if (f.disabled !== undefined) where.push(`u.disabled = ${f.disabled ? 1 : 0}`);
+    if (f.admin !== undefined) where.push(`u.admin = ${f.admin ? 1 : 0}`);
+    if (q) where.push(`((u.email >= @q AND u.email < @q || char(1114111)) OR (u.name_lower >= @q AND u.name_lower < @q || char(1114111)) OR (u.user_id >= @q AND u.user_id < @q || char(1114111)))`);
+    const from = f.provider ? `user_providers p JOIN users u ON u.user_id = p.user_id` : `users u`;
+    if (f.provider) where.push(`p.provider = @provider`);
+    const seq = f.provider ? 'p.seq' : 'u.seq';
+    const key = where.join(' AND ') + from;
+    const stmt = (kind: 'page' | 'count'): ReadStatement<Row> => {
+      const k = kind + key;
+      let st = this.filtered.get(k);
+      if (!st) {
+        const sql =
+          kind === 'page'
+            ? `SELECT u.user_id, u.seq, u.doc FROM ${from} WHERE ${where.join(' AND ')} AND ${seq} < @after ORDER BY ${seq} DESC LIMIT @limit`
+            : `SELECT count(*) AS n FROM (SELECT 1 FROM ${from} WHERE ${where.join(' AND ')} LIMIT @limit)`;
+        st = this.db.prepare<Row>(sql);
+        this.filtered.set(k, st);
+      }
+      return st;
+    };
+    const params: Record<string, SqlValue> = { after: after ?? Number.MAX_SAFE_INTEGER, limit: limit + 1 };
+    if (q) params.q = q;
+    if (f.provider) params.provider = f.provider;
+    const rows = stmt('page').all(params);
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const countParams: Record<string, SqlValue> = { limit: SEARCH_COUNT_CAP + 1 };
+    if (q) countParams.q = q;
+    if (f.provider) countParams.provider = f.provider;
+    let total = (stmt('count').get(countParams) as unknown as { n: number }).n;
+    const totalCapped = total > SEARCH_COUNT_CAP;
+    if (totalCapped) total = SEARCH_COUNT_CAP;
+    return { total, totalCapped, users: rows.map((r) => JSON.parse(r.doc) as UserView), next: more ? String(rows[rows.length - 1].seq) : null };
+  }
+
+  /** The providers users have (`password` and each linked issuer), for the console's filter. */
+  providers(): string[] {
+    return this.st.providers.all().map((r) => r.provider);
   }
 
   /** Compatibility with the in-memory view's offset search. */

@@ -7,6 +7,7 @@ import { BanBroadcaster } from './broadcaster.js';
 import { DeliveriesView } from './deliveries-view.js';
 import { HttpSender } from './http-sender.js';
 import { registerAdminPage } from './admin-page.js';
+import { banConsoleSource } from './console-source.js';
 import type { SetSigner } from './set-token.js';
 
 export interface BanBroadcastConfig {
@@ -76,6 +77,7 @@ const plugin: Plugin<BanBroadcastConfig> = {
       { concurrency: c.concurrency, retry: c.retry, leaseMs: c.leaseMs, drainMs: c.timeoutMs + 1000, backfill: c.backfill },
     );
     ctx.add.reactor(broadcaster);
+    ctx.container.bind(TOKENS.ConsoleSource).toConstantValue(banConsoleSource(view, ctx.store, ctx.projections));
     registerAdminPage(ctx.web, c.adminPath, { read: ctx.read, view, store: ctx.store });
   },
 };

@@ -14,6 +14,7 @@ import { registerDiscovery } from './discovery.js';
 import { registerLogout } from './logout.js';
 import { BackChannelLogout } from './backchannel.js';
 import { ClientSync } from './client-sync.js';
+import { oauthConsoleSource } from './console-source.js';
 import './events.js';
 
 /**
@@ -40,6 +41,7 @@ const plugin: Plugin<OAuthServerConfig> = {
     const codes = new CodeCodec(keys.derive('oauth-code'));
     const grants = new GrantService(ctx.store, ctx.projections, ctx.read, ctx.users, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
     const csrfKey = keys.derive('oauth-csrf');
+    ctx.container.bind(TOKENS.ConsoleSource).toConstantValue(oauthConsoleSource(clients, view, grants, ctx.clock));
 
     registerDiscovery(ctx.web.app, issuer, signing, clients);
     const resume = registerAuthorize({
