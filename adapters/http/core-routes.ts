@@ -3,6 +3,7 @@ import type { EventStore, LoginService, ProjectionEngine, ReadModels } from '../
 import type { BrokerConfig } from '../../config/types.js';
 import type { WebKit } from './web-kit.js';
 import { html, STYLESHEET } from './html.js';
+import { FAVICON_SVG } from './favicon.js';
 import { sendErrorPage } from './errors.js';
 import { registerHomeRoutes } from './home-routes.js';
 import { checkSessionCsrf } from './session-csrf.js';
@@ -47,6 +48,9 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
     return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}) });
   });
 
+  for (const path of ['/favicon.svg', '/favicon.ico']) {
+    app.get(path, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON_SVG));
+  }
   app.get('/assets/broker.css', async (_req, reply) => reply.type('text/css').header('cache-control', 'public, max-age=3600').send(STYLESHEET));
 
   // The login page: offers the configured identity providers, or goes straight to the only one.

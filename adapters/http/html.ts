@@ -37,7 +37,7 @@ button,.button{padding:.45rem 1rem;margin-top:.8rem;cursor:pointer}table{border-
 export function layout(title: string, body: SafeHtml, opts: { nav?: SafeHtml } = {}): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title}</title><link rel="stylesheet" href="/assets/broker.css"></head>
+<title>${title}</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/assets/broker.css"></head>
 <body>${opts.nav ?? ''}<main>${body}</main></body></html>`.value;
 }
 

@@ -23,6 +23,11 @@ export function defineEvent(type: string, version = 1, upcasters: Record<number,
   defs.set(type, { version, upcasters: new Map(Object.entries(upcasters).map(([k, f]) => [Number(k), f])) });
 }
 
+/** Every event type defined so far (core and loaded plugins), sorted: for pickers and filters. */
+export function knownEventTypes(): string[] {
+  return [...defs.keys()].sort();
+}
+
 export function currentVersion(type: string): number {
   return defs.get(type)?.version ?? 1;
 }

@@ -12,11 +12,12 @@ import { SetupTokens } from './setup-tokens.js';
 import { registerSetupRoutes } from './setup-routes.js';
 import { AdminGuard } from './auth.js';
 import { FIRST_RUN_SETUP, firstRunSetup } from './first-run-setup.js';
-import { registerUserRoutes } from './user-routes.js';
+import { registerConsole } from './console/register.js';
 
 /**
- * Administration: first-run setup from a one-time URL (seed 000), the admin pages (users, a
- * user's profile, sessions and timeline, ban/unban/disable/enable) and the JSON admin API.
+ * Administration: first-run setup from a one-time URL (seed 000), the operator console (dashboard,
+ * users, a user's page, sites, OAuth clients, identity providers, the event log; see console/)
+ * and the JSON admin API.
  * Admins log in through the configured identity providers (normally `password-login`).
  */
 const plugin: Plugin<AdminConfig> = {
@@ -36,7 +37,7 @@ const plugin: Plugin<AdminConfig> = {
     });
     // Same key purpose as the password IdP, which checks the codes at login.
     registerSetupRoutes(app, { ctx, hasher: new PasswordHasher(ctx.config.argon2), totp, recovery: new RecoveryCodes(keys.derive('recovery-code')), tokens });
-    registerUserRoutes(app, ctx, new AdminGuard(ctx.web, ctx.read, brokerConfig.admin?.apiTokens ?? []));
+    registerConsole(ctx, new AdminGuard(ctx.web, ctx.read, brokerConfig.admin?.apiTokens ?? []));
 
     const { printUrl, printToStdout, ttlSeconds } = ctx.config.setup;
     const setup = firstRunSetup({

@@ -1,13 +1,14 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Forbidden, InvalidInput, NotFound, type RecordedEvent, type UserView } from '../../core/index.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Forbidden, InvalidInput, NotFound, type UserView } from '../../core/index.js';
 import { csrfTokenFor } from '../../adapters/http/session-csrf.js';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
-import type { AdminConfig } from './config.js';
-import type { AdminGuard, AdminPrincipal } from './auth.js';
-import { statusOf, userPage, usersPage } from './pages.js';
+import { html } from '../../adapters/http/html.js';
+import type { AdminPrincipal } from './auth.js';
+import type { ConsoleDeps } from './console/deps.js';
+import { confirmPage } from './console/confirm.js';
+import { qs, statusOf, userHref, userLabel } from './console/format.js';
 
 type Action = 'ban' | 'unban' | 'disable' | 'enable';
-const TIMELINE_MAX = 200;
+const DONE: Record<Action, string> = { ban: 'banned', unban: 'unbanned', disable: 'disabled', enable: 'enabled' };
 
 const publicUser = (u: UserView) => ({
   userId: u.userId,
@@ -22,23 +23,23 @@ const publicUser = (u: UserView) => ({
   lastLoginAt: u.lastLoginAt,
 });
 
-export function registerUserRoutes(app: FastifyInstance, ctx: PluginCtx<AdminConfig>, guard: AdminGuard): void {
-  const web = ctx.web;
-  const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' } } };
+export const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' } } } as const;
+const isForm = (req: FastifyRequest) => String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+
+/**
+ * The JSON admin API (users list, CSRF token) and ban / unban / disable / enable, for the API and
+ * for the console's forms. A form post runs the action only with `confirm=yes` (from the
+ * confirmation page, which a GET or an unconfirmed post shows), then returns to the user's page
+ * with a message that says what changed.
+ */
+export function registerUserRoutes(d: ConsoleDeps): void {
+  const { ctx, guard } = d;
+  const app = ctx.web.app;
   // `after` is the keyset cursor (the previous page's `next`): a page costs the same at any depth.
   // `offset` still works for old scripts, at O(offset).
-  const qs = { type: 'object', properties: { q: { type: 'string', maxLength: 200 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, offset: { type: 'integer', minimum: 0, maximum: 100_000, default: 0 }, after: { type: 'string', pattern: '^[0-9]{1,16}$' } } };
+  const qsSchema = { type: 'object', properties: { q: { type: 'string', maxLength: 200 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, offset: { type: 'integer', minimum: 0, maximum: 100_000, default: 0 }, after: { type: 'string', pattern: '^[0-9]{1,16}$' } } };
 
-  app.get('/admin', async (_req, reply) => reply.redirect('/admin/users', 303));
-
-  app.get<{ Querystring: { q?: string; limit: number; offset: number } }>('/admin/users', { schema: { querystring: qs } }, async (req, reply) => {
-    if (!(await guard.check(req, reply))) return reply;
-    const q = req.query.q ?? '';
-    const { total, users } = ctx.read.users.search(q, req.query.limit, req.query.offset);
-    return web.page(reply, 'Users', usersPage(q, total, users));
-  });
-
-  app.get<{ Querystring: { q?: string; limit: number; offset: number; after?: string } }>('/admin/api/users', { schema: { querystring: qs } }, async (req, reply) => {
+  app.get<{ Querystring: { q?: string; limit: number; offset: number; after?: string } }>('/admin/api/users', { schema: { querystring: qsSchema } }, async (req, reply) => {
     if (!(await guard.check(req, reply))) return reply;
     const page = ctx.read.users.list({ q: req.query.q ?? '', limit: req.query.limit, offset: req.query.offset, after: req.query.after ?? null });
     return { total: page.total, totalCapped: page.totalCapped, users: page.users.map(publicUser), next: page.next, position: ctx.projections.position };
@@ -49,32 +50,43 @@ export function registerUserRoutes(app: FastifyInstance, ctx: PluginCtx<AdminCon
     const p = await guard.check(req, reply);
     if (!p) return reply;
     if (p.via === 'token') return { csrfToken: null };
-    return { csrfToken: csrfTokenFor(req, web.cookieName) };
+    return { csrfToken: csrfTokenFor(req, ctx.web.cookieName) };
   });
 
-  app.get<{ Params: { id: string } }>('/admin/users/:id', { schema: { params: idParam } }, async (req, reply) => {
-    if (!(await guard.check(req, reply))) return reply;
-    const u = ctx.read.users.get(req.params.id);
-    if (!u) throw new NotFound('no such user');
-    const entries = ctx.read.audit.timeline(u.userId).slice(-TIMELINE_MAX);
-    const byPos = new Map<number, RecordedEvent>();
-    for (const streamId of new Set(entries.map((e) => e.streamId))) for (const e of await ctx.store.readStream(streamId)) byPos.set(e.position, e);
-    const timeline = entries.map((e) => byPos.get(e.position)).filter((e): e is RecordedEvent => !!e).reverse();
-    return web.page(reply, u.email ?? u.userId, userPage(u, ctx.read.sessions.forUser(u.userId), timeline, csrfTokenFor(req, web.cookieName) ?? ''));
-  });
+  const confirm = (verb: Action, u: UserView, p: AdminPrincipal, req: FastifyRequest, reply: FastifyReply) => {
+    const name = userLabel(u);
+    const sessions = ctx.read.sessions.forUser(u.userId).length;
+    const grants = d.sources().flatMap((s) => s.userCredentials?.(u.userId) ?? []).filter((c) => !c.revoked).length;
+    const sites = ctx.read.sites.active().filter((s) => s.webhookUrl).length;
+    const c = {
+      ban: [`Ban ${name}?`, [`end ${sessions} live session(s) at once`, `revoke ${grants} live app grant(s): their tokens stop working`, `refuse every future login`, `notify ${sites} site(s) with a webhook so they end their own sessions`], `Ban ${name}`],
+      unban: [`Lift the ban on ${name}?`, ['let them log in again (sessions and tokens ended by the ban stay ended)', `notify ${sites} site(s) with a webhook`], `Unban ${name}`],
+      disable: [`Disable ${name}?`, [`end ${sessions} live session(s) at once`, `revoke ${grants} live app grant(s)`, 'refuse every login until the account is enabled again'], `Disable ${name}`],
+      enable: [`Enable ${name}?`, ['let them log in again'], `Enable ${name}`],
+    }[verb] as [string, string[], string];
+    const fields =
+      verb === 'ban'
+        ? html`<p><label for="reason">Reason (recorded in the log and sent to sites)</label><br><textarea id="reason" name="reason" required maxlength="500" aria-required="true"></textarea></p>`
+        : verb === 'disable' || verb === 'unban'
+          ? html`<p><label for="reason">Reason (optional, recorded in the log)</label><br><textarea id="reason" name="reason" maxlength="500"></textarea></p>`
+          : undefined;
+    return confirmPage(d, req, reply, p, { title: c[0], section: 'users', consequences: c[1], action: `${userHref(u.userId)}/${verb}`, button: c[2], cancel: userHref(u.userId), fields, danger: verb === 'ban' || verb === 'disable' });
+  };
 
-  const act = async (verb: Action, req: FastifyRequest<{ Params: { id: string }; Body: { reason?: string } | null }>, reply: FastifyReply) => {
-    const p: AdminPrincipal | null = await guard.check(req, reply);
+  const act = async (verb: Action, req: FastifyRequest<{ Params: { id: string }; Body: { reason?: string; confirm?: string } | null }>, reply: FastifyReply) => {
+    const p = await guard.check(req, reply);
     if (!p) return reply;
     const userId = req.params.id;
     const before = await ctx.users.load(userId);
-    if (!before.exists || before.erased) throw new NotFound('no such user');
+    if (!before.exists || before.erased) throw new NotFound('No such user.');
+    if (isForm(req) && req.body?.confirm !== 'yes') return confirm(verb, ctx.read.users.get(userId)!, p, req, reply);
     const reason = req.body?.reason?.trim() || null;
     const meta = { actor: p.actor, extra: { ip: req.ip } };
+    const sessionsBefore = ctx.read.sessions.forUser(userId).length;
     let position: number;
     if (verb === 'ban' || verb === 'disable') {
-      if (verb === 'ban' && !reason) return web.sendError(req, reply, new InvalidInput('a ban needs a reason', { path: 'reason' }));
-      if (p.userId === userId) return web.sendError(req, reply, new Forbidden('You cannot ban or disable yourself.'));
+      if (verb === 'ban' && !reason) return ctx.web.sendError(req, reply, new InvalidInput('A ban needs a reason.', { path: 'reason' }));
+      if (p.userId === userId) return ctx.web.sendError(req, reply, new Forbidden('You cannot ban or disable yourself.'));
       // Record SessionEnded for each live session and CredentialsRevoked (the sessions and grants
       // read models also void them when they apply the ban, so they are dead the moment either is
       // applied, and an unban brings none back). One correlation id joins them to the ban, so
@@ -91,20 +103,25 @@ export function registerUserRoutes(app: FastifyInstance, ctx: PluginCtx<AdminCon
     // Read-your-writes: answer only once the read models (sessions included) reflect the change.
     await ctx.projections.waitFor(position);
     ctx.logger.info({ userId, action: verb, actor: p.actor }, 'admin action');
-    if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
-      return reply.redirect(`/admin/users/${encodeURIComponent(userId)}`, 303);
-    }
+    if (isForm(req)) return reply.redirect(`${userHref(userId)}${qs({ done: DONE[verb], n: sessionsBefore - ctx.read.sessions.forUser(userId).length })}`, 303);
     const u = ctx.read.users.get(userId)!;
     return { ...publicUser(u), sessions: ctx.read.sessions.forUser(userId).length, position };
   };
 
   for (const verb of ['ban', 'unban', 'disable', 'enable'] as const) {
-    app.post<{ Params: { id: string }; Body: { reason?: string } | null }>(
+    app.get<{ Params: { id: string } }>(`/admin/users/:id/${verb}`, { schema: { params: idParam } }, async (req, reply) => {
+      const p = await guard.check(req, reply);
+      if (!p) return reply;
+      const u = ctx.read.users.get(req.params.id);
+      if (!u || u.erased) throw new NotFound('No such user.');
+      return confirm(verb, u, p, req, reply);
+    });
+    app.post<{ Params: { id: string }; Body: { reason?: string; confirm?: string } | null }>(
       `/admin/users/:id/${verb}`,
       {
         schema: {
           params: idParam,
-          body: { type: ['object', 'null'], properties: { reason: { type: 'string', maxLength: 500 }, _csrf: { type: 'string', maxLength: 256 } }, additionalProperties: false },
+          body: { type: ['object', 'null'], properties: { reason: { type: 'string', maxLength: 500 }, _csrf: { type: 'string', maxLength: 256 }, confirm: { type: 'string', enum: ['yes'] } }, additionalProperties: false },
         },
       },
       (req, reply) => act(verb, req, reply),
