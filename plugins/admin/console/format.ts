@@ -7,14 +7,20 @@ export function when(iso: string | null | undefined): SafeHtml | string {
   return html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
 }
 
-/** "3 days", "5 hours", "just now": how long ago `iso` was. */
+/** "3 days", "5 hours", "less than a minute": how long since `iso`. */
 export function age(iso: string | null | undefined, now: Date): string {
   if (!iso) return '';
   const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
   const units: [number, string][] = [[86400 * 365, 'year'], [86400 * 30, 'month'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
   for (const [size, name] of units) if (s >= size) return `${Math.floor(s / size)} ${name}${Math.floor(s / size) === 1 ? '' : 's'}`;
-  return 'just now';
+  return 'less than a minute';
 }
+
+/** "3 days ago", "just now". */
+export const ago = (iso: string | null | undefined, now: Date): string => {
+  const a = age(iso, now);
+  return a === 'less than a minute' ? 'just now' : a ? `${a} ago` : '';
+};
 
 export function statusOf(u: UserView): 'erased' | 'banned' | 'disabled' | 'active' {
   if (u.erased) return 'erased';

@@ -1,7 +1,7 @@
 import { html, type SafeHtml } from '../../../adapters/http/html.js';
 import { NotFound, type UserState, type UserView } from '../../../core/index.js';
 import type { ConsoleDeps } from './deps.js';
-import { actorName, age, badge, qs, statusOf, userHref, userLabel, when } from './format.js';
+import { actorName, ago, badge, qs, statusOf, userHref, userLabel, when } from './format.js';
 import { describe, timelinePage, userAsOf } from './timeline.js';
 import { deliveryTable } from './deliveries.js';
 
@@ -24,8 +24,8 @@ function profile(d: ConsoleDeps, u: UserView): SafeHtml {
 <dt>Administrator</dt><dd>${u.admin ? badge('admin', 'yes') : 'no'}</dd>
 <dt>Sign-in methods</dt>${signIn(u.hasPassword, u.hasTotp)}
 <dt>Roles</dt><dd>${u.roles.length ? u.roles.join(', ') : html`<span class="muted">none</span>`}${u.tenant ? html` · tenant ${u.tenant}` : ''}</dd>
-<dt>Created</dt><dd>${when(u.createdAt)} <span class="muted small">(${age(u.createdAt, now)} ago)</span></dd>
-<dt>Last login</dt><dd>${u.lastLoginAt ? html`${when(u.lastLoginAt)} <span class="muted small">(${age(u.lastLoginAt, now)} ago)</span>` : html`<span class="muted">never</span>`}</dd>
+<dt>Created</dt><dd>${when(u.createdAt)} <span class="muted small">(${ago(u.createdAt, now)})</span></dd>
+<dt>Last login</dt><dd>${u.lastLoginAt ? html`${when(u.lastLoginAt)} <span class="muted small">(${ago(u.lastLoginAt, now)})</span>` : html`<span class="muted">never</span>`}</dd>
 <dt>User id</dt><dd><code>${u.userId}</code></dd></dl>`;
 }
 
@@ -70,7 +70,7 @@ ${asOf ? asOfCard(asOf.state, asOf.position, asOf.at, id) : ''}
 <div class="table-wrap"><table aria-labelledby="sessions-h"><thead><tr><th scope="col">Started</th><th scope="col">Last seen</th><th scope="col">Signed in with</th><th scope="col">Address</th><th scope="col">Browser</th><th scope="col"><span class="muted">Action</span></th></tr></thead><tbody>
 ${sessions.map((s) => {
   const expired = s.expiresAtMs <= now.getTime() || s.lastSeenAtMs + s.idleTimeoutSeconds * 1000 <= now.getTime();
-  return html`<tr><td>${when(s.createdAt)}</td><td>${age(s.lastSeenAt, now)} ago${expired ? html` ${badge('expired')}` : ''}</td><td>${s.issuer} <span class="muted small">(${s.amr.join(', ')})</span></td><td>${s.ip ?? ''}</td><td class="small">${(s.userAgent ?? '').slice(0, 80)}</td>
+  return html`<tr><td>${when(s.createdAt)}</td><td>${ago(s.lastSeenAt, now)}${expired ? html` ${badge('expired')}` : ''}</td><td>${s.issuer} <span class="muted small">(${s.amr.join(', ')})</span></td><td>${s.ip ?? ''}</td><td class="small">${(s.userAgent ?? '').slice(0, 80)}</td>
 <td><a class="button secondary" href="${base}/sessions/${encodeURIComponent(s.sessionId)}/revoke">End…</a></td></tr>`;
 })}
 ${sessions.length === 0 ? html`<tr><td colspan="6" class="muted">No live session.</td></tr>` : ''}</tbody></table></div>

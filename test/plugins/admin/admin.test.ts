@@ -110,15 +110,23 @@ describe('admin', () => {
     expect(page.body).toContain('Sessions (1)');
     expect(page.body).toContain('data-event-type="PasswordSet"');
     expect(page.body).not.toMatch(/\$argon2id\$/);
-    const noToken = await admin.postForm(`/admin/users/${userId}/disable`, {});
+    const noToken = await admin.postForm(`/admin/users/${userId}/disable`, { confirm: 'yes' });
     expect(noToken.res.status).toBe(403);
-    const disabled = await admin.postForm(`/admin/users/${userId}/disable`, { _csrf: field(page.body, '_csrf') });
+    // The page links to a confirmation; a form post without `confirm=yes` shows it too and changes nothing.
+    expect(page.body).toContain(`href="/admin/users/${userId}/disable"`);
+    const ask = await admin.get(`/admin/users/${userId}/disable`);
+    expect(ask.body).toContain('end 1 live session(s)');
+    const unconfirmed = await admin.postForm(`/admin/users/${userId}/disable`, { _csrf: field(ask.body, '_csrf') });
+    expect(unconfirmed.body).toContain('data-confirm="yes"');
+    expect(t.broker.read.users.get(userId)!.disabled).toBe(false);
+    const disabled = await admin.postForm(`/admin/users/${userId}/disable`, { _csrf: field(ask.body, '_csrf'), confirm: 'yes' });
     expect(new URL(disabled.url).pathname).toBe(`/admin/users/${userId}`);
-    expect(disabled.body).toContain('data-testid="status">disabled');
+    expect(disabled.body).toContain('data-testid="status"><span class="badge disabled">disabled');
+    expect(disabled.body).toContain('Account disabled. 1 session(s) ended.');
     expect((await user.request('/')).status).toBe(303);
     expect((await passwordStep(client(t.url), 'walter@example.com', PW)).body).toContain('Account disabled');
-    const enabled = await admin.postForm(`/admin/users/${userId}/enable`, { _csrf: field(disabled.body, '_csrf') });
-    expect(enabled.body).toContain('data-testid="status">active');
+    const enabled = await admin.postForm(`/admin/users/${userId}/enable`, { _csrf: field((await admin.get(`/admin/users/${userId}/enable`)).body, '_csrf'), confirm: 'yes' });
+    expect(enabled.body).toContain('data-testid="status"><span class="badge active">active');
     // An escaped name: markup typed by a user never becomes markup on the admin page.
     await register(client(t.url), 'xss@example.com', PW, '<script>alert(1)</script>');
     const list = await admin.get('/admin/users');
