@@ -38,7 +38,7 @@ export type ConsoleDeliveryStatus = 'pending' | 'retrying' | 'delivered' | 'aban
 export interface ConsoleBanBroadcast {
   banEventId: string;
   userId: string;
-  /** `ban` or `unban`. */
+  /** In words: `ban`, `unban`, `erasure`. */
   kind: string;
   queuedAt: string;
   sites: { siteId: string; status: ConsoleDeliveryStatus; attempts: number; detail: string; at: string | null }[];

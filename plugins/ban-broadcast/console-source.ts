@@ -3,6 +3,8 @@ import type { DeliveriesView } from './deliveries-view.js';
 import type { DeliveryState } from './delivery-state.js';
 import { requeueDelivery } from './requeue.js';
 
+const KIND_WORDS: Record<string, string> = { 'user.banned': 'ban', 'user.unbanned': 'unban', 'user.erased': 'erasure' };
+
 const iso = (ms: number | null): string | null => (ms ? new Date(ms).toISOString() : null);
 
 function detail(s: DeliveryState): { detail: string; at: string | null } {
@@ -26,7 +28,7 @@ export function banConsoleSource(view: DeliveriesView, store: EventStore, projec
       return view.list(userId, limit).map((b) => ({
         banEventId: b.banEventId,
         userId: b.userId,
-        kind: b.kind,
+        kind: KIND_WORDS[b.kind] ?? b.kind,
         queuedAt: b.queuedAt,
         sites: [...b.sites].map(([siteId, s]) => ({ siteId, status: s.status, attempts: s.attempts, ...detail(s) })),
       }));
