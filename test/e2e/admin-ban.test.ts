@@ -68,9 +68,12 @@ describe.skipIf(!available && !required)('e2e in Chromium: first-run setup, admi
     await page.fill('#q', 'victim');
     await page.click('button[type=submit]');
     await page.click('text=victim@example.com');
+    // Ban asks first (a confirmation page with the reason), then says what happened.
+    await page.click('a[data-action=ban]');
     await page.fill('#reason', 'spam from the browser');
-    await page.click('button[data-action=ban]');
+    await page.click('button[data-confirm=yes]');
     await page.getByTestId('status').filter({ hasText: 'banned' }).waitFor();
+    expect(await page.getByTestId('flash').textContent()).toContain('User banned.');
 
     const victimId = t.broker.read.users.findByEmail('victim@example.com')!.userId;
     const adminId = t.broker.read.users.findByEmail('admin@example.com')!.userId;

@@ -31,7 +31,7 @@ export function registerDashboard(d: ConsoleDeps): void {
       const body = html`<h1>Dashboard</h1>
 <div class="grid">${stat('users', ctx.read.users.count(), '/admin/users')}${stat('banned now', ctx.read.bans.activeCount(), '/admin/users?status=banned')}${stat('sessions on record (live and recently expired)', ctx.read.sessions.count(), '/admin/users')}${stat('sites', ctx.read.sites.active().length, '/admin/sites')}${stat('ban notifications not yet acknowledged (recent)', unfinished, '/admin/sites')}</div>
 <nav class="pager" aria-label="Time range">Show: ${(Object.keys(RANGES) as Range[]).map((k) => html`<a href="/admin${qs({ range: k })}"${k === req.query.range ? html` aria-current="true"` : ''}>${RANGES[k].label}</a>`)}</nav>
-<div class="grid">
+<div class="charts">
 ${barChart({ id: 'chart-logins', title: `Logins (${r.label})`, labels, values: counts.login, cls: 'bar-login', tick: r.tick })}
 ${barChart({ id: 'chart-failures', title: `Failed logins (${r.label})`, labels, values: counts.failure, cls: 'bar-failure', tick: r.tick })}
 ${barChart({ id: 'chart-bans', title: `Bans (${r.label})`, labels, values: counts.ban, cls: 'bar-ban', tick: r.tick })}

@@ -50,6 +50,10 @@ export function actorName(actor: string, users: UsersView): SafeHtml {
   if (cli) return html`command line <span class="muted small">(${cli[1]})</span>`;
   const token = /^admin-token:(.*)$/.exec(actor);
   if (token) return html`API token <span class="muted small">${token[1]}</span>`;
+  const app = /^client:(.*)$/.exec(actor);
+  if (app) return html`app <span class="mono">${app[1]}</span>`;
+  const plugin = /^plugin:(.*)$/.exec(actor);
+  if (plugin) return html`the broker <span class="muted small">(${plugin[1]})</span>`;
   if (actor === 'config') return html`configuration`;
   if (actor === 'system' || actor === 'broker' || actor === '') return html`the broker`;
   return html`<span class="mono">${actor}</span>`;

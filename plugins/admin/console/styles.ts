@@ -18,7 +18,10 @@ header.top nav a:hover{background:#343c4f}header.top nav a[aria-current=page]{ba
 header.top .who{margin-left:auto;font-size:.9rem;color:#dfe3ea}
 main{max-width:78rem;margin:0 auto;padding:1.2rem}
 h1{font-size:1.55rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:1.6rem 0 .6rem}
-.card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:1rem 1.1rem;margin-bottom:1rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:1rem 1.1rem;margin-bottom:1rem}.card>h2:first-child,.card>h1:first-child{margin-top:0}
+a.card{display:block;text-decoration:none;color:var(--fg)}a.card:hover{border-color:var(--accent)}a.card .stat{color:var(--link)}
+main:focus{outline:none}td time{white-space:nowrap}
+.charts{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(30rem,1fr))}
 .grid{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr))}
 .table-wrap{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:6px}
 table{border-collapse:collapse;width:100%}th,td{padding:.45rem .6rem;text-align:left;vertical-align:top;border-bottom:1px solid var(--line);font-size:.92rem}
@@ -41,12 +44,12 @@ button,.button{font:inherit;display:inline-block;padding:.4rem .9rem;border-radi
 button.secondary,.button.secondary{background:#fff;color:var(--accent)}
 button.danger,.button.danger{background:var(--danger);border-color:var(--danger);color:#fff}
 form.inline{display:inline}.actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
-.pager{display:flex;gap:1rem;align-items:center;margin:.8rem 0}
+.pager{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;margin:.8rem 0}.pager a[aria-current]{font-weight:700;color:var(--fg);text-decoration:none}
 .confirm{max-width:40rem}.confirm ul{padding-left:1.2rem}
-.chart{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.8rem}
+.chart{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.8rem;margin:0}
 .chart svg{width:100%;height:auto;display:block}.chart figcaption{font-weight:600;margin-bottom:.4rem}
 .chart .bar-login{fill:#1a4fb4}.chart .bar-failure{fill:#b25e00}.chart .bar-ban{fill:#a4161a}
-.chart .axis{stroke:#7a8397;stroke-width:1}.chart text{fill:#4a5468;font-size:11px;font-family:system-ui,sans-serif}
+.chart .axis{stroke:#7a8397;stroke-width:1}.chart text{fill:#4a5468;font-size:12px;font-family:system-ui,sans-serif}
 .stat{font-size:1.8rem;font-weight:700}
 details summary{cursor:pointer}
 @media (max-width:40rem){dl.facts{grid-template-columns:1fr}header.top .who{margin-left:0}}`;

@@ -26,7 +26,7 @@ export function barChart(o: { id: string; title: string; labels: string[]; value
   return html`<figure class="chart" id="${o.id}"><figcaption id="${o.id}-t">${o.title}</figcaption>
 <svg viewBox="0 0 ${String(W)} ${String(H)}" role="img" aria-labelledby="${o.id}-st ${o.id}-d" xmlns="http://www.w3.org/2000/svg"><title id="${o.id}-st">${o.title}</title><desc id="${o.id}-d">${desc}</desc>
 <line class="axis" x1="${String(left)}" y1="${String(top + plotH)}" x2="${String(W)}" y2="${String(top + plotH)}"/>
-${[0, 0.5, 1].map((f) => html`<text x="${String(left - 4)}" y="${String(y(scale * f) + 4)}" text-anchor="end">${String(Math.round(scale * f))}</text><line class="axis" x1="${String(left - 2)}" y1="${String(y(scale * f))}" x2="${String(left)}" y2="${String(y(scale * f))}"/>`)}
+${(scale % 2 === 0 ? [0, 0.5, 1] : [0, 1]).map((f) => html`<text x="${String(left - 4)}" y="${String(y(scale * f) + 4)}" text-anchor="end">${String(Math.round(scale * f))}</text><line class="axis" x1="${String(left - 2)}" y1="${String(y(scale * f))}" x2="${String(left)}" y2="${String(y(scale * f))}"/>`)}
 ${o.values.map((v, i) => {
   const x = left + i * step + (step - bw) / 2;
   return html`<rect class="${o.cls}" x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${bw.toFixed(1)}" height="${(top + plotH - y(v)).toFixed(1)}"><title>${o.labels[i]}: ${String(v)}</title></rect>${

@@ -22,6 +22,8 @@ export interface ConsoleWorld {
   forum: Receiver;
   admin: Client;
   adminId: string;
+  /** The first admin's credentials (password and TOTP secret), for a browser login. */
+  creds: { email: string; password: string; secret: string };
   /** A user with a password and a live browser session and an OAuth grant to `web`. */
   ann: { id: string; browser: Client; refreshToken: string };
   stop(): Promise<void>;
@@ -83,6 +85,7 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     forum,
     admin,
     adminId,
+    creds,
     ann: { id: userId, browser, refreshToken: String(tokens.body.refresh_token) },
     async stop() {
       await t.stop();
