@@ -140,7 +140,7 @@ describe.skipIf(!available && !required)('e2e in Chromium: every console screen,
     await page.keyboard.press('Enter');
     await page.waitForURL(/type=UserBanned/);
     expect(await page.locator('tr[data-position]').count()).toBe(1);
-    await page.goto(`${w.t.url}/admin/events?limit=20`);
+    await page.goto(`${w.t.url}/admin/events?limit=12`);
     await shot('events');
     expect(csp).toEqual([]);
   });
