@@ -23,6 +23,7 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type RecordedEvent,
+  type ReadStreamOptions,
 } from '../../core/index.js';
 import { exactExpectedRevision, fromEsdbEvent, toEsdbEvent, type EsdbRecorded } from './eventstoredb-mapping.js';
 
@@ -115,11 +116,12 @@ export class EventStoreDbEventStore implements EventStore {
     return null;
   }
 
-  async readStream(streamId: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const out: RecordedEvent[] = [];
+    if (options.maxCount === 0) return out;
     try {
       const from = options.fromRevision ? BigInt(options.fromRevision) : START;
-      for await (const r of this.client.readStream<JSONEventType>(this.prefix + streamId, { direction: FORWARDS, fromRevision: from })) {
+      for await (const r of this.client.readStream<JSONEventType>(this.prefix + streamId, { direction: FORWARDS, fromRevision: from, ...(options.maxCount !== undefined ? { maxCount: BigInt(options.maxCount) } : {}) })) {
         const e = this.map(r);
         if (e) out.push(e);
       }

@@ -10,6 +10,7 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type RecordedEvent,
+  type ReadStreamOptions,
 } from '../../core/index.js';
 
 /** In-memory event store: for tests and throwaway demos. Same contract as the durable ones. */
@@ -61,9 +62,10 @@ export class MemoryEventStore implements EventStore {
     return this.all.length;
   }
 
-  async readStream(streamId: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const s = this.streams.get(streamId) ?? [];
-    return options.fromRevision ? s.filter((e) => e.revision >= options.fromRevision!) : s.slice();
+    const from = options.fromRevision ? s.filter((e) => e.revision >= options.fromRevision!) : s.slice();
+    return options.maxCount !== undefined ? from.slice(0, options.maxCount) : from;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

@@ -54,6 +54,7 @@ export function pgStatements(s: string) {
     streamHeads: `SELECT stream_id, revision, last_hash FROM "${s}".streams WHERE stream_id IN (SELECT json_array_elements_text($1::json))`,
     streamHead: `SELECT revision, position FROM "${s}".streams WHERE stream_id = $1`,
     readStream: `SELECT ${cols} FROM "${s}".events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision`,
+    readStreamLimit: `SELECT ${cols} FROM "${s}".events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
     // `visible` is false for a row whose transaction is not older than the oldest one still
     // running: an earlier position may still be committing, so the reader stops there.
     readAll: `SELECT ${cols}, tx < (SELECT pg_snapshot_xmin(pg_current_snapshot())) AS visible

@@ -13,6 +13,7 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type RecordedEvent,
+  type ReadStreamOptions,
 } from '../../core/index.js';
 import { checkSchemaName, migrate } from './postgres-migrations.js';
 import { PgNotificationListener } from './postgres-listener.js';
@@ -226,8 +227,12 @@ export class PostgresEventStore implements EventStore {
     return { revision: last.revision, position: last.position, events };
   }
 
-  async readStream(streamId: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {
-    const r = await this.withRetry(() => this.pool.query<EventRow>(this.sql.readStream, [streamId, options.fromRevision ?? 0]));
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const r = await this.withRetry(() =>
+      options.maxCount !== undefined
+        ? this.pool.query<EventRow>(this.sql.readStreamLimit, [streamId, options.fromRevision ?? 0, options.maxCount])
+        : this.pool.query<EventRow>(this.sql.readStream, [streamId, options.fromRevision ?? 0]),
+    );
     return r.rows.map(rowToEvent);
   }
 

@@ -15,6 +15,7 @@ import {
   type ReadAllOptions,
   type RecordedEvent,
   type WriteHealth,
+  type ReadStreamOptions,
 } from '../../core/index.js';
 
 export interface SqliteEventStoreOptions {
@@ -102,6 +103,7 @@ export class SqliteEventStore implements EventStore {
     head: Database.Statement;
     insert: Database.Statement;
     stream: Database.Statement;
+    streamLimit: Database.Statement;
     all: Database.Statement;
     probe: Database.Statement;
   };
@@ -121,6 +123,7 @@ export class SqliteEventStore implements EventStore {
       head: db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck(),
       insert: db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       stream: db.prepare(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision`).raw(),
+      streamLimit: db.prepare(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(),
       all: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
       probe: db.prepare('REPLACE INTO write_probe (id, at) VALUES (1, ?)'),
     };
@@ -258,9 +261,10 @@ export class SqliteEventStore implements EventStore {
     return last;
   }
 
-  async readStream(streamId: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     if (this.closed) throw new EventStoreClosed();
-    return (this.stmt.stream.all(streamId, options.fromRevision ?? 0) as Row[]).map(toEvent);
+    const rows = options.maxCount !== undefined ? this.stmt.streamLimit.all(streamId, options.fromRevision ?? 0, options.maxCount) : this.stmt.stream.all(streamId, options.fromRevision ?? 0);
+    return (rows as Row[]).map(toEvent);
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

@@ -22,6 +22,12 @@ export interface AppendResult {
   events: RecordedEvent[];
 }
 
+export interface ReadStreamOptions {
+  fromRevision?: number;
+  /** At most this many events (a look at one event of a long stream need not read the rest). */
+  maxCount?: number;
+}
+
 export interface ReadAllOptions {
   /** Exclusive: events with position > after. 0 reads from the start. */
   after?: number;
@@ -37,8 +43,11 @@ export interface EventStore {
   readonly kind: string;
   /** Appends atomically; all or none. Throws WrongExpectedRevision on a concurrency conflict. */
   append(streamId: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult>;
-  /** The stream's events in revision order ([] when it does not exist). */
-  readStream(streamId: string, options?: { fromRevision?: number }): Promise<RecordedEvent[]>;
+  /**
+   * The stream's events in revision order ([] when it does not exist), from `fromRevision`, at
+   * most `maxCount` of them (all when absent).
+   */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** One page of `$all` in global order. */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Position of the last event in the store (0 when empty). */

@@ -98,14 +98,10 @@ export async function queryEvents(store: EventStore, read: ReadModels, q: EventQ
  */
 async function verify(store: EventStore, events: RecordedEvent[]): Promise<EventPage['events']> {
   const known = new Map<string, RecordedEvent>(events.map((e) => [`${e.streamId}#${e.revision}`, e]));
-  const missing = new Map<string, number>();
+  // One bounded read per missing link: a stream can be long (lease renewals), its tail is not needed.
   for (const e of events) {
-    if (e.revision > 0 && !known.has(`${e.streamId}#${e.revision - 1}`)) missing.set(e.streamId, Math.min(missing.get(e.streamId) ?? Infinity, e.revision - 1));
-  }
-  for (const [streamId, fromRevision] of missing) {
-    for (const e of await store.readStream(streamId, { fromRevision })) {
-      known.set(`${e.streamId}#${e.revision}`, e);
-    }
+    if (e.revision === 0 || known.has(`${e.streamId}#${e.revision - 1}`)) continue;
+    for (const p of await store.readStream(e.streamId, { fromRevision: e.revision - 1, maxCount: 1 })) known.set(`${p.streamId}#${p.revision}`, p);
   }
   return events.map((event) => {
     if (eventHash(event) !== event.hash) return { event, verification: { ok: false, problem: 'its content does not match its hash' } };

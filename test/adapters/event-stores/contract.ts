@@ -111,6 +111,17 @@ export function runEventStoreContract(name: string, make: () => Promise<Contract
         expect((await store.readStream(s)).map((e) => (e.data as { userId: string }).userId)).toEqual(['u1', 'u2', 'u3', 'u4']);
       }));
 
+    it('reads a stream from a revision, at most maxCount events', () =>
+      withStore(async ({ store }) => {
+        const s = uniq('s');
+        await store.append(s, [ev(1), ev(2), ev(3), ev(4)]);
+        const ids = (es: { data: unknown }[]) => es.map((e) => (e.data as { userId: string }).userId);
+        expect(ids(await store.readStream(s, { fromRevision: 1, maxCount: 2 }))).toEqual(['u2', 'u3']);
+        expect(ids(await store.readStream(s, { fromRevision: 3, maxCount: 5 }))).toEqual(['u4']);
+        expect(ids(await store.readStream(s, { fromRevision: 2 }))).toEqual(['u3', 'u4']);
+        expect(await store.readStream(s, { maxCount: 0 })).toEqual([]);
+      }));
+
     it("expected revision 'any' (and omitted): always appends", () =>
       withStore(async ({ store }) => {
         const s = uniq('s');
