@@ -67,3 +67,36 @@ describe('UsersView (persisted)', () => {
     expect(v.isActive('nobody')).toBe(true);
   });
 });
+
+describe('UsersView filters (the console)', () => {
+  it('filters by banned, disabled, admin and provider through their indexes, with keyset pages and a search inside', () => {
+    const v = opened(new UsersView());
+    for (let i = 0; i < 6; i++) v.apply(ev('UserRegistered', { userId: `f${i}`, email: `f${i}@example.com`, name: `F ${i}`, admin: i === 0 }));
+    v.apply(ev('UserBanned', { userId: 'f1', reason: 'spam', actor: 'admin:f0' }));
+    v.apply(ev('UserBanned', { userId: 'f2', reason: 'spam', actor: 'admin:f0' }));
+    v.apply(ev('AccountDisabled', { userId: 'f3', reason: null }));
+    v.apply(ev('PasswordSet', { userId: 'f4', passwordHash: 'x' }));
+    v.apply(ev('ExternalIdentityLinked', { userId: 'f5', issuer: 'https://idp.example', subject: 's5' }));
+    v.apply(ev('ExternalIdentityLinked', { userId: 'f4', issuer: 'https://idp.example', subject: 's4' }));
+    const ids = (p: { users: { userId: string }[] }) => p.users.map((u) => u.userId);
+    expect(ids(v.list({ filter: { banned: true } }))).toEqual(['f2', 'f1']);
+    expect(ids(v.list({ filter: { disabled: true } }))).toEqual(['f3']);
+    expect(ids(v.list({ filter: { admin: true } }))).toEqual(['f0']);
+    expect(ids(v.list({ filter: { banned: false, disabled: false } }))).toEqual(['f5', 'f4', 'f0']);
+    expect(ids(v.list({ filter: { provider: 'password' } }))).toEqual(['f4']);
+    expect(ids(v.list({ filter: { provider: 'https://idp.example' } }))).toEqual(['f5', 'f4']);
+    expect(v.providers()).toEqual(['https://idp.example', 'password']);
+    const first = v.list({ filter: { banned: true }, limit: 1 });
+    expect(ids(first)).toEqual(['f2']);
+    expect(first.total).toBe(2);
+    expect(ids(v.list({ filter: { banned: true }, limit: 1, after: first.next }))).toEqual(['f1']);
+    expect(ids(v.list({ q: 'f1', filter: { banned: true } }))).toEqual(['f1']);
+    // The indexes follow the state: unban, unlink and erase leave the filters.
+    v.apply(ev('UserUnbanned', { userId: 'f2', reason: null, actor: 'admin:f0' }));
+    v.apply(ev('ExternalIdentityUnlinked', { userId: 'f5', issuer: 'https://idp.example', subject: 's5' }));
+    v.apply(ev('UserErased', { userId: 'f4', actor: 'admin:f0' }));
+    expect(ids(v.list({ filter: { banned: true } }))).toEqual(['f1']);
+    expect(ids(v.list({ filter: { provider: 'https://idp.example' } }))).toEqual([]);
+    expect(ids(v.list({ filter: { provider: 'password' } }))).toEqual([]);
+  });
+});

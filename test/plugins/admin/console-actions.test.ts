@@ -13,6 +13,25 @@ describe('operator console actions: confirm first, CSRF, then say what happened'
   });
   afterAll(async () => w?.stop());
 
+  it('refuses every destructive form post without the session CSRF token (or with a wrong one), changing nothing', async () => {
+    const page = (await w.admin.get(`/admin/users/${w.ann.id}`)).body;
+    const session = /href="(\/admin\/users\/[^"]+\/sessions\/[^"/]+\/revoke)"/.exec(page)![1];
+    const grant = /href="(\/admin\/users\/[^"]+\/credentials\/[^"]+\/revoke)"/.exec(page)![1];
+    const u = `/admin/users/${w.ann.id}`;
+    for (const path of [`${u}/ban`, `${u}/unban`, `${u}/disable`, `${u}/enable`, `${u}/sessions/revoke-all`, session, grant]) {
+      for (const form of [{ confirm: 'yes', reason: 'x' }, { confirm: 'yes', reason: 'x', _csrf: 'forged-token' }]) {
+        const body = path.endsWith('ban') || path.endsWith('able') ? form : { confirm: form.confirm, ...(form._csrf ? { _csrf: form._csrf } : {}) };
+        const r = await w.admin.postForm(path, body);
+        expect(r.res.status, path).toBe(403);
+        expect(r.body, path).toContain('form token is missing or wrong');
+      }
+    }
+    const ann = w.t.broker.read.users.get(w.ann.id)!;
+    expect([ann.banned, ann.disabled]).toEqual([null, false]);
+    expect(w.t.broker.read.sessions.forUser(w.ann.id)).toHaveLength(1);
+    expect(await count(w, 'GrantRevoked')).toBe(0);
+  });
+
   it('revokes an OAuth grant after a confirmation page; the refresh token stops working', async () => {
     const page = (await w.admin.get(`/admin/users/${w.ann.id}`)).body;
     const link = /href="(\/admin\/users\/[^"]+\/credentials\/[^"]+\/revoke)"/.exec(page)![1];
