@@ -54,7 +54,7 @@ export function dumpFile(file: string): {
 
 /** Each core projection's tables. */
 export const TABLES_OF: Record<(typeof CORE_PROJECTIONS)[number], readonly string[]> = {
-  users: ['users', 'users_meta'],
+  users: ['users', 'users_meta', 'user_providers'],
   identities: ['identities'],
   bans: ['bans'],
   audit: ['audit'],
