@@ -1,7 +1,10 @@
 import type { RecordedEvent, KnownEvent } from '../events/envelope.js';
-import type { ReadDatabase, ReadStatement, SqlValue } from '../ports/read-database.js';
+import type { ReadDatabase, ReadStatement } from '../ports/read-database.js';
 import type { PersistedProjection } from './projection.js';
 import { BoundedCache } from './bounded-cache.js';
+import { filteredQuery, type UserFilter } from './users-filter.js';
+
+export type { UserFilter } from './users-filter.js';
 
 export interface UserView {
   userId: string;
@@ -32,13 +35,6 @@ export interface UserSearch {
   filter?: UserFilter;
 }
 
-export interface UserFilter {
-  banned?: boolean;
-  disabled?: boolean;
-  admin?: boolean;
-  /** `password` (has a password) or the issuer of a linked identity. */
-  provider?: string;
-}
 
 export interface UserPage {
   /** Exact for the whole list; for a search, capped at `SEARCH_COUNT_CAP` (then `totalCapped`). */
@@ -283,43 +279,18 @@ export class UsersView implements PersistedProjection {
     return { total, totalCapped, users: rows.map((r) => JSON.parse(r.doc) as UserView), next: more ? String(rows[rows.length - 1].seq) : null };
   }
 
-  /**
-   * A keyset page with filters: each filter is a partial index (banned, disabled, admin) or the
-   * provider table, so SQLite walks one index newest first; the count is capped like a search's.
-   */
+  /** A keyset page with filters (the SQL is built in users-filter.ts, each shape prepared once). */
   private listFiltered(q: string, f: UserFilter, after: number | null, limit: number): UserPage {
-    const where = ['u.erased = 0'];
-    if (f.banned !== undefined) where.push(`u.banned = ${f.banned ? 1 : 0}`);
-    if (f.disabled !== undefined) where.push(`u.disabled = ${f.disabled ? 1 : 0}`);
-    if (f.admin !== undefined) where.push(`u.admin = ${f.admin ? 1 : 0}`);
-    if (q) where.push(`((u.email >= @q AND u.email < @q || char(1114111)) OR (u.name_lower >= @q AND u.name_lower < @q || char(1114111)) OR (u.user_id >= @q AND u.user_id < @q || char(1114111)))`);
-    const from = f.provider ? `user_providers p JOIN users u ON u.user_id = p.user_id` : `users u`;
-    if (f.provider) where.push(`p.provider = @provider`);
-    const seq = f.provider ? 'p.seq' : 'u.seq';
-    const key = where.join(' AND ') + from;
-    const stmt = (kind: 'page' | 'count'): ReadStatement<Row> => {
-      const k = kind + key;
-      let st = this.filtered.get(k);
-      if (!st) {
-        const sql =
-          kind === 'page'
-            ? `SELECT u.user_id, u.seq, u.doc FROM ${from} WHERE ${where.join(' AND ')} AND ${seq} < @after ORDER BY ${seq} DESC LIMIT @limit`
-            : `SELECT count(*) AS n FROM (SELECT 1 FROM ${from} WHERE ${where.join(' AND ')} LIMIT @limit)`;
-        st = this.db.prepare<Row>(sql);
-        this.filtered.set(k, st);
-      }
+    const query = filteredQuery(q, f);
+    const prepared = (sql: string): ReadStatement<Row> => {
+      let st = this.filtered.get(sql);
+      if (!st) this.filtered.set(sql, (st = this.db.prepare<Row>(sql)));
       return st;
     };
-    const params: Record<string, SqlValue> = { after: after ?? Number.MAX_SAFE_INTEGER, limit: limit + 1 };
-    if (q) params.q = q;
-    if (f.provider) params.provider = f.provider;
-    const rows = stmt('page').all(params);
+    const rows = prepared(query.page).all({ ...query.params, after: after ?? Number.MAX_SAFE_INTEGER, limit: limit + 1 });
     const more = rows.length > limit;
     if (more) rows.pop();
-    const countParams: Record<string, SqlValue> = { limit: SEARCH_COUNT_CAP + 1 };
-    if (q) countParams.q = q;
-    if (f.provider) countParams.provider = f.provider;
-    let total = (stmt('count').get(countParams) as unknown as { n: number }).n;
+    let total = (prepared(query.count).get({ ...query.params, limit: SEARCH_COUNT_CAP + 1 }) as unknown as { n: number }).n;
     const totalCapped = total > SEARCH_COUNT_CAP;
     if (totalCapped) total = SEARCH_COUNT_CAP;
     return { total, totalCapped, users: rows.map((r) => JSON.parse(r.doc) as UserView), next: more ? String(rows[rows.length - 1].seq) : null };
