@@ -18,6 +18,7 @@ export function checkSchemaName(schema: string): string {
 export const LOCK_CLASS_POSITIONS = 0x0b40e0;
 export const LOCK_CLASS_MIGRATIONS = 0x0b40e1;
 export const LOCK_CLASS_STREAMS = 0x0b40e2;
+export const LOCK_CLASS_TREE = 0x0b40e3;
 
 interface Migration {
   version: number;
@@ -183,6 +184,19 @@ BEGIN
     FROM "${s}".streams st WHERE st.stream_id = ANY(p_streams);
 END
 $fn$;
+`,
+  },
+  {
+    version: 4,
+    name: 'transparency log: Merkle tree, checkpoints, witness acknowledgements',
+    // Leaf i is the i-th event in position order and records that position: positions may skip
+    // (a rolled-back reservation) but leaf indexes never do. Complete subtrees above the leaves
+    // are kept by (level, idx) so appends and proofs touch O(log n) rows (issue 18).
+    sql: (s) => `
+CREATE TABLE "${s}".tlog_leaves (idx bigint PRIMARY KEY, position bigint NOT NULL UNIQUE, hash bytea NOT NULL);
+CREATE TABLE "${s}".tlog_nodes (level smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, idx));
+CREATE TABLE "${s}".tlog_checkpoints (size bigint PRIMARY KEY, root bytea NOT NULL, note text NOT NULL, issued_at timestamptz NOT NULL);
+CREATE TABLE "${s}".tlog_witness_acks (size bigint NOT NULL, witness text NOT NULL, ok boolean NOT NULL, detail text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (size, witness));
 `,
   },
 ];

@@ -20,6 +20,7 @@ import { PgNotificationListener } from './postgres-listener.js';
 import { DEFAULT_RETRY, isConnectionError, retryOnConnectionError, uniqueViolation, type RetryPolicy } from './postgres-retry.js';
 import { GroupCommitter } from './postgres-group-commit.js';
 import { PgFaultLog } from './postgres-faults.js';
+import { PostgresTree } from './postgres-tree.js';
 import { importEventsPg } from './postgres-import.js';
 import { arrayRowToEvent, insertParams, pgStatements, rowToEvent, type ArrayRow, type EventRow } from './postgres-sql.js';
 
@@ -37,6 +38,8 @@ export interface PostgresStoreOptions {
   retry?: RetryPolicy;
   /** The broker's logger: lost connections, LISTEN reconnects and retries are logged at warn. */
   logger?: Logger;
+  /** Keep the Merkle tree over the log (issue 18; default true). Off only to measure its cost. */
+  tree?: boolean;
 }
 
 export class EventStoreClosed extends Error {
@@ -80,6 +83,7 @@ export class PostgresEventStore implements EventStore {
   /** Appends whose commit was lost with its connection and found committed on retry (tests read it). */
   recoveredCommits = 0;
   readonly faults: PgFaultLog;
+  readonly tree?: PostgresTree;
 
   private constructor(private readonly options: PostgresStoreOptions) {
     this.schema = checkSchemaName(options.schema ?? 'broker');
@@ -102,6 +106,7 @@ export class PostgresEventStore implements EventStore {
     // fails as a connection error and is retried.
     this.pool.on('error', () => {});
     this.pool.on('connect', (client) => client.on('error', (err) => this.faults.connectionLost(err)));
+    if (options.tree !== false) this.tree = new PostgresTree(this.pool, this.schema);
     this.committer =
       options.groupCommit === false ? null : new GroupCommitter({ pool: this.pool, sql: this.sql, appendOnce: (s, e, x) => this.appendOnce(s, e, x) });
   }
@@ -117,6 +122,8 @@ export class PostgresEventStore implements EventStore {
           client.release();
         }
       }, store.retry);
+      // Events committed after the last tree run (a crash in between) enter the tree now.
+      await store.tree?.catchUp();
     } catch (err) {
       await store.pool.end().catch(() => {});
       throw err;
@@ -296,6 +303,7 @@ export class PostgresEventStore implements EventStore {
       if (this.heldBackTimer) clearTimeout(this.heldBackTimer);
       this.closing = (async () => {
         await this.listener?.stop();
+        await this.tree?.idle();
         await this.pool.end();
       })();
     }
@@ -316,6 +324,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private afterCommit(): void {
+    this.tree?.poke();
     this.wake();
     this.notifyOthers();
   }

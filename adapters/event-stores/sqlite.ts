@@ -17,6 +17,7 @@ import {
   type WriteHealth,
   type ReadStreamOptions,
 } from '../../core/index.js';
+import { SqliteTree } from './sqlite-tree.js';
 
 export interface SqliteEventStoreOptions {
   path: string;
@@ -26,6 +27,8 @@ export interface SqliteEventStoreOptions {
   pollMs?: number;
   /** Upper bound of appends written in one group-commit transaction. */
   maxBatch?: number;
+  /** Keep the Merkle tree over the log (issue 18; default true). Off only to measure its cost. */
+  tree?: boolean;
 }
 
 export class EventStoreClosed extends Error {
@@ -92,6 +95,7 @@ function toEvent(r: Row): RecordedEvent {
  */
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
+  readonly tree?: SqliteTree;
   private readonly listeners = new Set<() => void>();
   private queue: PendingAppend[] = [];
   private scheduled = false;
@@ -117,7 +121,10 @@ export class SqliteEventStore implements EventStore {
     private readonly db: Database.Database,
     private readonly pollMs: number,
     private readonly maxBatch: number,
+    withTree: boolean,
   ) {
+    if (withTree) this.tree = new SqliteTree(db);
+    const tree = this.tree;
     this.stmt = {
       last: db.prepare('SELECT revision, hash FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1').raw(),
       head: db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck(),
@@ -164,6 +171,7 @@ export class SqliteEventStore implements EventStore {
         this.stmt.insert.run(head, e.streamId, e.revision, e.id, e.type, e.version, JSON.stringify(e.data ?? null), JSON.stringify(e.metadata), e.prevHash, e.hash);
         streams.set(e.streamId, { revision: e.revision, hash: e.hash });
       }
+      tree?.appendEvents(events.map((e, i) => ({ position: head - events.length + 1 + i, hash: e.hash })));
       return head;
     });
 
@@ -172,7 +180,7 @@ export class SqliteEventStore implements EventStore {
       // have appended since our last flush.
       let head = this.stmt.head.get() as number;
       const streams = new Map<string, { revision: number; hash: string }>();
-      return batch.map((p) => {
+      const results = batch.map((p) => {
         try {
           const r = this.appendOne(p, head, streams);
           if (r.events.length) head = r.position;
@@ -181,6 +189,9 @@ export class SqliteEventStore implements EventStore {
           return { error };
         }
       });
+      // The leaves go in the same transaction, in position order, after the savepoints settled.
+      tree?.appendEvents(results.flatMap((r) => ('error' in r ? [] : r.events)));
+      return results;
     });
   }
 
@@ -207,7 +218,11 @@ export class SqliteEventStore implements EventStore {
       db.close();
       throw e;
     }
-    return new SqliteEventStore(db, options.pollMs ?? 250, options.maxBatch ?? 2000);
+    const store = new SqliteEventStore(db, options.pollMs ?? 250, options.maxBatch ?? 2000, options.tree !== false);
+    // A file written before the tree existed (or with the tree off) gets its leaves once, here.
+    const tail = db.prepare('SELECT position, hash FROM events WHERE position > ? ORDER BY position LIMIT ?');
+    store.tree?.backfill((after, limit) => tail.all(after, limit) as { position: number; hash: string }[]);
+    return store;
   }
 
   append(streamId: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -234,6 +249,7 @@ export class SqliteEventStore implements EventStore {
         results = this.flushTx.immediate(batch);
       } catch (error) {
         // The commit itself failed (disk full, lock timeout): nothing of this batch was written.
+        this.tree?.invalidate();
         this.recordWrite(writeFailure(error) ?? `${(error as Error).name}: ${(error as Error).message}`);
         for (const p of batch) p.reject(error);
         continue;
@@ -256,7 +272,13 @@ export class SqliteEventStore implements EventStore {
   async importEvents(events: readonly RecordedEvent[]): Promise<number> {
     if (this.closed) throw new EventStoreClosed();
     this.flush(); // appends queued before the import come before it
-    const last = this.importTx.immediate(events);
+    let last: number;
+    try {
+      last = this.importTx.immediate(events);
+    } catch (err) {
+      this.tree?.invalidate();
+      throw err;
+    }
     if (events.length) this.notify();
     return last;
   }

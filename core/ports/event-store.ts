@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { NewEvent, RecordedEvent } from '../events/envelope.js';
+import type { TransparencyTree } from '../tlog/tree-port.js';
 
 /**
  * Expected revision for an append (optimistic concurrency):
@@ -74,6 +75,11 @@ export interface EventStore {
    * written. Optional: a store without it is copied into by appends.
    */
   importEvents?(events: readonly RecordedEvent[]): Promise<number>;
+  /**
+   * The Merkle tree over the whole log, kept in the store's own database (issue 18). Absent on a
+   * store that does not keep one (memory, EventStoreDB) or when turned off.
+   */
+  readonly tree?: TransparencyTree;
 }
 
 export interface StoreFaults {
