@@ -125,6 +125,26 @@ export const brokerConfigSchema = {
       },
       additionalProperties: false,
     },
+    transparency: {
+      type: 'object',
+      properties: {
+        // The C2SP checkpoint origin and signed-note key name: no spaces, no '+'.
+        origin: { type: 'string', pattern: '^[^\\s+]{1,200}$' },
+        keyFile: { type: 'string', minLength: 1 },
+        everyEvents: { type: 'integer', minimum: 1 },
+        everySeconds: { type: 'integer', minimum: 1 },
+        witnesses: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, url: { type: 'string', format: 'uri', pattern: '^https?://' } },
+            required: ['name', 'url'],
+            additionalProperties: false,
+          },
+        },
+      },
+      additionalProperties: false,
+    },
     log: {
       type: 'object',
       properties: { level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },

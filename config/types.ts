@@ -75,6 +75,19 @@ export interface BrokerConfig {
   };
   /** The broker's JWS signing keys (adapters/crypto/signing-keys.ts); defaults: ES256, rotate after 30 days, 2 days overlap. */
   signing?: { alg?: 'ES256' | 'RS256'; rotateAfterSeconds?: number; overlapSeconds?: number };
+  /** The transparency log's signed checkpoints (adapters/tlog/README.md). */
+  transparency?: {
+    /** Checkpoint origin and key name; default the host of server.baseUrl + `/broker-log`. */
+    origin?: string;
+    /** A file holding the Ed25519 seed (64 hex digits) that signs checkpoints; default: derived from the master key. */
+    keyFile?: string;
+    /** Issue a checkpoint once this many events were appended since the last (default 1000)... */
+    everyEvents?: number;
+    /** ...or this many seconds after the last, if the log grew (default 60). */
+    everySeconds?: number;
+    /** Witnesses each checkpoint is pushed to (C2SP tlog-witness add-checkpoint). */
+    witnesses?: { name: string; url: string }[];
+  };
   log: { level: string };
   admin: { apiTokens: { name: string; tokenHash: string }[] };
   /** Downstream sites, recorded as SiteRegistered/SiteUpdated/SiteRemoved events when they change. */

@@ -51,6 +51,8 @@ import { TOKENS } from './tokens.js';
 import { SiteRegistry, syncSites } from './site-registry.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
+import { installTransparency } from '../tlog/install.js';
+import type { CheckpointIssuer } from '../tlog/checkpoint-issuer.js';
 
 export type PluginCtx<C = unknown> = PluginContext<C, WebKit>;
 export type Plugin<C = unknown> = BrokerPlugin<C, WebKit>;
@@ -65,6 +67,8 @@ export interface BootOptions {
   logger?: pino.Logger;
   /** Use this read database instead of the configured one (tests). */
   readDb?: ReadDatabase;
+  /** Start even if the log contradicts its latest signed checkpoint (recorded as an event). */
+  acceptLogContradiction?: boolean;
 }
 
 export interface Broker {
@@ -245,6 +249,9 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   });
   registerCoreRoutes(app, { config, projections, store, login, webFor, state, read });
   registerJwksRoute(app, signingKeys);
+  // Before any plugin: a log that contradicts its latest signed checkpoint stops the start here.
+  const checkpoints: CheckpointIssuer | null = await installTransparency({ app, store, config, keys, clock, logger: logger as unknown as Logger, acceptContradiction: options.acceptLogContradiction });
+  container.bind(TOKENS.Checkpoints).toConstantValue(checkpoints);
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
   const entries: { plugin: Plugin<any>; config?: unknown; label: string }[] = [];
@@ -349,6 +356,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       const synced = await syncSites(store, read.sites, sites.all());
       if (synced) await projections.waitFor(synced);
       for (const r of reactors) await r.start({ subscribe: events });
+      checkpoints?.start();
       state.ready = true;
     },
     async listen() {
@@ -365,6 +373,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       await app.close(); // stops accepting, waits for in-flight requests
       for (const r of reactors) await r.stop();
       signingKeys.stop();
+      await checkpoints?.stop();
       for (const fn of stopHooks.reverse()) await fn();
       if (maintenance) clearInterval(maintenance);
       projections.stop();

@@ -17,6 +17,8 @@ export const TOKENS = {
   Sites: Symbol.for('broker.Sites'),
   /** SigningKeys (adapters/crypto/signing-keys.ts): the broker's JWS keys and JWKS. */
   SigningKeys: Symbol.for('broker.SigningKeys'),
+  /** CheckpointIssuer (adapters/tlog/checkpoint-issuer.ts), or null on a store without a tree. */
+  Checkpoints: Symbol.for('broker.Checkpoints'),
   /** `(claims) => boolean` bound by oauth-server: true when a verified access token's grant or jti was revoked. */
   AccessTokenRevoked: Symbol.for('broker.AccessTokenRevoked'),
   /** The `iss` of the access tokens the broker issues (a string), bound by oauth-server; the base URL when not bound. */

@@ -72,6 +72,10 @@ export interface EventMap {
   SiteRemoved: { siteId: string };
   ClientRegistered: { clientId: string; name: string; [k: string]: unknown };
   ClientUpdated: { clientId: string; [k: string]: unknown };
+
+  // --- transparency log (stream `tlog-overrides`)
+  /** An operator started the broker on a log that contradicts its latest signed checkpoint. */
+  LogContradictionOverridden: { checkpointSize: number; checkpointRoot: string; problem: string; actor: string };
 }
 
 export type EventType = keyof EventMap;

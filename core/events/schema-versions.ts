@@ -66,6 +66,7 @@ for (const t of [
   'ExternalIdentityLinked', 'ExternalIdentityUnlinked', 'AccountProvisioned', 'RolesAssigned',
   'ReservationClaimed', 'ReservationReleased', 'LoginSucceeded', 'LoginFailed', 'SessionRefreshed', 'SessionEnded',
   'AdminBootstrapped', 'SetupTokenIssued', 'SiteRegistered', 'SiteUpdated', 'SiteRemoved', 'ClientRegistered', 'ClientUpdated',
+  'LogContradictionOverridden',
 ]) {
   defineEvent(t, 1);
 }

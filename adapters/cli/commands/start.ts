@@ -6,14 +6,15 @@ import { UsageError, out, type CliIo } from '../io.js';
 export const startCommand: CliCommand = {
   name: 'start',
   summary: 'start the broker (HTTP server) with the loaded config; stops gracefully on SIGINT/SIGTERM',
-  usage: 'broker start [--config <file>]',
+  usage: 'broker start [--config <file>] [--accept-log-contradiction]',
   async run(argv: string[], io: CliIo): Promise<number> {
-    const args = parseArgs(argv);
+    const args = parseArgs(argv, { booleans: ['accept-log-contradiction'] });
     if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
     const { config, file } = loadConfig({ argv, env: io.env, cwd: io.cwd });
     // Loaded here, not at the top: the offline commands never pay for fastify and the plugins.
     const { bootBroker } = await import('../../kernel/boot.js');
-    const broker = await bootBroker(config);
+    // --accept-log-contradiction: start on a log that contradicts its latest signed checkpoint (recorded as an event).
+    const broker = await bootBroker(config, { acceptLogContradiction: args.flags.has('accept-log-contradiction') });
     // listen() resolves once the read models have caught up with the log, which after a version
     // change or on a long log takes minutes: a SIGTERM meanwhile (a rolling deploy) stops the
     // broker there, instead of waiting for the end of the catch-up (the checkpoints keep what was
