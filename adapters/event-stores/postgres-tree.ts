@@ -143,6 +143,25 @@ export class PostgresTree implements TransparencyTree {
     return new Map(r.rows.map((x) => [nodeKey(x.level, Number(x.idx)), x.hash]));
   }
 
+  async rebuild(): Promise<void> {
+    await this.idle();
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS_TREE, this.s]);
+      await client.query(`DELETE FROM "${this.s}".tlog_leaves; DELETE FROM "${this.s}".tlog_nodes;`);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+    this.frontier = null;
+    const size = await this.size();
+    await this.pool.query(`DELETE FROM "${this.s}".tlog_checkpoints WHERE size >= $1`, [size]);
+  }
+
   async size(): Promise<number> {
     await this.catchUp();
     const r = await this.pool.query<{ n: string }>(`SELECT coalesce(max(idx) + 1, 0) AS n FROM "${this.s}".tlog_leaves`);

@@ -74,12 +74,12 @@ export class SqliteTree implements TransparencyTree {
    * Adds the events' leaves, in position order. Synchronous, inside the caller's transaction;
    * if that transaction rolls back the cache no longer matches the file and is reloaded next time.
    */
-  appendEvents(events: readonly Pick<RecordedEvent, 'position' | 'hash'>[]): void {
+  appendEvents(events: readonly Pick<RecordedEvent, 'position' | 'hash'>[], allowGaps = false): void {
     if (!events.length) return;
     const f = this.edge().clone();
     let last = f.size === 0 ? 0 : (this.stmt.lastPos.get(f.size - 1) as number);
     for (const e of events) {
-      if (e.position !== last + 1) throw new TreePositionGap(last + 1, e.position);
+      if (allowGaps ? e.position <= last : e.position !== last + 1) throw new TreePositionGap(last + 1, e.position);
       last = e.position;
       for (const n of f.append(leafHash(entryOf(e.hash)))) {
         if (n.level === 0) this.insertLeaf.run(n.index, e.position, n.hash);
@@ -110,6 +110,24 @@ export class SqliteTree implements TransparencyTree {
       }
       added += page.length;
     }
+  }
+
+  /** Set by the store: reads the log's (position, hash) pages for a rebuild. */
+  readAfter: ((position: number, limit: number) => Pick<RecordedEvent, 'position' | 'hash'>[]) | null = null;
+
+  async rebuild(): Promise<void> {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM tlog_leaves; DELETE FROM tlog_nodes;');
+      this.invalidate();
+      let after = 0;
+      for (;;) {
+        const page = this.readAfter!(after, 5000);
+        if (!page.length) break;
+        this.appendEvents(page, true); // the accepted log may have gaps: they stay visible to audit verify
+        after = page[page.length - 1].position;
+      }
+      this.db.prepare('DELETE FROM tlog_checkpoints WHERE size >= ?').run(this.stmt.size.get());
+    }).immediate();
   }
 
   async size(): Promise<number> {

@@ -221,7 +221,9 @@ export class SqliteEventStore implements EventStore {
     const store = new SqliteEventStore(db, options.pollMs ?? 250, options.maxBatch ?? 2000, options.tree !== false);
     // A file written before the tree existed (or with the tree off) gets its leaves once, here.
     const tail = db.prepare('SELECT position, hash FROM events WHERE position > ? ORDER BY position LIMIT ?');
-    store.tree?.backfill((after, limit) => tail.all(after, limit) as { position: number; hash: string }[]);
+    const readAfter = (after: number, limit: number) => tail.all(after, limit) as { position: number; hash: string }[];
+    if (store.tree) store.tree.readAfter = readAfter;
+    store.tree?.backfill(readAfter);
     return store;
   }
 

@@ -4,9 +4,13 @@ import type { BrokerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
 import type { Keys } from '../kernel/master-key.js';
 
-/** The checkpoint origin (also the signed-note key name): configured, else `<baseUrl host>/broker-log`. */
+/**
+ * The checkpoint origin (also the signed-note key name): configured, else `<baseUrl hostname>/broker-log`.
+ * The hostname without the port: the key name is part of the key ID, so it must not change when
+ * the port does (PORT=0 in tests, a proxy in front); a broker that moves domain sets it.
+ */
 export function checkpointOrigin(config: BrokerConfig): string {
-  return config.transparency?.origin ?? `${new URL(config.server.baseUrl).host}/broker-log`;
+  return config.transparency?.origin ?? `${new URL(config.server.baseUrl).hostname}/broker-log`;
 }
 
 /**

@@ -33,7 +33,11 @@ export async function installTransparency(d: TransparencyDeps): Promise<Checkpoi
   const contradiction = await checkLogAgainstCheckpoint(d.store, signer);
   if (contradiction) {
     if (!d.acceptContradiction) throw new LogContradictsCheckpoint(contradiction.checkpoint, contradiction.problem);
-    const data = { checkpointSize: contradiction.checkpoint.size, checkpointRoot: contradiction.checkpoint.root.toString('base64'), problem: contradiction.problem, actor: 'operator' };
+    const data = { checkpointSize: contradiction.checkpoint.size, checkpointRoot: contradiction.checkpoint.root.toString('base64'), checkpointNote: contradiction.checkpoint.note, problem: contradiction.problem, actor: 'operator' };
+    // The tree is rebuilt from the log as it is: later checkpoints describe this log, and are not
+    // consistent with the old ones (a witness refuses them, as it should). The old checkpoint's
+    // signed note stays in the override event, with the problem found.
+    await tree.rebuild();
     await d.store.append('tlog-overrides', [{ type: 'LogContradictionOverridden', data, metadata: { actor: 'operator:start --accept-log-contradiction' } }]);
     d.logger.warn(data, 'started on a log that contradicts its latest checkpoint (--accept-log-contradiction, recorded in the log)');
   }

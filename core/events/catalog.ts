@@ -75,7 +75,7 @@ export interface EventMap {
 
   // --- transparency log (stream `tlog-overrides`)
   /** An operator started the broker on a log that contradicts its latest signed checkpoint. */
-  LogContradictionOverridden: { checkpointSize: number; checkpointRoot: string; problem: string; actor: string };
+  LogContradictionOverridden: { checkpointSize: number; checkpointRoot: string; checkpointNote: string; problem: string; actor: string };
 }
 
 export type EventType = keyof EventMap;

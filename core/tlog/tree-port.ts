@@ -41,6 +41,12 @@ export interface TransparencyTree {
   leaves(from: number, limit: number): Promise<TreeLeaf[]>;
   /** The leaf standing for the event at `position`, or null. */
   leafAtPosition(position: number): Promise<TreeLeaf | null>;
+  /**
+   * Drops every node and rebuilds the tree from the log as it is now, forgetting the checkpoints
+   * the rebuilt tree cannot have (size >= its new size). Only after an operator accepted a
+   * contradiction (the override event keeps the old checkpoint's note).
+   */
+  rebuild(): Promise<void>;
   recordCheckpoint(c: StoredCheckpoint): Promise<void>;
   /** Most recent first. */
   checkpoints(limit: number): Promise<StoredCheckpoint[]>;
