@@ -46,7 +46,7 @@ describe('docs/downstream-sites.md', () => {
     const unmarked = blocks.filter((b) => ['js', 'ts', 'python', 'yaml'].includes(b.lang) && !b.runnable && !b.fragment);
     expect(unmarked.map((b) => `${GUIDE}:${b.line}`)).toEqual([]);
     expect(blocks.filter((b) => b.runnable).map((b) => b.runnable).sort()).toEqual(
-      ['handoff-site.yaml', 'handoff.py', 'secevent-site.yaml', 'security-events.js', 'sso.ts', 'verify-webhook.js', 'webhook-site.yaml', 'webhook.py', 'webhooks.js'].sort(),
+      ['handoff-site.yaml', 'handoff.py', 'secevent-site.yaml', 'security-events.js', 'sso.ts', 'tlog-verify.js', 'tlog_verify.py', 'verify-webhook.js', 'webhook-site.yaml', 'webhook.py', 'webhooks.js'].sort(),
     );
   });
 
