@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { html, type SafeHtml } from '../../../adapters/http/html.js';
 
-export type Section = 'dashboard' | 'users' | 'sites' | 'clients' | 'idps' | 'events';
+export type Section = 'dashboard' | 'users' | 'sites' | 'clients' | 'idps' | 'events' | 'transparency';
 
 const SECTIONS: [Section, string, string][] = [
   ['dashboard', 'Dashboard', '/admin'],
@@ -10,6 +10,7 @@ const SECTIONS: [Section, string, string][] = [
   ['clients', 'OAuth clients', '/admin/clients'],
   ['idps', 'Identity providers', '/admin/idps'],
   ['events', 'Event log', '/admin/events'],
+  ['transparency', 'Transparency', '/admin/transparency'],
 ];
 
 /**
