@@ -3,7 +3,10 @@
 // NORMAL; (2) batched appends (100 events each); (3) replay of 1,000,000 events into the core read
 // models, events/s and peak RSS (in a fresh child process).
 // BENCH_REPLAY_EVENTS=<n> shrinks the replay log for a quick check.
-// BENCH_STORE_ONLY=replay runs only (3). BENCH_REPLAY_FILE=<path> keeps the generated log at
+// (4) the transparency log: commands with the tree on vs off, audit verify (verifyLog) with the
+// tree, proof generation time by tree size (BENCH_TLOG_PROOF_MAX, default 5,000,000 leaves;
+// BENCH_TLOG_VERIFY_EVENTS, default 200,000).
+// BENCH_STORE_ONLY=replay runs only (3), BENCH_STORE_ONLY=tlog only (4). BENCH_REPLAY_FILE=<path> keeps the generated log at
 // <path> and reuses it on the next run when it holds BENCH_REPLAY_EVENTS events (generating 1M
 // events takes minutes); put it under .tmp/, which git ignores. BENCH_REPLAY_PROF=<dir> runs the
 // replay child under `node --cpu-prof`, writing its profile into <dir>.
@@ -14,10 +17,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteEventStore } from '../adapters/event-stores/sqlite.js';
 import { generateLog, measureBareSqlite, measureBatchedAppends, measureCommands, type Rate } from './_store-measure.js';
+import { measureProofs, measureTreeCost, measureVerify } from './_tlog-measure.js';
 
 const replayEvents = Number(process.env.BENCH_REPLAY_EVENTS ?? 1_000_000);
 const only = process.env.BENCH_STORE_ONLY;
-if (only !== undefined && only !== 'replay') throw new Error(`BENCH_STORE_ONLY must be 'replay', got ${JSON.stringify(only)}`);
+if (only !== undefined && only !== 'replay' && only !== 'tlog') throw new Error(`BENCH_STORE_ONLY must be 'replay' or 'tlog', got ${JSON.stringify(only)}`);
 const replayFile = process.env.BENCH_REPLAY_FILE ? path.resolve(process.env.BENCH_REPLAY_FILE) : null;
 const profDir = process.env.BENCH_REPLAY_PROF ? path.resolve(process.env.BENCH_REPLAY_PROF) : null;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-store-'));
@@ -67,7 +71,19 @@ try {
     row('batched appends (100 ev), 4 writers, FULL: events', b4.events, bare, 'ev/s', '');
   }
 
-  {
+  if (only !== 'replay') {
+    const { off, on } = await measureTreeCost(dir);
+    row('commands, 50 callers, FULL, Merkle tree on (vs off)', on, off, '/s', '≥ 0.90×');
+    const verify = await measureVerify(dir, Number(process.env.BENCH_TLOG_VERIFY_EVENTS ?? 200_000));
+    row(`audit verify (chains + tree + checkpoint), ${fmt(verify.count)} events`, verify, null, 'ev/s', '≥ 200,000');
+    const max = Number(process.env.BENCH_TLOG_PROOF_MAX ?? 5_000_000);
+    const sizes = [10_000, 100_000, 1_000_000, 5_000_000].filter((s) => s < max).concat(max);
+    for (const p of await measureProofs(dir, sizes)) {
+      rows.push([`proofs at ${fmt(p.size)} leaves: inclusion / consistency`, `${p.inclusionMs.toFixed(3)} / ${p.consistencyMs.toFixed(3)} ms`, '', '', p.size >= 5_000_000 ? '< 5 ms' : '']);
+    }
+  }
+
+  if (only !== 'tlog') {
     const file = replayFile ?? path.join(dir, 'replay.db');
     const kept = replayFile ? keptLogEvents(file, replayEvents) : 0;
     if (kept) console.error(`  reusing ${fmt(kept)} events in ${file}`);
