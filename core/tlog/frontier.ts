@@ -49,6 +49,21 @@ export class Frontier {
     return out;
   }
 
+  /** `append` without the list of completed nodes (verification folds millions of leaves). */
+  push(leaf: Hash): void {
+    let h = leaf;
+    let level = 0;
+    let i = this.size;
+    while (i % 2 === 1) {
+      h = nodeHash(this.hashes[level]!, h);
+      this.hashes[level] = undefined;
+      level++;
+      i = (i - 1) / 2;
+    }
+    this.hashes[level] = h;
+    this.size++;
+  }
+
   root(): Hash {
     let h: Hash | undefined;
     for (let l = 0; l < this.hashes.length; l++) {

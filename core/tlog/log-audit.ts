@@ -37,7 +37,6 @@ export class LogAuditor {
   private readonly frontier = new Frontier();
   private readonly claims: RootClaim[];
   private lastPosition = 0;
-  private lastGoodLeafPosition = 0;
   checked = 0;
 
   constructor(
@@ -60,11 +59,10 @@ export class LogAuditor {
       const first = Math.min(leaf.position, e.position);
       this.add(leaf.position < e.position ? 'event_missing' : 'leaf_mismatch', first, `leaf ${leaf.index} was the event at position ${leaf.position}, the log now has position ${e.position} there`);
     } else if (!leaf.hash.equals(h)) this.add('leaf_mismatch', e.position, `the event at position ${e.position} is not the one appended there (edited, reordered or rewritten)`);
-    else this.lastGoodLeafPosition = e.position;
     this.lastPosition = e.position;
-    this.frontier.append(h);
+    this.frontier.push(h);
     this.checked++;
-    for (const c of this.claims) if (c.size === this.frontier.size && !this.frontier.root().equals(c.root)) this.claimMismatch(c);
+    if (this.claims.length) for (const c of this.claims) if (c.size === this.frontier.size && !this.frontier.root().equals(c.root)) this.claimMismatch(c);
   }
 
   private claimMismatch(c: RootClaim): void {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * RFC 9162 section 2.1 Merkle tree hashing over the event log. The entry of leaf i is the hash of
@@ -12,12 +12,23 @@ import { createHash } from 'node:crypto';
 
 export type Hash = Buffer;
 
+// One-shot `crypto.hash` over a concatenated buffer: half the cost of a Hash object, and
+// `audit verify` computes two of these per event.
+const sha256 = hash as unknown as (alg: 'sha256', data: Buffer, enc: 'buffer') => Buffer;
+
 export function leafHash(entry: Buffer): Hash {
-  return createHash('sha256').update(Buffer.of(0)).update(entry).digest();
+  const b = Buffer.allocUnsafe(1 + entry.length);
+  b[0] = 0;
+  entry.copy(b, 1);
+  return sha256('sha256', b, 'buffer');
 }
 
 export function nodeHash(left: Hash, right: Hash): Hash {
-  return createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
+  const b = Buffer.allocUnsafe(1 + left.length + right.length);
+  b[0] = 1;
+  left.copy(b, 1);
+  right.copy(b, 1 + left.length);
+  return sha256('sha256', b, 'buffer');
 }
 
 /** MTH({}) = SHA-256() (RFC 9162 2.1.1). */
