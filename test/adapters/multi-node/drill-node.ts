@@ -44,6 +44,42 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
     const r = await broker.users.execute(userId, { type: 'ban', reason: `drill ${name}`, actor: `admin:${name}` }, { actor: `admin:${name}` });
     return { userId, eventId: r.events[0].id, position: r.position };
   },
+  /** A session for a new user on this node (the bench bans it elsewhere and watches here). */
+  async login(a) {
+    const { userId } = await broker.users.register({ email: a.email as string }, { actor: `test:${name}` });
+    const out = await broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] } as never);
+    return { userId, sessionToken: out.sessionToken };
+  },
+  async banUser(a) {
+    const t0 = performance.timeOrigin + performance.now();
+    const r = await broker.users.execute(a.userId as string, { type: 'ban', reason: `drill ${name}`, actor: `admin:${name}` }, { actor: `admin:${name}` });
+    return { t0, eventId: r.events[0].id };
+  },
+  /** The moment (epoch ms, sub-ms) this node first refuses the session, polled every millisecond. */
+  async watchRefusal(a) {
+    const deadline = Date.now() + ((a.timeoutMs as number) ?? 10_000);
+    for (;;) {
+      if (broker.login.validateSession(a.token as string) === null) return { at: performance.timeOrigin + performance.now() };
+      if (Date.now() > deadline) throw new Error(`node ${name} still accepts the session`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  },
+  /** Durable commands for `ms`: register + ban, `concurrency` at a time; returns how many committed. */
+  async throughput(a) {
+    const end = Date.now() + (a.ms as number);
+    let done = 0;
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: (a.concurrency as number) ?? 8 }, async () => {
+        while (Date.now() < end) {
+          const { userId } = await broker.users.register({ email: `tp-${name}-${n++}-${Math.random().toString(36).slice(2)}@example.com` }, { actor: `test:${name}` });
+          await broker.users.execute(userId, { type: 'disable', reason: 'bench' }, { actor: `admin:${name}` });
+          done += 2;
+        }
+      }),
+    );
+    return { commands: done };
+  },
   async stop() {
     await broker.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
