@@ -169,6 +169,7 @@ export const brokerConfigSchema = {
       additionalProperties: false,
     },
     sites: { type: 'array', items: siteSchema },
+    sitesRevision: { type: 'integer', minimum: 0 },
     plugins: {
       type: 'array',
       items: {

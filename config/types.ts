@@ -92,6 +92,11 @@ export interface BrokerConfig {
   admin: { apiTokens: { name: string; tokenHash: string }[] };
   /** Downstream sites, recorded as SiteRegistered/SiteUpdated/SiteRemoved events when they change. */
   sites: SiteConfig[];
+  /**
+   * Revision of the `sites` list (an integer you raise with every change). Several nodes: a node
+   * whose revision is lower than the highest the log has applied never changes the recorded sites.
+   */
+  sitesRevision?: number;
   /** Plugins to load, in order, each with its own config section. */
   plugins: { name: string; config?: unknown }[];
 }

@@ -48,7 +48,7 @@ import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
-import { SiteRegistry, syncSites } from './site-registry.js';
+import { SiteRegistry, sitesConfigState, syncSites, warnSitesDisagreement } from './site-registry.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
 import { installTransparency } from '../tlog/install.js';
@@ -181,7 +181,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   container.bind(TOKENS.Cluster).toConstantValue(cluster);
   container.bind(TOKENS.Keys).toConstantValue(keys);
   container.bind(TOKENS.SigningKeys).toConstantValue(signingKeys);
-  const sites = new SiteRegistry(config.sites ?? []);
+  const sites = new SiteRegistry(config.sites ?? [], config.sitesRevision ?? 0);
   container.bind(TOKENS.Sites).toConstantValue(sites);
 
   const logging = requestLogging(logger);
@@ -223,7 +223,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
   // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
   // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
-  const metrics = registerMetrics(app, { store, projections, cluster });
+  const metrics = registerMetrics(app, { store, projections, cluster, sitesConfig: () => sitesConfigState(read.sites, sites) });
   const perResponse = responseHook([headers, noStore, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
@@ -247,7 +247,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     if (url === '/healthz' || url === '/readyz' || url === '/metrics') return;
     return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
   });
-  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read });
+  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, sitesConfig: () => sitesConfigState(read.sites, sites) });
   registerJwksRoute(app, signingKeys);
   // Before any plugin: a log that contradicts its latest signed checkpoint stops the start here.
   const checkpoints: CheckpointIssuer | null = await installTransparency({ app, store, config, keys, clock, logger: logger as unknown as Logger, acceptContradiction: options.acceptLogContradiction });
@@ -353,8 +353,9 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
       await signingKeys.ensure();
       signingKeys.start();
-      const synced = await syncSites(store, read.sites, sites.all());
-      if (synced) await projections.waitFor(synced);
+      const synced = await syncSites(store, read.sites, sites);
+      if (synced.position) await projections.waitFor(synced.position);
+      warnSitesDisagreement(logger, synced.state);
       for (const r of reactors) await r.start({ subscribe: events });
       checkpoints?.start();
       state.ready = true;
