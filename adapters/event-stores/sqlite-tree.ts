@@ -14,7 +14,7 @@ import {
 } from '../../core/index.js';
 
 export const TREE_SCHEMA = `
-CREATE TABLE IF NOT EXISTS tlog_leaves (idx INTEGER PRIMARY KEY, position INTEGER NOT NULL UNIQUE, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tlog_leaves (idx INTEGER PRIMARY KEY, position INTEGER NOT NULL, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tlog_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tlog_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, issued_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tlog_witness_acks (size INTEGER NOT NULL, witness TEXT NOT NULL, ok INTEGER NOT NULL, detail TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (size, witness));`;
@@ -39,7 +39,9 @@ export class SqliteTree implements TransparencyTree {
       leaf: db.prepare('SELECT hash FROM tlog_leaves WHERE idx = ?').pluck(),
       node: db.prepare('SELECT hash FROM tlog_nodes WHERE level = ? AND idx = ?').pluck(),
       leaves: db.prepare('SELECT idx, position, hash FROM tlog_leaves WHERE idx >= ? ORDER BY idx LIMIT ?').raw(),
-      leafAt: db.prepare('SELECT idx, position, hash FROM tlog_leaves WHERE position = ?').raw(),
+      // Positions are dense, so leaf position - 1 is the first guess; no index on position (one
+      // b-tree less per append). Only a log with an accepted gap falls back to the scan.
+      leafAt: db.prepare('SELECT idx, position, hash FROM tlog_leaves WHERE idx = ? AND position = ? UNION ALL SELECT idx, position, hash FROM tlog_leaves WHERE position = ? LIMIT 1').raw(),
       addCp: db.prepare('INSERT OR IGNORE INTO tlog_checkpoints (size, root, note, issued_at) VALUES (?, ?, ?, ?)'),
       cps: db.prepare('SELECT size, root, note, issued_at FROM tlog_checkpoints ORDER BY size DESC LIMIT ?').raw(),
       addAck: db.prepare('REPLACE INTO tlog_witness_acks (size, witness, ok, detail, at) VALUES (?, ?, ?, ?, ?)'),
@@ -56,6 +58,7 @@ export class SqliteTree implements TransparencyTree {
 
   /** The current right edge, from the cache when it is still the file's. Call inside the write transaction. */
   private edge(): Frontier {
+    // The last leaf's index is its rowid: max() is one step down the b-tree.
     const size = this.stmt.size.get() as number;
     if (this.frontier && this.frontier.size === size) return this.frontier;
     const edge = new Map<number, Hash>();
@@ -148,7 +151,7 @@ export class SqliteTree implements TransparencyTree {
   }
 
   async leafAtPosition(position: number): Promise<TreeLeaf | null> {
-    const r = this.stmt.leafAt.get(position) as [number, number, Hash] | undefined;
+    const r = this.stmt.leafAt.get(position - 1, position, position) as [number, number, Hash] | undefined;
     return r ? { index: r[0], position: r[1], hash: r[2] } : null;
   }
 
