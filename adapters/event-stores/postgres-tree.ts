@@ -68,54 +68,68 @@ export class PostgresTree implements TransparencyTree {
     await this.catchUpOnce();
   }
 
+  /**
+   * One catch-up. Readers of the log treat every running transaction with an id as a possible
+   * earlier append (the xmin rule), so this one takes its id as late and holds it as briefly as it
+   * can: the builders' mutual exclusion is a session-level advisory lock, reads and hashing happen
+   * outside any write, and each page of leaves is one INSERT committed without waiting for the
+   * flush (the tree is derived from durable events: a leaf lost in a crash is rebuilt at open).
+   */
   private async catchUpOnce(): Promise<void> {
     const client = await this.pool.connect();
     let destroy = false;
     try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS_TREE, this.s]);
-      const head = await client.query<{ idx: string; position: string }>(`SELECT idx, position FROM "${this.s}".tlog_leaves ORDER BY idx DESC LIMIT 1`);
-      const size = head.rows.length ? Number(head.rows[0].idx) + 1 : 0;
-      let last = head.rows.length ? Number(head.rows[0].position) : 0;
-      const f = this.frontier && this.frontier.size === size ? this.frontier.clone() : await this.loadEdge(client, size);
-      for (;;) {
-        const page = await client.query<[string, string, boolean]>({
-          text: `SELECT position, hash, tx < (SELECT pg_snapshot_xmin(pg_current_snapshot())) FROM "${this.s}".events WHERE position > $1 ORDER BY position LIMIT 5000`,
-          values: [last],
-          rowMode: 'array',
-        });
-        const leaves: { idx: number[]; pos: number[]; hash: Buffer[] } = { idx: [], pos: [], hash: [] };
-        const nodes: { level: number[]; idx: number[]; hash: Buffer[] } = { level: [], idx: [], hash: [] };
-        for (const [p, h, visible] of page.rows) {
-          if (!visible) break; // an earlier transaction may still commit a lower position
-          const position = Number(p);
-          if (position <= last) throw new TreePositionGap(last + 1, position);
-          last = position;
-          for (const n of f.append(leafHash(entryOf(h)))) {
-            if (n.level === 0) {
-              leaves.idx.push(n.index);
-              leaves.pos.push(position);
-              leaves.hash.push(n.hash);
-            } else {
-              nodes.level.push(n.level);
-              nodes.idx.push(n.index);
-              nodes.hash.push(n.hash);
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS_TREE, this.s]);
+      try {
+        const head = await client.query<{ idx: string; position: string }>(`SELECT idx, position FROM "${this.s}".tlog_leaves ORDER BY idx DESC LIMIT 1`);
+        const size = head.rows.length ? Number(head.rows[0].idx) + 1 : 0;
+        let last = head.rows.length ? Number(head.rows[0].position) : 0;
+        const f = this.frontier && this.frontier.size === size ? this.frontier.clone() : await this.loadEdge(client, size);
+        this.frontier = null; // until this run's writes are committed
+        for (;;) {
+          const page = await client.query<[string, string, boolean]>({
+            text: `SELECT position, hash, tx < (SELECT pg_snapshot_xmin(pg_current_snapshot())) FROM "${this.s}".events WHERE position > $1 ORDER BY position LIMIT 5000`,
+            values: [last],
+            rowMode: 'array',
+          });
+          const leaves: { idx: number[]; pos: number[]; hash: Buffer[] } = { idx: [], pos: [], hash: [] };
+          const nodes: { level: number[]; idx: number[]; hash: Buffer[] } = { level: [], idx: [], hash: [] };
+          for (const [p, h, visible] of page.rows) {
+            if (!visible) break; // an earlier transaction may still commit a lower position
+            const position = Number(p);
+            if (position <= last) throw new TreePositionGap(last + 1, position);
+            last = position;
+            for (const n of f.append(leafHash(entryOf(h)))) {
+              if (n.level === 0) {
+                leaves.idx.push(n.index);
+                leaves.pos.push(position);
+                leaves.hash.push(n.hash);
+              } else {
+                nodes.level.push(n.level);
+                nodes.idx.push(n.index);
+                nodes.hash.push(n.hash);
+              }
             }
           }
+          if (leaves.idx.length) {
+            await client.query('BEGIN');
+            await client.query('SET LOCAL synchronous_commit = off');
+            await client.query(
+              `WITH l AS (INSERT INTO "${this.s}".tlog_leaves (idx, position, hash) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))
+               INSERT INTO "${this.s}".tlog_nodes (level, idx, hash) SELECT * FROM unnest($4::smallint[], $5::bigint[], $6::bytea[])`,
+              [leaves.idx, leaves.pos, leaves.hash, nodes.level, nodes.idx, nodes.hash],
+            );
+            await client.query('COMMIT');
+          }
+          if (leaves.idx.length < 5000) break;
         }
-        if (leaves.idx.length) {
-          await client.query(
-            `WITH l AS (INSERT INTO "${this.s}".tlog_leaves (idx, position, hash) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]))
-             INSERT INTO "${this.s}".tlog_nodes (level, idx, hash) SELECT * FROM unnest($4::smallint[], $5::bigint[], $6::bytea[])`,
-            [leaves.idx, leaves.pos, leaves.hash, nodes.level, nodes.idx, nodes.hash],
-          );
-        }
-        if (leaves.idx.length < 5000) break;
+        this.frontier = f;
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS_TREE, this.s]);
       }
-      await client.query('COMMIT');
-      this.frontier = f;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => (destroy = true));
+      // A failed statement inside BEGIN, or a lost connection: the session (and its lock) goes.
+      destroy = true;
       throw err;
     } finally {
       client.release(destroy || undefined);
