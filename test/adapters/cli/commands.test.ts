@@ -89,6 +89,16 @@ describe('broker commands in-process', () => {
     expect((await run('help', 'audit')).stdout).toMatch(/broker audit verify/);
   });
 
+  it('prints any command\'s usage with --help, without running it', async () => {
+    for (const c of COMMANDS) {
+      const r = await run(...c.name.split(' '), '--help');
+      expect({ name: c.name, code: r.code, out: r.stdout.startsWith('usage: broker ') }).toEqual({ name: c.name, code: 0, out: true });
+    }
+    const r = await run('users', 'ban', 'someone@example.com', '--reason', 'x', '--help');
+    expect(r.stdout).toMatch(/^usage: broker users add/);
+    expect((await run('users', 'list', '--json')).stdout).not.toContain('someone');
+  });
+
   it('draws a progress bar on a terminal, and nothing on a pipe', async () => {
     const io = captureIo({ BROKER_DATA_DIR: dir }, dir);
     (io.stderr as unknown as { isTTY: boolean }).isTTY = true;
