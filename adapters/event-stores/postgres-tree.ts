@@ -11,7 +11,7 @@ import {
   type TreeLeaf,
   type WitnessAck,
 } from '../../core/index.js';
-import { LOCK_CLASS_TREE } from './postgres-migrations.js';
+import { LOCK_CLASS_POSITIONS, LOCK_CLASS_TREE } from './postgres-migrations.js';
 
 /**
  * The Merkle tree in PostgreSQL. Appends commit in parallel (and across nodes), so the tree
@@ -73,7 +73,8 @@ export class PostgresTree implements TransparencyTree {
    * earlier append (the xmin rule), so this one takes its id as late and holds it as briefly as it
    * can: the builders' mutual exclusion is a session-level advisory lock, reads and hashing happen
    * outside any write, and each page of leaves is one INSERT committed without waiting for the
-   * flush (the tree is derived from durable events: a leaf lost in a crash is rebuilt at open).
+   * flush (the tree is derived from durable events: a leaf lost in a crash is rebuilt at open),
+   * under the positions lock. On any error the connection is destroyed, releasing its locks.
    */
   private async catchUpOnce(): Promise<void> {
     const client = await this.pool.connect();
@@ -112,6 +113,10 @@ export class PostgresTree implements TransparencyTree {
             }
           }
           if (leaves.idx.length) {
+            // Readers hold back every row whose transaction is newer than the oldest one running.
+            // Under the positions lock no append can take its transaction id, so none is newer
+            // than this short write: it never hides an append from a reader (appends wait ~1 ms).
+            await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS_POSITIONS, this.s]);
             await client.query('BEGIN');
             await client.query('SET LOCAL synchronous_commit = off');
             await client.query(
@@ -120,6 +125,7 @@ export class PostgresTree implements TransparencyTree {
               [leaves.idx, leaves.pos, leaves.hash, nodes.level, nodes.idx, nodes.hash],
             );
             await client.query('COMMIT');
+            await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS_POSITIONS, this.s]);
           }
           if (leaves.idx.length < 5000) break;
         }

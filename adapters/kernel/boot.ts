@@ -53,7 +53,6 @@ import { SiteRegistry, sitesConfigState, syncSites, warnSitesDisagreement } from
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
 import { installTransparency } from '../tlog/install.js';
-import type { CheckpointIssuer } from '../tlog/checkpoint-issuer.js';
 
 export type PluginCtx<C = unknown> = PluginContext<C, WebKit>;
 export type Plugin<C = unknown> = BrokerPlugin<C, WebKit>;
@@ -252,8 +251,9 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   });
   registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, sitesConfig: () => sitesConfigState(read.sites, sites) });
   registerJwksRoute(app, signingKeys);
-  // Before any plugin: a log that contradicts its latest signed checkpoint stops the start here.
-  const checkpoints: CheckpointIssuer | null = await installTransparency({ app, store, config, keys, clock, logger: logger as unknown as Logger, acceptContradiction: options.acceptLogContradiction });
+  // The checkpoint routes and issuer; the start check against the latest checkpoint runs in ready().
+  const transparency = installTransparency({ app, store, config, keys, clock, logger: logger as unknown as Logger, acceptContradiction: options.acceptLogContradiction });
+  const checkpoints = transparency?.issuer ?? null;
   container.bind(TOKENS.Checkpoints).toConstantValue(checkpoints);
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
@@ -354,6 +354,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       maintenance.unref();
       await signingKeys.load();
       keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
+      await transparency?.checkAtStart(); // a log that contradicts its latest signed checkpoint stops here
       await signingKeys.ensure();
       signingKeys.start();
       const synced = await syncSites(store, read.sites, sites);

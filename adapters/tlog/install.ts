@@ -26,12 +26,23 @@ export const KEY_PATH = '/.well-known/broker-log/key';
  * (started with the broker), and the published checkpoint and verifier key. A store without a
  * tree (memory, EventStoreDB) has none of it.
  */
-export async function installTransparency(d: TransparencyDeps): Promise<CheckpointIssuer | null> {
+export interface Transparency {
+  issuer: CheckpointIssuer;
+  /** The start check (and the recorded override); throws LogContradictsCheckpoint. */
+  checkAtStart(): Promise<void>;
+}
+
+export function installTransparency(d: TransparencyDeps): Transparency | null {
   const tree = d.store.tree;
   if (!tree) return null;
   const signer = checkpointSigner(d.config, d.keys);
-  const contradiction = await checkLogAgainstCheckpoint(d.store, signer);
-  if (contradiction) {
+  const t = d.config.transparency ?? {};
+  const issuer = new CheckpointIssuer(tree, signer, d.clock, { everyEvents: t.everyEvents ?? 1000, everySeconds: t.everySeconds ?? 60, witnesses: t.witnesses ?? [] }, d.logger);
+  // The start check runs from ready(), after the master key check: with a wrong master key the
+  // checkpoint key is wrong too, and that must stop the start as a key error, not as tampering.
+  const checkAtStart = async (): Promise<void> => {
+    const contradiction = await checkLogAgainstCheckpoint(d.store, signer);
+    if (!contradiction) return;
     if (!d.acceptContradiction) throw new LogContradictsCheckpoint(contradiction.checkpoint, contradiction.problem);
     const data = { checkpointSize: contradiction.checkpoint.size, checkpointRoot: contradiction.checkpoint.root.toString('base64'), checkpointNote: contradiction.checkpoint.note, problem: contradiction.problem, actor: 'operator' };
     // The tree is rebuilt from the log as it is: later checkpoints describe this log, and are not
@@ -40,11 +51,9 @@ export async function installTransparency(d: TransparencyDeps): Promise<Checkpoi
     await tree.rebuild();
     await d.store.append('tlog-overrides', [{ type: 'LogContradictionOverridden', data, metadata: { actor: 'operator:start --accept-log-contradiction' } }]);
     d.logger.warn(data, 'started on a log that contradicts its latest checkpoint (--accept-log-contradiction, recorded in the log)');
-  }
-  const t = d.config.transparency ?? {};
-  const issuer = new CheckpointIssuer(tree, signer, d.clock, { everyEvents: t.everyEvents ?? 1000, everySeconds: t.everySeconds ?? 60, witnesses: t.witnesses ?? [] }, d.logger);
-  // After an accepted contradiction, a checkpoint of the log as it is now: the next start checks against it.
-  if (contradiction) await issuer.issue();
+    // A checkpoint of the log as it is now: the next start checks against it.
+    await issuer.issue();
+  };
 
   d.app.get(CHECKPOINT_PATH, async (_req, reply) => {
     const cp = await issuer.latest();
@@ -54,5 +63,5 @@ export async function installTransparency(d: TransparencyDeps): Promise<Checkpoi
   d.app.get(KEY_PATH, async (_req, reply) =>
     reply.type('text/plain; charset=utf-8').header('access-control-allow-origin', '*').send(`${signer.verifierKey}\n`),
   );
-  return issuer;
+  return { issuer, checkAtStart };
 }

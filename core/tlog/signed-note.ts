@@ -54,9 +54,11 @@ export interface VerifierKey {
 }
 
 export function parseVerifierKey(vkey: string): VerifierKey {
-  const [name, id, key, ...rest] = vkey.trim().split('+');
-  const raw = Buffer.from(key ?? '', 'base64');
-  if (rest.length || !name || !/^[0-9a-f]{8}$/.test(id ?? '') || raw.length !== 33 || raw[0] !== ED25519_TYPE) throw new MalformedNote('not an Ed25519 verifier key (name+keyid+base64 key)');
+  // Split at the first two '+' only: the base64 key may hold '+' itself.
+  const [name, id, ...keyParts] = vkey.trim().split('+');
+  const key = keyParts.join('+');
+  const raw = Buffer.from(key, 'base64');
+  if (!name || !/^[0-9a-f]{8}$/.test(id ?? '') || raw.length !== 33 || raw[0] !== ED25519_TYPE) throw new MalformedNote('not an Ed25519 verifier key (name+keyid+base64 key)');
   const publicKey = raw.subarray(1);
   if (!noteKeyId(name, publicKey).equals(Buffer.from(id, 'hex'))) throw new MalformedNote('verifier key: the key ID does not match the name and key');
   return { name, keyId: Buffer.from(id, 'hex'), publicKey };

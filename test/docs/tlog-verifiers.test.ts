@@ -19,7 +19,8 @@ const vectors = JSON.parse(fs.readFileSync(path.resolve('test/fixtures/tlog/tran
   consistency: Array<{ size1: number; size2: number; root1: string | null; root2: string | null; proof: string[] | null; wantErr: boolean; file: string }>;
 };
 const python = havePython();
-const signer = new NoteSigner('broker.example/broker-log', Buffer.alloc(32, 3));
+// A key whose base64 part holds '+' (the verifier key's separator): both verifiers must split at the first two only.
+const signer = [...Array(256).keys()].map((b) => new NoteSigner('broker.example/broker-log', Buffer.alloc(32, b))).find((k) => k.verifierKey.split('+').length > 3)!;
 const stranger = new NoteSigner('broker.example/broker-log', Buffer.alloc(32, 4));
 const note = (size: number, root: Buffer, s = signer) => s.sign(formatCheckpoint({ origin: s.name, size, root }));
 

@@ -86,7 +86,7 @@ async function auditVerify(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     const tree = r.treeSize === null ? 'no transparency tree in this store' : `the Merkle tree (${r.treeSize} leaves) matches${claims.length ? ` and so do ${claims.map((c) => c.label).join(', ')}` : ''}`;
-    out(io, `ok: ${verifier.checked} events in ${streams.size} streams verified, every hash chain intact; ${tree}${unknown ? ` (${unknown} of unknown type or version)` : ''}`);
+    out(io, `ok: ${verifier.checked} events in ${streams.size} streams verified, every hash chain intact${unknown ? ` (${unknown} of unknown type or version)` : ''}; ${tree}`);
     return 0;
   } finally {
     await ctx.close();
