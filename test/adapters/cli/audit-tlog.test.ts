@@ -24,7 +24,7 @@ describe('broker audit checkpoint / prove / consistency / verify, and the start 
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('proves, verifies, catches a deleted ban and refuses to start until overridden', { timeout: 180_000 }, async () => {
+  it('proves, verifies, catches a deleted ban and refuses to start until overridden', { timeout: 300_000 }, async () => {
     const empty = await cli('audit', 'checkpoint');
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('the log is empty');
@@ -32,31 +32,31 @@ describe('broker audit checkpoint / prove / consistency / verify, and the start 
     expect([a.code, b.code]).toEqual([0, 0]);
     expect((await cli('users', 'ban', 'alice@example.com', '--reason', 'spam')).code).toBe(0);
 
-    // How many events a command writes is other features' business (users add may also write an
-    // invitation link): the sizes are read from the log itself.
-    const count = async () => (await cli('events', 'export', '--jsonl')).stdout.trim().split('\n').length;
-    const n1 = await count();
     const first = await cli('audit', 'checkpoint');
     expect(first).toMatchObject({ code: 0, stderr: '' });
     fs.writeFileSync(file('kept.cp'), first.stdout);
     const vkey = parseVerifierKey(new NoteSigner('localhost/broker-log', Buffer.alloc(32)).verifierKey); // a stranger's key
     expect(openNote(first.stdout, vkey)).toBeNull();
     const kept = parseCheckpoint(first.stdout.slice(0, first.stdout.indexOf('\n\n') + 1));
-    expect(kept).toMatchObject({ origin: 'localhost/broker-log', size: n1 });
+    // How many events a command writes is other features' business (users add may also write an
+    // invitation link): the sizes are taken from the checkpoints and checked against the export.
+    const n1 = kept.size;
+    expect(kept).toMatchObject({ origin: 'localhost/broker-log' });
+    expect(n1).toBeGreaterThanOrEqual(5);
 
     expect((await cli('users', 'add', '--email', 'carol@example.com')).code).toBe(0);
-    const n2 = await count();
-    expect(n2).toBeGreaterThan(n1);
     const second = await cli('audit', 'checkpoint');
     expect(second.code).toBe(0);
     const latest = parseCheckpoint(second.stdout.slice(0, second.stdout.indexOf('\n\n') + 1));
-    expect(latest.size).toBe(n2);
+    const n2 = latest.size;
+    expect(n2).toBeGreaterThan(n1);
 
     const [prove, consistency, verify, exported] = await Promise.all([cli('audit', 'prove', '3'), cli('audit', 'consistency', file('kept.cp')), cli('audit', 'verify', '--checkpoint', file('kept.cp')), cli('events', 'export', '--jsonl')]);
     expect(verify.stderr).toBe("");
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(new RegExp(`ok: ${n2} events in \\d+ streams verified, every hash chain intact; the Merkle tree \\(${n2} leaves\\) matches and so do checkpoint file`));
     const events = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { position: number; hash: string; type: string });
+    expect(events.length).toBe(n2);
     const p = JSON.parse(prove.stdout) as { checkpoint: string; leafIndex: number; eventHash: string; proof: string[] };
     expect(p.eventHash).toBe(events[2].hash);
     expect(verifyInclusion(p.leafIndex, latest.size, leafHash(entryOf(p.eventHash)), p.proof.map((x) => Buffer.from(x, 'base64')), latest.root)).toBe(true);

@@ -128,6 +128,9 @@ describe.skipIf(unavailable !== null)('PostgresEventStore under connection fault
     const store = await openPg(schema, { connectionString: proxy.url });
     try {
       const first = await store.append('uncertain', [ev(1, 0)], { expectedRevision: 'no_stream' });
+      // The transparency tree follows each commit with a COMMIT of its own: let it finish, so the
+      // COMMIT whose reply is cut is the append's.
+      await store.tree!.catchUp();
       proxy.arm('after-commit');
       // Retrying blindly would now fail with WrongExpectedRevision (actual 1) or write a duplicate.
       const second = await store.append('uncertain', [ev(1, 1), ev(1, 2)], { expectedRevision: first.revision });

@@ -71,8 +71,14 @@ export async function writeLog(store: EventStore): Promise<RecordedEvent[]> {
   for (let round = 0; round < 3; round++) {
     for (let u = 0; u < 12; u++) await store.append(`user-u${u}`, [userEvents(`u${u}`)[round]]);
   }
-  const all = await store.readAll({ limit: 1000 });
-  return all;
+  // PostgreSQL shows a committed row once every older transaction in the cluster has ended (other
+  // test files run beside this one): read until all 36 are visible, within a bound.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const all = await store.readAll({ limit: 1000 });
+    if (all.length === 36 || Date.now() > deadline) return all;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The checkpoint an auditor kept: the tree's size and root right after the log was written. */
