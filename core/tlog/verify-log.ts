@@ -55,7 +55,7 @@ export async function verifyLog(store: EventStore, claims: RootClaim[], onEvent?
       after = e.position;
     }
     if (page.length === pageSize) continue;
-    const lagging = treeSize !== null && after < treeSize && store.kind !== 'sqlite' && Date.now() < lagDeadline;
+    const lagging = treeSize !== null && chain.checked < treeSize && store.kind !== 'sqlite' && Date.now() < lagDeadline;
     if (!lagging) break;
     if (!page.length) await new Promise((r) => setTimeout(r, 50));
   }
