@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PasswordHasher } from '../crypto/password-hasher.js';
 import type { BrokerConfig } from '../../config/types.js';
+import type { Clock } from '../../core/index.js';
 import { createDemoSite, DEMO_WEBHOOK_PATH, type DemoSite } from './demo-site.js';
 
 export const DEMO_USER = { email: 'demo@example.test', name: 'Demo User', password: 'demo-password-1' };
@@ -30,6 +31,12 @@ export interface DemoOptions {
   logger?: Logger;
   /** Where the SQLite log lives (kept across runs); default a fresh temporary folder, removed at stop. */
   dataDir?: string;
+  /** Create the demo user and admin (default); false leaves the broker at its first-run setup. */
+  seedUsers?: boolean;
+  /** Outgoing mail (invitations, resets); without it links are shown instead. */
+  mail?: BrokerConfig['mail'];
+  /** The broker's clock (tests). */
+  clock?: Clock;
 }
 
 export interface Demo {
@@ -82,6 +89,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     session: { absoluteSeconds: 8 * 3600, idleSeconds: 3600 },
     log: { level: opts.logLevel ?? 'warn' },
     admin: { apiTokens: [] },
+    ...(opts.mail ? { mail: opts.mail } : {}),
     sites: [
       {
         id: 'demo',
@@ -109,9 +117,9 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
 
   let broker: Broker | undefined;
   try {
-    broker = await bootBroker(config, opts.logger ? { logger: opts.logger } : {});
+    broker = await bootBroker(config, { ...(opts.logger ? { logger: opts.logger } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
     await broker.ready();
-    if (hasPasswordLogin) {
+    if (hasPasswordLogin && opts.seedUsers !== false) {
       // A kept data folder already has them (the log remembers).
       for (const u of [DEMO_USER, { ...DEMO_ADMIN, admin: true }]) {
         if (await broker.users.findByEmail(u.email)) continue;

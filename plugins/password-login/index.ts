@@ -15,7 +15,7 @@ import { registerLoginRoutes } from './login-routes.js';
 import { registerTotpRoutes } from './totp-routes.js';
 import { registerRegistrationRoutes } from './register-routes.js';
 import { registerResetRoutes } from './reset-routes.js';
-import { PasswordLinks } from './links.js';
+import { PasswordLinks } from '../../core/index.js';
 import type { Mailer } from '../../adapters/mail/mailer.js';
 
 /**

@@ -6,7 +6,7 @@ import { UsageError, out, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
 import { systemClock } from '../../../core/index.js';
 import { createMailer } from '../../mail/mailer.js';
-import { PasswordLinks, linkMail, linkUrl } from '../../../plugins/password-login/links.js';
+import { PasswordLinks, linkMail, linkUrl } from '../../../core/index.js';
 
 /**
  * How a new user gets in: a one-time invitation link to set a password (password-login), mailed

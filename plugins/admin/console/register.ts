@@ -14,6 +14,7 @@ import { registerClientsPage } from './clients-page.js';
 import { registerIdpsPage } from './idps-page.js';
 import { registerEventsPage } from './events-page.js';
 import { registerTransparencyPage } from './transparency-page.js';
+import { registerInvitePage } from './invite-page.js';
 
 /** The operator console: its read model, its stylesheet and one module per screen. */
 export function registerConsole(ctx: PluginCtx<AdminConfig>, guard: AdminGuard): void {
@@ -31,4 +32,5 @@ export function registerConsole(ctx: PluginCtx<AdminConfig>, guard: AdminGuard):
   registerIdpsPage(d);
   registerEventsPage(d);
   registerTransparencyPage(d);
+  registerInvitePage(d);
 }

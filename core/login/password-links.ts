@@ -1,13 +1,18 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { declareSecretFields, defineEvent, WrongExpectedRevision, type Clock, type EventStore, type RecordedEvent } from '../../core/index.js';
+import { defineEvent } from '../events/schema-versions.js';
+import { declareSecretFields } from '../events/secret-fields.js';
+import type { RecordedEvent } from '../events/envelope.js';
+
+import type { Clock } from '../ids.js';
+import { WrongExpectedRevision, type EventStore } from '../ports/event-store.js';
 
 /**
  * One-time links that let a person set a password: an invitation (an account made for them by an
- * operator) or a reset (they forgot it). The link carries `<userId>.<32 random bytes>`; the log keeps
+ * operator, from the CLI or the console) or a reset (they forgot it: password-login's page). The link carries `<userId>.<32 random bytes>`; the log keeps
  * only the SHA-256 of the secret, on the user's stream `pwlink-<userId>`, with its expiry. Using a
  * link appends `PasswordLinkUsed` at the revision it was read at, so it works once across nodes.
  */
-declare module '../../core/events/catalog.js' {
+declare module '../events/catalog.js' {
   interface EventMap {
     PasswordLinkIssued: { userId: string; purpose: LinkPurpose; tokenHash: string; expiresAt: string; by: string };
     PasswordLinkUsed: { userId: string; tokenHash: string; purpose: LinkPurpose };
