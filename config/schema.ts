@@ -149,6 +149,8 @@ export const brokerConfigSchema = {
       additionalProperties: false,
     },
     sites: { type: 'array', items: siteSchema },
+    // Orders site lists across nodes in a rolling deploy: an older revision never changes the log's sites.
+    sitesRevision: { type: 'integer', minimum: 0 },
     plugins: {
       type: 'array',
       items: {

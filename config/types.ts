@@ -79,6 +79,12 @@ export interface BrokerConfig {
   admin: { apiTokens: { name: string; tokenHash: string }[] };
   /** Downstream sites, recorded as SiteRegistered/SiteUpdated/SiteRemoved events when they change. */
   sites: SiteConfig[];
+  /**
+   * Revision of `sites` (default 0): bump it with every change of the list. A node applies its sites
+   * to the log only when its revision is newer than the last one applied (or equal with the same
+   * content); an older one logs a warning and changes nothing (README, Several nodes).
+   */
+  sitesRevision?: number;
   /** Plugins to load, in order, each with its own config section. */
   plugins: { name: string; config?: unknown }[];
 }

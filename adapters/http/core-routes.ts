@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { EventStore, LoginService, ProjectionEngine, ReadModels } from '../../core/index.js';
+import type { ClusterNode, EventStore, LoginService, ProjectionEngine, ReadModels } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import type { WebKit } from './web-kit.js';
 import { html, STYLESHEET } from './html.js';
@@ -16,6 +16,7 @@ interface CoreRouteDeps {
   read: ReadModels;
   webFor: (app: FastifyInstance) => WebKit;
   state: { ready: boolean; stopping: boolean };
+  cluster: ClusterNode;
 }
 
 /** Routes the core owns: health, readiness, the stylesheet, the login chooser and logout. */
@@ -45,7 +46,12 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
           : lag > maxLag
             ? `read models ${lag} events behind (more than ${maxLag})`
             : null;
-    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}) });
+    // A node whose sites config is older than the cluster's (or conflicts with it) stays ready: it
+    // serves logins and checks as well as the others, and bans still reach every site through the
+    // nodes that have the secrets. The disagreement is shown here and in /metrics, not hidden.
+    const s = deps.cluster.sites;
+    const sites = s && s.state !== 'in_line' ? { sites: { state: s.state, revision: s.revision, logRevision: s.logRevision, appliedBy: s.logNodeId } } : {};
+    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...sites });
   });
 
   for (const path of ['/favicon.svg', '/favicon.ico']) {

@@ -152,6 +152,14 @@ function registerClusterMetrics(registry: MetricsRegistry, cluster: ClusterNode)
     ]), 'counter'));
   registry.add(new LabelledGauge('broker_reactor_duplicates_total', 'Side effects done twice (kind=concurrent: two nodes recorded the same attempt) or possibly twice (kind=after_expired_takeover: repeated after taking over an expired lease; an upper bound). Duplicates keep their id (webhook-id) so receivers can drop them.', async () =>
     cluster.duplicateCounts().map((d) => ({ labels: { reactor: d.reactor, kind: d.kind, node }, value: d.count })), 'counter'));
+  registry.add(new LabelledGauge('broker_sites_config_revision', "This node's sitesRevision (config) and the last one applied to the log (source=\"log\").", async () => {
+    const s = cluster.sites;
+    return s ? [{ labels: { node, source: 'config' }, value: s.revision }, { labels: { node, source: 'log' }, value: s.logRevision ?? -1 }] : [];
+  }));
+  registry.add(new LabelledGauge('broker_sites_config_disagreement', "1 when this node's sites config is older than the log's (state=\"behind\") or differs at the same revision (state=\"conflict\"): it changes no site and may lack the secrets of some.", async () => {
+    const s = cluster.sites;
+    return (['behind', 'conflict'] as const).map((state) => ({ labels: { node, state }, value: s?.state === state ? 1 : 0 }));
+  }));
 }
 
 const kStart = Symbol('broker.requestStart');

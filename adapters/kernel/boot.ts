@@ -48,7 +48,8 @@ import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
-import { SiteRegistry, syncSites } from './site-registry.js';
+import { SiteRegistry } from './site-registry.js';
+import { SitesConfigWatch, reconcileSites, sitesHash } from './sites-config.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
 
@@ -179,6 +180,9 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   container.bind(TOKENS.SigningKeys).toConstantValue(signingKeys);
   const sites = new SiteRegistry(config.sites ?? []);
   container.bind(TOKENS.Sites).toConstantValue(sites);
+  const sitesRevision = config.sitesRevision ?? 0;
+  const sitesWatch = new SitesConfigWatch(cluster, { revision: sitesRevision, hash: sitesHash(sites.all()) }, logger);
+  projections.add(sitesWatch);
 
   const logging = requestLogging(logger);
   const nextRequestId = requestIds();
@@ -243,7 +247,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     if (url === '/healthz' || url === '/readyz' || url === '/metrics') return;
     return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
   });
-  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read });
+  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, cluster });
   registerJwksRoute(app, signingKeys);
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
@@ -346,7 +350,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
       await signingKeys.ensure();
       signingKeys.start();
-      const synced = await syncSites(store, read.sites, sites.all());
+      const synced = await reconcileSites({ store, view: read.sites, sites: sites.all(), revision: sitesRevision, watch: sitesWatch, cluster, singleWriter: store.kind === 'sqlite' || store.kind === 'memory' });
       if (synced) await projections.waitFor(synced);
       for (const r of reactors) await r.start({ subscribe: events });
       state.ready = true;

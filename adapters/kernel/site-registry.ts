@@ -19,7 +19,8 @@ export class SiteRegistry {
   }
 }
 
-function recorded(s: SiteConfig): Record<string, unknown> {
+/** A site as the log records it: everything but secrets (key ids, not keys). */
+export function recordedSite(s: SiteConfig): Record<string, unknown> {
   return {
     siteId: s.id,
     name: s.name,
@@ -39,7 +40,7 @@ export async function syncSites(store: EventStore, view: SitesView, sites: SiteC
   let position = 0;
   const meta = { actor: 'config' };
   for (const s of sites) {
-    const want = recorded(s);
+    const want = recordedSite(s);
     const have = view.byId.get(s.id);
     if (!have || have.removed) {
       position = (await store.append(`site-${s.id}`, [{ type: 'SiteRegistered', data: want as never, metadata: meta }])).position;
