@@ -24,8 +24,15 @@ export interface BrokerNode {
   stop(): Promise<void>;
 }
 
-export async function startNode(name: string, url: string, schema: string): Promise<BrokerNode> {
-  const child = fork(path.join(ROOT, 'test/adapters/multi-node/node-process.ts'), [JSON.stringify({ url, schema, name })], {
+/** Ban-broadcast settings for a node (see node-process.ts): it then also listens on HTTP. */
+export interface BroadcastOptions {
+  sites: { id: string; url: string; secret: string }[];
+  leaseMs: number;
+  sitesRevision?: number;
+}
+
+export async function startNode(name: string, url: string, schema: string, broadcast?: BroadcastOptions): Promise<BrokerNode> {
+  const child = fork(path.join(ROOT, 'test/adapters/multi-node/node-process.ts'), [JSON.stringify({ url, schema, name, broadcast })], {
     cwd: ROOT,
     execArgv: ['--import', './adapters/cli/ts-register.mjs'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -60,6 +67,7 @@ export async function startNode(name: string, url: string, schema: string): Prom
   const call = <T>(op: string, args: Record<string, unknown> = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const id = next++;
+      if (!child.connected) return reject(new Error(`node ${name} exited`));
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       child.send({ id, op, args });
     });
