@@ -133,6 +133,19 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
     const r = await broker.users.execute(userId, { type: 'ban', reason: 'drill', actor: `admin:${name}` }, { actor: `admin:${name}` });
     return { userId, banEventId: r.events[0].id, t0, committed: now(), position: r.position };
   },
+  /** Registers users from `concurrency` callers for `ms` milliseconds; returns how many (commands through the command handler). */
+  async load(a) {
+    const end = now() + (a.ms as number);
+    let n = 0;
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; now() < end; i++) {
+        await broker.users.register({ email: `load-${name}-${a.tag as string}-${w}-${i}@example.com` }, { actor: `test:${name}` });
+        n++;
+      }
+    };
+    await Promise.all(Array.from({ length: (a.concurrency as number) ?? 16 }, (_, w) => worker(w)));
+    return { count: n };
+  },
   /** This node's HTTP address (broadcast nodes listen) and whether it holds each reactor lease. */
   async status() {
     return { url: httpUrl, pid: process.pid, leases: broker.cluster.leaseStatus().map((l) => ({ reactor: l.reactor, held: l.held })) };
