@@ -68,6 +68,8 @@ export interface BrokerConfig {
     /** /readyz answers 503 while the read models are more than this many events behind the log (default 1000). */
     readyMaxLag?: number;
   };
+  /** Outgoing mail (invitations, password reset links) through an SMTP server; without it the CLI prints links. */
+  mail?: { url: string; from: string };
   /** This node among several on one log (README, Operating: Several nodes). */
   cluster?: {
     /** Names this node as a lease holder in the log, the logs and /metrics. Default `<hostname>:<pid>`; unique per running process. */
@@ -80,9 +82,8 @@ export interface BrokerConfig {
   /** Downstream sites, recorded as SiteRegistered/SiteUpdated/SiteRemoved events when they change. */
   sites: SiteConfig[];
   /**
-   * Revision of `sites` (default 0): bump it with every change of the list. A node applies its sites
-   * to the log only when its revision is newer than the last one applied (or equal with the same
-   * content); an older one logs a warning and changes nothing (README, Several nodes).
+   * Revision of the `sites` list (an integer you raise with every change). Several nodes: a node
+   * whose revision is lower than the highest the log has applied never changes the recorded sites.
    */
   sitesRevision?: number;
   /** Plugins to load, in order, each with its own config section. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ClusterNode, EventStore, LoginService, ProjectionEngine, ReadModels } from '../../core/index.js';
+import type { EventStore, LoginService, ProjectionEngine, ReadModels } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import type { WebKit } from './web-kit.js';
 import { html, STYLESHEET } from './html.js';
@@ -16,7 +16,8 @@ interface CoreRouteDeps {
   read: ReadModels;
   webFor: (app: FastifyInstance) => WebKit;
   state: { ready: boolean; stopping: boolean };
-  cluster: ClusterNode;
+  /** How this node's sites config stands against the log's (a rolling deploy), for /readyz. */
+  sitesConfig?: () => { revision: number; logRevision: number; agreement: string; unknownHere: string[] };
 }
 
 /** Routes the core owns: health, readiness, the stylesheet, the login chooser and logout. */
@@ -46,12 +47,11 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
           : lag > maxLag
             ? `read models ${lag} events behind (more than ${maxLag})`
             : null;
-    // A node whose sites config is older than the cluster's (or conflicts with it) stays ready: it
-    // serves logins and checks as well as the others, and bans still reach every site through the
-    // nodes that have the secrets. The disagreement is shown here and in /metrics, not hidden.
-    const s = deps.cluster.sites;
-    const sites = s && s.state !== 'in_line' ? { sites: { state: s.state, revision: s.revision, logRevision: s.logRevision, appliedBy: s.logNodeId } } : {};
-    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...sites });
+    // A node behind the cluster's sites config still serves (its logins and sessions are right);
+    // the detail tells the operator to finish the rollout.
+    const sites = deps.sitesConfig?.();
+    const sitesDetail = sites && sites.agreement !== 'current' ? { sitesConfig: sites } : {};
+    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...sitesDetail });
   });
 
   for (const path of ['/favicon.svg', '/favicon.ico']) {

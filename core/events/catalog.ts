@@ -69,13 +69,8 @@ export interface EventMap {
     [k: string]: unknown;
   };
   SiteUpdated: { siteId: string; [k: string]: unknown };
-  SiteRemoved: { siteId: string };
-  /**
-   * Stream `sites-config`: a node brought the log's sites in line with its config file's sites at
-   * `revision` (`sitesRevision`); `hash` is SHA-256 over the sites as recorded (no secrets). A node
-   * whose revision is older never changes sites (README, Several nodes: sites in a rolling deploy).
-   */
-  SitesConfigApplied: { revision: number; hash: string; nodeId: string; siteIds: string[] };
+  /** `configRevision`: the config's `sitesRevision` that removed it (absent before revisions existed). */
+  SiteRemoved: { siteId: string; configRevision?: number };
   ClientRegistered: { clientId: string; name: string; [k: string]: unknown };
   ClientUpdated: { clientId: string; [k: string]: unknown };
 }

@@ -65,7 +65,7 @@ for (const t of [
   'AdminGranted', 'AdminRevoked', 'AccountDisabled', 'AccountEnabled', 'UserBanned', 'UserUnbanned', 'UserErased', 'CredentialsRevoked',
   'ExternalIdentityLinked', 'ExternalIdentityUnlinked', 'AccountProvisioned', 'RolesAssigned',
   'ReservationClaimed', 'ReservationReleased', 'LoginSucceeded', 'LoginFailed', 'SessionRefreshed', 'SessionEnded',
-  'AdminBootstrapped', 'SetupTokenIssued', 'SiteRegistered', 'SiteUpdated', 'SiteRemoved', 'SitesConfigApplied', 'ClientRegistered', 'ClientUpdated',
+  'AdminBootstrapped', 'SetupTokenIssued', 'SiteRegistered', 'SiteUpdated', 'SiteRemoved', 'ClientRegistered', 'ClientUpdated',
 ]) {
   defineEvent(t, 1);
 }

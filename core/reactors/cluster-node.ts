@@ -3,21 +3,6 @@ import type { BusyLease } from './busy-lease.js';
 export type DuplicateKind = 'concurrent' | 'after_expired_takeover';
 
 /**
- * How this node's sites config compares with the last one applied to the log (rolling deploys):
- * `behind` (older `sitesRevision`) or `conflict` (same revision, other content) mean the node
- * changed no site and may lack secrets for sites the log has.
- */
-export interface SitesAgreement {
-  revision: number;
-  hash: string;
-  logRevision: number | null;
-  logHash: string | null;
-  /** The node that applied the log's latest sites config. */
-  logNodeId: string | null;
-  state: 'in_line' | 'behind' | 'conflict';
-}
-
-/**
  * This broker node as the cluster sees it: its id (`cluster.nodeId`), the reactor leases it takes
  * part in, and the duplicate side effects its reactors counted. Read by /metrics at scrape time,
  * so the core holds plain numbers and knows nothing of the exposition format.
@@ -25,9 +10,6 @@ export interface SitesAgreement {
 export class ClusterNode {
   private readonly leases: { reactor: string; lease: BusyLease }[] = [];
   private readonly duplicates = new Map<string, { reactor: string; kind: DuplicateKind; count: number }>();
-
-  /** Set at start and kept up to date by the kernel (adapters/kernel/sites-config.ts). */
-  sites: SitesAgreement | null = null;
 
   constructor(readonly nodeId: string) {}
 

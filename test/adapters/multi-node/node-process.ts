@@ -11,17 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { bootBroker } from '../../../adapters/kernel/boot.js';
 import type { BrokerConfig } from '../../../config/types.js';
 
-/**
- * `broadcast` (optional): the ban-broadcast plugin with these sites and lease, the node named
- * `name` (cluster.nodeId) and listening on HTTP (for /readyz probes from the parent).
- */
-interface NodeArgs {
-  url: string;
-  schema: string;
-  name: string;
-  broadcast?: { sites: { id: string; url: string; secret: string }[]; leaseMs: number; sitesRevision?: number };
-}
-const { url, schema, name, broadcast } = JSON.parse(process.argv[2]) as NodeArgs;
+const { url, schema, name } = JSON.parse(process.argv[2]) as { url: string; schema: string; name: string };
 
 // Each node proxies /app to its own tiny upstream app, so the gateway's answer is the node's own.
 const upstream = http.createServer((_req, res) => res.end('app'));
@@ -47,17 +37,7 @@ const config: BrokerConfig = {
     { name: 'gateway', config: { routes: [{ id: 'app', pathPrefix: '/app', upstream: upstreamUrl, auth: 'bearer' }] } },
   ],
 };
-if (broadcast) {
-  config.cluster = { nodeId: name };
-  config.sites = broadcast.sites.map((s) => ({ id: s.id, name: s.id, returnUrls: [], webhook: { url: s.url, secret: s.secret } }));
-  if (broadcast.sitesRevision !== undefined) config.sitesRevision = broadcast.sitesRevision;
-  config.plugins.push({
-    name: 'ban-broadcast',
-    config: { timeoutMs: 2000, concurrency: 16, leaseMs: broadcast.leaseMs, retry: { initialDelayMs: 200, maxDelayMs: 1000, horizonMs: 120_000 }, allowPrivateAddresses: ['127.0.0.1'] },
-  });
-}
 const broker = await bootBroker(config);
-const httpUrl = broadcast ? await broker.listen() : null;
 await broker.ready();
 
 /** Wall-clock time with sub-millisecond resolution, comparable across processes on one machine. */
@@ -125,30 +105,6 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
       if (now() > deadline) throw new Error(`node ${name} still accepts the token (check-token ${checkAt === null}, gateway ${gatewayAt === null})`);
       await new Promise((r) => setTimeout(r, 1));
     }
-  },
-  /** Registers a user and bans them; returns the ban event's id once the log has it (acknowledged). */
-  async banNew(a) {
-    const { userId } = await broker.users.register({ email: `${a.email as string}` }, { actor: `test:${name}` });
-    const t0 = now();
-    const r = await broker.users.execute(userId, { type: 'ban', reason: 'drill', actor: `admin:${name}` }, { actor: `admin:${name}` });
-    return { userId, banEventId: r.events[0].id, t0, committed: now(), position: r.position };
-  },
-  /** Registers users from `concurrency` callers for `ms` milliseconds; returns how many (commands through the command handler). */
-  async load(a) {
-    const end = now() + (a.ms as number);
-    let n = 0;
-    const worker = async (w: number): Promise<void> => {
-      for (let i = 0; now() < end; i++) {
-        await broker.users.register({ email: `load-${name}-${a.tag as string}-${w}-${i}@example.com` }, { actor: `test:${name}` });
-        n++;
-      }
-    };
-    await Promise.all(Array.from({ length: (a.concurrency as number) ?? 16 }, (_, w) => worker(w)));
-    return { count: n };
-  },
-  /** This node's HTTP address (broadcast nodes listen) and whether it holds each reactor lease. */
-  async status() {
-    return { url: httpUrl, pid: process.pid, leases: broker.cluster.leaseStatus().map((l) => ({ reactor: l.reactor, held: l.held })) };
   },
   async validate(a) {
     return { valid: broker.login.validateSession(a.token as string) !== null, position: broker.projections.position };
