@@ -89,6 +89,10 @@ export class BanBroadcaster implements Reactor {
   private fannedOut = 0;
   private sinceSave = 0;
   private lastSaveAt = 0;
+  /** Until then this node starts no delivery and lets the lease go: it met a site it has no webhook for. */
+  private yieldUntil = 0;
+  private nextYieldAt = 0;
+  private readonly unknownSites = new Set<string>();
 
   constructor(
     private readonly deps: BroadcasterDeps,
@@ -103,8 +107,9 @@ export class BanBroadcaster implements Reactor {
     deps.cluster.trackLease(this.name, this.lease);
     this.lease.beforeRelease = () => this.saveCheckpoint(true);
     // Rolling deploy: a node whose config lacks a site the log has (an older config) cannot sign
-    // for it; it leaves the sending to a node that can, instead of abandoning that site's webhooks.
-    this.lease.eligible = () => this.deps.sites.active().every((s) => !s.webhookUrl || !!this.deps.webhookOf(s.siteId)?.url);
+    // for it. It does not refuse the lease outright (if no running node knew the site, no site at
+    // all would be told of any ban): it skips that site's deliveries and steps aside now and then
+    // so that a node that has the site can take the lease (see run()).
     this.checkpoint = new StreamCheckpoint(deps.store, 'ban-broadcast');
   }
 
@@ -254,6 +259,24 @@ export class BanBroadcaster implements Reactor {
   /** One look at one delivery: returns when to look again, or null when it is finished. */
   private async run(job: Job): Promise<number | null> {
     const key = `${job.banEventId}\n${job.siteId}`;
+    if (this.lacksWebhook(job.siteId)) {
+      // The log has this site but this node's config does not (a rolling deploy: its sites config is
+      // older). It has no secret to sign with, and abandoning would lose the ban for that site. It
+      // steps aside for a lease period (at most every other one, so its own work goes on), letting a
+      // node that has the site take the lease, and looks again later.
+      const state = foldDelivery(await this.deps.store.readStream(deliveryStream(job.banEventId, job.siteId)));
+      if (state.status === 'delivered' || state.status === 'abandoned') return null;
+      const now = this.now();
+      if (now >= this.nextYieldAt) {
+        this.yieldUntil = now + this.settings.leaseMs;
+        this.nextYieldAt = this.yieldUntil + this.settings.leaseMs;
+      }
+      return now + 2 * this.settings.leaseMs;
+    }
+    if (this.now() < this.yieldUntil) {
+      this.leaseWaiting.add(key);
+      return this.yieldUntil;
+    }
     if (!(await this.lease.hold())) {
       this.leaseWaiting.add(key);
       return this.lease.retryAt(this.now());
@@ -300,6 +323,16 @@ export class BanBroadcaster implements Reactor {
     return null;
   }
 
+  /** The site is active in the log, but this node's config has no webhook for it. Said once per site. */
+  private lacksWebhook(siteId: string): boolean {
+    if (this.deps.sites.byId.get(siteId)?.removed !== false || this.deps.webhookOf(siteId)) return false;
+    if (!this.unknownSites.has(siteId)) {
+      this.unknownSites.add(siteId);
+      this.deps.logger.error({ siteId, node: this.deps.cluster.nodeId }, 'ban broadcast: the log has this site but this node\'s config does not (older sites config?); leaving its deliveries to a node that has it');
+    }
+    return true;
+  }
+
   private async broadcast(banEventId: string): Promise<Broadcast | undefined> {
     const cached = this.broadcasts.get(banEventId);
     if (cached) return cached;
@@ -321,7 +354,10 @@ export class BanBroadcaster implements Reactor {
   }
 
   private busy(): boolean {
-    if (this.running > 0 || this.readyQueue.length > 0) return true;
+    if (this.running > 0) return true;
+    // Yielding (see run): idle as far as the lease goes, so it is released for a node that can send.
+    if (this.now() < this.yieldUntil) return false;
+    if (this.readyQueue.length > 0) return true;
     const soon = this.now() + this.settings.leaseMs;
     for (const j of this.jobs.values()) if (j.dueAt <= soon) return true;
     return false;
