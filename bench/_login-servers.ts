@@ -105,7 +105,7 @@ if (role === 'bare' || role === 'same') {
     store: new MemoryEventStore(),
     plugins: [
       { plugin: passwordLogin, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 }, lockout: { maxFailures: 1000 } } },
-      ...(role === 'logins' ? [{ plugin: passkey }] : [{ plugin: benchRoutes }]),
+      ...(role === 'logins' ? [{ plugin: passkey, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 } } }] : [{ plugin: benchRoutes }]),
     ],
   });
   const brokerUrl = await broker.listen();

@@ -9,6 +9,8 @@ export interface PasskeyConfig {
   require: 'none' | 'admins' | 'everyone';
   /** A password login of a user who has a passkey asks for it as the second factor (unless TOTP already made it two). */
   secondFactor: boolean;
+  /** Per-IP throttle on the pre-session POST routes (@fastify/rate-limit, in memory per node). */
+  rateLimit: { max: number; windowSeconds: number };
 }
 
 export const configSchema = {
@@ -19,6 +21,15 @@ export const configSchema = {
     freshLoginSeconds: { type: 'integer', minimum: 30, default: 300 },
     require: { enum: ['none', 'admins', 'everyone'], default: 'none' },
     secondFactor: { type: 'boolean', default: true },
+    rateLimit: {
+      type: 'object',
+      properties: {
+        max: { type: 'integer', minimum: 1, default: 60 },
+        windowSeconds: { type: 'integer', minimum: 1, default: 60 },
+      },
+      additionalProperties: false,
+      default: {},
+    },
   },
   additionalProperties: false,
 };

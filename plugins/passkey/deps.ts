@@ -19,6 +19,8 @@ export interface Deps {
   rp: RelyingParty;
   tickets: StepTickets;
   recovery: RecoveryCodes;
+  /** Route options for the pre-session POSTs: the per-IP throttle. */
+  postLimit: { config: object };
 }
 
 export const loginCtx = (req: FastifyRequest) => ({ ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: IDP_ID });

@@ -1,3 +1,5 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import { DomainError } from '../../core/index.js';
 import type { Plugin } from '../../adapters/kernel/boot.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
@@ -22,11 +24,16 @@ import { StepTickets } from './step-ticket.js';
 const plugin: Plugin<PasskeyConfig> = {
   name: 'passkey',
   configSchema,
-  register(ctx) {
+  async register(ctx) {
     const rp = relyingParty(ctx.baseUrl, { rpId: ctx.config.rpId, name: ctx.config.rpName }); // a clear start error when browsers could not use it
     const keys = ctx.container.get<Keys>(TOKENS.Keys);
     const view = new PasskeysView();
     ctx.add.projection(view);
+    // Per-IP throttle on the login ceremonies (log spam, recovery-code guessing); a signature cannot be guessed anyway.
+    await ctx.web.app.register(fastifyRateLimit, {
+      global: false,
+      errorResponseBuilder: () => new DomainError('rate_limited', 'Too many attempts from your address. Wait a minute and try again.'),
+    });
     const d: Deps = {
       ctx,
       view,
@@ -35,6 +42,7 @@ const plugin: Plugin<PasskeyConfig> = {
       tickets: new StepTickets(keys.derive('passkey-step'), ctx.store, ctx.ids),
       // The same keyed hashes as the password plugin's TOTP recovery codes: one set of codes per account.
       recovery: new RecoveryCodes(keys.derive('recovery-code')),
+      postLimit: { config: { rateLimit: { max: ctx.config.rateLimit.max, timeWindow: ctx.config.rateLimit.windowSeconds * 1000 } } },
     };
     registerLoginRoutes(d);
     registerManageRoutes(d);

@@ -22,7 +22,7 @@ export function registerLoginRoutes(d: Deps): void {
     return web.page(reply, 'Log in with a passkey', loginPage({ lr }));
   });
 
-  app.post<{ Body: { lr?: string } }>('/passkey/login/options', { schema: { body: { type: 'object', properties: { lr: { type: 'string', maxLength: 8192 } } } } }, async (req, reply) => {
+  app.post<{ Body: { lr?: string } }>('/passkey/login/options', { ...d.postLimit, schema: { body: { type: 'object', properties: { lr: { type: 'string', maxLength: 8192 } } } } }, async (req, reply) => {
     const lr = req.body?.lr ?? '';
     if (lr) web.decodeLoginRequest(lr);
     // No allowCredentials: the authenticator offers its discoverable credentials for this RP (§5.4.4).
@@ -33,7 +33,7 @@ export function registerLoginRoutes(d: Deps): void {
 
   app.post<{ Body: { response: string; lr?: string } }>(
     '/passkey/login/verify',
-    { schema: { body: { type: 'object', required: ['response'], properties: { response: { type: 'string', maxLength: 16384 }, lr: { type: 'string', maxLength: 8192 } } } } },
+    { ...d.postLimit, schema: { body: { type: 'object', required: ['response'], properties: { response: { type: 'string', maxLength: 16384 }, lr: { type: 'string', maxLength: 8192 } } } } },
     async (req, reply) => {
       const lr = req.body.lr ?? '';
       const again = (status: number, error: string) => web.page(reply, 'Log in with a passkey', loginPage({ lr, error }), status);

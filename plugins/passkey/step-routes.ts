@@ -5,9 +5,9 @@ import { verifyAssertion } from './assertion.js';
 import { answeredChallenge, flowOf, jsonError, parseResponse, recordFailure, type Deps } from './deps.js';
 import { stepPage } from './pages.js';
 import { registerCredential, registrationOptions } from './registration.js';
-import { StepTicketInvalid, type StepMode, type StepTicket } from './step-ticket.js';
+import { MAX_TICKET, StepTicketInvalid, type StepMode, type StepTicket } from './step-ticket.js';
 
-const TICKET = { type: 'string', maxLength: 12_000 } as const;
+const TICKET = { type: 'string', maxLength: MAX_TICKET } as const;
 
 /**
  * The passkey step of a login the core held back (login-step.ts). The ticket says who proved what;
@@ -44,7 +44,7 @@ export function registerStepRoutes(d: Deps): void {
     },
   );
 
-  app.post<{ Body: { t: string } }>('/passkey/step/options', { schema: { body: { type: 'object', required: ['t'], properties: { t: TICKET } } } }, async (req, reply) => {
+  app.post<{ Body: { t: string } }>('/passkey/step/options', { ...d.postLimit, schema: { body: { type: 'object', required: ['t'], properties: { t: TICKET } } } }, async (req, reply) => {
     let t: StepTicket;
     try {
       t = open(req.body.t);
@@ -73,7 +73,7 @@ export function registerStepRoutes(d: Deps): void {
 
   app.post<{ Body: { t: string; response: string } }>(
     '/passkey/step/verify',
-    { schema: { body: { type: 'object', required: ['t', 'response'], properties: { t: TICKET, response: { type: 'string', maxLength: 16384 } } } } },
+    { ...d.postLimit, schema: { body: { type: 'object', required: ['t', 'response'], properties: { t: TICKET, response: { type: 'string', maxLength: 16384 } } } } },
     async (req, reply) => {
       const t = open(req.body.t, 'assert');
       const response = parseResponse<AuthenticationResponseJSON>(req.body.response);
@@ -89,7 +89,7 @@ export function registerStepRoutes(d: Deps): void {
 
   app.post<{ Body: { t: string; response: string; name?: string } }>(
     '/passkey/step/enrol',
-    { schema: { body: { type: 'object', required: ['t', 'response'], properties: { t: TICKET, response: { type: 'string', maxLength: 32768 }, name: { type: 'string', maxLength: 64 } } } } },
+    { ...d.postLimit, schema: { body: { type: 'object', required: ['t', 'response'], properties: { t: TICKET, response: { type: 'string', maxLength: 32768 }, name: { type: 'string', maxLength: 64 } } } } },
     async (req, reply) => {
       const t = open(req.body.t, 'enrol');
       const response = parseResponse<RegistrationResponseJSON>(req.body.response);
@@ -107,7 +107,7 @@ export function registerStepRoutes(d: Deps): void {
   // Lost passkey: a recovery code of the account's two-factor setup stands in for it, as it does for a TOTP code.
   app.post<{ Body: { t: string; code: string } }>(
     '/passkey/step/recovery',
-    { schema: { body: { type: 'object', required: ['t', 'code'], properties: { t: TICKET, code: { type: 'string', maxLength: 64 } } } } },
+    { ...d.postLimit, schema: { body: { type: 'object', required: ['t', 'code'], properties: { t: TICKET, code: { type: 'string', maxLength: 64 } } } } },
     async (req, reply) => {
       if (!sameOrigin(req)) return web.errorPage(reply, 403, 'Forbidden', 'This form can only be sent from the broker\'s own page.');
       const t = open(req.body.t, 'assert');

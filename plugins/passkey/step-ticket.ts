@@ -2,6 +2,9 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { DomainError, WrongExpectedRevision, type AuthenticatedIdentity, type EventStore, type Ids } from '../../core/index.js';
 import './events.js';
 
+/** Longest ticket the step routes accept (it travels in a URL and form fields). */
+export const MAX_TICKET = 12_000;
+
 /** `assert`: prove a registered passkey. `enrol`: the policy wants one and the user has none (or lost theirs). */
 export type StepMode = 'assert' | 'enrol';
 
@@ -39,7 +42,9 @@ export class StepTickets {
   issue(t: Omit<StepTicket, 'exp' | 'jti'>, now: Date): string {
     // The user is resolved: the resumed login skips linking and provisioning.
     const body = { ...t, identity: { ...t.identity, userId: t.uid }, jti: this.ids.token(16), exp: Math.floor(now.getTime() / 1000) + this.ttlSeconds };
-    const encoded = Buffer.from(JSON.stringify(body)).toString('base64url');
+    let encoded = Buffer.from(JSON.stringify(body)).toString('base64url');
+    // It travels in a URL: an IdP's bulky attributes (only enrichers read them) are left out rather than the login failing.
+    if (encoded.length > MAX_TICKET / 2) encoded = Buffer.from(JSON.stringify({ ...body, identity: { ...body.identity, attributes: undefined } })).toString('base64url');
     return `${encoded}.${this.mac(encoded)}`;
   }
 

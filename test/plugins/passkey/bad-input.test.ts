@@ -59,6 +59,19 @@ describe('passkey routes refuse bad input', () => {
   });
 });
 
+describe('passkey throttle', () => {
+  it('the login ceremonies are throttled per IP (429 past rateLimit.max)', async () => {
+    const t = await startBroker({ plugins: [{ name: 'passkey', config: { rateLimit: { max: 3, windowSeconds: 60 } } }], config: { server: { host: '127.0.0.1', port: 0, baseUrl: 'http://localhost', trustProxy: false, insecureCookies: true } } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await fetch(`${t.url}/passkey/login/options`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
 describe('passkey relying party at start', () => {
   it('a base URL browsers cannot use for passkeys stops the start with a ConfigError naming it', async () => {
     const start = startBroker({ plugins: [{ name: 'passkey', config: {} }], config: { server: { host: '127.0.0.1', port: 0, baseUrl: 'http://login.example.com', trustProxy: false, insecureCookies: true } } });
