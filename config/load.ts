@@ -152,7 +152,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const fromFile = file ? interpolateEnv(readYaml(path.resolve(cwd, file)), env) : {};
   const raw = merge(baseDefaults(), fromFile) as Record<string, any>;
 
-  if (env.PORT !== undefined && env.PORT !== '') raw.server.port = env.PORT;
+  if (env.PORT !== undefined && env.PORT !== '') {
+    // Named here: the schema would only say `server.port`, and the file may not even set it.
+    if (!/^\d{1,5}$/.test(env.PORT) || Number(env.PORT) > 65535) throw new ConfigError(`environment: PORT=${JSON.stringify(env.PORT)} is not a port number (0-65535)`);
+    raw.server.port = env.PORT;
+  }
   if (env.HOST) raw.server.host = env.HOST;
   if (env.BROKER_DATA_DIR) raw.dataDir = env.BROKER_DATA_DIR;
 

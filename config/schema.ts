@@ -109,6 +109,12 @@ export const brokerConfigSchema = {
       required: ['absoluteSeconds', 'idleSeconds'],
       additionalProperties: false,
     },
+    mail: {
+      type: 'object',
+      properties: { url: { type: 'string', pattern: '^smtps?://' }, from: { type: 'string', minLength: 3, maxLength: 320 } },
+      required: ['url', 'from'],
+      additionalProperties: false,
+    },
     cluster: {
       type: 'object',
       properties: {

@@ -68,6 +68,8 @@ export interface BrokerConfig {
     /** /readyz answers 503 while the read models are more than this many events behind the log (default 1000). */
     readyMaxLag?: number;
   };
+  /** Outgoing mail (invitations, password reset links) through an SMTP server; without it the CLI prints links. */
+  mail?: { url: string; from: string };
   /** This node among several on one log (README, Operating: Several nodes). */
   cluster?: {
     /** Names this node as a lease holder in the log, the logs and /metrics. Default `<hostname>:<pid>`; unique per running process. */

@@ -49,6 +49,19 @@ export function sendErrorPage(reply: FastifyReply, status: number, title: string
   return reply.code(status).type('text/html; charset=utf-8').send(layout(title, html`<h1>${title}</h1><p class="error">${message}</p>`));
 }
 
+const STATUS_TITLES: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  406: 'Not acceptable',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'Request too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+};
+
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof DomainError) {
     const status = STATUS[err.code] ?? 400;
@@ -59,8 +72,10 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code = fe.validation ? 'invalid_input' : (fe.code ?? 'bad_request').toLowerCase();
     const detail = fe.validation ? `${fe.validationContext ?? 'request'}${fe.message.replace(/^[a-z]+/, '')}` : fe.message;
-    if (wantsHtml(req)) return sendErrorPage(reply, fe.statusCode, 'Bad request', detail);
-    return sendProblem(reply, fe.statusCode, code, 'Bad request', detail);
+    // The title says what the status means (a 404 is "Not found", not "Bad request").
+    const title = STATUS_TITLES[fe.statusCode] ?? 'Bad request';
+    if (wantsHtml(req)) return sendErrorPage(reply, fe.statusCode, title, detail);
+    return sendProblem(reply, fe.statusCode, code, title, detail);
   }
   req.log.error({ err }, 'unhandled error');
   if (wantsHtml(req)) return sendErrorPage(reply, 500, 'Something went wrong', 'The broker could not complete this request.');

@@ -48,6 +48,7 @@ import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
+import { createMailer } from '../mail/mailer.js';
 import { SiteRegistry, sitesConfigState, syncSites, warnSitesDisagreement } from './site-registry.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
@@ -179,6 +180,8 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   container.bind(TOKENS.SigningKeys).toConstantValue(signingKeys);
   const sites = new SiteRegistry(config.sites ?? [], config.sitesRevision ?? 0);
   container.bind(TOKENS.Sites).toConstantValue(sites);
+  const mailer = createMailer(config.mail);
+  container.bind(TOKENS.Mailer).toConstantValue(mailer);
 
   const logging = requestLogging(logger);
   const nextRequestId = requestIds();
@@ -367,6 +370,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       for (const r of reactors) await r.stop();
       signingKeys.stop();
       for (const fn of stopHooks.reverse()) await fn();
+      mailer?.close();
       if (maintenance) clearInterval(maintenance);
       projections.stop();
       await store.close();

@@ -86,8 +86,9 @@ describe('environment overrides', () => {
     expect(c.dataDir).toBe('/tmp/x');
   });
 
-  it('a bad PORT is named like any other bad value', () => {
-    expect(() => loadConfig({ env: { PORT: 'eighty' }, cwd: dir })).toThrow(/server\.port: must be integer/);
+  it('a bad PORT is named as PORT, with its value', () => {
+    expect(() => loadConfig({ env: { PORT: 'eighty' }, cwd: dir })).toThrow(/environment: PORT="eighty" is not a port number/);
+    expect(() => loadConfig({ env: { PORT: '70000' }, cwd: dir })).toThrow(/PORT="70000"/);
   });
 });
 
