@@ -7,7 +7,9 @@
 //   with one route behind the session check and one without); prints a session cookie and what a
 //   password login POST needs;
 // - `floor <token> <userId> <expiresAtMs>`: plain fastify doing only the check's per-request work,
-//   knowing the broker's session by its token.
+//   knowing the broker's session by its token;
+// - `logins`: a broker with password-login and passkey at their defaults, on the base URL
+//   http://localhost (WebAuthn wants a domain); a password user and a user who will add passkeys.
 // Prints one JSON line: its URL and what the bench needs.
 import Fastify from 'fastify';
 import { fastifyCookie } from '@fastify/cookie';
@@ -16,6 +18,8 @@ import { bootBroker, type Plugin } from '../adapters/kernel/boot.js';
 import { requestIds } from '../adapters/http/logging.js';
 import { MemoryEventStore } from '../adapters/event-stores/memory.js';
 import passwordLogin from '../plugins/password-login/index.js';
+import passkey from '../plugins/passkey/index.js';
+import { PW as PASSKEY_USER_PASSWORD } from '../test/plugins/passkey/passkey-world.js';
 import { PasswordHasher, DEFAULT_ARGON2 } from '../adapters/crypto/password-hasher.js';
 
 
@@ -81,7 +85,7 @@ if (role === 'bare' || role === 'same') {
 
   floorSessions.set(process.argv[3], { userId: process.argv[4], expiresAtMs: Number(process.argv[5]) });
   ready({ url: await listen(floor) }, () => floor.close());
-} else if (role === 'broker') {
+} else if (role === 'broker' || role === 'logins') {
   const benchRoutes: Plugin = {
     name: 'bench-routes',
     register(ctx) {
@@ -95,21 +99,25 @@ if (role === 'bare' || role === 'same') {
     },
   };
 
-  const broker = await bootBroker(
-    benchBrokerConfig(),
-    {
-      store: new MemoryEventStore(),
-      plugins: [
-        { plugin: passwordLogin, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 }, lockout: { maxFailures: 1000 } } },
-        { plugin: benchRoutes },
-      ],
-    },
-  );
+  const config = benchBrokerConfig();
+  if (role === 'logins') config.server.baseUrl = 'http://localhost';
+  const broker = await bootBroker(config, {
+    store: new MemoryEventStore(),
+    plugins: [
+      { plugin: passwordLogin, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 }, lockout: { maxFailures: 1000 } } },
+      ...(role === 'logins' ? [{ plugin: passkey, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 } } }] : [{ plugin: benchRoutes }]),
+    ],
+  });
   const brokerUrl = await broker.listen();
   const password = 'bench password 123';
   const { userId } = await broker.users.register({ email: 'bench@example.com' }, { actor: 'bench' });
   await broker.users.execute(userId, { type: 'setPassword', passwordHash: await new PasswordHasher(DEFAULT_ARGON2).hash(password) }, { actor: 'bench' });
   const out = await broker.login.complete({ issuer: 'password', subject: userId, userId, amr: ['pwd'] });
+  if (role === 'logins') {
+    const pk = await broker.users.register({ email: 'passkey@example.com' }, { actor: 'bench' });
+    const r = await broker.users.execute(pk.userId, { type: 'setPassword', passwordHash: await new PasswordHasher(DEFAULT_ARGON2).hash(PASSKEY_USER_PASSWORD) }, { actor: 'bench' });
+    await broker.projections.waitFor(r.position);
+  }
 
   // A CSRF secret cookie and a token for the login form, as a browser would hold them.
   const form = await fetch(`${brokerUrl}/password/login?return_to=/`, { redirect: 'manual' });

@@ -15,9 +15,13 @@
 //     routes do (`logger: false`); at the default `info` every request also writes two log lines.
 // (2) Password logins/s at the default Argon2id parameters (m=19 MiB, t=2, p=1), full HTTP POSTs
 //     (CSRF, lockout look-up, Argon2 verify, LoginSucceeded appended, cookie set), as a separate figure.
+// (3) Passkey logins/s beside password logins/s on one broker, in the same run, by the same closed
+//     loop of 8 clients in this process (bench/_passkey-logins.ts): options + assertion (a software
+//     authenticator, ES256 on node:crypto) + verify, against the password form POST.
 import type { ChildProcess } from 'node:child_process';
 import { PasswordHasher, DEFAULT_ARGON2 } from '../adapters/crypto/password-hasher.js';
 import { canPin, load, loadServer, machine, pinLoadGenerator, startChild, table, unpin } from './_bench-kit.js';
+import { enrolPasskeys, passkeyLogins, passwordLogins } from './_passkey-logins.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 2);
 const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -144,4 +148,35 @@ try {
   ]);
 } finally {
   child.kill('SIGTERM');
+}
+
+// Passkey vs password logins, one broker (password-login + passkey), the same client loop for both,
+// interleaved: password, passkey, password, passkey (3 s each) after a second of each to warm up.
+{
+  const { child, info } = await startChild<BrokerInfo>('bench/_login-servers.ts', ['logins']);
+  try {
+    const workers = 8;
+    const auths = await enrolPasskeys(info.url, 'passkey@example.com', workers);
+    await passwordLogins(info.url, workers, 1, info.loginBody, info.csrfCookie);
+    await passkeyLogins(info.url, auths, 1);
+    const pw: Awaited<ReturnType<typeof passwordLogins>>[] = [];
+    const pk: Awaited<ReturnType<typeof passkeyLogins>>[] = [];
+    for (let round = 0; round < 2; round++) {
+      pw.push(await passwordLogins(info.url, workers, 3, info.loginBody, info.csrfCookie));
+      pk.push(await passkeyLogins(info.url, auths, 3));
+    }
+    const row = (name: string, rs: typeof pw) => ({
+      case: name,
+      'per s (rounds)': rs.map((r) => Math.round(r.perSec)).join(' / '),
+      'p50 ms': rs.map((r) => r.p50).join(' / '),
+      'p99 ms': rs.map((r) => r.p99).join(' / '),
+      'not logged in': rs.reduce((n, r) => n + r.failed, 0),
+    });
+    console.log(`password vs passkey logins, one broker, ${workers} clients in a closed loop (this process), 2 interleaved rounds of 3 s, not pinned:`);
+    table([row('password: POST /password/login (Argon2id default, 303)', pw), row('passkey: options + assertion + verify (ES256, 303)', pk)]);
+    const mean = (rs: typeof pw) => rs.reduce((n, r) => n + r.perSec, 0) / rs.length;
+    console.log(`passkey logins/s are ${(mean(pk) / mean(pw)).toFixed(1)}× password logins/s in this run`);
+  } finally {
+    child.kill('SIGTERM');
+  }
 }

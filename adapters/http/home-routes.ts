@@ -19,6 +19,8 @@ export function registerHomeRoutes(app: FastifyInstance, web: WebKit, login: Log
     const u = read.users.get(s.userId);
     const csrf = csrfTokenFor(req, web.cookieName) ?? '';
     const others = read.sessions.forUser(s.userId).length - 1;
+    // Sign-in methods a plugin lets the user manage here (passkeys...), in plugin order.
+    const manage = [...login.identityProviders.values()].flatMap((p) => (p.accountLink ? [p.accountLink] : []));
     return web.page(
       reply,
       'Your account',
@@ -27,6 +29,7 @@ export function registerHomeRoutes(app: FastifyInstance, web: WebKit, login: Log
 <tr><th>User id</th><td><code>${s.userId}</code></td></tr><tr><th>Signed in with</th><td>${s.issuer} (${s.amr.join(', ')})</td></tr>
 <tr><th>Session started</th><td>${s.createdAt}</td></tr><tr><th>Session ends at the latest</th><td>${s.expiresAt}</td></tr>
 <tr><th>Other sessions</th><td>${String(Math.max(0, others))}</td></tr></table>
+${manage.length ? html`<ul class="account-links">${manage.map((l) => html`<li><a href="${l.path}">${l.label}</a></li>`)}</ul>` : ''}
 ${u?.admin ? html`<p><a href="/admin/users">Administration</a></p>` : ''}
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Log out</button></form>
 <form method="post" action="/logout/everywhere"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Log out everywhere</button></form>`,

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   DomainError,
+  LoginContinues,
   sessionIdFromToken,
   type AuthenticatedIdentity,
   type Clock,
@@ -111,7 +112,7 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
     async finishLogin(req, reply, identity, loginRequestToken, idpId) {
       try {
         const request = loginRequestToken ? login.requests.decode(loginRequestToken, clock.now()) : null;
-        const out = await login.complete(identity, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: idpId });
+        const out = await login.complete(identity, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: idpId, loginRequest: loginRequestToken });
         // A login over an existing session ends the old one (recorded, so back-channel logout
         // tells its clients): the overwritten cookie must not stay a live credential elsewhere.
         const previous = requestCookies(req)[cookieName];
@@ -123,6 +124,8 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
         if (!request) return reply.redirect('/', 303);
         return await resume(reply, request, out.session);
       } catch (err) {
+        // One more step first (a second factor, an enrolment): the step finishes the login itself.
+        if (err instanceof LoginContinues) return reply.redirect(err.location, 303);
         if (err instanceof DomainError && (err.code === 'banned' || err.code === 'disabled' || err.code === 'not_provisioned')) {
           return sendErrorPage(reply, 403, err.code === 'banned' ? 'Account banned' : err.code === 'disabled' ? 'Account disabled' : 'No account', err.message);
         }

@@ -1,4 +1,5 @@
 import type { AuthenticatedIdentity, ProvisioningSettings } from '../login/identity.js';
+import type { LoginContext } from '../login/login-service.js';
 import type { LoginRequest } from '../login/login-request.js';
 import type { SessionView } from '../read/sessions-view.js';
 import type { UserState } from '../model/user.js';
@@ -23,6 +24,8 @@ export interface IdentityProvider {
   readonly provisioning?: ProvisioningSettings;
   /** Listed on the login chooser page (an inbound handoff is not). */
   readonly interactive?: boolean;
+  /** A page where a logged-in user manages this sign-in method, linked from the account page (`/`). */
+  readonly accountLink?: { path: string; label: string };
 }
 
 /** What a downstream protocol answers when it resumes a request once there is a session. */
@@ -41,13 +44,22 @@ export interface EnrichmentInput {
   userId: string;
   user: UserState;
   identity: AuthenticatedIdentity;
+  /** How the login came in: the identity provider id and the pending login request token (for a step that resumes it). */
+  context?: LoginContext;
 }
 export interface Enrichment {
   roles?: string[];
   tenant?: string | null;
   attributes?: Record<string, unknown>;
+  /**
+   * The login is not finished: send the browser to this same-site path first (a second factor, an
+   * enrolment the deployment requires). No session is opened and nothing is recorded; the step
+   * completes the login itself later, through `finishLogin` with a stronger identity (its `amr`
+   * says what was proven), which passes every check and enricher again.
+   */
+  continueAt?: string;
 }
-/** Adds roles/tenant/attributes after login. Throw a DomainError to refuse the login. */
+/** Adds roles/tenant/attributes after login, or asks for one more step (`continueAt`). Throw a DomainError to refuse the login. */
 export interface IdentityEnricher {
   readonly name: string;
   enrich(input: EnrichmentInput): Promise<Enrichment>;

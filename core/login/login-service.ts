@@ -26,6 +26,20 @@ export interface LoginContext {
   userAgent?: string | null;
   /** The identity provider id the identity came through (for its provisioning settings). */
   idp?: string;
+  /** The pending login request token, if any (a login step that sends the browser elsewhere resumes it). */
+  loginRequest?: string;
+}
+
+/**
+ * Not an error: an enricher asked for one more step (`Enrichment.continueAt`) before the login may
+ * open a session. The browser side (`finishLogin`) sends the browser there; any other caller treats
+ * it as "no session".
+ */
+export class LoginContinues extends Error {
+  constructor(readonly location: string) {
+    super('the login needs one more step');
+    this.name = 'LoginContinues';
+  }
 }
 
 export interface LoginOutcome {
@@ -139,14 +153,18 @@ export class LoginService {
     let roles = user.roles;
     let tenant = identity.tenant ?? user.tenant;
     for (const enricher of this.enrichers) {
+      let continueAt: string | undefined;
       try {
-        const out = await enricher.enrich({ userId, user, identity });
+        const out = await enricher.enrich({ userId, user, identity, context: ctx });
         if (out.roles) roles = out.roles;
         if (out.tenant !== undefined) tenant = out.tenant;
+        continueAt = out.continueAt;
       } catch (err) {
         const reason = err instanceof DomainError ? `enricher_${enricher.name}_${err.code}` : `enricher_${enricher.name}_failed`;
         await fail(reason, err instanceof DomainError ? err : new DomainError('forbidden', 'Your roles could not be determined.'));
       }
+      // Only a path on this site: an enricher cannot turn the login into an open redirect.
+      if (continueAt !== undefined) throw new LoginContinues(continueAt.startsWith('/') && !continueAt.startsWith('//') && !continueAt.startsWith('/\\') ? continueAt : '/');
     }
     if (this.enrichers.length) {
       await this.users.execute(userId, { type: 'assignRoles', roles, tenant, source: this.enrichers.map((e) => e.name).join(',') }, { actor: 'system' });

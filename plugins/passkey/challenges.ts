@@ -1,14 +1,17 @@
 import type { Clock } from '../../core/index.js';
 
-export type ChallengePurpose = 'register' | 'login';
+/** `register` (account page), `login` (passkey alone), `step` (second factor), `enrol` (a policy's enrolment during a login). */
+export type ChallengePurpose = 'register' | 'login' | 'step' | 'enrol';
 
 export interface PendingChallenge {
   purpose: ChallengePurpose;
   /** The browser flow it was issued to (a SameSite=Strict cookie): a challenge answered from another browser is refused. */
   flow: string;
-  /** For `register`: the user it is for. For `login`: the login request token to resume. */
+  /** For `register`, `step`, `enrol`: the user it is for. For `login`: the login request token to resume. */
   userId?: string;
   lr?: string;
+  /** For `step` and `enrol`: the step ticket's id, so a challenge answers the ticket it was issued for. */
+  ticket?: string;
   expiresAt: number;
 }
 

@@ -5,8 +5,12 @@ export interface PasskeyConfig {
   rpName?: string;
   /** A session older than this must log in again to add or remove a passkey. */
   freshLoginSeconds: number;
-  /** Who must log in with a passkey: nobody, admins, or everyone (they are sent to enrol). */
+  /** Who must log in with a passkey: nobody, admins, or everyone (a login without one is sent to enrol). */
   require: 'none' | 'admins' | 'everyone';
+  /** A password login of a user who has a passkey asks for it as the second factor (unless TOTP already made it two). */
+  secondFactor: boolean;
+  /** Per-IP throttle on the pre-session POST routes (@fastify/rate-limit, in memory per node). */
+  rateLimit: { max: number; windowSeconds: number };
 }
 
 export const configSchema = {
@@ -16,6 +20,16 @@ export const configSchema = {
     rpName: { type: 'string', minLength: 1, maxLength: 64 },
     freshLoginSeconds: { type: 'integer', minimum: 30, default: 300 },
     require: { enum: ['none', 'admins', 'everyone'], default: 'none' },
+    secondFactor: { type: 'boolean', default: true },
+    rateLimit: {
+      type: 'object',
+      properties: {
+        max: { type: 'integer', minimum: 1, default: 60 },
+        windowSeconds: { type: 'integer', minimum: 1, default: 60 },
+      },
+      additionalProperties: false,
+      default: {},
+    },
   },
   additionalProperties: false,
 };

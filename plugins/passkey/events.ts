@@ -25,10 +25,12 @@ declare module '../../core/events/catalog.js' {
     PasskeyCounterRejected: { userId: string; credentialId: string; stored: number; presented: number };
     PasskeyRenamed: { userId: string; credentialId: string; name: string };
     PasskeyRemoved: { userId: string; credentialId: string };
+    /** Stream `passkey-step-<hash>`, appended `no_stream`: a login step's ticket completed once, on any node. */
+    PasskeyStepUsed: { userId: string; ticketHash: string };
   }
 }
 
-for (const t of ['PasskeyRegistered', 'PasskeyUsed', 'PasskeyCounterRejected', 'PasskeyRenamed', 'PasskeyRemoved']) defineEvent(t, 1);
+for (const t of ['PasskeyRegistered', 'PasskeyUsed', 'PasskeyCounterRejected', 'PasskeyRenamed', 'PasskeyRemoved', 'PasskeyStepUsed']) defineEvent(t, 1);
 
 /** Credential ids are base64url already: safe in a stream name. */
 export const passkeyStream = (credentialId: string): string => `passkey-${credentialId}`;

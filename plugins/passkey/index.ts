@@ -1,31 +1,60 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import { DomainError } from '../../core/index.js';
 import type { Plugin } from '../../adapters/kernel/boot.js';
+import { TOKENS } from '../../adapters/kernel/tokens.js';
+import type { Keys } from '../../adapters/kernel/master-key.js';
+import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { Challenges } from './challenges.js';
 import { configSchema, type PasskeyConfig } from './config.js';
+import { IDP_ID, type Deps } from './deps.js';
+import { passkeyStep } from './login-step.js';
+import { registerLoginRoutes } from './login-routes.js';
+import { registerManageRoutes } from './manage-routes.js';
 import { PasskeysView } from './passkeys-view.js';
-import { passkeyPolicy } from './policy.js';
 import { relyingParty } from './rp.js';
-import { IDP_ID, registerPasskeyRoutes } from './routes.js';
+import { registerStepRoutes } from './step-routes.js';
+import { StepTickets } from './step-ticket.js';
 
 /**
  * Passkeys (WebAuthn Level 3 through @simplewebauthn/server): log in with a discoverable
- * credential alone, manage them from /passkey/manage, and an optional policy that makes them
- * required. See README.md beside this file.
+ * credential alone, or as the second factor after a password; manage them from /passkey/manage;
+ * an optional policy that makes them required (a login without one is sent to enrol). See
+ * README.md beside this file.
  */
 const plugin: Plugin<PasskeyConfig> = {
   name: 'passkey',
   configSchema,
-  register(ctx) {
+  async register(ctx) {
     const rp = relyingParty(ctx.baseUrl, { rpId: ctx.config.rpId, name: ctx.config.rpName }); // a clear start error when browsers could not use it
+    const keys = ctx.container.get<Keys>(TOKENS.Keys);
     const view = new PasskeysView();
     ctx.add.projection(view);
-    registerPasskeyRoutes({ ctx, view, challenges: new Challenges(ctx.clock), rp });
-    if (ctx.config.require !== 'none') ctx.add.enricher(passkeyPolicy(ctx.config.require, view));
+    // Per-IP throttle on the login ceremonies (log spam, recovery-code guessing); a signature cannot be guessed anyway.
+    await ctx.web.app.register(fastifyRateLimit, {
+      global: false,
+      errorResponseBuilder: () => new DomainError('rate_limited', 'Too many attempts from your address. Wait a minute and try again.'),
+    });
+    const d: Deps = {
+      ctx,
+      view,
+      challenges: new Challenges(ctx.clock),
+      rp,
+      tickets: new StepTickets(keys.derive('passkey-step'), ctx.store, ctx.ids),
+      // The same keyed hashes as the password plugin's TOTP recovery codes: one set of codes per account.
+      recovery: new RecoveryCodes(keys.derive('recovery-code')),
+      postLimit: { config: { rateLimit: { max: ctx.config.rateLimit.max, timeWindow: ctx.config.rateLimit.windowSeconds * 1000 } } },
+    };
+    registerLoginRoutes(d);
+    registerManageRoutes(d);
+    registerStepRoutes(d);
+    ctx.add.enricher(passkeyStep(ctx.config, view, d.tickets, ctx.clock));
     ctx.add.identityProvider({
       id: IDP_ID,
       displayName: 'Passkey',
       protocol: 'webauthn',
       interactive: true,
       loginPath: (lr) => `/passkey/login?lr=${encodeURIComponent(lr)}`,
+      accountLink: { path: '/passkey/manage', label: 'Passkeys' },
     });
   },
 };

@@ -1,3 +1,5 @@
+import { ConfigError } from '../../adapters/kernel/boot.js';
+
 /** Relying-party settings (WebAuthn §5.1.4.1 / §13.4.9) derived from the broker's base URL. */
 export interface RelyingParty {
   /** The RP ID: the base URL's host name (a registrable domain suffix of the origin). */
@@ -7,9 +9,8 @@ export interface RelyingParty {
   name: string;
 }
 
-export class PasskeyConfigError extends Error {
-  override name = 'PasskeyConfigError';
-}
+/** A ConfigError: the CLI prints it and exits 2, without a stack trace. */
+export class PasskeyConfigError extends ConfigError {}
 
 /**
  * Browsers offer WebAuthn only in secure contexts: https, or http on localhost. An RP ID cannot be

@@ -1,7 +1,7 @@
 /**
  * Passkeys in a real Chromium with a CDP virtual authenticator (ctap2, internal, resident keys,
  * user verification): register from the account page after a password login, log out, log in
- * with the passkey alone (no user name), a cloned credential (its counter reset) refused and
+ * with the passkey alone (no user name), a password then the passkey as second factor, a cloned credential (its counter reset) refused and
  * recorded, a banned user refused, and the admin policy (require: admins) enforced.
  */
 import fs from 'node:fs';
@@ -77,26 +77,33 @@ describe.skipIf(!available && !required)('e2e in Chromium: passkeys with a virtu
   }
 
   async function passwordLogin(page: Page, email: string): Promise<void> {
-    await page.goto(`${base}/passkey/manage`);
+    await page.goto(`${base}/`);
     await page.click('text=Email and password');
     await page.fill('#email', email);
     await page.fill('#password', PW);
     await page.click('button[type=submit]');
   }
+  /** From the account page (`/`), its Passkeys link, then "Add a passkey". */
   async function addPasskey(page: Page, name: string): Promise<void> {
-    await page.waitForURL(/\/passkey\/manage/);
+    await page.waitForURL(`${base}/`);
+    await page.click('a[href="/passkey/manage"]');
     await page.fill('#passkey-name', name);
     await page.click('#passkey-add');
     await page.getByText('Passkey added').waitFor({ timeout: 10_000 });
   }
+  async function logOut(page: Page): Promise<void> {
+    await page.goto(`${base}/`);
+    await page.click('form[action="/logout"] button');
+    await page.getByText('You are logged out').waitFor();
+  }
+  /** The login chooser's "Passkey", then its button: no email typed. */
   async function passkeyLogin(page: Page): Promise<void> {
-    await page.context().clearCookies(); // logged out: a fresh visit
-    await page.goto(`${base}/passkey/manage`);
+    await page.goto(`${base}/`);
     await page.click('text=Passkey');
     await page.waitForURL(/\/passkey\/login\?lr=/);
     await page.click('#passkey-login-button');
-    await page.waitForLoadState('load');
   }
+  const onAccountPage = (page: Page) => page.getByRole('heading', { name: 'Your account' }).waitFor({ timeout: 10_000 });
   /** Puts the authenticator's (only) credential back with another signature counter: a clone, or a later use. */
   async function setCounter(cdp: CDPSession, authenticatorId: string, signCount: number): Promise<void> {
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
@@ -105,7 +112,7 @@ describe.skipIf(!available && !required)('e2e in Chromium: passkeys with a virtu
     await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: { ...credentials[0], signCount } });
   }
 
-  it('registers a passkey after a password login, then logs in with it alone; a clone is refused; a ban applies', { timeout: 60_000 }, async () => {
+  it('registers a passkey from the account page, logs in with it alone, as a second factor; a clone is refused and recorded; a ban applies', { timeout: 90_000 }, async () => {
     const { page, cdp, authenticatorId, csp } = await profile();
     await passwordLogin(page, 'alice@example.com');
     await addPasskey(page, 'Laptop');
@@ -114,18 +121,29 @@ describe.skipIf(!available && !required)('e2e in Chromium: passkeys with a virtu
     expect(await page.locator('tr[data-credential] td').first().textContent()).toBe('Laptop');
 
     // Log out, then the passkey alone: no email typed.
+    await logOut(page);
     await passkeyLogin(page);
-    await page.waitForURL(/\/passkey\/manage/);
-    expect(await page.locator('h1').textContent()).toBe('Your passkeys');
+    await onAccountPage(page);
     const logins = (await events('LoginSucceeded')).filter((e) => (e.data as { issuer: string }).issuer === 'passkey');
-    expect(logins.map((e) => (e.data as { userId: string }).userId)).toEqual([ids.alice]);
+    expect(logins.map((e) => (e.data as { userId: string; amr: string[] }).userId)).toEqual([ids.alice]);
     expect((await events('PasskeyUsed')).length).toBe(1);
 
-    // A cloned authenticator: same key, counter back at 0. Refused, and recorded.
+    // A password login now asks for the passkey as the second factor.
+    await logOut(page);
+    await passwordLogin(page, 'alice@example.com');
+    await page.waitForURL(/\/passkey\/step\?t=/);
+    await page.click('#passkey-step-button');
+    await onAccountPage(page);
+    expect((await events('LoginSucceeded')).at(-1)!.data).toMatchObject({ issuer: 'password', userId: ids.alice, amr: ['pwd', 'hwk', 'mfa'] });
+
+    // A cloned authenticator: same key, counter set back. Refused, and recorded.
+    const stored = ((await events('PasskeyUsed')).at(-1)!.data as { counter: number }).counter;
+    expect(stored).toBeGreaterThan(0);
     await setCounter(cdp, authenticatorId, 0);
+    await logOut(page);
     await passkeyLogin(page);
     await page.getByText('looks cloned').waitFor();
-    expect((await events('PasskeyCounterRejected')).map((e) => e.data)).toEqual([expect.objectContaining({ userId: ids.alice, credentialId: (registered.data as { credentialId: string }).credentialId })]);
+    expect((await events('PasskeyCounterRejected')).map((e) => e.data)).toEqual([expect.objectContaining({ userId: ids.alice, credentialId: (registered.data as { credentialId: string }).credentialId, stored })]);
     expect((await events('LoginFailed')).some((e) => (e.data as { reason: string }).reason === 'passkey_counter')).toBe(true);
 
     // Banned: the orchestration refuses it whichever way the user proves who they are.
@@ -133,21 +151,31 @@ describe.skipIf(!available && !required)('e2e in Chromium: passkeys with a virtu
     const ban = await t.broker.users.execute(ids.alice, { type: 'ban', reason: 'e2e', actor: 'admin:test' }, { actor: 'admin:test' });
     await t.broker.projections.waitFor(ban.position);
     await passkeyLogin(page);
-    expect(page.url()).not.toMatch(/\/passkey\/manage$/);
+    await page.getByRole('heading', { name: 'Account banned' }).waitFor();
     expect((await events('LoginFailed')).some((e) => (e.data as { reason: string; userId: string }).reason === 'banned' && (e.data as { userId: string }).userId === ids.alice)).toBe(true);
     expect(csp).toEqual([]);
   });
 
-  it('admin policy: once an admin has a passkey, a password alone is refused; the passkey works', { timeout: 60_000 }, async () => {
-    const { page } = await profile();
-    await passwordLogin(page, 'bob@example.com'); // no passkey yet: let in, to enrol
-    await addPasskey(page, 'Security key');
-    await page.context().clearCookies();
+  it('admin policy: an admin without a passkey is sent to enrol, proves it, and then always needs it', { timeout: 60_000 }, async () => {
+    const { page, csp } = await profile();
     await passwordLogin(page, 'bob@example.com');
-    await page.getByText('This account logs in with its passkey').waitFor();
-    expect((await events('LoginFailed')).some((e) => (e.data as { userId: string; reason: string }).userId === ids.bob && /passkey-policy/.test((e.data as { reason: string }).reason))).toBe(true);
-    await passkeyLogin(page);
-    await page.waitForURL(/\/passkey\/manage/);
-    expect(await page.locator('h1').textContent()).toBe('Your passkeys');
+    await page.getByRole('heading', { name: 'Add a passkey to continue' }).waitFor();
+    expect((await events('LoginSucceeded')).some((e) => (e.data as { userId: string }).userId === ids.bob)).toBe(false);
+    await page.fill('#passkey-name', 'Security key');
+    await page.click('#passkey-enrol-button');
+    await page.getByText('Passkey added. Now use it').waitFor();
+    await page.click('#passkey-step-button');
+    await onAccountPage(page);
+    expect((await events('PasskeyRegistered')).some((e) => (e.data as { userId: string; name: string }).userId === ids.bob)).toBe(true);
+
+    // Next time the password alone does not get in: the passkey is asked for.
+    await logOut(page);
+    await passwordLogin(page, 'bob@example.com');
+    await page.getByRole('heading', { name: 'Confirm with your passkey' }).waitFor();
+    await page.click('#passkey-step-button');
+    await onAccountPage(page);
+    const bobs = (await events('LoginSucceeded')).filter((e) => (e.data as { userId: string }).userId === ids.bob);
+    expect(bobs.every((e) => (e.data as { amr: string[] }).amr.includes('hwk'))).toBe(true);
+    expect(csp).toEqual([]);
   });
 });
