@@ -111,15 +111,17 @@ describe.skipIf(unavailable !== null)('ban broadcast failover between two nodes 
     const a = startChild({ DATA_DIR: dir, PG_URL, PG_SCHEMA: schema, NODE_ID: 'node-a', LEASE_MS: String(crashLease), SITES: JSON.stringify([{ id: 'forum', url: receiver.url, secret: secretFor(0) }]) });
     cleanup.push(() => void a.child.kill('SIGKILL'));
     await until(() => a.lines.includes('ready'), 60_000, 'node-a ready');
+    a.child.stdin!.write('ban\n');
+    await until(() => receiver.received.length === 1, 10_000, 'node-a sending');
+    const banId = receiver.received[0].headers['webhook-id'];
+    // node-b starts only now: node-a holds the lease and has the request in flight (started together,
+    // an in-process node-b could win the lease first under load, and node-a would have nothing to lose).
     const { logs, sink } = logCollector();
     const config = { ...brokerConfig([site('forum', receiver.url, secretFor(0))]), cluster: { nodeId: 'node-b' }, secrets: { masterKey: 'm'.repeat(32) } }; // node-a's key: one cluster, one master key
     const b = await bootBroker(config, { store: await openPg(schema), plugins: [{ plugin, config: { ...pluginConfig, leaseMs: crashLease } }], logger: pino(brokerLoggerOptions('info'), sink) });
     const bUrl = await b.listen();
     cleanup.push(() => b.stop());
 
-    a.child.stdin!.write('ban\n');
-    await until(() => receiver.received.length === 1, 10_000, 'node-a sending');
-    const banId = receiver.received[0].headers['webhook-id'];
     const exited = new Promise((r) => a.child.once('exit', r));
     a.child.kill('SIGKILL');
     await exited;
@@ -132,7 +134,7 @@ describe.skipIf(unavailable !== null)('ban broadcast failover between two nodes 
     expect(receiver.acked[0].headers['webhook-id']).toBe(banId);
     const takeovers = () => logs.filter((l) => l.msg === 'lease taken over after expiry (the previous holder stopped renewing)');
     // pino writes through its stream asynchronously: the line may land just after the delivery.
-    await until(() => takeovers().length > 0, 2000, 'the takeover log line');
+    await until(() => takeovers().length > 0, 10_000, 'the takeover log line');
     expect(takeovers()).toEqual([expect.objectContaining({ lease: 'ban-broadcast', node: 'node-b', previous: 'node-a' })]);
     const text = await (await fetch(`${bUrl}/metrics`)).text();
     expect(text).toContain('broker_reactor_duplicates_total{reactor="ban-broadcast",kind="after_expired_takeover",node="node-b"} 1');
