@@ -33,6 +33,16 @@ const TITLES: Record<DomainErrorCode, string> = {
   bad_signature: 'Invalid signature',
 };
 
+// Framework errors carry only a status; name the common ones so a 404 page does not say "Bad request".
+const CLIENT_ERROR_TITLES: Record<number, string> = {
+  404: 'Not found',
+  405: 'Method not allowed',
+  406: 'Not acceptable',
+  413: 'Request too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+};
+
 export function wantsHtml(req: FastifyRequest): boolean {
   const accept = String(req.headers.accept ?? '');
   return accept.includes('text/html');
@@ -59,8 +69,9 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code = fe.validation ? 'invalid_input' : (fe.code ?? 'bad_request').toLowerCase();
     const detail = fe.validation ? `${fe.validationContext ?? 'request'}${fe.message.replace(/^[a-z]+/, '')}` : fe.message;
-    if (wantsHtml(req)) return sendErrorPage(reply, fe.statusCode, 'Bad request', detail);
-    return sendProblem(reply, fe.statusCode, code, 'Bad request', detail);
+    const title = CLIENT_ERROR_TITLES[fe.statusCode] ?? 'Bad request';
+    if (wantsHtml(req)) return sendErrorPage(reply, fe.statusCode, title, detail);
+    return sendProblem(reply, fe.statusCode, code, title, detail);
   }
   req.log.error({ err }, 'unhandled error');
   if (wantsHtml(req)) return sendErrorPage(reply, 500, 'Something went wrong', 'The broker could not complete this request.');

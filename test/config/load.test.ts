@@ -87,7 +87,9 @@ describe('environment overrides', () => {
   });
 
   it('a bad PORT is named like any other bad value', () => {
-    expect(() => loadConfig({ env: { PORT: 'eighty' }, cwd: dir })).toThrow(/server\.port: must be integer/);
+    expect(() => loadConfig({ env: { PORT: 'eighty' }, cwd: dir })).toThrow(/^PORT: must be a port number from 0 to 65535 \(got "eighty"\)/);
+    expect(() => loadConfig({ env: { PORT: 'notaport' }, cwd: dir })).toThrow(/PORT.*"notaport"/);
+    expect(() => loadConfig({ env: { PORT: '70000' }, cwd: dir })).toThrow(/^PORT: /);
   });
 });
 

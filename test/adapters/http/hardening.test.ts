@@ -43,14 +43,15 @@ describe('HTTP hardening', () => {
     const r = await broker.app.inject({ url: '/no/such/thing?x=1' });
     expect(r.statusCode).toBe(404);
     expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(r.json()).toMatchObject({ status: 404, code: 'not_found', detail: 'no route GET /no/such/thing' });
+    expect(r.json()).toMatchObject({ status: 404, code: 'not_found', title: 'Not found', detail: 'no route GET /no/such/thing' });
   });
 
   it('shows a browser an HTML error page instead', async () => {
     const r = await broker.app.inject({ url: '/no/such/thing', headers: { accept: 'text/html,application/xhtml+xml' } });
     expect(r.statusCode).toBe(404);
     expect(r.headers['content-type']).toMatch(/^text\/html/);
-    expect(r.body).toMatch(/<h1>Bad request<\/h1>|<h1>Not found<\/h1>/);
+    expect(r.body).toContain('<h1>Not found</h1>');
+    expect(r.body).not.toContain('Bad request');
     expect(r.headers['content-security-policy']).toContain("frame-ancestors 'none'");
   });
 
