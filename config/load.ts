@@ -153,10 +153,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const raw = merge(baseDefaults(), fromFile) as Record<string, any>;
 
   if (env.PORT !== undefined && env.PORT !== '') {
-    // Name the variable, not server.port: the operator set PORT and would look for it in the file otherwise.
-    const n = Number(env.PORT);
-    if (!/^\d+$/.test(env.PORT.trim()) || n > 65535) throw new ConfigError(`PORT: must be a port number from 0 to 65535 (got ${JSON.stringify(env.PORT)})`);
-    raw.server.port = n;
+    // Named here: the schema would only say `server.port`, and the file may not even set it.
+    if (!/^\d{1,5}$/.test(env.PORT) || Number(env.PORT) > 65535) throw new ConfigError(`environment: PORT=${JSON.stringify(env.PORT)} is not a port number (0-65535)`);
+    raw.server.port = env.PORT;
   }
   if (env.HOST) raw.server.host = env.HOST;
   if (env.BROKER_DATA_DIR) raw.dataDir = env.BROKER_DATA_DIR;

@@ -109,6 +109,12 @@ export const brokerConfigSchema = {
       required: ['absoluteSeconds', 'idleSeconds'],
       additionalProperties: false,
     },
+    mail: {
+      type: 'object',
+      properties: { url: { type: 'string', pattern: '^smtps?://' }, from: { type: 'string', minLength: 3, maxLength: 320 } },
+      required: ['url', 'from'],
+      additionalProperties: false,
+    },
     cluster: {
       type: 'object',
       properties: {
@@ -149,6 +155,7 @@ export const brokerConfigSchema = {
       additionalProperties: false,
     },
     sites: { type: 'array', items: siteSchema },
+    sitesRevision: { type: 'integer', minimum: 0 },
     plugins: {
       type: 'array',
       items: {

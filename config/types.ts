@@ -68,6 +68,8 @@ export interface BrokerConfig {
     /** /readyz answers 503 while the read models are more than this many events behind the log (default 1000). */
     readyMaxLag?: number;
   };
+  /** Outgoing mail (invitations, password reset links) through an SMTP server; without it the CLI prints links. */
+  mail?: { url: string; from: string };
   /** This node among several on one log (README, Operating: Several nodes). */
   cluster?: {
     /** Names this node as a lease holder in the log, the logs and /metrics. Default `<hostname>:<pid>`; unique per running process. */
@@ -79,6 +81,11 @@ export interface BrokerConfig {
   admin: { apiTokens: { name: string; tokenHash: string }[] };
   /** Downstream sites, recorded as SiteRegistered/SiteUpdated/SiteRemoved events when they change. */
   sites: SiteConfig[];
+  /**
+   * Revision of the `sites` list (an integer you raise with every change). Several nodes: a node
+   * whose revision is lower than the highest the log has applied never changes the recorded sites.
+   */
+  sitesRevision?: number;
   /** Plugins to load, in order, each with its own config section. */
   plugins: { name: string; config?: unknown }[];
 }

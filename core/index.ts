@@ -28,6 +28,7 @@ export * from './read/sites-view.js';
 export * from './login/identity.js';
 export * from './login/login-request.js';
 export * from './login/provisioning.js';
+export * from './login/password-links.js';
 export * from './login/login-service.js';
 export * from './login/anonymous-refusals.js';
 export * from './kernel/extension-points.js';

@@ -27,6 +27,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   }
   const { command, rest } = found;
+  // `broker <command> [...] --help` shows that command's usage, whatever else is on the line.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(io, `usage: ${command.usage}`);
+    return EXIT.ok;
+  }
   try {
     return await command.run(rest, io);
   } catch (e) {

@@ -81,11 +81,11 @@ export function freshReadModels(extra: AnyProjection[] = []): { engine: Projecti
  * command reads indexes instead of scanning the log. Safe beside a running broker: each batch reads
  * the committed checkpoint inside its write transaction, so no event is applied twice.
  */
-export async function nodeReadModels(ctx: CliContext): Promise<{ engine: ProjectionEngine; read: ReadModels; close(): void }> {
+export async function nodeReadModels(ctx: CliContext, extra: AnyProjection[] = []): Promise<{ engine: ProjectionEngine; read: ReadModels; close(): void }> {
   const db = openReadDatabase(ctx.config);
   const read = coreReadModels();
   const engine = new ProjectionEngine(db);
-  for (const p of Object.values(read)) engine.add(p);
+  for (const p of [...Object.values(read), ...extra]) engine.add(p);
   const from = await engine.prepare(ctx.store);
   const head = await ctx.store.headPosition();
   let after = from;

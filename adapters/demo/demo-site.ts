@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
-import { html, layout } from '../http/html.js';
+import { html, layout, STYLESHEET } from '../http/html.js';
 import { HandoffVerificationError, verifyHandoff, type HandoffKeys } from '../../plugins/hmac-handoff/verify.js';
 import { BanWebhookInvalid, verifyBanWebhook, type VerifiedBanWebhook } from '../../plugins/ban-broadcast/verify.js';
 
@@ -81,6 +81,9 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
   const page = (reply: FastifyReply, title: string, body: ReturnType<typeof html>, status = 200): FastifyReply =>
     reply.code(status).type('text/html; charset=utf-8').send(layout(title, body));
   const callbackUrl = (): string => `${options.publicUrl}/callback`;
+
+  // The page layout links the broker's stylesheet by path: serve the same one from this origin.
+  app.get('/assets/broker.css', async (_req, reply) => reply.type('text/css').header('cache-control', 'public, max-age=3600').send(STYLESHEET));
 
   app.get('/', async (req, reply) => {
     const sub = sessions.get(req.cookies[COOKIE] ?? '');

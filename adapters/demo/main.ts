@@ -1,6 +1,6 @@
-// `npm run demo`: a broker (memory store, plain-http dev cookies) with the password form, the
-// signed handoff and the ban broadcast, plus a tiny downstream site that logs in through it and
-// takes its ban webhooks. Everything here is a demo: fixed demo secrets, nothing persisted.
+// `npm run demo`: a broker (SQLite in a demo data folder, plain-http dev cookies) with the password
+// form, the operator console, the signed handoff and the ban broadcast, plus a tiny downstream site
+// that logs in through it and takes its ban webhooks. Everything here is a demo: demo passwords.
 // `startDemo` is exported so tests run the same pieces in-process.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -9,12 +9,16 @@ import type { Logger } from 'pino';
 import { request } from 'undici';
 import { bootBroker, type Broker } from '../kernel/boot.js';
 import { BUILTIN_PLUGINS } from '../kernel/builtin-plugins.js';
-import { MemoryEventStore } from '../event-stores/memory.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { PasswordHasher } from '../crypto/password-hasher.js';
 import type { BrokerConfig } from '../../config/types.js';
+import type { Clock } from '../../core/index.js';
 import { createDemoSite, DEMO_WEBHOOK_PATH, type DemoSite } from './demo-site.js';
 
 export const DEMO_USER = { email: 'demo@example.test', name: 'Demo User', password: 'demo-password-1' };
+export const DEMO_ADMIN = { email: 'admin@example.test', name: 'Demo Admin', password: 'demo-admin-password-1' };
 
 export interface DemoOptions {
   /** 0 picks a free port; then give `brokerUrl` (the public URL cannot be known before listening). */
@@ -25,6 +29,14 @@ export interface DemoOptions {
   logLevel?: string;
   /** Another pino logger (tests). */
   logger?: Logger;
+  /** Where the SQLite log lives (kept across runs); default a fresh temporary folder, removed at stop. */
+  dataDir?: string;
+  /** Create the demo user and admin (default); false leaves the broker at its first-run setup. */
+  seedUsers?: boolean;
+  /** Outgoing mail (invitations, resets); without it links are shown instead. */
+  mail?: BrokerConfig['mail'];
+  /** The broker's clock (tests). */
+  clock?: Clock;
 }
 
 export interface Demo {
@@ -64,14 +76,20 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   const siteUrl = opts.sitePort === 0 ? `http://127.0.0.1:${boundSitePort}` : `http://localhost:${boundSitePort}`;
   site.options.publicUrl = siteUrl;
 
+  const tempDir = opts.dataDir ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'broker-demo-'));
+  const dataDir = path.resolve(opts.dataDir ?? tempDir!);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const keyFile = path.join(dataDir, 'demo-master.key');
+  if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
   const config: BrokerConfig = {
     server: { host: '127.0.0.1', port: opts.brokerPort, baseUrl: brokerUrl, trustProxy: false, insecureCookies: true },
-    dataDir: '/nonexistent',
-    store: { kind: 'memory' },
-    secrets: { masterKey: randomBytes(32).toString('hex') },
+    dataDir,
+    store: { kind: 'sqlite', path: path.join(dataDir, 'broker.db') },
+    secrets: { masterKey: fs.readFileSync(keyFile, 'utf8').trim() },
     session: { absoluteSeconds: 8 * 3600, idleSeconds: 3600 },
     log: { level: opts.logLevel ?? 'warn' },
     admin: { apiTokens: [] },
+    ...(opts.mail ? { mail: opts.mail } : {}),
     sites: [
       {
         id: 'demo',
@@ -93,16 +111,22 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       },
       // The demo site's webhook is on loopback, which the SSRF guard refuses unless allowed.
       { name: 'ban-broadcast', config: { allowPrivateAddresses: ['127.0.0.1'], retry: { initialDelayMs: 1000 } } },
+      ...(hasPasswordLogin ? [{ name: 'admin', config: { setup: { printToStdout: false } } }] : []),
     ],
   };
 
   let broker: Broker | undefined;
   try {
-    broker = await bootBroker(config, { store: new MemoryEventStore(), ...(opts.logger ? { logger: opts.logger } : {}) });
+    broker = await bootBroker(config, { ...(opts.logger ? { logger: opts.logger } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
     await broker.ready();
-    if (hasPasswordLogin) {
-      const { userId } = await broker.users.register({ email: DEMO_USER.email, name: DEMO_USER.name }, { actor: 'demo' });
-      await broker.users.execute(userId, { type: 'setPassword', passwordHash: await new PasswordHasher().hash(DEMO_USER.password) }, { actor: 'demo' });
+    if (hasPasswordLogin && opts.seedUsers !== false) {
+      // A kept data folder already has them (the log remembers).
+      for (const u of [DEMO_USER, { ...DEMO_ADMIN, admin: true }]) {
+        if (await broker.users.findByEmail(u.email)) continue;
+        const { userId } = await broker.users.register({ email: u.email, name: u.name, admin: 'admin' in u }, { actor: 'demo' });
+        const r = await broker.users.execute(userId, { type: 'setPassword', passwordHash: await new PasswordHasher().hash(u.password) }, { actor: 'demo' });
+        await broker.projections.waitFor(r.position);
+      }
     }
     brokerListenUrl = `http://127.0.0.1:${new URL(await broker.listen()).port}`;
 
@@ -117,11 +141,13 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       async stop() {
         await site.app.close();
         await running.stop();
+        if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await site.app.close();
     await broker?.stop();
+    if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
     throw err;
   }
 }
@@ -132,13 +158,21 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     brokerPort: Number(process.env.DEMO_BROKER_PORT ?? 4000),
     sitePort: Number(process.env.DEMO_SITE_PORT ?? 4001),
     logLevel: process.env.LOG_LEVEL,
+    dataDir: process.env.DEMO_DATA_DIR,
   });
-  const hasPasswordLogin = 'password-login' in BUILTIN_PLUGINS;
-  console.log(`broker:    ${demo.brokerUrl}`);
-  console.log(`demo site: ${demo.siteUrl}  (open this one)`);
-  if (hasPasswordLogin) console.log(`  log in with ${DEMO_USER.email} / ${DEMO_USER.password}`);
-  console.log(`  or ${demo.siteUrl}/crm-login to be handed in by the demo "customer auth server" (inbound handoff)`);
-  console.log(`  bans reach the demo site's webhook: ${demo.siteUrl}${DEMO_WEBHOOK_PATH}`);
+  const lines = [
+    `broker:    ${demo.brokerUrl}   (DEMO_BROKER_PORT)`,
+    `demo site: ${demo.siteUrl}   (DEMO_SITE_PORT)`,
+    `log:       ${process.env.DEMO_DATA_DIR ? path.resolve(process.env.DEMO_DATA_DIR) : 'a temporary folder, removed at exit (DEMO_DATA_DIR keeps it)'}`,
+    '',
+    'A tour:',
+    `  1. Open ${demo.siteUrl} in one browser and log in through the broker as ${DEMO_USER.email} / ${DEMO_USER.password}.`,
+    `  2. In another browser (or a private window), open ${demo.brokerUrl}/admin and log in as ${DEMO_ADMIN.email} / ${DEMO_ADMIN.password}.`,
+    `  3. Users → Demo User → Ban, confirm. The broker POSTs a signed webhook to the site (${demo.siteUrl}${DEMO_WEBHOOK_PATH}).`,
+    `  4. Reload the site in the first browser: its session is over. The user's page in the console shows the delivery.`,
+    `  Also: ${demo.siteUrl}/crm-login hands a user in from the demo "customer auth server" (inbound handoff).`,
+  ];
+  for (const l of lines) console.log(l);
 
   const stop = async (): Promise<void> => {
     await demo.stop();

@@ -16,6 +16,8 @@ interface CoreRouteDeps {
   read: ReadModels;
   webFor: (app: FastifyInstance) => WebKit;
   state: { ready: boolean; stopping: boolean };
+  /** How this node's sites config stands against the log's (a rolling deploy), for /readyz. */
+  sitesConfig?: () => { revision: number; logRevision: number; agreement: string; unknownHere: string[] };
 }
 
 /** Routes the core owns: health, readiness, the stylesheet, the login chooser and logout. */
@@ -45,7 +47,11 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
           : lag > maxLag
             ? `read models ${lag} events behind (more than ${maxLag})`
             : null;
-    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}) });
+    // A node behind the cluster's sites config still serves (its logins and sessions are right);
+    // the detail tells the operator to finish the rollout.
+    const sites = deps.sitesConfig?.();
+    const sitesDetail = sites && sites.agreement !== 'current' ? { sitesConfig: sites } : {};
+    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...sitesDetail });
   });
 
   for (const path of ['/favicon.svg', '/favicon.ico']) {

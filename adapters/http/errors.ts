@@ -33,16 +33,6 @@ const TITLES: Record<DomainErrorCode, string> = {
   bad_signature: 'Invalid signature',
 };
 
-// Framework errors carry only a status; name the common ones so a 404 page does not say "Bad request".
-const CLIENT_ERROR_TITLES: Record<number, string> = {
-  404: 'Not found',
-  405: 'Method not allowed',
-  406: 'Not acceptable',
-  413: 'Request too large',
-  415: 'Unsupported media type',
-  429: 'Too many requests',
-};
-
 export function wantsHtml(req: FastifyRequest): boolean {
   const accept = String(req.headers.accept ?? '');
   return accept.includes('text/html');
@@ -59,6 +49,19 @@ export function sendErrorPage(reply: FastifyReply, status: number, title: string
   return reply.code(status).type('text/html; charset=utf-8').send(layout(title, html`<h1>${title}</h1><p class="error">${message}</p>`));
 }
 
+const STATUS_TITLES: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  406: 'Not acceptable',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'Request too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+};
+
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof DomainError) {
     const status = STATUS[err.code] ?? 400;
@@ -69,7 +72,8 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code = fe.validation ? 'invalid_input' : (fe.code ?? 'bad_request').toLowerCase();
     const detail = fe.validation ? `${fe.validationContext ?? 'request'}${fe.message.replace(/^[a-z]+/, '')}` : fe.message;
-    const title = CLIENT_ERROR_TITLES[fe.statusCode] ?? 'Bad request';
+    // The title says what the status means (a 404 is "Not found", not "Bad request").
+    const title = STATUS_TITLES[fe.statusCode] ?? 'Bad request';
     if (wantsHtml(req)) return sendErrorPage(reply, fe.statusCode, title, detail);
     return sendProblem(reply, fe.statusCode, code, title, detail);
   }

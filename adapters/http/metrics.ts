@@ -190,7 +190,10 @@ export interface BrokerMetrics {
  * arrival until then (a hook phase of its own, onResponse, cost more CPU per request than the
  * counting; measured). Event-store and projection figures are read at scrape time.
  */
-export function registerMetrics(app: FastifyInstance, deps: { store: EventStore; projections: ProjectionEngine; cluster: ClusterNode }): BrokerMetrics {
+export function registerMetrics(
+  app: FastifyInstance,
+  deps: { store: EventStore; projections: ProjectionEngine; cluster: ClusterNode; sitesConfig?: () => { revision: number; logRevision: number; agreement: string } },
+): BrokerMetrics {
   const registry = new MetricsRegistry();
   const requests = registry.add(new Counter('broker_http_requests_total', 'HTTP requests answered, by method, route pattern and status.'));
   const duration = registry.add(
@@ -214,6 +217,12 @@ export function registerMetrics(app: FastifyInstance, deps: { store: EventStore;
     registry.add(new LabelledGauge('broker_event_store_connections_lost_total', 'Connections to the event store lost (terminated backend, server restart, network), pooled and LISTEN.', async () => [{ labels: {}, value: faults.connectionsLost }], 'counter'));
     registry.add(new LabelledGauge('broker_event_store_listener_reconnects_total', 'Times the event store\'s LISTEN connection (wake-ups for subscriptions) was re-established.', async () => [{ labels: {}, value: faults.listenerReconnects }], 'counter'));
     registry.add(new LabelledGauge('broker_event_store_retries_total', 'Event store operations run again after a connection error.', async () => [{ labels: {}, value: faults.retries }], 'counter'));
+  }
+  if (deps.sitesConfig) {
+    const sc = deps.sitesConfig;
+    registry.add(new Gauge('broker_sites_config_revision', "This node's config sitesRevision.", () => sc().revision));
+    registry.add(new Gauge('broker_sites_log_revision', 'Highest sitesRevision the log has applied (a rollout is done when every node reports it as its own).', () => sc().logRevision));
+    registry.add(new Gauge('broker_sites_config_disagrees', "1 while this node's sites config is older than the log's (behind) or differs from it at the same revision (conflict).", () => (sc().agreement === 'current' ? 0 : 1)));
   }
   registry.add(new Gauge('broker_projection_stalled', '1 while the read database refuses writes (the projections retry; /readyz is 503).', () => (deps.projections.stalled ? 1 : 0)));
 

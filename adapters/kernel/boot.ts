@@ -48,7 +48,8 @@ import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
-import { SiteRegistry, syncSites } from './site-registry.js';
+import { createMailer } from '../mail/mailer.js';
+import { SiteRegistry, sitesConfigState, syncSites, warnSitesDisagreement } from './site-registry.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
 
@@ -177,8 +178,10 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   container.bind(TOKENS.Cluster).toConstantValue(cluster);
   container.bind(TOKENS.Keys).toConstantValue(keys);
   container.bind(TOKENS.SigningKeys).toConstantValue(signingKeys);
-  const sites = new SiteRegistry(config.sites ?? []);
+  const sites = new SiteRegistry(config.sites ?? [], config.sitesRevision ?? 0);
   container.bind(TOKENS.Sites).toConstantValue(sites);
+  const mailer = createMailer(config.mail);
+  container.bind(TOKENS.Mailer).toConstantValue(mailer);
 
   const logging = requestLogging(logger);
   const nextRequestId = requestIds();
@@ -219,7 +222,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
   // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
   // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
-  const metrics = registerMetrics(app, { store, projections, cluster });
+  const metrics = registerMetrics(app, { store, projections, cluster, sitesConfig: () => sitesConfigState(read.sites, sites) });
   const perResponse = responseHook([headers, noStore, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
@@ -243,7 +246,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     if (url === '/healthz' || url === '/readyz' || url === '/metrics') return;
     return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
   });
-  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read });
+  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, sitesConfig: () => sitesConfigState(read.sites, sites) });
   registerJwksRoute(app, signingKeys);
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
@@ -346,8 +349,9 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
       await signingKeys.ensure();
       signingKeys.start();
-      const synced = await syncSites(store, read.sites, sites.all());
-      if (synced) await projections.waitFor(synced);
+      const synced = await syncSites(store, read.sites, sites);
+      if (synced.position) await projections.waitFor(synced.position);
+      warnSitesDisagreement(logger, synced.state);
       for (const r of reactors) await r.start({ subscribe: events });
       state.ready = true;
     },
@@ -366,6 +370,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       for (const r of reactors) await r.stop();
       signingKeys.stop();
       for (const fn of stopHooks.reverse()) await fn();
+      mailer?.close();
       if (maintenance) clearInterval(maintenance);
       projections.stop();
       await store.close();

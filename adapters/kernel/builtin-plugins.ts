@@ -16,4 +16,5 @@ export const BUILTIN_PLUGINS: Record<string, () => Promise<{ default: BrokerPlug
   'hmac-handoff': () => import('../../plugins/hmac-handoff/index.js'),
   gateway: () => import('../../plugins/gateway/index.js'),
   'ban-broadcast': () => import('../../plugins/ban-broadcast/index.js'),
+  passkey: () => import('../../plugins/passkey/index.js'),
 };

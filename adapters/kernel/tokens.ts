@@ -23,6 +23,8 @@ export const TOKENS = {
   AccessTokenIssuer: Symbol.for('broker.AccessTokenIssuer'),
   /** ConsoleSource (core/kernel/console-sources.ts), one per plugin that shows data in the operator console. */
   ConsoleSource: Symbol.for('broker.ConsoleSource'),
+  /** Mailer | null (adapters/mail/mailer.ts): SMTP from config `mail`, null when not configured. */
+  Mailer: Symbol.for('broker.Mailer'),
   IdentityProvider: Symbol.for('broker.IdentityProvider'),
   DownstreamProtocol: Symbol.for('broker.DownstreamProtocol'),
   IdentityEnricher: Symbol.for('broker.IdentityEnricher'),

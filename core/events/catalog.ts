@@ -69,7 +69,8 @@ export interface EventMap {
     [k: string]: unknown;
   };
   SiteUpdated: { siteId: string; [k: string]: unknown };
-  SiteRemoved: { siteId: string };
+  /** `configRevision`: the config's `sitesRevision` that removed it (absent before revisions existed). */
+  SiteRemoved: { siteId: string; configRevision?: number };
   ClientRegistered: { clientId: string; name: string; [k: string]: unknown };
   ClientUpdated: { clientId: string; [k: string]: unknown };
 }

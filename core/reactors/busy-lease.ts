@@ -17,6 +17,13 @@ export class BusyLease {
   onExpiredTakeover: ((previous: string) => void) | null = null;
   /** Runs while the lease is still held, just before it is given up (idle or graceful stop): the holder's last writes, such as its checkpoint. */
   beforeRelease: (() => Promise<void>) | null = null;
+  /**
+   * Whether this node may act for the cluster at all (e.g. its config knows every site the log
+   * has): a node that may not never takes the lease and gives it up if it holds it, so a node
+   * that can do the work takes over instead of this one doing it wrongly.
+   */
+  eligible: () => boolean = () => true;
+  private declined = false;
 
   constructor(
     readonly lease: StreamLease,
@@ -30,6 +37,13 @@ export class BusyLease {
 
   /** True when this process may act now (taking the lease when free). */
   async hold(): Promise<boolean> {
+    if (!this.eligible()) {
+      if (!this.declined) this.logger.warn(this.fields, 'this node may not act for the cluster now: it does not take the lease (see the preceding warnings)');
+      this.declined = true;
+      if (this.lease.isHeld()) await this.giveUp();
+      return false;
+    }
+    this.declined = false;
     if (this.lease.isHeld()) return true;
     this.acquiring ??= this.lease.acquire().finally(() => (this.acquiring = null));
     const held = await this.acquiring;
@@ -58,8 +72,15 @@ export class BusyLease {
     return Math.max(this.lease.otherExpiresAt(), now + this.lease.options.durationMs / 4);
   }
 
+  private async giveUp(): Promise<void> {
+    this.clear();
+    if (this.lease.isHeld()) await this.beforeRelease?.();
+    if (await this.lease.release()) this.logger.warn(this.fields, 'lease given up: this node may not act for the cluster now');
+  }
+
   private async tend(): Promise<void> {
     try {
+      if (!this.eligible()) return await this.giveUp();
       if (this.busy()) {
         if (!(await this.lease.renew())) {
           this.clear();

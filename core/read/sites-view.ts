@@ -15,6 +15,8 @@ export interface SiteView {
   webhookFormat: string | null;
   registeredAt: string;
   removed: boolean;
+  /** The config `sitesRevision` that last changed this site (0 before revisions were used). */
+  configRevision?: number;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface SiteView {
  */
 export class SitesView implements PersistedProjection {
   readonly name = 'sites';
-  readonly version = 2;
+  readonly version = 3;
   readonly tables = ['sites'];
   private st!: { put: ReadStatement; get: ReadStatement<{ doc: string }>; all: ReadStatement<{ doc: string }> };
   private mirror: Map<string, SiteView> | null = null;
@@ -64,12 +66,13 @@ export class SitesView implements PersistedProjection {
         webhookFormat: d.webhookFormat !== undefined ? ((d.webhookFormat as string | null) ?? null) : (prev?.webhookFormat ?? null),
         registeredAt: prev?.registeredAt ?? e.metadata.recordedAt,
         removed: false,
+        configRevision: typeof d.configRevision === 'number' ? d.configRevision : 0,
       };
       this.st.put.run(d.siteId, JSON.stringify(next));
       this.mirror = null;
     } else if (e.type === 'SiteRemoved') {
       const row = this.st.get.get(e.data.siteId);
-      if (row) this.st.put.run(e.data.siteId, JSON.stringify({ ...(JSON.parse(row.doc) as SiteView), removed: true }));
+      if (row) this.st.put.run(e.data.siteId, JSON.stringify({ ...(JSON.parse(row.doc) as SiteView), removed: true, configRevision: e.data.configRevision ?? 0 }));
       this.mirror = null;
     }
   }
@@ -78,6 +81,13 @@ export class SitesView implements PersistedProjection {
   get byId(): ReadonlyMap<string, SiteView> {
     if (!this.mirror) this.mirror = new Map(this.st.all.all().map((r) => JSON.parse(r.doc) as SiteView).map((s) => [s.siteId, s]));
     return this.mirror;
+  }
+
+  /** The highest config `sitesRevision` the log has applied to the registry (0: none used). */
+  latestRevision(): number {
+    let max = 0;
+    for (const s of this.byId.values()) max = Math.max(max, s.configRevision ?? 0);
+    return max;
   }
 
   active(): SiteView[] {

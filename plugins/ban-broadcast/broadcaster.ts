@@ -102,6 +102,9 @@ export class BanBroadcaster implements Reactor {
     };
     deps.cluster.trackLease(this.name, this.lease);
     this.lease.beforeRelease = () => this.saveCheckpoint(true);
+    // Rolling deploy: a node whose config lacks a site the log has (an older config) cannot sign
+    // for it; it leaves the sending to a node that can, instead of abandoning that site's webhooks.
+    this.lease.eligible = () => this.deps.sites.active().every((s) => !s.webhookUrl || !!this.deps.webhookOf(s.siteId)?.url);
     this.checkpoint = new StreamCheckpoint(deps.store, 'ban-broadcast');
   }
 

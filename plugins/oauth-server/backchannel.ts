@@ -52,8 +52,8 @@ export class BackChannelLogout implements Reactor {
     const now = this.d.clock.now().getTime();
     const gs =
       e.type === 'SessionEnded'
-        ? this.d.grants.grantsOf(this.d.grants.bySession, e.data.sessionId)
-        : this.d.grants.grantsOf(this.d.grants.byUser, e.data.userId).filter((g) => g.expiresAt > now);
+        ? this.d.grants.grantsOfSession(e.data.sessionId)
+        : this.d.grants.grantsOfUser(e.data.userId).filter((g) => g.expiresAt > now);
     const seen = new Set<string>();
     for (const g of gs) {
       const key = `${g.clientId} ${g.sessionId ?? ''}`;

@@ -12,7 +12,7 @@ export function oauthConsoleSource(clients: ClientRegistry, view: OAuthGrantsVie
     name: 'oauth-server',
     userCredentials(userId) {
       return view
-        .grantsOf(view.byUser, userId)
+        .grantsOfUser(userId)
         .reverse()
         .map(
           (g): ConsoleCredential => ({
@@ -27,16 +27,13 @@ export function oauthConsoleSource(clients: ClientRegistry, view: OAuthGrantsVie
         );
     },
     async revokeCredential(userId, credentialId, actor) {
-      const g = view.grants.get(credentialId);
+      const g = view.grant(credentialId);
       if (!g || g.userId !== userId || g.revoked) return false;
       await grants.revoke(credentialId, 'admin', actor); // waits for the read models
       return true;
     },
     clients() {
-      const live = new Map<string, number>();
-      const now = clock.now().getTime();
-      // Grants are few next to users; counting them is a pass over the in-memory view, not the log.
-      for (const g of view.grants.values()) if (!g.revoked && g.expiresAt > now) live.set(g.clientId, (live.get(g.clientId) ?? 0) + 1);
+      const live = view.liveGrantsByClient(clock.now().getTime());
       const out = [...clients.byId.values()].map((c) => ({
         clientId: c.clientId,
         name: c.name,

@@ -65,8 +65,8 @@ export class TokenService {
    * gateway, which verifies signatures itself): a revoked token or grant, or a removed client.
    */
   isRevoked(claims: Record<string, unknown>): boolean {
-    if (typeof claims.jti === 'string' && this.grants.revokedJtis.has(claims.jti)) return true;
-    if (typeof claims.gid === 'string' && this.grants.grants.get(claims.gid)?.revoked) return true;
+    if (typeof claims.jti === 'string' && this.grants.isJtiRevoked(claims.jti)) return true;
+    if (typeof claims.gid === 'string' && this.grants.isGrantRevoked(claims.gid)) return true;
     return typeof claims.client_id === 'string' && !this.clients.get(claims.client_id);
   }
 
@@ -120,12 +120,12 @@ export class TokenService {
     }
     if (typeof p.nbf === 'number' && p.nbf > now) return { active: false, reason: 'not_yet_valid' };
     const jti = p.jti as string;
-    if (this.grants.revokedJtis.has(jti)) return { active: false, reason: 'token_revoked' };
+    if (this.grants.isJtiRevoked(jti)) return { active: false, reason: 'token_revoked' };
     const clientId = p.client_id as string;
     if (!this.clients.get(clientId)) return { active: false, reason: 'client_removed' };
     const gid = p.gid as string | undefined;
     if (gid) {
-      if (this.grants.grants.get(gid)?.revoked) return { active: false, reason: 'grant_revoked' };
+      if (this.grants.isGrantRevoked(gid)) return { active: false, reason: 'grant_revoked' };
       if (!this.read.users.isActive(p.sub as string)) return { active: false, reason: 'user_inactive' };
       const sid = p.sid as string | undefined;
       if (sid && !this.read.sessions.byId.has(sid)) return { active: false, reason: 'session_ended' };

@@ -14,6 +14,9 @@ import { IDP_ID, ISSUER, type Deps } from './deps.js';
 import { registerLoginRoutes } from './login-routes.js';
 import { registerTotpRoutes } from './totp-routes.js';
 import { registerRegistrationRoutes } from './register-routes.js';
+import { registerResetRoutes } from './reset-routes.js';
+import { PasswordLinks } from '../../core/index.js';
+import type { Mailer } from '../../adapters/mail/mailer.js';
 
 /**
  * The password identity provider: Argon2id, TOTP second factor with recovery codes, optional
@@ -61,6 +64,7 @@ const plugin: Plugin<PasswordLoginConfig> = {
     registerLoginRoutes(app, deps, postLimit);
     registerTotpRoutes(app, deps, postLimit);
     if (ctx.config.selfRegistration) registerRegistrationRoutes(app, deps, postLimit);
+    registerResetRoutes(app, deps, new PasswordLinks(ctx.store, ctx.clock), ctx.container.get<Mailer | null>(TOKENS.Mailer), postLimit);
 
     ctx.add.identityProvider({
       id: IDP_ID,

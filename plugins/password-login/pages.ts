@@ -8,6 +8,7 @@ ${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
 <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="${o.email ?? ''}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Log in</button></form>
+<p class="muted"><a href="/password/forgot">Forgot your password?</a></p>
 ${o.registration ? html`<p class="muted">No account? <a href="/password/register?lr=${encodeURIComponent(o.lr)}">Create one</a>.</p>` : ''}`;
 }
 
@@ -49,4 +50,35 @@ export function recoveryCodesPage(codes: string[], next: string): SafeHtml {
 <p class="ok">Keep these recovery codes somewhere safe. Each works once, in place of a code, if you lose your phone. They are not shown again.</p>
 <ul class="recovery-codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
 <p><a class="button" href="${next}">Continue</a></p>`;
+}
+
+export function forgotForm(o: { csrf: string; sent?: boolean; error?: string }): SafeHtml {
+  return html`<h1>Forgot your password?</h1>
+${o.sent ? html`<p class="flash" role="status" data-testid="reset-sent">If an account uses this address, a link to set a new password is on its way. It works once, for 30 minutes.</p>` : ''}
+${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
+<form class="stack" method="post" action="/password/forgot">
+<input type="hidden" name="_csrf" value="${o.csrf}">
+<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
+<button type="submit">Send me a link</button></form>
+<p class="muted"><a href="/password/login">Back to log in</a></p>`;
+}
+
+export function setPasswordForm(o: { token: string; csrf: string; purpose: 'invite' | 'reset'; email: string | null; error?: string }): SafeHtml {
+  return html`<h1>${o.purpose === 'invite' ? 'Welcome: choose your password' : 'Choose a new password'}</h1>
+${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
+<form class="stack" method="post" action="/password/set">
+<input type="hidden" name="_csrf" value="${o.csrf}"><input type="hidden" name="token" value="${o.token}">
+<input type="email" name="email" autocomplete="username" value="${o.email ?? ''}" hidden>
+<label for="password">New password</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="8">
+<button type="submit">Set password</button></form>`;
+}
+
+export function linkInvalidPage(): SafeHtml {
+  return html`<h1>This link no longer works</h1>
+<p>It expired or was already used. <a href="/password/forgot">Ask for a new one</a>, or <a href="/password/login">log in</a>.</p>`;
+}
+
+export function passwordSetPage(): SafeHtml {
+  return html`<h1>Password set</h1>
+<p data-testid="password-set">Your password is set. <a href="/password/login">Log in</a> with your email and the new password.</p>`;
 }

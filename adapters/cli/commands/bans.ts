@@ -1,9 +1,8 @@
-import { replayLog } from '../../../core/index.js';
 import { DeliveriesView, requeueDelivery } from '../../../plugins/ban-broadcast/index.js';
 import type { DeliveryState } from '../../../plugins/ban-broadcast/delivery-state.js';
 import { parseArgs } from '../args.js';
 import type { CliCommand } from '../command.js';
-import { freshReadModels, openCliContext, resolveUser } from '../context.js';
+import { nodeReadModels, openCliContext, resolveUser } from '../context.js';
 import { UsageError, out, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
 
@@ -38,10 +37,15 @@ export const bansCommand: CliCommand = {
       const ctx = await openCliContext(rest, io);
       try {
         const userId = args.positional[0] ? await resolveUser(ctx.users, args.positional[0]) : undefined;
+        // The node's persisted deliveries view, caught up with the tail: no replay of the whole log.
         const view = new DeliveriesView();
-        const { engine } = freshReadModels([view]);
-        await replayLog(ctx.store, engine);
-        const bans = view.list(userId, limit); // newest first
+        const node = await nodeReadModels(ctx, [view]);
+        let bans;
+        try {
+          bans = view.list(userId, limit); // newest first
+        } finally {
+          node.close();
+        }
         if (args.flags.has('json')) {
           out(io, JSON.stringify(bans.map((b) => ({ ...b, sites: Object.fromEntries(b.sites) })), null, 2));
           return 0;

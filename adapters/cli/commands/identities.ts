@@ -34,6 +34,11 @@ export const identitiesCommand: CliCommand = {
         sub === 'link'
           ? await ctx.users.execute(userId, { type: 'linkIdentity', issuer, subject, via: 'admin' }, meta)
           : await ctx.users.execute(userId, { type: 'unlinkIdentity', issuer, subject }, meta);
+      if (!res.events.length) {
+        // Idempotent: nothing recorded, and the operator is told so rather than shown a position.
+        out(io, sub === 'link' ? `${subject} @ ${issuer} is already linked to user ${userId}: nothing recorded` : `${subject} @ ${issuer} was not linked to user ${userId}: nothing recorded`);
+        return 0;
+      }
       out(io, `${sub === 'link' ? 'linked' : 'unlinked'} ${subject} @ ${issuer} ${sub === 'link' ? 'to' : 'from'} user ${userId} (position ${res.position})`);
       return 0;
     } finally {

@@ -4,8 +4,33 @@ import type { CliCommand } from '../command.js';
 import { nodeReadModels, openCliContext, resolveUser, type CliContext } from '../context.js';
 import { UsageError, out, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
+import { systemClock } from '../../../core/index.js';
+import { createMailer } from '../../mail/mailer.js';
+import { PasswordLinks, linkMail, linkUrl } from '../../../core/index.js';
+
+/**
+ * How a new user gets in: a one-time invitation link to set a password (password-login), mailed
+ * when `mail` is configured, printed otherwise.
+ */
+async function invite(ctx: CliContext, io: CliIo, userId: string, email: string): Promise<void> {
+  const link = (await new PasswordLinks(ctx.store, systemClock).issue(userId, 'invite', ctx.actor))!;
+  const url = linkUrl(ctx.config.server.baseUrl, link.token);
+  const mailer = createMailer(ctx.config.mail);
+  if (mailer) {
+    try {
+      await mailer.send({ to: email, ...linkMail('invite', url, link.expiresAt) });
+      out(io, `invitation mailed to ${email} (the link works once, until ${link.expiresAt.toISOString()})`);
+      return;
+    } finally {
+      mailer.close();
+    }
+  }
+  out(io, `no mail server configured (config \`mail\`): send this link to ${email} yourself; it works once, until ${link.expiresAt.toISOString()}:`);
+  out(io, url);
+}
 
 const USAGE = `broker users add --email <email> [--name <name>] [--admin]
+       broker users invite <email> [--name <name>] [--admin]
        broker users ban <id|email> --reason <text>
        broker users unban <id|email> [--reason <text>]
        broker users disable <id|email> [--reason <text>]
@@ -43,6 +68,21 @@ export const usersCommand: CliCommand = {
         return withContext(rest, io, async (ctx) => {
           const res = await ctx.users.register({ email, name: flag(args, 'name') ?? null, admin: args.flags.has('admin'), via: 'cli' }, { actor: ctx.actor });
           out(io, res.userId);
+          // A user with no password and no way to get one is no use: say how they get in.
+          await invite(ctx, io, res.userId, email);
+          return 0;
+        });
+      }
+      case 'invite': {
+        const args = parseArgs(rest, { values: ['name'], booleans: ['admin'] });
+        if (args.positional.length !== 1 || !args.positional[0].includes('@')) throw new UsageError('users invite takes one <email>');
+        const email = args.positional[0].trim().toLowerCase();
+        return withContext(rest, io, async (ctx) => {
+          const existing = await ctx.users.findByEmail(email);
+          const userId = existing ?? (await ctx.users.register({ email, name: flag(args, 'name') ?? null, admin: args.flags.has('admin'), via: 'invite' }, { actor: ctx.actor })).userId;
+          if (existing) out(io, `${email} already has an account (${existing}): sending it a new link`);
+          else out(io, userId);
+          await invite(ctx, io, userId, email);
           return 0;
         });
       }

@@ -13,6 +13,7 @@ import { registerSitesPage } from './sites-page.js';
 import { registerClientsPage } from './clients-page.js';
 import { registerIdpsPage } from './idps-page.js';
 import { registerEventsPage } from './events-page.js';
+import { registerInvitePage } from './invite-page.js';
 
 /** The operator console: its read model, its stylesheet and one module per screen. */
 export function registerConsole(ctx: PluginCtx<AdminConfig>, guard: AdminGuard): void {
@@ -29,4 +30,5 @@ export function registerConsole(ctx: PluginCtx<AdminConfig>, guard: AdminGuard):
   registerClientsPage(d);
   registerIdpsPage(d);
   registerEventsPage(d);
+  registerInvitePage(d);
 }

@@ -48,6 +48,7 @@ export function registerUsersPage(d: ConsoleDeps): void {
     const keep = { q, status, role, provider, limit: limit === 25 ? null : limit };
     const opt = (value: string, label: string, current: string) => html`<option value="${value}"${value === current ? html` selected` : ''}>${label}</option>`;
     const body = html`<h1>Users</h1>
+<p><a href="/admin/invite" class="button" data-action="invite">Invite someone</a></p>
 <form class="filters" method="get" action="/admin/users" role="search" aria-label="Find users">
 <div class="field"><label for="q">Search</label><input id="q" name="q" type="search" value="${q}" placeholder="email, name or id" autocomplete="off"></div>
 <div class="field"><label for="status">Status</label><select id="status" name="status">${opt('', 'Any', status)}${opt('active', 'Active', status)}${opt('banned', 'Banned', status)}${opt('disabled', 'Disabled', status)}</select></div>

@@ -33,7 +33,10 @@ describe('broker commands in-process', () => {
   it('adds, bans, unbans, disables and enables through the Users service, idempotently', async () => {
     const add = await run('users', 'add', '--email', 'carol@example.com', '--name', 'Carol');
     expect(add.code).toBe(0);
-    const id = add.stdout.trim();
+    const [id, how, link] = add.stdout.trim().split('\n');
+    // How the user gets in: no mail server here, so the one-time link is printed.
+    expect(how).toMatch(/no mail server configured .* send this link to carol@example.com yourself/);
+    expect(link).toMatch(new RegExp(`/password/set\\?token=${id}\\.`));
     expect((await run('users', 'add', '--email', 'carol@example.com')).code).toBe(1); // email taken
     expect((await run('users', 'ban', id, '--reason', 'abuse')).stdout).toContain(`banned ${id}`);
     expect((await run('users', 'ban', id, '--reason', 'again')).stdout).toContain('already banned, nothing recorded');
@@ -52,8 +55,9 @@ describe('broker commands in-process', () => {
   it('replays as of a position and as of a time', async () => {
     const all = JSON.parse((await run('replay', '--json')).stdout);
     expect(all.state.users).toBe(1);
-    const beforeBan = JSON.parse((await run('replay', '--until', '3', '--json')).stdout);
-    expect(beforeBan).toMatchObject({ applied: 3, state: { users: 1, banned: 1 } });
+    // Position 3 is the invitation link `users add` issued; 4 the ban.
+    const beforeBan = JSON.parse((await run('replay', '--until', '4', '--json')).stdout);
+    expect(beforeBan).toMatchObject({ applied: 4, state: { users: 1, banned: 1 } });
     const longAgo = JSON.parse((await run('replay', '--until', '2000-01-01T00:00:00Z', '--json')).stdout);
     expect(longAgo).toMatchObject({ applied: 0, state: { users: 0 } });
     expect(parseUntil('12')).toBe(12);
@@ -83,6 +87,16 @@ describe('broker commands in-process', () => {
     const r = await run('users', 'ban', 'x');
     expect(r.stderr).toMatch(/--reason is required\nusage: broker users add/);
     expect((await run('help', 'audit')).stdout).toMatch(/broker audit verify/);
+  });
+
+  it('prints any command\'s usage with --help, without running it', async () => {
+    for (const c of COMMANDS) {
+      const r = await run(...c.name.split(' '), '--help');
+      expect({ name: c.name, code: r.code, out: r.stdout.startsWith('usage: broker ') }).toEqual({ name: c.name, code: 0, out: true });
+    }
+    const r = await run('users', 'ban', 'someone@example.com', '--reason', 'x', '--help');
+    expect(r.stdout).toMatch(/^usage: broker users add/);
+    expect((await run('users', 'list', '--json')).stdout).not.toContain('someone');
   });
 
   it('draws a progress bar on a terminal, and nothing on a pipe', async () => {

@@ -37,6 +37,7 @@ describe('broker identities', () => {
     expect(link.stdout).toContain(`linked lee-77 @ https://idp.example/saml to user ${userId}`);
     expect(await withStore((u) => u.findByIdentity('https://idp.example/saml', 'lee-77'))).toBe(userId);
     expect((await run('identities', 'list', userId)).stdout).toContain('lee-77\thttps://idp.example/saml');
+    expect((await run('identities', 'link', userId, 'https://idp.example/saml', 'lee-77')).stdout).toContain('is already linked to user');
     const unlink = await run('identities', 'unlink', userId, 'https://idp.example/saml', 'lee-77');
     expect(unlink.code).toBe(0);
     expect(await withStore((u) => u.findByIdentity('https://idp.example/saml', 'lee-77'))).toBeNull();

@@ -25,6 +25,18 @@ describe('demo: the demo site takes the broker ban webhooks', () => {
     fetch(`${demo.siteUrl}${DEMO_WEBHOOK_PATH}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   const signed = (body: string, id: string, secret = demo.webhookSecret, ts = Math.floor(Date.now() / 1000)) => signStandardWebhook(decodeWebhookSecret(secret), id, ts, body);
 
+  it('runs on a SQLite log with the console and a styled site', async () => {
+    expect(demo.broker.store.constructor.name).toBe('SqliteEventStore');
+    const css = await fetch(`${demo.siteUrl}/assets/broker.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get('content-type')).toMatch(/text\/css/);
+    expect((await fetch(`${demo.siteUrl}/`)).status).toBe(200);
+    // The console is there, behind a login; the demo admin exists.
+    const admin = await fetch(`${demo.brokerListenUrl}/admin`, { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect([302, 303]).toContain(admin.status); // a browser is sent to log in
+    expect(demo.broker.read.users.findByEmail('admin@example.test')?.admin).toBe(true);
+  });
+
   it('a ban recorded at the broker reaches the demo site: the user is marked banned there and their session ends', async () => {
     const browser = new Browser({ [BASE]: demo.brokerListenUrl });
     const here = [demo.siteUrl, BASE, demo.brokerListenUrl];

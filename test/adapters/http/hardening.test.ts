@@ -49,6 +49,8 @@ describe('HTTP hardening', () => {
   it('shows a browser an HTML error page instead', async () => {
     const r = await broker.app.inject({ url: '/no/such/thing', headers: { accept: 'text/html,application/xhtml+xml' } });
     expect(r.statusCode).toBe(404);
+    expect(r.body).toContain('Not found');
+    expect(r.body).not.toContain('Bad request');
     expect(r.headers['content-type']).toMatch(/^text\/html/);
     expect(r.body).toContain('<h1>Not found</h1>');
     expect(r.body).not.toContain('Bad request');

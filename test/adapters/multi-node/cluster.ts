@@ -24,8 +24,9 @@ export interface BrokerNode {
   stop(): Promise<void>;
 }
 
-export async function startNode(name: string, url: string, schema: string): Promise<BrokerNode> {
-  const child = fork(path.join(ROOT, 'test/adapters/multi-node/node-process.ts'), [JSON.stringify({ url, schema, name })], {
+/** `script`: the node's program (default node-process.ts); `extra` joins its JSON argument. */
+export async function startNode(name: string, url: string, schema: string, script = 'node-process.ts', extra: Record<string, unknown> = {}): Promise<BrokerNode> {
+  const child = fork(path.join(ROOT, 'test/adapters/multi-node', script), [JSON.stringify({ url, schema, name, ...extra })], {
     cwd: ROOT,
     execArgv: ['--import', './adapters/cli/ts-register.mjs'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -60,8 +61,13 @@ export async function startNode(name: string, url: string, schema: string): Prom
   const call = <T>(op: string, args: Record<string, unknown> = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const id = next++;
+      if (!child.connected) return reject(new Error(`node ${name} is gone`));
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.send({ id, op, args });
+      child.send({ id, op, args }, (err) => {
+        if (!err) return;
+        pending.delete(id);
+        reject(err);
+      });
     });
   const node: BrokerNode = {
     name,
@@ -69,7 +75,7 @@ export async function startNode(name: string, url: string, schema: string): Prom
     progress: 0,
     call,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null || !child.connected) return;
       await Promise.race([call('stop').catch(() => {}), exited]);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       if (child.exitCode === null) child.kill('SIGKILL');

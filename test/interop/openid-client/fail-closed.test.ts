@@ -6,6 +6,7 @@ import { CLIENTS, REDIRECT, SECRET, authorize, startOAuth, type Harness } from '
 import { field, type Client } from '../../helpers/cookie-jar.js';
 import { waitUntil } from '../../helpers/broker.js';
 import { OAuthGrantsView } from '../../../plugins/oauth-server/grants-view.js';
+import { opened } from '../../helpers/read-db.js';
 
 const API_TOKEN = 'admin-api-token-0123456789abcdef';
 
@@ -92,10 +93,10 @@ describe('interop: revocation fails closed', () => {
     const again = await login('amy@example.com');
     expect((await client.refreshTokenGrant(config, again.tokens.refresh_token!)).access_token).toBeTruthy();
     // A replay of the log (a restart, a new node) reaches the same verdicts.
-    const replayed = new OAuthGrantsView();
+    const replayed = opened(new OAuthGrantsView());
     for (const e of await events()) replayed.apply(e);
     const gid = (at: string) => h.keys.verifySync(at).gid as string;
-    expect([phone, laptop, again].map((s) => replayed.grants.get(gid(s.tokens.access_token))?.revoked)).toEqual([true, true, false]);
+    expect([phone, laptop, again].map((s) => replayed.grant(gid(s.tokens.access_token))?.revoked)).toEqual([true, true, false]);
   });
 
   it('a ban then an unban restores the account, not its old tokens; the client hears once per session', async () => {

@@ -8,7 +8,7 @@ import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { PasswordHasher } from '../../../adapters/crypto/password-hasher.js';
 import { TOKENS } from '../../../adapters/kernel/tokens.js';
 import type { SigningKeys } from '../../../adapters/crypto/signing-keys.js';
-import type { Clock } from '../../../core/index.js';
+import type { Clock, EventStore } from '../../../core/index.js';
 
 /** Real time plus an offset the test moves (third-party clients use the real clock). */
 export class ShiftClock implements Clock {
@@ -64,8 +64,9 @@ export async function startOAuth(
   extra: Record<string, unknown> = {},
   morePlugins: { name: string; config: unknown }[] = [],
   configOver: Partial<BrokerConfig> = {},
+  opts: { store?: EventStore; sink?: Writable; port?: number } = {},
 ): Promise<Harness> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const clock = new ShiftClock();
   const config = testConfig({
@@ -78,8 +79,8 @@ export async function startOAuth(
     ],
     ...configOver,
   });
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  const broker = await bootBroker(config, { store: new MemoryEventStore(), clock, logger: pino({ level: 'warn' }, sink) });
+  const sink = opts.sink ?? new Writable({ write: (_c, _e, cb) => cb() });
+  const broker = await bootBroker(config, { store: opts.store ?? new MemoryEventStore(), clock, logger: pino({ level: 'warn' }, sink) });
   await broker.listen();
   const hasher = new PasswordHasher(TEST_ARGON2);
   return {
