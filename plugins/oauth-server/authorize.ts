@@ -5,7 +5,7 @@ import type { WebKit } from '../../adapters/http/web-kit.js';
 import { html, layout } from '../../adapters/http/html.js';
 import type { Client, ClientRegistry } from './clients.js';
 import type { CodeCodec } from './codes.js';
-import { OAuthError } from './errors.js';
+import type { OAuthError } from './errors.js';
 import { consentStream } from './events.js';
 import type { OAuthGrantsView } from './grants-view.js';
 import { singleParams, splitScope, withParams } from './params.js';
