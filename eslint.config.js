@@ -78,7 +78,10 @@ const architecture = {
         const t = target(context, spec);
         if (!t) return;
         if (t[0] === 'plugins' && t[1] !== own) {
-          context.report({ node, message: `plugins/${own} must not import plugins/${t[1]} (${spec}); plugins talk through events and extension points` });
+          context.report({
+            node,
+            message: `plugins/${own} must not import plugins/${t[1]} (${spec}); plugins talk through events and extension points`,
+          });
         } else if (t[0] === 'core' && t.slice(1).join('/') !== 'index.js') {
           context.report({ node, message: `plugins import core only through core/index.js (${spec})` });
         }
@@ -111,7 +114,10 @@ const architecture = {
       return onImports((spec, node) => {
         const t = target(context, spec);
         if (t && t[0] === 'plugins') {
-          context.report({ node, message: `adapters/ must not import plugins/ (${spec}); only adapters/kernel/builtin-plugins.ts composes plugins` });
+          context.report({
+            node,
+            message: `adapters/ must not import plugins/ (${spec}); only adapters/kernel/builtin-plugins.ts composes plugins`,
+          });
         }
       });
     }),
@@ -158,7 +164,10 @@ export default tseslint.config(
       'architecture/plugin-boundary': 'error',
       'architecture/plugin-public-entry': 'warn',
       'architecture/adapter-boundary': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
     },
   },
