@@ -1,6 +1,6 @@
 // @ts-check
 // Lint for the broker: typescript-eslint's recommended rules, plus the import rules of the
-// architecture (docs: /ARCHITECTURE.md "Import rules"), checked on the resolved path of each import
+// architecture ("Import rules": core, plugins, adapters, composition), checked on the resolved path of each import
 // so `../../adapters/x.js` and `../adapters/x.js` are judged alike.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,7 +172,7 @@ export default tseslint.config(
     },
   },
   {
-    // "No `any` in core" (CONVENTIONS.md), nor in plugins. The kernel and config loader hold a few
+    // "No `any` in core" (the house conventions), nor in plugins. The kernel and config loader hold a few
     // on purpose (the heterogeneous plugin list, the raw YAML before validation): warnings, listed.
     files: ['adapters/**', 'config/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'warn' },
