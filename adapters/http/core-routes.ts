@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { EventStore, LoginService, ProjectionEngine, ReadModels } from '../../core/index.js';
+import type { EventStore, LoginService, ProjectionEngine, Quarantine, ReadModels } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import type { WebKit } from './web-kit.js';
 import { html, STYLESHEET } from './html.js';
@@ -16,6 +16,8 @@ interface CoreRouteDeps {
   read: ReadModels;
   webFor: (app: FastifyInstance) => WebKit;
   state: { ready: boolean; stopping: boolean };
+  /** Projections and reactors stopped on an event they threw on. */
+  quarantines?: () => Quarantine[];
   /** How this node's sites config stands against the log's (a rolling deploy), for /readyz. */
   sitesConfig?: () => { revision: number; logRevision: number; agreement: string; unknownHere: string[] };
 }
@@ -51,7 +53,13 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
     // the detail tells the operator to finish the rollout.
     const sites = deps.sitesConfig?.();
     const sitesDetail = sites && sites.agreement !== 'current' ? { sitesConfig: sites } : {};
-    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...sitesDetail });
+    // A quarantined projection or reactor leaves the node ready (200) but `degraded`: the fault is a
+    // bug that every node meets on the same event, so a 503 would take every node out of the load
+    // balancer and stop all logins for one plugin's view or webhook. The alert is the status field
+    // and broker_component_quarantined; logins, sessions and the other read models serve on.
+    const quarantined = deps.quarantines?.() ?? [];
+    const status = reason ? 'not_ready' : quarantined.length ? 'degraded' : 'ready';
+    return reply.code(reason ? 503 : 200).send({ status, ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...(quarantined.length ? { quarantined } : {}), ...sitesDetail });
   });
 
   for (const path of ['/favicon.svg', '/favicon.ico']) {
