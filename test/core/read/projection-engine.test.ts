@@ -79,23 +79,57 @@ describe('ProjectionEngine with persisted projections', () => {
     expect(b.status()[0].rebuild).toBeNull();
   });
 
-  it('skips one event a projection cannot apply, records it, and applies the rest of the batch', async () => {
+  it('quarantines a projection on the event it throws on: others go on, it stops just before, a retry request catches it up', async () => {
     const store = new MemoryEventStore();
     const db = memoryReadDb();
     await seed(store, 30, { poisonAt: 12 });
     const e = new ProjectionEngine(db);
     const c = new Counter();
+    const other = new Counter();
+    Object.assign(other, { name: 'test.other', poisonless: true });
+    other.apply = function (ev: RecordedEvent) {
+      (this as unknown as { put: ReadStatement }).put.run(`other:${ev.type}`);
+    };
     const failures: number[] = [];
     e.onFailure = (f) => failures.push(f.position);
     e.add(c);
+    e.add(other);
     await e.prepare(store);
     e.start(store);
     await e.waitFor(30);
-    e.stop();
     expect(failures).toEqual([12]);
-    expect(c.count('SessionRefreshed')).toBe(29); // the poison event's partial write was rolled back with its savepoint
-    expect(db.prepare<{ position: number }>('SELECT position FROM projection_failures WHERE name = ?').all('test.counter')).toEqual([{ position: 12 }]);
-    expect(e.status()[0]).toMatchObject({ checkpoint: 30, failures: 1 });
+    expect(c.count('SessionRefreshed')).toBe(11); // stopped before the poison event; its partial write rolled back
+    expect(other.count('other:SessionRefreshed')).toBe(30); // the other projection went on
+    expect(db.prepare('SELECT name, position, stream_id, type FROM projection_quarantine').all()).toEqual([{ name: 'test.counter', position: 12, stream_id: 's-5', type: 'SessionRefreshed' }]);
+    expect(e.status()[0]).toMatchObject({ checkpoint: 11, failures: 1, quarantined: { component: 'test.counter', position: 12, type: 'SessionRefreshed' } });
+    e.stop();
+
+    // A restart on the same file keeps it held (it does not meet the event again).
+    const e2 = new ProjectionEngine(db);
+    const c2 = new Counter();
+    e2.add(c2);
+    await e2.prepare(store);
+    e2.start(store);
+    await seed(store, 2);
+    await e2.waitFor(32);
+    expect(e2.quarantines().map((q) => q.position)).toEqual([12]);
+    expect(c2.count('SessionRefreshed')).toBe(11);
+
+    // The fix: the poison no longer throws; a retry request in the log releases and catches it up.
+    c2.apply = function (ev: RecordedEvent) {
+      (this as unknown as { put: ReadStatement }).put.run(ev.type);
+    };
+    const released: string[] = [];
+    e2.onRelease = (n) => released.push(n);
+    const { position } = await store.append('component-test.counter', [{ type: 'ComponentRetryRequested', data: { component: 'test.counter' }, metadata: { actor: 't' } }]);
+    await e2.waitFor(position);
+    for (let i = 0; i < 200 && (e2.checkpointOf('test.counter') < position || e2.quarantines().length); i++) await new Promise((r) => setTimeout(r, 10));
+    e2.stop();
+    expect(released).toEqual(['test.counter']);
+    expect(e2.quarantines()).toEqual([]);
+    expect(c2.count('SessionRefreshed')).toBe(32);
+    expect(e2.checkpointOf('test.counter')).toBe(position);
+    expect(db.prepare('SELECT count(*) AS n FROM projection_quarantine').get()).toEqual({ n: 0 });
   });
 
   it('detects a checkpoint past the log (an older log restored) and a different log at the checkpoint', async () => {
