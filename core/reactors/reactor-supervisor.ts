@@ -65,6 +65,8 @@ interface Supervised {
   quarantine: (Quarantine & { recordedAt: number }) | null;
   /** Stops handing events to the reactor (its current subscriptions). */
   cut: (() => void)[];
+  /** Bumped at each start: a subscription from an earlier start never delivers again. */
+  generation: number;
 }
 
 /**
@@ -89,7 +91,7 @@ export class ReactorSupervisor {
   ) {}
 
   add(reactor: Reactor): void {
-    this.reactors.push({ reactor, running: false, quarantine: null, cut: [] });
+    this.reactors.push({ reactor, running: false, quarantine: null, cut: [], generation: 0 });
   }
 
   get names(): string[] {
@@ -139,13 +141,14 @@ export class ReactorSupervisor {
   }
 
   private async start(s: Supervised): Promise<void> {
+    const generation = ++s.generation;
     const guard: Guard = { current: null, last: null, fail: (err) => void this.quarantine(s, guard, err) };
     const ctx: ReactorContext = {
       subscribe: (after) =>
         new GuardedEvents<RecordedEvent>(guard, (subscriber) => {
           const inner = this.store.subscribe(after).subscribe({
             next: (e) => {
-              if (s.quarantine) return;
+              if (s.quarantine || s.generation !== generation) return;
               guard.current = e;
               guard.last = e;
               try {
