@@ -1,3 +1,4 @@
+import { MemoryDataKeys } from '../data-keys/memory.js';
 import type { Observable } from 'rxjs';
 import {
   catchUpSubscription,
@@ -16,6 +17,7 @@ import {
 /** In-memory event store: for tests and throwaway demos. Same contract as the durable ones. */
 export class MemoryEventStore implements EventStore {
   readonly kind = 'memory';
+  readonly dataKeys = new MemoryDataKeys();
   private readonly all: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly listeners = new Set<() => void>();

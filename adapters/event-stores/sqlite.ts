@@ -18,6 +18,7 @@ import {
   type ReadStreamOptions,
 } from '../../core/index.js';
 import { SqliteTree } from './sqlite-tree.js';
+import { SqliteDataKeys } from '../data-keys/sqlite.js';
 
 export interface SqliteEventStoreOptions {
   path: string;
@@ -96,6 +97,7 @@ function toEvent(r: Row): RecordedEvent {
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   readonly tree?: SqliteTree;
+  readonly dataKeys: SqliteDataKeys;
   private readonly listeners = new Set<() => void>();
   private queue: PendingAppend[] = [];
   private scheduled = false;
@@ -124,6 +126,7 @@ export class SqliteEventStore implements EventStore {
     withTree: boolean,
   ) {
     if (withTree) this.tree = new SqliteTree(db);
+    this.dataKeys = new SqliteDataKeys(db);
     const tree = this.tree;
     this.stmt = {
       last: db.prepare('SELECT revision, hash FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1').raw(),
@@ -213,6 +216,9 @@ export class SqliteEventStore implements EventStore {
       // 32 MiB of page cache (default 2 MiB): appends update two indexes (event id, stream
       // revision) whose pages are spread over the whole file once the log is large.
       db.pragma('cache_size = -32768');
+      // Deleted and overwritten content is zeroed in the file (a destroyed data key must leave no
+      // copy in a free page). The log itself is append-only, so this costs its appends nothing.
+      db.pragma('secure_delete = ON');
       db.exec(SCHEMA);
     } catch (e) {
       db.close();

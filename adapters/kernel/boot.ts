@@ -46,6 +46,7 @@ import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
 import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
+import { withPersonalData } from '../crypto/personal-data.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
 import { createMailer } from '../mail/mailer.js';
@@ -114,7 +115,8 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   try {
     const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
     store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
-    return await assemble(config, options, store, keys, () => lock?.release());
+    // Personal fields are sealed under per-user keys on the way in and opened on the way out (issue 19).
+    return await assemble(config, options, withPersonalData(store, keys.derive('data-keys')), keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
     lock?.release();

@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { NewEvent, RecordedEvent } from '../events/envelope.js';
 import type { TransparencyTree } from '../tlog/tree-port.js';
+import type { DataKeyTable } from './data-keys.js';
 
 /**
  * Expected revision for an append (optimistic concurrency):
@@ -80,6 +81,24 @@ export interface EventStore {
    * store that does not keep one (memory, EventStoreDB) or when turned off.
    */
   readonly tree?: TransparencyTree;
+  /**
+   * The keys personal fields are encrypted under (issue 19), in the store's own database beside
+   * the log. Absent on a store that cannot keep them (EventStoreDB): its events are written in clear.
+   */
+  readonly dataKeys?: DataKeyTable;
+  /**
+   * Set by a decorator that changes what readers see (adapters/crypto/personal-data.ts decrypts
+   * personal fields): the store beneath, whose events are what the hashes cover. Chain and tree
+   * verification, copies and imports read this one.
+   */
+  readonly raw?: EventStore;
+}
+
+/** The events as stored, hashes and all: beneath any decorator. */
+export function storedEvents(store: EventStore): EventStore {
+  let s = store;
+  while (s.raw) s = s.raw;
+  return s;
 }
 
 export interface StoreFaults {

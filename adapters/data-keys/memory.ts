@@ -1,0 +1,34 @@
+import type { DataKeyTable } from '../../core/ports/data-keys.js';
+
+/** Data keys of a memory store: gone with the process, like its log. */
+export class MemoryDataKeys implements DataKeyTable {
+  private readonly keys = new Map<string, Buffer | null>();
+
+  async get(ids: readonly string[]): Promise<Map<string, Buffer | null>> {
+    const out = new Map<string, Buffer | null>();
+    for (const id of ids) if (this.keys.has(id)) out.set(id, this.keys.get(id)!);
+    return out;
+  }
+
+  async create(id: string, wrapped: Buffer): Promise<Buffer | null> {
+    if (!this.keys.has(id)) this.keys.set(id, wrapped);
+    return this.keys.get(id)!;
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    const had = this.keys.get(id);
+    if (had) had.fill(0);
+    this.keys.set(id, null);
+    return !!had;
+  }
+
+  async liveBefore(prefix: string, before: string): Promise<string[]> {
+    return [...this.keys].filter(([id, k]) => k && id.startsWith(prefix) && id < before).map(([id]) => id);
+  }
+
+  async counts(): Promise<{ live: number; destroyed: number }> {
+    let live = 0;
+    for (const k of this.keys.values()) if (k) live++;
+    return { live, destroyed: this.keys.size - live };
+  }
+}
