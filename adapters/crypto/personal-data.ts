@@ -318,6 +318,11 @@ export class PersonalDataStore implements EventStore {
     return out;
   }
 
+  /** Opens events read from `raw` (an export that writes both forms). */
+  open(events: RecordedEvent[]): Promise<RecordedEvent[]> {
+    return this.openAll(events);
+  }
+
   async readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
     return this.openAll(await this.raw.readStream(streamId, options));
   }
@@ -418,4 +423,40 @@ export function withPersonalData(store: EventStore, wrapKey: Buffer): EventStore
   if (store instanceof PersonalDataStore || store.raw) return store;
   if (!store.dataKeys) return store;
   return new PersonalDataStore(store as EventStore & { dataKeys: DataKeyTable }, wrapKey);
+}
+
+/**
+ * Whether a stored event holds personal fields in clear: written before sealing existed (or by a
+ * store that keeps no keys). Erasure cannot reach those without rewriting the log.
+ */
+export function holdsPlaintextPersonalData(e: RecordedEvent): boolean {
+  const decl = personalFieldsOf(e.type);
+  const data = e.data as Record<string, unknown> | null;
+  if (!decl || !data || typeof data !== 'object') return false;
+  for (const f of decl.fields) if (data[f] !== undefined && data[f] !== null && data[f] !== ERASED) return true;
+  return false;
+}
+
+/**
+ * What opening changed in an event, for an export line that must stay verifiable: the paths of the
+ * fields shown in clear (or `[erased]`), and the sealed parts as stored. Putting `sealed` back in
+ * place of the `opened` paths gives the stored event, whose hash is recomputable.
+ */
+export function openedParts(stored: RecordedEvent, opened: RecordedEvent): { opened: string[]; sealed: Record<string, unknown> } | null {
+  if (stored === opened) return null;
+  const paths: string[] = [];
+  const sealed: Record<string, unknown> = {};
+  const d = stored.data as Record<string, unknown> | null;
+  const part = d && typeof d === 'object' ? d[SEALED_FIELD] : undefined;
+  if (isSealed(part)) {
+    sealed[`data.${SEALED_FIELD}`] = part;
+    for (const f of part.f) paths.push(`data.${f}`);
+  }
+  const m = stored.metadata as Record<string, unknown>;
+  for (const f of NETWORK_FIELDS) {
+    if (!isSealed(m[f])) continue;
+    sealed[`metadata.${f}`] = m[f];
+    paths.push(`metadata.${f}`);
+  }
+  return paths.length ? { opened: paths, sealed } : null;
 }

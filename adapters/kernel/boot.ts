@@ -16,6 +16,7 @@ import {
   LoginService,
   ProjectionEngine,
   SessionsView,
+  DEFAULT_NETWORK_DATA_DAYS,
   SitesView,
   Users,
   UsersView,
@@ -46,7 +47,7 @@ import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
 import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
-import { withPersonalData } from '../crypto/personal-data.js';
+import { PersonalDataStore, withPersonalData } from '../crypto/personal-data.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
 import { createMailer } from '../mail/mailer.js';
@@ -137,7 +138,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   const booted = ++brokersInProcess;
   const cluster = new ClusterNode(config.cluster?.nodeId ?? `${os.hostname()}:${process.pid}${booted > 1 ? `#${booted}` : ''}`);
   const commands = new CommandHandler(store);
-  const users = new Users(store, commands);
+  const users = new Users(store, commands, keys.derive('reservations'));
   const readDb = options.readDb ?? openReadDatabase(config, !!options.store);
   const projections = new ProjectionEngine(readDb);
   const read: ReadModels = {
@@ -145,7 +146,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     identities: new IdentitiesView(),
     bans: new BansView(),
     audit: new AuditView(),
-    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds),
+    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds, (config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS) * 86_400),
     sites: new SitesView(),
   };
   for (const p of Object.values(read)) projections.add(p);
@@ -322,6 +323,15 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   }
 
   let maintenance: NodeJS.Timeout | null = null;
+  // Retention of IP addresses and user agents in the log: the keys of days past it are destroyed
+  // (every node tries; destroying is idempotent).
+  const networkDataDays = config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS;
+  const expireNetworkData = async (): Promise<void> => {
+    if (!(store instanceof PersonalDataStore)) return;
+    const cutoff = new Date(clock.now().getTime() - networkDataDays * 86_400_000).toISOString().slice(0, 10);
+    const destroyed = await store.destroyDayKeysBefore(cutoff);
+    if (destroyed.length) logger.info({ keys: destroyed }, 'network data past retention: day keys destroyed');
+  };
   const broker: Broker = {
     config,
     app,
@@ -352,8 +362,10 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
         } catch (err) {
           logger.error({ err }, 'read model maintenance failed');
         }
+        void expireNetworkData().catch((err: unknown) => logger.error({ err }, 'could not destroy expired day keys'));
       }, 60_000);
       maintenance.unref();
+      await expireNetworkData();
       await signingKeys.load();
       keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
       await transparency?.checkAtStart(); // a log that contradicts its latest signed checkpoint stops here
