@@ -37,6 +37,14 @@ export const NETWORK_FIELDS: ReadonlySet<string> = new Set(['ip', 'userAgent']);
 const userKeyId = (userId: string): string => `u:${userId}`;
 const dayKeyId = (iso: string): string => `d:${iso.slice(0, 10)}`;
 
+/** A data key that the master key in use does not open: another broker's master key is configured. */
+export class DataKeyUnreadable extends Error {
+  override readonly name = 'DataKeyUnreadable';
+  constructor(readonly keyId: string) {
+    super(`data key ${keyId} does not open with this master key: is this the master key the broker writing the log uses (secrets.masterKey or <dataDir>/master.key)?`);
+  }
+}
+
 /** Unwrapped keys by id; `null`: destroyed. Bounded: the oldest entries leave first. */
 class KeyRing {
   private readonly cache = new Map<string, Buffer | null>();
@@ -91,10 +99,14 @@ class KeyRing {
   }
 
   private unwrap(id: string, wrapped: Buffer): Buffer {
-    const d = createDecipheriv('aes-256-gcm', this.wrapKey, wrapped.subarray(0, 12));
-    d.setAAD(Buffer.from(id, 'utf8'));
-    d.setAuthTag(wrapped.subarray(wrapped.length - 16));
-    return Buffer.concat([d.update(wrapped.subarray(12, wrapped.length - 16)), d.final()]);
+    try {
+      const d = createDecipheriv('aes-256-gcm', this.wrapKey, wrapped.subarray(0, 12));
+      d.setAAD(Buffer.from(id, 'utf8'));
+      d.setAuthTag(wrapped.subarray(wrapped.length - 16));
+      return Buffer.concat([d.update(wrapped.subarray(12, wrapped.length - 16)), d.final()]);
+    } catch {
+      throw new DataKeyUnreadable(id);
+    }
   }
 }
 
@@ -283,7 +295,7 @@ export class PersonalDataStore implements EventStore {
       const rest = { ...data };
       delete rest[SEALED_FIELD];
       if (Object.values(values).includes(ERASED)) this.stats.erasedReads++;
-      out = { ...e, data: { ...rest, ...values } };
+      out = { ...e, data: { ...values, ...rest } };
       this.stats.opened++;
     }
     return metaSealed ? { ...out, metadata: m as RecordedEvent['metadata'] } : out;
