@@ -40,7 +40,7 @@ function asStored(e: Line): { data: unknown; metadata: unknown } {
     const [top, field] = p.split('.');
     parts[top][field] = v;
   }
-  return parts;
+  return { data: parts.data, metadata: parts.metadata };
 }
 
 /** Canonical JSON as docs/security/export.md defines it, written here from the doc, not imported. */
