@@ -71,6 +71,11 @@ export interface BootOptions {
   readDb?: ReadDatabase;
   /** Start even if the log contradicts its latest signed checkpoint (recorded as an event). */
   acceptLogContradiction?: boolean;
+  /**
+   * Seal personal fields under per-user keys (default true, where the store keeps data keys).
+   * False only for benchmarks that measure what sealing costs: such a log holds personal data in clear.
+   */
+  sealPersonalData?: boolean;
 }
 
 export interface Broker {
@@ -117,7 +122,8 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
     store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
     // Personal fields are sealed under per-user keys on the way in and opened on the way out (issue 19).
-    return await assemble(config, options, withPersonalData(store, keys.derive('data-keys')), keys, () => lock?.release());
+    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'));
+    return await assemble(config, options, opened, keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
     lock?.release();
