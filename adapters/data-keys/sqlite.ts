@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { DataKeyTable } from '../../core/ports/data-keys.js';
+import { DataKeyConflict, type DataKeyTable } from '../../core/ports/data-keys.js';
 
 export const SQLITE_DATA_KEYS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS data_keys (
@@ -39,6 +39,19 @@ export class SqliteDataKeys implements DataKeyTable {
       entries: db.prepare('SELECT id, wrapped FROM data_keys WHERE id > ? ORDER BY id LIMIT ?'),
       tombstone: db.prepare('INSERT INTO data_keys (id, wrapped, created_at, destroyed_at) VALUES (?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET wrapped = NULL, destroyed_at = excluded.destroyed_at'),
     };
+  }
+
+  /**
+   * Stores new keys inside the caller's transaction (the event store's append): throws
+   * DataKeyConflict, rolling the append back, when an id already holds another key.
+   */
+  claimInTransaction(keys: readonly { id: string; wrapped: Buffer }[]): void {
+    const now = new Date().toISOString();
+    for (const k of keys) {
+      this.st.insert.run(k.id, k.wrapped, now);
+      const stored = (this.st.get.get(k.id) as { wrapped: Buffer | null }).wrapped;
+      if (!stored || !stored.equals(k.wrapped)) throw new DataKeyConflict(k.id);
+    }
   }
 
   async get(ids: readonly string[]): Promise<Map<string, Buffer | null>> {

@@ -31,3 +31,15 @@ export interface DataKeyTable {
   /** How many keys exist and were destroyed (metrics). */
   counts(): Promise<{ live: number; destroyed: number }>;
 }
+
+/**
+ * An append carried a new data key for an id that already has another key (or a tombstone): two
+ * writers made the same person's first key at once. Nothing of the append was written; the writer
+ * loads the stored key and seals again.
+ */
+export class DataKeyConflict extends Error {
+  override readonly name = 'DataKeyConflict';
+  constructor(readonly keyId: string) {
+    super(`data key ${keyId} was created by another writer`);
+  }
+}
