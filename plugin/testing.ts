@@ -81,14 +81,14 @@ export interface LoggedIn {
 }
 
 /**
- * Creates a user (an administrator with `admin: true`) and opens a broker session for them, as a
- * login through an identity provider would (recorded as `LoginSucceeded`, issuer `plugin-testing`).
- * Returns the cookie a browser would hold and its CSRF token.
+ * Creates a user (an administrator with `admin: true`), or takes the existing `userId`, and opens a
+ * broker session for them as a login through an identity provider would (recorded as
+ * `LoginSucceeded`, issuer `plugin-testing`). Returns the cookie a browser would hold and its CSRF token.
  */
-export async function logIn(broker: Broker, o: { email?: string; name?: string; admin?: boolean } = {}): Promise<LoggedIn> {
+export async function logIn(broker: Broker, o: { userId?: string; email?: string; name?: string; admin?: boolean } = {}): Promise<LoggedIn> {
   const meta = { actor: 'test' };
   const email = o.email ?? `user-${randomBytes(6).toString('hex')}@example.test`;
-  const { userId } = await broker.users.register({ email, name: o.name ?? null, via: 'plugin-testing' }, meta);
+  const userId = o.userId ?? (await broker.users.register({ email, name: o.name ?? null, via: 'plugin-testing' }, meta)).userId;
   if (o.admin) {
     const granted = await broker.users.execute(userId, { type: 'grantAdmin' }, meta);
     await broker.projections.waitFor(granted.position);

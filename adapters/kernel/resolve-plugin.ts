@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BrokerPlugin } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
@@ -12,29 +12,31 @@ export interface PluginEntry {
   module?: string;
 }
 
+// The broker's own install (the folder above core/, adapters/...; dist/ in the compiled build).
+const BROKER_DIR = path.dirname(fileURLToPath(import.meta.url));
+
 /**
  * Where a plugin that is not built in lives, as a file URL: a path (`./plugins/x.js`, `/opt/x.js`)
  * relative to `baseDir`, or a package name (`@acme/broker-magic-link`, with an optional subpath)
- * installed in `node_modules` of `baseDir` or a folder above it. `baseDir` is the config file's
- * folder: a plugin is found where its config names it, not from the broker's own install. Throws a
- * ConfigError when nothing is there.
+ * installed in `node_modules` of `baseDir` or a folder above it, else beside the broker itself.
+ * `baseDir` is the config file's folder: a plugin is found where its config names it. A path is not
+ * checked here (the CLI reads a log with a plugin missing); a package that is nowhere throws a
+ * ConfigError.
  */
 export function locatePlugin(name: string, baseDir: string): string {
   if (name.startsWith('file:')) return name;
-  if (name.startsWith('.') || path.isAbsolute(name)) {
-    const file = path.resolve(baseDir, name);
-    if (!fs.existsSync(file)) throw new ConfigError(`plugin ${name}: no file ${file} (a path is relative to the config file's folder, ${baseDir})`);
-    return pathToFileURL(file).href;
-  }
+  if (name.startsWith('.') || path.isAbsolute(name)) return pathToFileURL(path.resolve(baseDir, name)).href;
   const parts = name.split('/');
   const pkg = name.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
   const sub = name.slice(pkg.length); // '' or '/subpath'
-  for (let dir = path.resolve(baseDir); ; dir = path.dirname(dir)) {
-    const root = path.join(dir, 'node_modules', pkg);
-    if (fs.existsSync(path.join(root, 'package.json'))) return pathToFileURL(packageEntry(root, pkg, sub)).href;
-    if (path.dirname(dir) === dir) break;
+  for (const start of [path.resolve(baseDir), BROKER_DIR]) {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      const root = path.join(dir, 'node_modules', pkg);
+      if (fs.existsSync(path.join(root, 'package.json'))) return pathToFileURL(packageEntry(root, pkg, sub)).href;
+      if (path.dirname(dir) === dir) break;
+    }
   }
-  throw new ConfigError(`plugin ${name}: not a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(', ')}) and no package ${pkg} in node_modules of ${baseDir} or a folder above it`);
+  throw new ConfigError(`plugin ${name}: not a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(', ')}) and no package ${pkg} in node_modules of ${baseDir}, a folder above it, or the broker's own`);
 }
 
 // Node's ESM conditions for `import` (nodejs.org/api/packages.html#conditional-exports).
@@ -85,6 +87,9 @@ export async function resolvePlugin(entry: PluginEntry | string): Promise<Broker
   if (load) mod = await load();
   else {
     const url = module ?? locatePlugin(name, process.cwd());
+    if (url.startsWith('file:') && !fs.existsSync(fileURLToPath(url))) {
+      throw new ConfigError(`plugin ${name}: no file ${fileURLToPath(url)} (a path is relative to the config file's folder)`);
+    }
     try {
       mod = (await import(url)) as { default?: BrokerPlugin<any, any> };
     } catch (e) {
