@@ -52,7 +52,7 @@ describe('a plugin in its own package', () => {
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(broker, 'package.json'));
     link(path.join(ROOT, 'node_modules'), path.join(broker, 'node_modules'));
     const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-    const build = await run([tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(broker, 'dist')], ROOT);
+    const build = await run([tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(broker, 'dist'), '--sourceMap', 'false'], ROOT);
     expect(build.output).toBe('');
     expect(fs.existsSync(path.join(broker, 'dist/plugin/index.d.ts'))).toBe(true);
 
@@ -68,13 +68,11 @@ describe('a plugin in its own package', () => {
     expect(specifiers.filter((s) => !s.startsWith('./') && !s.startsWith('../') && s !== 'vitest')).toEqual(expect.arrayContaining(['identity-broker/plugin']));
     for (const s of specifiers) expect(s).toMatch(/^(\.\.?\/|vitest$|identity-broker\/plugin(\/testing)?$)/);
 
-    const typecheck = await run([tsc, '-p', 'tsconfig.json'], pkg);
+    const [typecheck, compiled] = await Promise.all([run([tsc, '-p', 'tsconfig.json'], pkg), run([tsc, '-p', 'tsconfig.build.json'], pkg)]);
     expect(typecheck.output).toBe('');
-    const compiled = await run([tsc, '-p', 'tsconfig.build.json'], pkg);
     expect(compiled.output).toBe('');
-    const tests = await run([path.join(pkg, 'node_modules/vitest/vitest.mjs'), 'run'], pkg);
-    expect(tests.output).toMatch(/Tests\s.*3 passed/);
-    expect(tests.code).toBe(0);
+    // Its own tests (the exported helpers, from the compiled broker) run while the deployment below starts.
+    const tests = run([path.join(pkg, 'node_modules/vitest/vitest.mjs'), 'run'], pkg);
 
     // A deployment: a config file whose folder has the plugin installed by package name.
     const deploy = path.join(tmp, 'deploy');
@@ -132,6 +130,9 @@ describe('a plugin in its own package', () => {
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000))]);
     if (code === 'hung') child.kill('SIGKILL');
     expect(code, output).toBe(0);
+    const ran = await tests;
+    expect(ran.output).toMatch(/Tests\s.*3 passed/);
+    expect(ran.code).toBe(0);
 
     // One registry per process however many copies of the core are loaded: a second instance of the
     // compiled modules (another URL) shares the event types and the DomainError brand with the first.
@@ -148,5 +149,19 @@ describe('a plugin in its own package', () => {
       tmp,
     );
     expect(JSON.parse(probe.output)).toEqual({ seen: true, distinct: true, error: true, sub: false });
+
+    // The compiled broker loads JavaScript only: a plugin named by its TypeScript source is refused
+    // with a message that says what to do, not a loader stack trace.
+    const source = pathToFileURL(path.join(pkg, 'src/index.ts')).href;
+    const tsPlugin = await run(
+      [
+        '--input-type=module',
+        '-e',
+        `const { resolvePlugin } = await import('${pathToFileURL(path.join(broker, 'dist/adapters/kernel/resolve-plugin.js')).href}');
+         await resolvePlugin({ name: './src/index.ts', module: '${source}' }).then(() => console.log('loaded'), (e) => console.log(e.name + ': ' + e.message));`,
+      ],
+      tmp,
+    );
+    expect(tsPlugin.output.trim()).toBe(`ConfigError: plugin ./src/index.ts: ${source} is TypeScript source; compile the plugin to JavaScript (ESM) and name the .js file`);
   });
 });
