@@ -58,7 +58,7 @@ export async function openCliContext(argv: string[], io: CliIo): Promise<CliCont
     config,
     store,
     keys,
-    users: new Users(store, new CommandHandler(store)),
+    users: new Users(store, new CommandHandler(store), keys.derive('reservations')),
     actor: cliActor(io.env),
     close: () => store.close(),
   };

@@ -37,6 +37,14 @@ export const NETWORK_FIELDS: ReadonlySet<string> = new Set(['ip', 'userAgent']);
 const userKeyId = (userId: string): string => `u:${userId}`;
 const dayKeyId = (iso: string): string => `d:${iso.slice(0, 10)}`;
 
+/** A data key that the master key in use does not open: another broker's master key is configured. */
+export class DataKeyUnreadable extends Error {
+  override readonly name = 'DataKeyUnreadable';
+  constructor(readonly keyId: string) {
+    super(`data key ${keyId} does not open with this master key: is this the master key the broker writing the log uses (secrets.masterKey or <dataDir>/master.key)?`);
+  }
+}
+
 /** Unwrapped keys by id; `null`: destroyed. Bounded: the oldest entries leave first. */
 class KeyRing {
   private readonly cache = new Map<string, Buffer | null>();
@@ -91,10 +99,14 @@ class KeyRing {
   }
 
   private unwrap(id: string, wrapped: Buffer): Buffer {
-    const d = createDecipheriv('aes-256-gcm', this.wrapKey, wrapped.subarray(0, 12));
-    d.setAAD(Buffer.from(id, 'utf8'));
-    d.setAuthTag(wrapped.subarray(wrapped.length - 16));
-    return Buffer.concat([d.update(wrapped.subarray(12, wrapped.length - 16)), d.final()]);
+    try {
+      const d = createDecipheriv('aes-256-gcm', this.wrapKey, wrapped.subarray(0, 12));
+      d.setAAD(Buffer.from(id, 'utf8'));
+      d.setAuthTag(wrapped.subarray(wrapped.length - 16));
+      return Buffer.concat([d.update(wrapped.subarray(12, wrapped.length - 16)), d.final()]);
+    } catch {
+      throw new DataKeyUnreadable(id);
+    }
   }
 }
 
@@ -283,7 +295,7 @@ export class PersonalDataStore implements EventStore {
       const rest = { ...data };
       delete rest[SEALED_FIELD];
       if (Object.values(values).includes(ERASED)) this.stats.erasedReads++;
-      out = { ...e, data: { ...rest, ...values } };
+      out = { ...e, data: { ...values, ...rest } };
       this.stats.opened++;
     }
     return metaSealed ? { ...out, metadata: m as RecordedEvent['metadata'] } : out;
@@ -316,6 +328,11 @@ export class PersonalDataStore implements EventStore {
       for (const i of pending) out[i] = await this.openOne(events[i]);
     }
     return out;
+  }
+
+  /** Opens events read from `raw` (an export that writes both forms). */
+  open(events: RecordedEvent[]): Promise<RecordedEvent[]> {
+    return this.openAll(events);
   }
 
   async readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
@@ -418,4 +435,40 @@ export function withPersonalData(store: EventStore, wrapKey: Buffer): EventStore
   if (store instanceof PersonalDataStore || store.raw) return store;
   if (!store.dataKeys) return store;
   return new PersonalDataStore(store as EventStore & { dataKeys: DataKeyTable }, wrapKey);
+}
+
+/**
+ * Whether a stored event holds personal fields in clear: written before sealing existed (or by a
+ * store that keeps no keys). Erasure cannot reach those without rewriting the log.
+ */
+export function holdsPlaintextPersonalData(e: RecordedEvent): boolean {
+  const decl = personalFieldsOf(e.type);
+  const data = e.data as Record<string, unknown> | null;
+  if (!decl || !data || typeof data !== 'object') return false;
+  for (const f of decl.fields) if (data[f] !== undefined && data[f] !== null && data[f] !== ERASED) return true;
+  return false;
+}
+
+/**
+ * What opening changed in an event, for an export line that must stay verifiable: the paths of the
+ * fields shown in clear (or `[erased]`), and the sealed parts as stored. Putting `sealed` back in
+ * place of the `opened` paths gives the stored event, whose hash is recomputable.
+ */
+export function openedParts(stored: RecordedEvent, opened: RecordedEvent): { opened: string[]; sealed: Record<string, unknown> } | null {
+  if (stored === opened) return null;
+  const paths: string[] = [];
+  const sealed: Record<string, unknown> = {};
+  const d = stored.data as Record<string, unknown> | null;
+  const part = d && typeof d === 'object' ? d[SEALED_FIELD] : undefined;
+  if (isSealed(part)) {
+    sealed[`data.${SEALED_FIELD}`] = part;
+    for (const f of part.f) paths.push(`data.${f}`);
+  }
+  const m = stored.metadata as Record<string, unknown>;
+  for (const f of NETWORK_FIELDS) {
+    if (!isSealed(m[f])) continue;
+    sealed[`metadata.${f}`] = m[f];
+    paths.push(`metadata.${f}`);
+  }
+  return paths.length ? { opened: paths, sealed } : null;
 }

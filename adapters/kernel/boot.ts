@@ -16,6 +16,7 @@ import {
   LoginService,
   ProjectionEngine,
   SessionsView,
+  DEFAULT_NETWORK_DATA_DAYS,
   SitesView,
   Users,
   UsersView,
@@ -45,7 +46,7 @@ import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
 import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
-import { withPersonalData } from '../crypto/personal-data.js';
+import { PersonalDataStore, withPersonalData } from '../crypto/personal-data.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
 import { createMailer } from '../mail/mailer.js';
@@ -71,6 +72,11 @@ export interface BootOptions {
   readDb?: ReadDatabase;
   /** Start even if the log contradicts its latest signed checkpoint (recorded as an event). */
   acceptLogContradiction?: boolean;
+  /**
+   * Seal personal fields under per-user keys (default true, where the store keeps data keys).
+   * False only for benchmarks that measure what sealing costs: such a log holds personal data in clear.
+   */
+  sealPersonalData?: boolean;
 }
 
 export interface Broker {
@@ -117,7 +123,8 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
     store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
     // Personal fields are sealed under per-user keys on the way in and opened on the way out (issue 19).
-    return await assemble(config, options, withPersonalData(store, keys.derive('data-keys')), keys, () => lock?.release());
+    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'));
+    return await assemble(config, options, opened, keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
     lock?.release();
@@ -138,7 +145,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   const booted = ++brokersInProcess;
   const cluster = new ClusterNode(config.cluster?.nodeId ?? `${os.hostname()}:${process.pid}${booted > 1 ? `#${booted}` : ''}`);
   const commands = new CommandHandler(store);
-  const users = new Users(store, commands);
+  const users = new Users(store, commands, keys.derive('reservations'));
   const readDb = options.readDb ?? openReadDatabase(config, !!options.store);
   const projections = new ProjectionEngine(readDb);
   const read: ReadModels = {
@@ -146,7 +153,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     identities: new IdentitiesView(),
     bans: new BansView(),
     audit: new AuditView(),
-    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds),
+    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds, (config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS) * 86_400),
     sites: new SitesView(),
   };
   for (const p of Object.values(read)) projections.add(p);
@@ -323,6 +330,15 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   }
 
   let maintenance: NodeJS.Timeout | null = null;
+  // Retention of IP addresses and user agents in the log: the keys of days past it are destroyed
+  // (every node tries; destroying is idempotent).
+  const networkDataDays = config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS;
+  const expireNetworkData = async (): Promise<void> => {
+    if (!(store instanceof PersonalDataStore)) return;
+    const cutoff = new Date(clock.now().getTime() - networkDataDays * 86_400_000).toISOString().slice(0, 10);
+    const destroyed = await store.destroyDayKeysBefore(cutoff);
+    if (destroyed.length) logger.info({ keys: destroyed }, 'network data past retention: day keys destroyed');
+  };
   const broker: Broker = {
     config,
     app,
@@ -353,8 +369,10 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
         } catch (err) {
           logger.error({ err }, 'read model maintenance failed');
         }
+        void expireNetworkData().catch((err: unknown) => logger.error({ err }, 'could not destroy expired day keys'));
       }, 60_000);
       maintenance.unref();
+      await expireNetworkData();
       await signingKeys.load();
       keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
       await transparency?.checkAtStart(); // a log that contradicts its latest signed checkpoint stops here

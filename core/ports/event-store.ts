@@ -92,6 +92,11 @@ export interface EventStore {
    * verification, copies and imports read this one.
    */
   readonly raw?: EventStore;
+  /**
+   * Crypto-shredding: destroys the data key of a user, so every personal field about them in the
+   * log reads `[erased]` from now on (the personal-data decorator implements it). True if a key was there.
+   */
+  destroyUserKey?(userId: string): Promise<boolean>;
 }
 
 /** The events as stored, hashes and all: beneath any decorator. */

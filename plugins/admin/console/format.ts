@@ -30,7 +30,7 @@ export function statusOf(u: UserView): 'erased' | 'banned' | 'disabled' | 'activ
 
 export const badge = (kind: string, text: string = kind): SafeHtml => html`<span class="badge ${kind}">${text}</span>`;
 
-export const userLabel = (u: UserView): string => u.name ?? u.email ?? u.userId;
+export const userLabel = (u: UserView): string => (u.erased ? `erased user ${u.userId}` : (u.name ?? u.email ?? u.userId));
 
 export const userHref = (userId: string): string => `/admin/users/${encodeURIComponent(userId)}`;
 
