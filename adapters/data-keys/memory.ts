@@ -26,6 +26,15 @@ export class MemoryDataKeys implements DataKeyTable {
     return [...this.keys].filter(([id, k]) => k && id.startsWith(prefix) && id < before).map(([id]) => id);
   }
 
+  async entries(after: string, limit: number): Promise<{ id: string; wrapped: Buffer | null }[]> {
+    return [...this.keys].filter(([id]) => id > after).sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, limit).map(([id, wrapped]) => ({ id, wrapped }));
+  }
+
+  async copyIn(id: string, wrapped: Buffer | null): Promise<void> {
+    if (wrapped) await this.create(id, wrapped);
+    else await this.destroy(id);
+  }
+
   async counts(): Promise<{ live: number; destroyed: number }> {
     let live = 0;
     for (const k of this.keys.values()) if (k) live++;

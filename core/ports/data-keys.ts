@@ -21,6 +21,13 @@ export interface DataKeyTable {
   liveBefore(prefix: string, before: string): Promise<string[]>;
   /** Rewrites the table so destroyed keys' bytes leave the database's free space too (PostgreSQL: VACUUM FULL). */
   compact?(): Promise<void>;
-  /** How many keys exist and were destroyed (metrics, `broker keys status`). */
+  /** A page of every key and tombstone in id order, after `after` (`broker events copy` takes them along). */
+  entries(after: string, limit: number): Promise<{ id: string; wrapped: Buffer | null }[]>;
+  /**
+   * Copies one entry from another store's table: a key is stored unless one is there; a
+   * tombstone destroys whatever is there (an erasure is never undone by a copy).
+   */
+  copyIn(id: string, wrapped: Buffer | null): Promise<void>;
+  /** How many keys exist and were destroyed (metrics). */
   counts(): Promise<{ live: number; destroyed: number }>;
 }
