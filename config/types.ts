@@ -108,5 +108,11 @@ export interface BrokerConfig {
    */
   sitesRevision?: number;
   /** Plugins to load, in order, each with its own config section. */
-  plugins: { name: string; config?: unknown }[];
+  plugins: {
+    /** A built-in plugin's name, a path (relative to the config file's folder) or a package name. */
+    name: string;
+    config?: unknown;
+    /** Set by loadConfig, not in the file: the file URL `name` resolved to (not for a built-in). */
+    module?: string;
+  }[];
 }
