@@ -290,6 +290,8 @@ export class ProjectionEngine {
     this.stalled = null;
     for (const f of failed) this.hold(f.x.p.name, f.raw, f.err, f.seen, f.covered?.position);
     const retries: { name: string; position: number }[] = [];
+    // An erasure rewrote rows: the old versions leave the write-ahead log now, not at some later checkpoint.
+    if (this.db?.scrub && batch.some((e) => e.type === 'UserErased')) this.db.scrub();
     for (const { raw, r } of decoded) {
       if (r.status === 'ok') {
         for (const p of this.memory) {
