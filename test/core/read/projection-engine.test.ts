@@ -132,6 +132,43 @@ describe('ProjectionEngine with persisted projections', () => {
     expect(db.prepare('SELECT count(*) AS n FROM projection_quarantine').get()).toEqual({ n: 0 });
   });
 
+  it('quarantines a memory projection the same way: a restart replays it up to the event and holds it there', async () => {
+    const store = new MemoryEventStore();
+    const db = memoryReadDb();
+    await seed(store, 10, { poisonAt: 6 });
+    const memo = () => {
+      const m = { name: 'test.memo', checkpoint: 0, seen: [] as number[], broken: true, reset() {}, apply(ev: RecordedEvent) {
+        if (ev.type !== 'SessionRefreshed') return;
+        if (m.broken && (ev.data as { poison?: boolean }).poison) throw new Error('memo cannot');
+        m.seen.push(ev.position);
+      } };
+      return m;
+    };
+    const m1 = memo();
+    const e1 = new ProjectionEngine(db);
+    e1.add(m1);
+    await e1.prepare(store);
+    e1.start(store);
+    await e1.waitFor(10);
+    e1.stop();
+    expect(m1.seen).toEqual([1, 2, 3, 4, 5]);
+    expect(e1.quarantines()).toEqual([expect.objectContaining({ component: 'test.memo', position: 6 })]);
+
+    const m2 = memo();
+    const e2 = new ProjectionEngine(db);
+    e2.add(m2);
+    await e2.prepare(store);
+    e2.start(store);
+    await e2.waitFor(10);
+    expect(m2.seen).toEqual([1, 2, 3, 4, 5]); // replayed up to the event, not into it
+    m2.broken = false;
+    await store.append('component-test.memo', [{ type: 'ComponentRetryRequested', data: { component: 'test.memo' }, metadata: { actor: 't' } }]);
+    for (let i = 0; i < 200 && m2.seen.length < 10; i++) await new Promise((r) => setTimeout(r, 10));
+    e2.stop();
+    expect(m2.seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(e2.quarantines()).toEqual([]);
+  });
+
   it('detects a checkpoint past the log (an older log restored) and a different log at the checkpoint', async () => {
     const db = memoryReadDb();
     const newer = new MemoryEventStore();
