@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../events/envelope.js';
+import { declarePersonalFields } from '../events/personal-fields.js';
 import { defineEvent } from '../events/schema-versions.js';
 
 declare module '../events/catalog.js' {
@@ -15,6 +16,9 @@ declare module '../events/catalog.js' {
 }
 defineEvent('ReactorQuarantined', 1);
 defineEvent('ComponentRetryRequested', 1);
+// A plugin's error message may quote what it choked on (an email, a name): in the log it is sealed
+// under the key of its day (no user to tie it to), which retention destroys like other anonymous data.
+declarePersonalFields('ReactorQuarantined', ['error']);
 
 /** Where the retry requests for a projection or reactor of that name are appended. */
 export function retryStream(name: string): string {

@@ -110,6 +110,7 @@ describe('a projection or reactor that throws is quarantined; the broker serves 
       expect(r.code).toBe(200);
       expect(r.body.status).toBe('degraded');
       expect(r.body.quarantined!.map((q) => `${q.kind}:${q.component}@${q.position}`).sort()).toEqual([`projection:faulty.registrations@${poisonPosition}`, `reactor:faulty.greeter@${poisonPosition}`]);
+      expect(r.body.quarantined!.find((q) => q.kind === 'reactor')!.error).toBe('Error: greeter cannot greet a poison registration'); // read back from the log
       expect(await metrics(node.url)).toContain('broker_component_quarantined{component="faulty.greeter",kind="reactor"} 1');
       expect({ projection: fault.projectionAttempts, reactor: fault.reactorAttempts }).toEqual(attempts);
       expect(await logsIn(node.url, 'alice@example.com')).toBe(true);
