@@ -167,6 +167,10 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   projections.add(signingKeys);
   const keyCheck = new MasterKeyCheck();
   projections.add(keyCheck);
+  // The core's own read models: every login, session check, ban and signature answers from them, so
+  // one of them quarantined makes the node not ready (a stopped bans view would let a banned user
+  // in). A plugin's projection or reactor quarantined leaves it ready but degraded.
+  const coreProjections = new Set(projections.names);
   projections.onUnknown = (r) => logger.warn({ event: r }, 'unknown event in the log (skipped)');
   projections.onError = (err) => logger.error({ err }, 'projections could not apply events (will retry)');
   projections.onFailure = (f) => logger.error({ projection: f.projection, position: f.position, err: f.error }, 'projection threw on an event; quarantined (stopped until broker projections retry <name>; see projection_quarantine)');
@@ -268,7 +272,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     if (url === '/healthz' || url === '/readyz' || url === '/metrics') return;
     return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
   });
-  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, quarantines, sitesConfig: () => sitesConfigState(read.sites, sites) });
+  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, quarantines, critical: (q) => q.kind === 'projection' && coreProjections.has(q.component), sitesConfig: () => sitesConfigState(read.sites, sites) });
   registerJwksRoute(app, signingKeys);
   // The checkpoint routes and issuer; the start check against the latest checkpoint runs in ready().
   const transparency = installTransparency({ app, store, config, keys, clock, logger: logger as unknown as Logger, acceptContradiction: options.acceptLogContradiction });

@@ -144,4 +144,28 @@ describe('a projection or reactor that throws is quarantined; the broker serves 
       await node.broker.stop();
     }
   });
+
+  it('a core read model quarantined (here the bans view) makes /readyz 503 with why: a stopped bans view would let a banned user in', { timeout: 60_000 }, async () => {
+    const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), 'fault-isolation-core-'));
+    const node = await boot(dir2, newFault());
+    try {
+      const { userId } = await createPasswordUser(node.broker, { email: 'mallory@example.com', password: PW });
+      const bans = node.broker.read.bans;
+      const apply = bans.apply.bind(bans);
+      // A bug in a core view, as a bad release would bring: it throws on this one ban.
+      bans.apply = (e) => {
+        if (e.type === 'UserBanned' && (e.data as { reason: string }).reason === 'poison') throw new Error('bans view bug');
+        apply(e);
+      };
+      await node.broker.users.execute(userId, { type: 'ban', reason: 'poison', actor: 'admin:test' }, { actor: 'admin:test' });
+      await waitUntil(() => node.broker.quarantines().some((q) => q.component === 'bans'), 5000, 'bans quarantined');
+      const r = await readyz(node.url);
+      expect(r.code).toBe(503);
+      expect(r.body).toMatchObject({ status: 'not_ready', reason: expect.stringMatching(/^read model bans is quarantined on event \d+ \(UserBanned\): Error: bans view bug$/) });
+      expect(await metrics(node.url)).toContain('broker_component_quarantined{component="bans",kind="projection"} 1');
+    } finally {
+      await node.broker.stop();
+      fs.rmSync(dir2, { recursive: true, force: true });
+    }
+  });
 });
