@@ -1,8 +1,11 @@
 import { retryStream } from '../../../core/index.js';
 import { parseArgs } from '../args.js';
 import type { CliCommand } from '../command.js';
+import fs from 'node:fs';
 import { openCliContext } from '../context.js';
-import { UsageError, out, type CliIo } from '../io.js';
+import { readDatabasePath } from '../../read-models/open.js';
+import { openSqliteReadDatabase } from '../../read-models/sqlite-read-database.js';
+import { UsageError, err, out, type CliIo } from '../io.js';
 
 const USAGE = `broker projections retry <name>`;
 
@@ -24,6 +27,12 @@ export const projectionsCommand: CliCommand = {
     const [name] = args.positional;
     const ctx = await openCliContext(rest, io);
     try {
+      // Said, not refused: this node's read file is not every node's, and a name mistyped would
+      // otherwise release nothing without a word.
+      const reactorHeld = (await ctx.store.readStream(`reactor-${name}`)).some((e) => e.type === 'ReactorQuarantined');
+      if (!reactorHeld && !projectionHeldHere(readDatabasePath(ctx.config), name)) {
+        err(io, `note: no reactor ${name} was ever quarantined in the log, and no projection ${name} is quarantined in this node's read file; requesting anyway`);
+      }
       const res = await ctx.store.append(retryStream(name), [{ type: 'ComponentRetryRequested', data: { component: name }, metadata: { actor: ctx.actor } }]);
       out(io, `retry of ${name} requested (position ${res.position}); every running broker node takes it up from the log`);
       return 0;
@@ -32,3 +41,13 @@ export const projectionsCommand: CliCommand = {
     }
   },
 };
+
+function projectionHeldHere(file: string, name: string): boolean {
+  if (file === ':memory:' || !fs.existsSync(file)) return false;
+  const db = openSqliteReadDatabase({ path: file, readonly: true });
+  try {
+    return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'projection_quarantine'").get() && !!db.prepare('SELECT 1 FROM projection_quarantine WHERE name = ?').get(name);
+  } finally {
+    db.close();
+  }
+}

@@ -31,7 +31,8 @@ interface Readyz {
 async function boot(dir: string, fault: Fault): Promise<{ broker: Broker; url: string; logs: Record<string, unknown>[]; view: () => RegistrationsView }> {
   const { logs, sink } = logCollector();
   const plugin = faultyPlugin(fault) as ReturnType<typeof faultyPlugin> & { view: RegistrationsView };
-  const config = testConfig({ store: { kind: 'sqlite' }, dataDir: dir, plugins: [{ name: 'password-login', config: { argon2: TEST_ARGON2 } }] } as never);
+  // No master key in the config: the broker keeps it in <dataDir>/master.key, where the CLI finds it too.
+  const config = testConfig({ store: { kind: 'sqlite' }, dataDir: dir, secrets: {}, plugins: [{ name: 'password-login', config: { argon2: TEST_ARGON2 } }] } as never);
   const broker = await bootBroker(config, { plugins: [{ plugin }], logger: pino(brokerLoggerOptions('info'), sink) });
   const listened = await broker.listen();
   return { broker, url: `http://127.0.0.1:${new URL(listened).port}`, logs, view: () => plugin.view };
@@ -121,7 +122,11 @@ describe('a projection or reactor that throws is quarantined; the broker serves 
         const io = captureIo({ BROKER_DATA_DIR: dir }, dir);
         expect(await runCli(['projections', 'retry', name], io), io.errors()).toBe(0);
         expect(io.output()).toContain(`retry of ${name} requested`);
+        expect(io.errors()).toBe(''); // found quarantined (the reactor in the log, the projection in this node's file)
       }
+      const typo = captureIo({ BROKER_DATA_DIR: dir }, dir);
+      expect(await runCli(['projections', 'retry', 'faulty.registration'], typo)).toBe(0);
+      expect(typo.errors()).toContain('no projection faulty.registration is quarantined');
       await waitUntil(async () => (await readyz(node.url)).body.status === 'ready', 10_000, 'readyz ready again');
       expect(node.view().emails()).toEqual(['alice@example.com', 'poison@example.com', 'bob@example.com']);
       expect(fault.greeted).toEqual(['alice@example.com', 'poison@example.com', 'bob@example.com']);
