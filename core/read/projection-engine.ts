@@ -200,7 +200,10 @@ export class ProjectionEngine {
       }
     }
     for (const p of this.memory) p.checkpoint = p.replay === 'live' ? head : 0;
-    const from = Math.min(head, ...this.persisted.map((x) => x.checkpoint), ...this.memory.map((p) => p.checkpoint));
+    // A held projection does not drag the start back to its checkpoint (it applies nothing until a
+    // retry); only to where the engine was when it was held, since a retry that releases it (one
+    // written while the broker was down) lies past that.
+    const from = Math.min(head, ...this.persisted.map((x) => this.held.get(x.p.name)?.seen ?? x.checkpoint), ...this.memory.map((p) => p.checkpoint));
     this.position = from;
     this.prepared = true;
     return from;

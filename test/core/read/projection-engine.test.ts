@@ -132,6 +132,33 @@ describe('ProjectionEngine with persisted projections', () => {
     expect(db.prepare('SELECT count(*) AS n FROM projection_quarantine').get()).toEqual({ n: 0 });
   });
 
+  it('takes up a retry requested while the broker was down, at the next start', async () => {
+    const store = new MemoryEventStore();
+    const db = memoryReadDb();
+    await seed(store, 20, { poisonAt: 5 });
+    const e1 = new ProjectionEngine(db);
+    e1.add(new Counter());
+    await e1.prepare(store);
+    e1.start(store);
+    await e1.waitFor(20);
+    e1.stop();
+    expect(e1.quarantines()).toHaveLength(1);
+
+    await store.append('component-test.counter', [{ type: 'ComponentRetryRequested', data: { component: 'test.counter' }, metadata: { actor: 'cli:op' } }]);
+    const e2 = new ProjectionEngine(db);
+    const fixed = new Counter();
+    fixed.apply = function (ev: RecordedEvent) {
+      (this as unknown as { put: ReadStatement }).put.run(ev.type);
+    };
+    e2.add(fixed);
+    expect(await e2.prepare(store)).toBe(20); // where the engine was when it was held, not back at its checkpoint (4)
+    e2.start(store);
+    for (let i = 0; i < 200 && (e2.quarantines().length || e2.checkpointOf('test.counter') < 21); i++) await new Promise((r) => setTimeout(r, 10));
+    e2.stop();
+    expect(e2.quarantines()).toEqual([]);
+    expect(fixed.count('SessionRefreshed')).toBe(20);
+  });
+
   it('quarantines a memory projection the same way: a restart replays it up to the event and holds it there', async () => {
     const store = new MemoryEventStore();
     const db = memoryReadDb();
