@@ -22,10 +22,11 @@ import {
  * Crypto-shredding (issue 19). Personal fields of an event (core/events/personal-fields.ts) are
  * encrypted with AES-256-GCM under the data key of the user they are about before the store
  * seals the event, so its hash, its stream's chain and the transparency tree cover ciphertext.
- * Network fields (`ip`, `userAgent`, in `data` and in `metadata`) are sealed first under the key
- * of their day and then, with the rest, under the user's key: erasing the user or letting the day
- * expire (`privacy.networkDataDays`) each makes them unreadable. An event about nobody (a failed
- * login for an unknown address) is sealed under its day's key alone.
+ * A known user's network fields (`ip`, `userAgent`) are sealed with the rest under the user's key;
+ * with `expireNetworkDataInLog` they are sealed first under the key of their day, so erasing the
+ * user or letting the day expire (`privacy.networkDataDays`) each makes them unreadable. An event
+ * about nobody (a failed login for an unknown address) and `metadata.ip`/`userAgent` (an admin's
+ * address on their actions) are sealed under the day's key alone.
  *
  * Data keys are random, wrapped (AES-256-GCM, AAD = key id) by a key derived from the master key,
  * and kept in the store's key table (never in the log). Readers see plaintext; once a key is
@@ -90,7 +91,7 @@ class KeyRing {
   /** New keys for ids the table does not have, not yet remembered: they exist once their append commits. */
   fresh(ids: readonly string[]): { id: string; key: Buffer; wrapped: Buffer }[] {
     return ids.map((id) => {
-      const key = randomBytes(32);
+      const key = Buffer.concat([nextIv(), nextIv(), nextIv().subarray(0, 8)]); // 32 random bytes from the pool
       return { id, key, wrapped: this.wrap(id, key) };
     });
   }
@@ -170,6 +171,18 @@ interface Plan {
   keys: string[];
   day: string;
   user: string | null;
+  /** Seal the user's network fields under the day's key first (`expireNetworkDataInLog`). */
+  nestNet: boolean;
+}
+
+export interface PersonalDataOptions {
+  /**
+   * Also seal a known user's IP addresses and user agents under the key of their day, so the log's
+   * copies expire with `privacy.networkDataDays` even while the user lives (config
+   * `privacy.expireNetworkDataInLog`). Off by default: it costs a second AES operation per login
+   * written and read. Without it they are erased with the user.
+   */
+  expireNetworkDataInLog?: boolean;
 }
 
 /** Keys an event needs to be opened that the ring does not know yet (empty: it opens synchronously). */
@@ -193,7 +206,11 @@ export class PersonalDataStore implements EventStore {
   private readonly ring: KeyRing;
   readonly stats: PersonalDataStats = { sealed: 0, opened: 0, erasedReads: 0 };
 
-  constructor(inner: EventStore & { dataKeys: DataKeyTable }, wrapKey: Buffer) {
+  constructor(
+    inner: EventStore & { dataKeys: DataKeyTable },
+    wrapKey: Buffer,
+    private readonly options: PersonalDataOptions = {},
+  ) {
     this.raw = inner;
     this.kind = inner.kind;
     this.dataKeys = inner.dataKeys;
@@ -253,8 +270,12 @@ export class PersonalDataStore implements EventStore {
    */
   private async sealAndAppend(streamId: string, events: NewEvent[], plans: (Plan | null)[], need: string[], options?: AppendOptions): Promise<AppendResult> {
     for (let attempt = 0; ; attempt++) {
-      await this.ring.load(need);
-      const missing = need.filter((id) => this.ring.peek(id) === undefined);
+      // Known keys are looked up synchronously: only a user seen for the first time costs a read.
+      let missing = need.filter((id) => this.ring.peek(id) === undefined);
+      if (missing.length) {
+        await this.ring.load(missing);
+        missing = missing.filter((id) => this.ring.peek(id) === undefined);
+      }
       if (!this.raw.keysInAppend) {
         await this.ring.ensure(missing);
         return this.raw.append(streamId, events.map((e, i) => (plans[i] ? this.sealEvent(e, plans[i]!, (id) => this.ring.peek(id)) : e)), options);
@@ -283,7 +304,9 @@ export class PersonalDataStore implements EventStore {
     const day = dayKeyId(e.metadata?.recordedAt ?? new Date().toISOString());
     const subject = decl && data ? data[decl.subject] : null;
     const user = hasData && typeof subject === 'string' && subject ? userKeyId(subject) : null;
-    return { keys: user ? [user, day] : [day], day, user };
+    const nestNet = !!user && !!this.options.expireNetworkDataInLog && [...NETWORK_FIELDS].some((f) => decl!.fields.has(f) && data![f] != null);
+    const needDay = !user || metaNet || nestNet;
+    return { keys: user ? (needDay ? [user, day] : [user]) : [day], day, user, nestNet };
   }
 
   private sealEvent(e: NewEvent, plan: Plan, keyOf: (id: string) => Buffer | null | undefined): NewEvent {
@@ -300,7 +323,7 @@ export class PersonalDataStore implements EventStore {
         if (v === undefined || v === null) continue;
         delete rest[f];
         // A known user's network fields: sealed under the day's key first (retention), then with the rest.
-        if (plan.user && NETWORK_FIELDS.has(f)) net[f] = v;
+        if (plan.nestNet && NETWORK_FIELDS.has(f)) net[f] = v;
         else values[f] = v;
       }
       if (Object.keys(net).length) values[NET_FIELD] = sealOrDrop(dayKey, plan.day, id, net);
@@ -515,10 +538,10 @@ function plainMetadata(recorded: RecordedEvent['metadata'], e: NewEvent): Record
 }
 
 /** Wraps a store that keeps data keys; a store that cannot (EventStoreDB) is returned as it is. */
-export function withPersonalData(store: EventStore, wrapKey: Buffer): EventStore {
+export function withPersonalData(store: EventStore, wrapKey: Buffer, options: PersonalDataOptions = {}): EventStore {
   if (store instanceof PersonalDataStore || store.raw) return store;
   if (!store.dataKeys) return store;
-  return new PersonalDataStore(store as EventStore & { dataKeys: DataKeyTable }, wrapKey);
+  return new PersonalDataStore(store as EventStore & { dataKeys: DataKeyTable }, wrapKey, options);
 }
 
 /**

@@ -128,7 +128,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
     store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
     // Personal fields are sealed under per-user keys on the way in and opened on the way out (issue 19).
-    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'));
+    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
     return await assemble(config, options, opened, keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
