@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { bootBroker, type Broker } from '../../adapters/kernel/boot.js';
 import { brokerLoggerOptions } from '../../adapters/http/logging.js';
@@ -222,7 +223,7 @@ export async function adminPost(w: World, pathname: string, body: unknown): Prom
 
 export interface Needle {
   label: string;
-  value: string;
+  value: string | Buffer;
 }
 
 export interface Hit {
@@ -236,7 +237,7 @@ export interface Hit {
 export function findNeedles(bytes: Buffer, needles: Needle[], where: string): Hit[] {
   const hits: Hit[] = [];
   for (const n of needles) {
-    const b = Buffer.from(n.value, 'utf8');
+    const b = typeof n.value === 'string' ? Buffer.from(n.value, 'utf8') : n.value;
     for (let at = bytes.indexOf(b); at !== -1; at = bytes.indexOf(b, at + 1)) {
       const ctx = bytes.subarray(Math.max(0, at - 60), Math.min(bytes.length, at + b.length + 60)).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
       hits.push({ needle: n.label, where, offset: at, context: ctx });
@@ -244,6 +245,26 @@ export function findNeedles(bytes: Buffer, needles: Needle[], where: string): Hi
     }
   }
   return hits;
+}
+
+/** The user's data key as the store keeps it (wrapped by the master key), read beside the running broker. */
+export async function wrappedUserKey(w: World, userId: string): Promise<Buffer | null> {
+  const id = `u:${userId}`;
+  if (w.kind === 'sqlite') {
+    const db = new Database(path.join(w.dir, 'broker.db'), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare('SELECT wrapped FROM data_keys WHERE id = ?').get(id) as { wrapped: Buffer | null } | undefined)?.wrapped ?? null;
+    } finally {
+      db.close();
+    }
+  }
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    return (await c.query<{ wrapped: Buffer | null }>(`SELECT wrapped FROM "${w.schema}".data_keys WHERE id = $1`, [id])).rows[0]?.wrapped ?? null;
+  } finally {
+    await c.end();
+  }
 }
 
 /** Every file under `dir` (recursively), but `except`. */

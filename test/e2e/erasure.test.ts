@@ -19,6 +19,7 @@ import {
   startWorld,
   type Hit,
   type Needle,
+  wrappedUserKey,
   type Person,
   type StoreKind,
   type World,
@@ -100,6 +101,14 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
   const filesBefore = filesUnder(dir, [w.configFile]).flatMap((f) => findNeedles(fs.readFileSync(f), needlesOf(p), path.relative(dir, f)));
   expect(filesBefore.some((h) => h.needle === 'email' && h.where.includes('read.db'))).toBe(true);
 
+  // The user's data key, wrapped, as the key table holds it: after the erasure no copy may remain
+  // in a database file (SQLite: secure_delete and a truncated WAL; PostgreSQL: VACUUM FULL).
+  const wrapped = await wrappedUserKey(w, userId!);
+  expect(wrapped?.length).toBe(60);
+  const keyNeedle: Needle = { label: 'wrapped data key', value: wrapped! };
+  const keyFiles = kind === 'postgres' ? (await pgRelationFiles(schema!)).map((f) => f.file) : filesUnder(dir, [w.configFile]);
+  expect(keyFiles.some((f) => findNeedles(fs.readFileSync(f), [keyNeedle], f).length > 0), 'the wrapped key is found in the files before').toBe(true);
+
   // --- erased
   if (erasure === 'cli') {
     const r = await w.cli('users', 'erase', p.email, '--reason', 'GDPR art. 17 request #42');
@@ -128,11 +137,12 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
 
   // --- the raw bytes of every database file
   const hits: Hit[] = [];
-  for (const f of filesUnder(dir, [w.configFile])) hits.push(...findNeedles(fs.readFileSync(f), needlesOf(p), path.relative(dir, f)));
+  const inFiles = [...needlesOf(p), keyNeedle];
+  for (const f of filesUnder(dir, [w.configFile])) hits.push(...findNeedles(fs.readFileSync(f), inFiles, path.relative(dir, f)));
   if (kind === 'postgres') {
     const files = await pgRelationFiles(schema!);
     expect(files.some((f) => f.relation === 'events')).toBe(true);
-    for (const f of files) hits.push(...findNeedles(fs.readFileSync(f.file), needlesOf(p), `postgres ${schema}.${f.relation} (${f.file})`));
+    for (const f of files) hits.push(...findNeedles(fs.readFileSync(f.file), inFiles, `postgres ${schema}.${f.relation} (${f.file})`));
   } else {
     expect(fs.existsSync(path.join(dir, 'broker.db'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'broker.read.db'))).toBe(true);
