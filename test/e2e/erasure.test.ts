@@ -129,6 +129,11 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
   await until(() => broker.read.users.get(userId!)?.erased === true, 5000, 'read model shows the erasure');
   expect(broker.read.users.findByEmail(p.email)).toBeUndefined();
 
+  // Already while the broker runs, with the erasure applied: no file of the node (the logs and
+  // read databases with their -wal and -shm) holds the person or their key.
+  const live = filesUnder(dir, [w.configFile]).flatMap((f) => findNeedles(fs.readFileSync(f), [...needlesOf(p), keyNeedle], `${path.relative(dir, f)} (broker running)`));
+  expect(describeHits(live)).toEqual([]);
+
   // The broker's own log lines name nobody (the request line's address aside, docs/security/erasure.md).
   const logHits = findNeedles(Buffer.from(w.logs.map((l) => JSON.stringify(l)).join('\n')), needlesOf(p).filter((n) => n.label !== 'ip' && n.label !== 'user agent'), 'the broker log');
   expect(describeHits(logHits)).toEqual([]);
