@@ -129,6 +129,13 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
   await until(() => broker.read.users.get(userId!)?.erased === true, 5000, 'read model shows the erasure');
   expect(broker.read.users.findByEmail(p.email)).toBeUndefined();
 
+  // The console's page of the user names them by id alone.
+  const page = await fetch(`${w.url}/admin/users/${userId}`, { headers: { authorization: `Bearer ${w.adminToken}`, accept: 'text/html' } });
+  const html = await page.text();
+  expect(page.status, html.slice(0, 300)).toBe(200);
+  expect(html).toContain(`erased user ${userId}`);
+  expect(describeHits(findNeedles(Buffer.from(html), needlesOf(p), 'the console page'))).toEqual([]);
+
   // Already while the broker runs, with the erasure applied: no file of the node (the logs and
   // read databases with their -wal and -shm) holds the person or their key.
   const live = filesUnder(dir, [w.configFile]).flatMap((f) => findNeedles(fs.readFileSync(f), [...needlesOf(p), keyNeedle], `${path.relative(dir, f)} (broker running)`));
