@@ -15,6 +15,7 @@ import { freePort } from '../interop/saml/world.js';
 import { startReceiver, secretFor, type Receiver } from '../plugins/ban-broadcast/receivers.js';
 import { fastConfig } from '../plugins/ban-broadcast/setup.js';
 import { captureIo } from '../adapters/cli/capture-io.js';
+import { runCli as runCliProcess } from '../adapters/cli/run-cli.js';
 import { field } from '../helpers/cookie-jar.js';
 import { logCollector, TEST_ARGON2 } from '../helpers/broker.js';
 import { PG_URL } from '../adapters/event-stores/pg-fixture.js';
@@ -80,6 +81,8 @@ export interface World {
   stop(): Promise<void>;
   close(): Promise<void>;
   cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** `broker <argv>` as a separate process, as an operator runs it beside the broker. */
+  cliProcess(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 export async function startWorld(kind: StoreKind, dir: string, schema: string | null): Promise<World> {
@@ -176,6 +179,9 @@ export async function startWorld(kind: StoreKind, dir: string, schema: string | 
       const io = captureIo({ BROKER_CONFIG: configFile }, dir);
       const code = await runCli(argv, io);
       return { code, stdout: io.output(), stderr: io.errors() };
+    },
+    cliProcess(...argv: string[]) {
+      return runCliProcess(argv, { BROKER_CONFIG: configFile });
     },
   };
   return w;
