@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
 import { CommandHandler, CommandRejected, InvalidInput, Users, reservationStream, userStream, type EventStore } from '../../../core/index.js';
@@ -75,6 +75,25 @@ for (const [kind, open] of stores) {
         expect(await users.findByEmail('b@example.com')).toBeNull();
         const c = await users.register({ email: 'b@example.com' }, meta);
         expect(await users.findByEmail('b@example.com')).toBe(c.userId);
+      }));
+
+    it('an erased holder whose release never landed (a crash after UserErased) does not keep the email from a new account', () =>
+      withUsers(async (users, store) => {
+        const a = await users.register({ email: 'gone@example.com' }, meta);
+        // UserErased recorded, then the process died before releasing the reservation.
+        await store.append(userStream(a.userId), [{ type: 'UserErased', data: { userId: a.userId, actor: 'admin:1', reason: null } }]);
+        expect(await users.findByEmail('gone@example.com')).toBe(a.userId);
+        // A fresh claim may still be a registration in flight: taken over only once it is old enough.
+        await expect(users.register({ email: 'gone@example.com' }, meta)).rejects.toBeInstanceOf(CommandRejected);
+        vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+        try {
+          const b = await users.register({ email: 'gone@example.com' }, meta);
+          expect(await users.findByEmail('gone@example.com')).toBe(b.userId);
+          // A live holder keeps it, however old the claim.
+          await expect(users.register({ email: 'gone@example.com' }, meta)).rejects.toBeInstanceOf(CommandRejected);
+        } finally {
+          vi.useRealTimers();
+        }
       }));
 
     it('changing the email moves the reservation', () =>
