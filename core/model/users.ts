@@ -74,6 +74,13 @@ export class Users {
     }
     if (command.type === 'erase') {
       const before = await this.load(userId);
+      if (before.erased) {
+        // Repeated (docs/security/erasure.md: safe to repeat): nothing new is recorded, but what a
+        // crash after the first `UserErased` may have left undone is finished: the key is destroyed.
+        await this.store.destroyUserKey?.(userId);
+        const last = (await this.store.readStream(userStream(userId))).at(-1)!;
+        return { events: [], position: last.position, revision: last.revision };
+      }
       const res = await this.handler.handle(userDecider, userStream(userId), command, meta);
       if (before.email) await releaseReservation(this.store, 'email', before.email, userId, meta, this.reservationKey);
       for (const i of before.identities) await releaseReservation(this.store, 'identity', identityKey(i.issuer, i.subject), userId, meta, this.reservationKey);

@@ -208,6 +208,10 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
   const newId = again.read.users.findByEmail(p.email)?.userId;
   expect(newId).toBeTruthy();
   expect(newId).not.toBe(userId);
+  // Repeating the erasure (docs: safe after a restored backup) leaves the newcomer's address alone.
+  const repeat = await w.cli('users', 'erase', userId!, '--reason', 'repeated after a restore');
+  expect(repeat.code, repeat.stderr).toBe(0);
+  expect(await again.users.findByEmail(p.email)).toBe(newId);
 }
 
 describe('erasure by crypto-shredding, end to end (issue 19)', () => {
