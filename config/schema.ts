@@ -94,6 +94,7 @@ export const brokerConfigSchema = {
       type: 'object',
       properties: {
         networkDataDays: { type: 'integer', minimum: 1, maximum: 3650 },
+        expireNetworkDataInLog: { type: 'boolean' },
       },
       additionalProperties: false,
     },

@@ -64,6 +64,12 @@ export interface BrokerConfig {
      * key is destroyed, so the log's copies read `[erased]`, and the read models drop theirs.
      */
     networkDataDays?: number;
+    /**
+     * Also expire a known user's IPs and user agents in the log after `networkDataDays` (sealed
+     * under a day key inside their user's seal: one more AES operation per login). Default false:
+     * the log's copies go when the user is erased; the read models drop theirs after the days.
+     */
+    expireNetworkDataInLog?: boolean;
   };
   /** Where this node keeps its persisted read models (core/read/projection-engine.ts). */
   readModels?: {
@@ -108,5 +114,11 @@ export interface BrokerConfig {
    */
   sitesRevision?: number;
   /** Plugins to load, in order, each with its own config section. */
-  plugins: { name: string; config?: unknown }[];
+  plugins: {
+    /** A built-in plugin's name, a path (relative to the config file's folder) or a package name. */
+    name: string;
+    config?: unknown;
+    /** Set by loadConfig, not in the file: the file URL `name` resolved to (not for a built-in). */
+    module?: string;
+  }[];
 }

@@ -53,7 +53,7 @@ export async function openCliContext(argv: string[], io: CliIo): Promise<CliCont
   for (const problem of await loadEventCatalogs(config)) err(io, `warning: ${problem}; its events will read as unknown`);
   const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.dataDir));
   // Opened like the server opens it: personal fields read in clear while their keys exist.
-  const store = withPersonalData(await openEventStore(config.store, config.dataDir), keys.derive('data-keys'));
+  const store = withPersonalData(await openEventStore(config.store, config.dataDir), keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
   return {
     config,
     store,

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomFillSync, randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
 import {
   ERASED,
@@ -14,6 +14,7 @@ import {
   type RecordedEvent,
   type SealedPersonalData,
   type DataKeyTable,
+  DataKeyConflict,
 } from '../../core/index.js';
 
 
@@ -21,10 +22,11 @@ import {
  * Crypto-shredding (issue 19). Personal fields of an event (core/events/personal-fields.ts) are
  * encrypted with AES-256-GCM under the data key of the user they are about before the store
  * seals the event, so its hash, its stream's chain and the transparency tree cover ciphertext.
- * Network fields (`ip`, `userAgent`, in `data` and in `metadata`) are sealed first under the key
- * of their day and then, with the rest, under the user's key: erasing the user or letting the day
- * expire (`privacy.networkDataDays`) each makes them unreadable. An event about nobody (a failed
- * login for an unknown address) is sealed under its day's key alone.
+ * A known user's network fields (`ip`, `userAgent`) are sealed with the rest under the user's key;
+ * with `expireNetworkDataInLog` they are sealed first under the key of their day, so erasing the
+ * user or letting the day expire (`privacy.networkDataDays`) each makes them unreadable. An event
+ * about nobody (a failed login for an unknown address) and `metadata.ip`/`userAgent` (an admin's
+ * address on their actions) are sealed under the day's key alone.
  *
  * Data keys are random, wrapped (AES-256-GCM, AAD = key id) by a key derived from the master key,
  * and kept in the store's key table (never in the log). Readers see plaintext; once a key is
@@ -86,6 +88,18 @@ class KeyRing {
     }
   }
 
+  /** New keys for ids the table does not have, not yet remembered: they exist once their append commits. */
+  fresh(ids: readonly string[]): { id: string; key: Buffer; wrapped: Buffer }[] {
+    return ids.map((id) => {
+      const key = Buffer.concat([nextIv(), nextIv(), nextIv().subarray(0, 8)]); // 32 random bytes from the pool
+      return { id, key, wrapped: this.wrap(id, key) };
+    });
+  }
+
+  accept(keys: readonly { id: string; key: Buffer }[]): void {
+    for (const k of keys) this.remember(k.id, k.key);
+  }
+
   forget(id: string, destroyed: boolean): void {
     this.cache.delete(id);
     if (destroyed) this.remember(id, null);
@@ -110,8 +124,20 @@ class KeyRing {
   }
 }
 
+// IVs from a pool filled 4,096 at a time: a randomBytes call per seal cost as much as the cipher.
+const IV_POOL = Buffer.alloc(12 * 4096);
+let ivNext = IV_POOL.length;
+function nextIv(): Buffer {
+  if (ivNext === IV_POOL.length) {
+    randomFillSync(IV_POOL);
+    ivNext = 0;
+  }
+  ivNext += 12;
+  return Buffer.from(IV_POOL.subarray(ivNext - 12, ivNext));
+}
+
 function seal(key: Buffer, k: string, aad: string, values: Record<string, unknown>): SealedPersonalData {
-  const iv = randomBytes(12);
+  const iv = nextIv();
   const c = createCipheriv('aes-256-gcm', key, iv);
   c.setAAD(Buffer.from(`${aad}|${k}`, 'utf8'));
   const ct = Buffer.concat([iv, c.update(JSON.stringify(values), 'utf8'), c.final(), c.getAuthTag()]);
@@ -132,6 +158,32 @@ function open(key: Buffer, s: SealedPersonalData, aad: string): Record<string, u
 }
 
 const erasedValues = (s: SealedPersonalData): Record<string, unknown> => Object.fromEntries(s.f.map((f) => [f, ERASED]));
+
+/** Inside a user's sealed part: their network fields, sealed under the day's key. */
+const NET_FIELD = '_net';
+
+/** Sealed under `key`; with no key (destroyed) only the names of the fields are kept, no value. */
+function sealOrDrop(key: Buffer | null | undefined, k: string, aad: string, values: Record<string, unknown>, names = Object.keys(values)): SealedPersonalData {
+  return key ? { ...seal(key, k, aad, values), f: names } : { k, f: names, c: '' };
+}
+
+interface Plan {
+  keys: string[];
+  day: string;
+  user: string | null;
+  /** Seal the user's network fields under the day's key first (`expireNetworkDataInLog`). */
+  nestNet: boolean;
+}
+
+export interface PersonalDataOptions {
+  /**
+   * Also seal a known user's IP addresses and user agents under the key of their day, so the log's
+   * copies expire with `privacy.networkDataDays` even while the user lives (config
+   * `privacy.expireNetworkDataInLog`). Off by default: it costs a second AES operation per login
+   * written and read. Without it they are erased with the user.
+   */
+  expireNetworkDataInLog?: boolean;
+}
 
 /** Keys an event needs to be opened that the ring does not know yet (empty: it opens synchronously). */
 type Missing = string[];
@@ -154,7 +206,11 @@ export class PersonalDataStore implements EventStore {
   private readonly ring: KeyRing;
   readonly stats: PersonalDataStats = { sealed: 0, opened: 0, erasedReads: 0 };
 
-  constructor(inner: EventStore & { dataKeys: DataKeyTable }, wrapKey: Buffer) {
+  constructor(
+    inner: EventStore & { dataKeys: DataKeyTable },
+    wrapKey: Buffer,
+    private readonly options: PersonalDataOptions = {},
+  ) {
     this.raw = inner;
     this.kind = inner.kind;
     this.dataKeys = inner.dataKeys;
@@ -199,15 +255,46 @@ export class PersonalDataStore implements EventStore {
   async append(streamId: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult> {
     const plans = events.map((e) => this.plan(e));
     if (!plans.some((p) => p)) return this.raw.append(streamId, events, options);
-    const need = plans.flatMap((p) => (p ? p.keys : []));
-    await this.ring.ensure(need);
-    const sealed = events.map((e, i) => (plans[i] ? this.sealEvent(e, plans[i]!) : e));
-    const result = await this.raw.append(streamId, sealed, options);
+    const need = [...new Set(plans.flatMap((p) => (p ? p.keys : [])))];
+    const result = await this.sealAndAppend(streamId, events, plans, need, options);
     // Callers get what they appended, in the envelope the store recorded.
-    return { ...result, events: result.events.map((r, i) => (plans[i] ? { ...r, data: events[i].data, metadata: { ...r.metadata, ...plainMetadata(events[i]) } } : r)) };
+    return { ...result, events: result.events.map((r, i) => (plans[i] ? { ...r, data: events[i].data, metadata: plainMetadata(r.metadata, events[i]) } : r)) };
   }
 
-  private plan(e: NewEvent): { keys: string[]; day: string; user: string | null } | null {
+  /**
+   * A store that writes data keys in its append's own transaction (`keysInAppend`: SQLite and
+   * memory; PostgreSQL not yet: there a new key is committed just before its first event) gets the new keys with the events, so a new user costs no commit of its own and a
+   * key never exists without the event that made it (nor an event without its key). Two writers
+   * making the same user's first key at once: one commits, the other gets DataKeyConflict, loads
+   * the winner's key and seals again.
+   */
+  private async sealAndAppend(streamId: string, events: NewEvent[], plans: (Plan | null)[], need: string[], options?: AppendOptions): Promise<AppendResult> {
+    for (let attempt = 0; ; attempt++) {
+      // Known keys are looked up synchronously: only a user seen for the first time costs a read.
+      let missing = need.filter((id) => this.ring.peek(id) === undefined);
+      if (missing.length) {
+        await this.ring.load(missing);
+        missing = missing.filter((id) => this.ring.peek(id) === undefined);
+      }
+      if (!this.raw.keysInAppend) {
+        await this.ring.ensure(missing);
+        return this.raw.append(streamId, events.map((e, i) => (plans[i] ? this.sealEvent(e, plans[i]!, (id) => this.ring.peek(id)) : e)), options);
+      }
+      const fresh = this.ring.fresh(missing);
+      const staged = new Map(fresh.map((k) => [k.id, k.key]));
+      const keyOf = (id: string) => staged.get(id) ?? this.ring.peek(id);
+      const sealed = events.map((e, i) => (plans[i] ? this.sealEvent(e, plans[i]!, keyOf) : e));
+      try {
+        const r = await this.raw.append(streamId, sealed, fresh.length ? { ...options, dataKeys: fresh.map(({ id, wrapped }) => ({ id, wrapped })) } : options);
+        this.ring.accept(fresh);
+        return r;
+      } catch (err) {
+        if (!(err instanceof DataKeyConflict) || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private plan(e: NewEvent): Plan | null {
     const decl = personalFieldsOf(e.type);
     const data = e.data as Record<string, unknown> | null;
     const meta = e.metadata as Record<string, unknown> | undefined;
@@ -217,28 +304,35 @@ export class PersonalDataStore implements EventStore {
     const day = dayKeyId(e.metadata?.recordedAt ?? new Date().toISOString());
     const subject = decl && data ? data[decl.subject] : null;
     const user = hasData && typeof subject === 'string' && subject ? userKeyId(subject) : null;
-    return { keys: user ? [user, day] : [day], day, user };
+    const nestNet = !!user && !!this.options.expireNetworkDataInLog && [...NETWORK_FIELDS].some((f) => decl!.fields.has(f) && data![f] != null);
+    const needDay = !user || metaNet || nestNet;
+    return { keys: user ? (needDay ? [user, day] : [user]) : [day], day, user, nestNet };
   }
 
-  private sealEvent(e: NewEvent, plan: { day: string; user: string | null }): NewEvent {
+  private sealEvent(e: NewEvent, plan: Plan, keyOf: (id: string) => Buffer | null | undefined): NewEvent {
     const id = e.id ?? randomUUID();
     const decl = personalFieldsOf(e.type);
-    const dayKey = this.ring.peek(plan.day);
+    const dayKey = keyOf(plan.day);
     let data = e.data as unknown;
     if (decl && data && typeof data === 'object') {
       const rest: Record<string, unknown> = { ...(data as Record<string, unknown>) };
       const values: Record<string, unknown> = {};
+      const net: Record<string, unknown> = {};
       for (const f of decl.fields) {
         const v = rest[f];
         if (v === undefined || v === null) continue;
         delete rest[f];
-        values[f] = NETWORK_FIELDS.has(f) && plan.user && dayKey ? seal(dayKey, plan.day, id, { v }) : v;
+        // A known user's network fields: sealed under the day's key first (retention), then with the rest.
+        if (plan.nestNet && NETWORK_FIELDS.has(f)) net[f] = v;
+        else values[f] = v;
       }
+      if (Object.keys(net).length) values[NET_FIELD] = sealOrDrop(dayKey, plan.day, id, net);
       if (Object.keys(values).length) {
         const keyId = plan.user ?? plan.day;
-        const key = this.ring.peek(keyId);
         // A destroyed key (the user was erased, or a day past retention): nothing personal is written.
-        rest[SEALED_FIELD] = key ? seal(key, keyId, id, values) : { k: keyId, f: Object.keys(values), c: '' };
+        // The names list the network fields too, so that they read `[erased]` with the rest once the key is gone.
+        const names = [...Object.keys(values).filter((f) => f !== NET_FIELD), ...Object.keys(net)];
+        rest[SEALED_FIELD] = sealOrDrop(keyOf(keyId), keyId, id, values, names);
         this.stats.sealed++;
       }
       data = rest;
@@ -246,48 +340,60 @@ export class PersonalDataStore implements EventStore {
     let metadata = e.metadata;
     if (metadata) {
       const m: Record<string, unknown> = { ...metadata };
+      const net: Record<string, unknown> = {};
       for (const f of NETWORK_FIELDS) {
         if (typeof m[f] !== 'string') continue;
-        m[f] = dayKey ? seal(dayKey, plan.day, id, { v: m[f] }) : ERASED;
+        net[f] = m[f];
+        delete m[f];
       }
-      metadata = m;
+      if (Object.keys(net).length) m[SEALED_FIELD] = sealOrDrop(dayKey, plan.day, id, net);
+      metadata = m as NewEvent['metadata'];
     }
     return { ...e, id, data: data as NewEvent['data'], metadata };
   }
 
   // --- reading
 
+  /** The values of a sealed part: opened, `[erased]` when its key is destroyed, or the key still to load. */
+  private openPart(part: SealedPersonalData, eventId: string): Record<string, unknown> | string {
+    if (!part.c) return erasedValues(part);
+    const key = this.ring.peek(part.k);
+    if (key === undefined) return part.k;
+    return key ? (open(key, part, eventId) ?? erasedValues(part)) : erasedValues(part);
+  }
+
   /** Opens an event whose keys are all in the ring; else lists the keys it still needs. */
   private openSync(e: RecordedEvent): RecordedEvent | Missing {
     const data = e.data as Record<string, unknown> | null;
     const sealed = data && typeof data === 'object' ? data[SEALED_FIELD] : undefined;
-    const meta = e.metadata as Record<string, unknown>;
-    let metaSealed = false;
-    for (const f of NETWORK_FIELDS) if (isSealed(meta[f])) metaSealed = true;
-    if (!isSealed(sealed) && !metaSealed) return e;
+    const metaSealed = (e.metadata as Record<string, unknown>)[SEALED_FIELD];
+    if (!isSealed(sealed) && !isSealed(metaSealed)) return e;
     const missing: string[] = [];
     let values: Record<string, unknown> | null = null;
     if (isSealed(sealed)) {
-      const key = this.ring.peek(sealed.k);
-      if (key === undefined && sealed.c) missing.push(sealed.k);
-      else values = key && sealed.c ? (open(key, sealed, e.id) ?? erasedValues(sealed)) : erasedValues(sealed);
-      if (values) {
-        for (const f of NETWORK_FIELDS) {
-          const inner = values[f];
-          if (!isSealed(inner)) continue;
-          const dk = this.ring.peek(inner.k);
-          if (dk === undefined) missing.push(inner.k);
-          else values[f] = dk ? (open(dk, inner, e.id)?.v ?? ERASED) : ERASED;
+      const v = this.openPart(sealed, e.id);
+      if (typeof v === 'string') missing.push(v);
+      else {
+        values = v;
+        const net = values[NET_FIELD];
+        if (isSealed(net)) {
+          const n = this.openPart(net, e.id);
+          if (typeof n === 'string') missing.push(n);
+          else {
+            delete values[NET_FIELD];
+            Object.assign(values, n);
+          }
         }
       }
     }
-    const m: Record<string, unknown> = { ...meta };
-    for (const f of NETWORK_FIELDS) {
-      const s = m[f];
-      if (!isSealed(s)) continue;
-      const dk = this.ring.peek(s.k);
-      if (dk === undefined) missing.push(s.k);
-      else m[f] = dk ? (open(dk, s, e.id)?.v ?? ERASED) : ERASED;
+    let meta: Record<string, unknown> | null = null;
+    if (isSealed(metaSealed)) {
+      const n = this.openPart(metaSealed, e.id);
+      if (typeof n === 'string') missing.push(n);
+      else {
+        meta = { ...e.metadata, ...n };
+        delete meta[SEALED_FIELD];
+      }
     }
     if (missing.length) return missing;
     let out = e;
@@ -298,7 +404,7 @@ export class PersonalDataStore implements EventStore {
       out = { ...e, data: { ...values, ...rest } };
       this.stats.opened++;
     }
-    return metaSealed ? { ...out, metadata: m as RecordedEvent['metadata'] } : out;
+    return meta ? { ...out, metadata: meta as RecordedEvent['metadata'] } : out;
   }
 
   private async openOne(e: RecordedEvent): Promise<RecordedEvent> {
@@ -428,18 +534,19 @@ export class PersonalDataStore implements EventStore {
   }
 }
 
-function plainMetadata(e: NewEvent): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function plainMetadata(recorded: RecordedEvent['metadata'], e: NewEvent): RecordedEvent['metadata'] {
+  const out: Record<string, unknown> = { ...recorded };
+  delete out[SEALED_FIELD];
   const m = e.metadata as Record<string, unknown> | undefined;
   if (m) for (const f of NETWORK_FIELDS) if (m[f] !== undefined) out[f] = m[f];
-  return out;
+  return out as RecordedEvent['metadata'];
 }
 
 /** Wraps a store that keeps data keys; a store that cannot (EventStoreDB) is returned as it is. */
-export function withPersonalData(store: EventStore, wrapKey: Buffer): EventStore {
+export function withPersonalData(store: EventStore, wrapKey: Buffer, options: PersonalDataOptions = {}): EventStore {
   if (store instanceof PersonalDataStore || store.raw) return store;
   if (!store.dataKeys) return store;
-  return new PersonalDataStore(store as EventStore & { dataKeys: DataKeyTable }, wrapKey);
+  return new PersonalDataStore(store as EventStore & { dataKeys: DataKeyTable }, wrapKey, options);
 }
 
 /**
@@ -463,17 +570,12 @@ export function openedParts(stored: RecordedEvent, opened: RecordedEvent): { ope
   if (stored === opened) return null;
   const paths: string[] = [];
   const sealed: Record<string, unknown> = {};
-  const d = stored.data as Record<string, unknown> | null;
-  const part = d && typeof d === 'object' ? d[SEALED_FIELD] : undefined;
-  if (isSealed(part)) {
-    sealed[`data.${SEALED_FIELD}`] = part;
-    for (const f of part.f) paths.push(`data.${f}`);
+  for (const top of ['data', 'metadata'] as const) {
+    const s = stored[top] as Record<string, unknown> | null;
+    const o = opened[top] as Record<string, unknown> | null;
+    if (!s || typeof s !== 'object' || !isSealed(s[SEALED_FIELD]) || !o) continue;
+    sealed[`${top}.${SEALED_FIELD}`] = s[SEALED_FIELD];
+    for (const f of Object.keys(o)) if (!(f in s)) paths.push(`${top}.${f}`);
   }
-  const m = stored.metadata as Record<string, unknown>;
-  for (const f of NETWORK_FIELDS) {
-    if (!isSealed(m[f])) continue;
-    sealed[`metadata.${f}`] = m[f];
-    paths.push(`metadata.${f}`);
-  }
-  return paths.length ? { opened: paths, sealed } : null;
+  return Object.keys(sealed).length ? { opened: paths, sealed } : null;
 }

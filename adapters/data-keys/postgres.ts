@@ -46,6 +46,15 @@ export class PostgresDataKeys implements DataKeyTable {
     await this.pool.query(`VACUUM FULL ${this.t}`);
   }
 
+  async entries(after: string, limit: number): Promise<{ id: string; wrapped: Buffer | null }[]> {
+    return (await this.pool.query<{ id: string; wrapped: Buffer | null }>(`SELECT id, wrapped FROM ${this.t} WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])).rows;
+  }
+
+  async copyIn(id: string, wrapped: Buffer | null): Promise<void> {
+    if (wrapped) await this.pool.query(`INSERT INTO ${this.t} (id, wrapped) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [id, wrapped]);
+    else await this.pool.query(`INSERT INTO ${this.t} (id, wrapped, destroyed_at) VALUES ($1, NULL, now()) ON CONFLICT (id) DO UPDATE SET wrapped = NULL, destroyed_at = now()`, [id]);
+  }
+
   async counts(): Promise<{ live: number; destroyed: number }> {
     const r = await this.pool.query<{ live: string; destroyed: string }>(`SELECT count(wrapped) AS live, count(*) - count(wrapped) AS destroyed FROM ${this.t}`);
     return { live: Number(r.rows[0].live), destroyed: Number(r.rows[0].destroyed) };

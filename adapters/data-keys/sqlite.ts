@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { DataKeyTable } from '../../core/ports/data-keys.js';
+import { DataKeyConflict, type DataKeyTable } from '../../core/ports/data-keys.js';
 
 export const SQLITE_DATA_KEYS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS data_keys (
@@ -22,6 +22,8 @@ export class SqliteDataKeys implements DataKeyTable {
     destroy: Database.Statement;
     liveBefore: Database.Statement;
     counts: Database.Statement;
+    entries: Database.Statement;
+    tombstone: Database.Statement;
   };
 
   constructor(private readonly db: Database.Database) {
@@ -34,7 +36,22 @@ export class SqliteDataKeys implements DataKeyTable {
       destroy: db.prepare("UPDATE data_keys SET wrapped = NULL, destroyed_at = ? WHERE id = ? AND wrapped IS NOT NULL"),
       liveBefore: db.prepare('SELECT id FROM data_keys WHERE id >= ? AND id < ? AND wrapped IS NOT NULL ORDER BY id'),
       counts: db.prepare('SELECT count(wrapped) AS live, count(*) - count(wrapped) AS destroyed FROM data_keys'),
+      entries: db.prepare('SELECT id, wrapped FROM data_keys WHERE id > ? ORDER BY id LIMIT ?'),
+      tombstone: db.prepare('INSERT INTO data_keys (id, wrapped, created_at, destroyed_at) VALUES (?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET wrapped = NULL, destroyed_at = excluded.destroyed_at'),
     };
+  }
+
+  /**
+   * Stores new keys inside the caller's transaction (the event store's append): throws
+   * DataKeyConflict, rolling the append back, when an id already holds another key.
+   */
+  claimInTransaction(keys: readonly { id: string; wrapped: Buffer }[]): void {
+    const now = new Date().toISOString();
+    for (const k of keys) {
+      this.st.insert.run(k.id, k.wrapped, now);
+      const stored = (this.st.get.get(k.id) as { wrapped: Buffer | null }).wrapped;
+      if (!stored || !stored.equals(k.wrapped)) throw new DataKeyConflict(k.id);
+    }
   }
 
   async get(ids: readonly string[]): Promise<Map<string, Buffer | null>> {
@@ -65,6 +82,18 @@ export class SqliteDataKeys implements DataKeyTable {
 
   async liveBefore(prefix: string, before: string): Promise<string[]> {
     return (this.st.liveBefore.all(prefix, before) as { id: string }[]).map((r) => r.id);
+  }
+
+  async entries(after: string, limit: number): Promise<{ id: string; wrapped: Buffer | null }[]> {
+    return this.st.entries.all(after, limit) as { id: string; wrapped: Buffer | null }[];
+  }
+
+  async copyIn(id: string, wrapped: Buffer | null): Promise<void> {
+    if (wrapped) this.st.insert.run(id, wrapped, new Date().toISOString());
+    else {
+      const now = new Date().toISOString();
+      this.st.tombstone.run(id, now, now);
+    }
   }
 
   async counts(): Promise<{ live: number; destroyed: number }> {

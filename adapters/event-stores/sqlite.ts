@@ -98,6 +98,7 @@ export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   readonly tree?: SqliteTree;
   readonly dataKeys: SqliteDataKeys;
+  readonly keysInAppend = true;
   private readonly listeners = new Set<() => void>();
   private queue: PendingAppend[] = [];
   private scheduled = false;
@@ -148,6 +149,8 @@ export class SqliteEventStore implements EventStore {
       }
       checkExpectedRevision(p.streamId, p.options.expectedRevision, state.revision);
       if (p.events.length === 0) return { revision: state.revision, position: head, events: [] };
+      // New data keys commit with the events that use them (or neither does).
+      if (p.options.dataKeys?.length) this.dataKeys.claimInTransaction(p.options.dataKeys);
       const sealed = sealEvents(p.streamId, p.events, state.revision, state.hash, head + 1);
       for (const e of sealed) {
         this.stmt.insert.run(

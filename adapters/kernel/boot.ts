@@ -22,12 +22,10 @@ import {
   UsersView,
   cryptoIds,
   systemClock,
-  type BrokerPlugin,
   type Clock,
   type EventStore,
   type Ids,
   type Logger,
-  type PluginContext,
   type Reactor,
   type ReadDatabase,
   type ReadModels,
@@ -35,9 +33,10 @@ import {
 } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
+import { describeSchemaErrors } from '../../config/schema-errors.js';
 import { openEventStore, sqlitePath } from '../event-stores/open.js';
 import { openReadDatabase } from '../read-models/open.js';
-import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
+import { createWebKitFactory } from '../http/web-kit.js';
 import { registerCoreRoutes } from '../http/core-routes.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { responseHook } from '../http/response-hook.js';
@@ -56,8 +55,10 @@ import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
 import { installTransparency } from '../tlog/install.js';
 
-export type PluginCtx<C = unknown> = PluginContext<C, WebKit>;
-export type Plugin<C = unknown> = BrokerPlugin<C, WebKit>;
+import type { Plugin, PluginCtx } from './plugin-types.js';
+
+// Kept for existing importers; new code imports them from plugin/index.ts (or plugin-types.ts).
+export type { Plugin, PluginCtx } from './plugin-types.js';
 
 export interface BootOptions {
   /** Use this store instead of opening the configured one (tests). */
@@ -122,7 +123,7 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
     const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
     store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
     // Personal fields are sealed under per-user keys on the way in and opened on the way out (issue 19).
-    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'));
+    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
     return await assemble(config, options, opened, keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
@@ -241,7 +242,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
 
-  const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies });
+  const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies }, { read, apiTokens: config.admin?.apiTokens ?? [] });
   const reactors: Reactor[] = [];
   const stopHooks: (() => Promise<void> | void)[] = [];
   const events = (after = 0): Observable<RecordedEvent> => store.subscribe(after);
@@ -266,18 +267,18 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   container.bind(TOKENS.Checkpoints).toConstantValue(checkpoints);
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-  const entries: { plugin: Plugin<any>; config?: unknown; label: string }[] = [];
-  for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p.name), config: p.config ?? {}, label: `plugins[${i}].config` });
-  for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, label: `plugin ${p.plugin.name}` });
+  const entries: { plugin: Plugin<any>; config?: unknown; at: (string | number)[] }[] = [];
+  for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p), config: p.config ?? {}, at: ['plugins', i, 'config'] });
+  for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, at: [`plugin ${p.plugin.name}`] });
 
-  for (const { plugin, config: raw, label } of entries) {
+  for (const { plugin, config: raw, at } of entries) {
     const pluginConfig = structuredClone(raw ?? {});
     if (plugin.configSchema) {
       const validate = ajv.compile(plugin.configSchema);
       if (!validate(pluginConfig)) {
-        const first = validate.errors![0];
-        const where = `${label}${first.instancePath.replace(/\//g, '.').replace(/\.(\d+)/g, '[$1]')}`;
-        throw new ConfigError(`${where}: ${first.message}${first.params && 'allowedValues' in first.params ? ` (${(first.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''}`);
+        // Every error, each with its key path (`plugins[2].config.clients[0].secret: is required`).
+        const problems = describeSchemaErrors(validate.errors, at);
+        throw new ConfigError(problems.length === 1 ? problems[0] : `plugin ${plugin.name}: ${problems.length} errors in its config:\n  ${problems.join('\n  ')}`);
       }
     }
     const plog = logger.child({ plugin: plugin.name }) as unknown as Logger;

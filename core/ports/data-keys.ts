@@ -21,6 +21,25 @@ export interface DataKeyTable {
   liveBefore(prefix: string, before: string): Promise<string[]>;
   /** Rewrites the table so destroyed keys' bytes leave the database's free space too (PostgreSQL: VACUUM FULL). */
   compact?(): Promise<void>;
-  /** How many keys exist and were destroyed (metrics, `broker keys status`). */
+  /** A page of every key and tombstone in id order, after `after` (`broker events copy` takes them along). */
+  entries(after: string, limit: number): Promise<{ id: string; wrapped: Buffer | null }[]>;
+  /**
+   * Copies one entry from another store's table: a key is stored unless one is there; a
+   * tombstone destroys whatever is there (an erasure is never undone by a copy).
+   */
+  copyIn(id: string, wrapped: Buffer | null): Promise<void>;
+  /** How many keys exist and were destroyed (metrics). */
   counts(): Promise<{ live: number; destroyed: number }>;
+}
+
+/**
+ * An append carried a new data key for an id that already has another key (or a tombstone): two
+ * writers made the same person's first key at once. Nothing of the append was written; the writer
+ * loads the stored key and seals again.
+ */
+export class DataKeyConflict extends Error {
+  override readonly name = 'DataKeyConflict';
+  constructor(readonly keyId: string) {
+    super(`data key ${keyId} was created by another writer`);
+  }
 }

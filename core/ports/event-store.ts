@@ -14,6 +14,12 @@ export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number;
 
 export interface AppendOptions {
   expectedRevision?: ExpectedRevision;
+  /**
+   * New data keys to store in the append's own transaction (stores with `keysInAppend`), for the
+   * personal-data decorator. An id that already holds another key fails the whole append with
+   * DataKeyConflict.
+   */
+  dataKeys?: readonly { id: string; wrapped: Buffer }[];
 }
 
 export interface AppendResult {
@@ -86,6 +92,8 @@ export interface EventStore {
    * the log. Absent on a store that cannot keep them (EventStoreDB): its events are written in clear.
    */
   readonly dataKeys?: DataKeyTable;
+  /** Whether `append` honours `AppendOptions.dataKeys` (in the same transaction as the events). */
+  readonly keysInAppend?: boolean;
   /**
    * Set by a decorator that changes what readers see (adapters/crypto/personal-data.ts decrypts
    * personal fields): the store beneath, whose events are what the hashes cover. Chain and tree

@@ -1,8 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Forbidden, InvalidInput, NotFound, type UserView } from '../../core/index.js';
-import { csrfTokenFor } from '../../adapters/http/session-csrf.js';
-import { html } from '../../adapters/http/html.js';
-import type { AdminPrincipal } from './auth.js';
+import { Forbidden, InvalidInput, NotFound, type UserView, csrfTokenFor, html, type AdminPrincipal } from '../../plugin/index.js';
 import type { ConsoleDeps } from './console/deps.js';
 import { confirmPage } from './console/confirm.js';
 import { qs, statusOf, userHref, userLabel } from './console/format.js';

@@ -1,4 +1,4 @@
-import { NotFound, type EventStore, type KnownEvent } from '../../core/index.js';
+import { NotFound, type EventStore, type KnownEvent } from '../../plugin/index.js';
 import type { NotificationKind } from './events.js';
 
 /** What every site is told (the JSON body of a Standard Webhooks delivery; the facts of a SET). */

@@ -1,4 +1,4 @@
-import { declarePersonalFields, defineEvent } from '../../core/index.js';
+import { declarePersonalFields, defineEvent } from '../../plugin/index.js';
 
 /**
  * The plugin's facts. No secrets: key ids and nonces only (a nonce is single-use and useless once

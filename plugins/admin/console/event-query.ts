@@ -1,4 +1,4 @@
-import { eventHash, storedEvents, type EventStore, type ReadModels, type RecordedEvent } from '../../../core/index.js';
+import { eventHash, storedEvents, type EventStore, type ReadModels, type RecordedEvent } from '../../../plugin/index.js';
 
 export interface EventQuery {
   /** Exclusive upper bound: the page holds events before this position (newest first). */

@@ -1,5 +1,4 @@
-import { html, type SafeHtml } from '../../../adapters/http/html.js';
-import type { UsersView, UserView } from '../../../core/index.js';
+import { html, type SafeHtml, type UsersView, type UserView } from '../../../plugin/index.js';
 
 /** An ISO time as a `<time>` element, minutes precision, UTC (operators compare across zones). */
 export function when(iso: string | null | undefined): SafeHtml | string {

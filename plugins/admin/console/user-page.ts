@@ -1,5 +1,4 @@
-import { html, type SafeHtml } from '../../../adapters/http/html.js';
-import { NotFound, type UserState, type UserView } from '../../../core/index.js';
+import { html, type SafeHtml, NotFound, type UserState, type UserView } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import { actorName, ago, badge, qs, statusOf, userHref, userLabel, when } from './format.js';
 import { describe, timelinePage, userAsOf } from './timeline.js';

@@ -102,7 +102,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 suite('memory', async () => {
-  const store = withPersonalData(new MemoryEventStore(), WRAP);
+  const store = withPersonalData(new MemoryEventStore(), WRAP, { expireNetworkDataInLog: true });
   return { store, close: () => store.close() };
 });
 
@@ -110,7 +110,7 @@ suite('sqlite', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pd-'));
   dirs.push(dir);
   const file = path.join(dir, 'broker.db');
-  const store = withPersonalData(await SqliteEventStore.open({ path: file }), WRAP);
+  const store = withPersonalData(await SqliteEventStore.open({ path: file }), WRAP, { expireNetworkDataInLog: true });
   return {
     store,
     close: async () => {
@@ -128,7 +128,7 @@ if (pgWhy) describe.skip(`personal data: postgres (${pgWhy})`, () => it('needs P
 else
   suite('postgres', async () => {
     const schema = freshSchema();
-    const store = withPersonalData(await openPg(schema), WRAP);
+    const store = withPersonalData(await openPg(schema), WRAP, { expireNetworkDataInLog: true });
     return {
       store,
       close: async () => {
@@ -167,5 +167,17 @@ describe.skipIf(!!pgWhy)('personal data: postgres key table', () => {
       await store.close();
       await dropSchema(schema);
     }
+  });
+});
+
+describe('personal data: network fields by default', () => {
+  it('a known user\'s IP is sealed with the rest under their key alone: it goes with the user, not with the day', async () => {
+    const store = withPersonalData(new MemoryEventStore(), WRAP) as PersonalDataStore;
+    await store.append('login-u9', [{ ...login('u9'), metadata: { recordedAt: '2026-01-02T10:00:00.000Z' } }]);
+    expect(await store.dataKeys.counts()).toEqual({ live: 1, destroyed: 0 }); // no day key was needed
+    expect(await store.destroyDayKeysBefore('2026-02-01')).toEqual([]);
+    expect((await store.readStream('login-u9'))[0].data).toMatchObject({ ip: IP });
+    await store.destroyUserKey('u9');
+    expect((await store.readStream('login-u9'))[0].data).toMatchObject({ ip: ERASED, userAgent: ERASED, subject: ERASED });
   });
 });
