@@ -470,7 +470,12 @@ export class PersonalDataStore implements EventStore {
           const userId = (e.data as { userId?: unknown }).userId;
           if (typeof userId === 'string') {
             this.ring.forget(userKeyId(userId), true);
-            void this.dataKeys.destroy(userKeyId(userId)).catch(() => {});
+            // Compacted as an erasure does (PostgreSQL: VACUUM FULL), so the old row version of a
+            // key this repair destroys leaves the table's files too.
+            void this.dataKeys
+              .destroy(userKeyId(userId))
+              .then((destroyed) => (destroyed ? this.dataKeys.compact?.() : undefined))
+              .catch(() => {});
           }
         }
         sub.next(e);
