@@ -15,28 +15,29 @@ import {
   LoginRequestCodec,
   LoginService,
   ProjectionEngine,
+  ReactorSupervisor,
   SessionsView,
+  DEFAULT_NETWORK_DATA_DAYS,
   SitesView,
   Users,
   UsersView,
   cryptoIds,
   systemClock,
-  type BrokerPlugin,
   type Clock,
   type EventStore,
   type Ids,
   type Logger,
-  type PluginContext,
-  type Reactor,
+  type Quarantine,
   type ReadDatabase,
   type ReadModels,
   type RecordedEvent,
 } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
+import { describeSchemaErrors } from '../../config/schema-errors.js';
 import { openEventStore, sqlitePath } from '../event-stores/open.js';
 import { openReadDatabase } from '../read-models/open.js';
-import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
+import { createWebKitFactory } from '../http/web-kit.js';
 import { registerCoreRoutes } from '../http/core-routes.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { responseHook } from '../http/response-hook.js';
@@ -46,6 +47,7 @@ import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
 import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
+import { PersonalDataStore, withPersonalData } from '../crypto/personal-data.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
 import { createMailer } from '../mail/mailer.js';
@@ -54,8 +56,10 @@ import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
 import { installTransparency } from '../tlog/install.js';
 
-export type PluginCtx<C = unknown> = PluginContext<C, WebKit>;
-export type Plugin<C = unknown> = BrokerPlugin<C, WebKit>;
+import type { Plugin, PluginCtx } from './plugin-types.js';
+
+// Kept for existing importers; new code imports them from plugin/index.ts (or plugin-types.ts).
+export type { Plugin, PluginCtx } from './plugin-types.js';
 
 export interface BootOptions {
   /** Use this store instead of opening the configured one (tests). */
@@ -69,6 +73,11 @@ export interface BootOptions {
   readDb?: ReadDatabase;
   /** Start even if the log contradicts its latest signed checkpoint (recorded as an event). */
   acceptLogContradiction?: boolean;
+  /**
+   * Seal personal fields under per-user keys (default true, where the store keeps data keys).
+   * False only for benchmarks that measure what sealing costs: such a log holds personal data in clear.
+   */
+  sealPersonalData?: boolean;
 }
 
 export interface Broker {
@@ -84,6 +93,10 @@ export interface Broker {
   keys: Keys;
   sites: SiteRegistry;
   cluster: ClusterNode;
+  /** Runs the plugins' reactors; a reactor that throws is quarantined there. */
+  reactors: ReactorSupervisor;
+  /** The projections and reactors stopped on an event they threw on (/readyz, /metrics). */
+  quarantines(): Quarantine[];
   clock: Clock;
   logger: pino.Logger;
   /** Subscribes projections, waits for them to catch up, starts reactors. Does not listen. */
@@ -114,7 +127,9 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   try {
     const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
     store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
-    return await assemble(config, options, store, keys, () => lock?.release());
+    // Personal fields are sealed under per-user keys on the way in and opened on the way out (issue 19).
+    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
+    return await assemble(config, options, opened, keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
     lock?.release();
@@ -135,7 +150,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   const booted = ++brokersInProcess;
   const cluster = new ClusterNode(config.cluster?.nodeId ?? `${os.hostname()}:${process.pid}${booted > 1 ? `#${booted}` : ''}`);
   const commands = new CommandHandler(store);
-  const users = new Users(store, commands);
+  const users = new Users(store, commands, keys.derive('reservations'));
   const readDb = options.readDb ?? openReadDatabase(config, !!options.store);
   const projections = new ProjectionEngine(readDb);
   const read: ReadModels = {
@@ -143,7 +158,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     identities: new IdentitiesView(),
     bans: new BansView(),
     audit: new AuditView(),
-    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds),
+    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds, (config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS) * 86_400),
     sites: new SitesView(),
   };
   for (const p of Object.values(read)) projections.add(p);
@@ -152,9 +167,18 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   projections.add(signingKeys);
   const keyCheck = new MasterKeyCheck();
   projections.add(keyCheck);
+  // The core's own read models: every login, session check, ban and signature answers from them, so
+  // one of them quarantined makes the node not ready (a stopped bans view would let a banned user
+  // in). A plugin's projection or reactor quarantined leaves it ready but degraded.
+  const coreProjections = new Set(projections.names);
   projections.onUnknown = (r) => logger.warn({ event: r }, 'unknown event in the log (skipped)');
   projections.onError = (err) => logger.error({ err }, 'projections could not apply events (will retry)');
-  projections.onFailure = (f) => logger.error({ projection: f.projection, position: f.position, err: f.error }, 'projection failed to apply an event; skipped (see projection_failures)');
+  projections.onFailure = (f) => logger.error({ projection: f.projection, position: f.position, err: f.error }, 'projection threw on an event; quarantined (stopped until broker projections retry <name>; see projection_quarantine)');
+  projections.onRelease = (name) => logger.info({ projection: name }, 'projection released from quarantine; catching up');
+  const reactors = new ReactorSupervisor(store, logger as unknown as Logger);
+  // Retry requests reach every node through its own subscription to the log.
+  projections.onRetryRequested = (name, position) => void reactors.retryRequested(name, position);
+  const quarantines = (): Quarantine[] => [...projections.quarantines(), ...reactors.quarantines()];
   projections.onRebuild = (name, reason) => logger.warn({ projection: name, reason }, 'projection rebuilds from the log');
   const login = new LoginService(
     store,
@@ -225,15 +249,14 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
   // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
   // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
-  const metrics = registerMetrics(app, { store, projections, cluster, sitesConfig: () => sitesConfigState(read.sites, sites) });
+  const metrics = registerMetrics(app, { store, projections, cluster, quarantines, components: () => [...projections.names.map((c) => ({ component: c, kind: 'projection' as const })), ...reactors.names.map((c) => ({ component: c, kind: 'reactor' as const }))], sitesConfig: () => sitesConfigState(read.sites, sites) });
   const perResponse = responseHook([headers, noStore, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
 
-  const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies });
-  const reactors: Reactor[] = [];
+  const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies }, { read, apiTokens: config.admin?.apiTokens ?? [] });
   const stopHooks: (() => Promise<void> | void)[] = [];
   const events = (after = 0): Observable<RecordedEvent> => store.subscribe(after);
 
@@ -249,7 +272,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     if (url === '/healthz' || url === '/readyz' || url === '/metrics') return;
     return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
   });
-  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, sitesConfig: () => sitesConfigState(read.sites, sites) });
+  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, quarantines, critical: (q) => q.kind === 'projection' && coreProjections.has(q.component), sitesConfig: () => sitesConfigState(read.sites, sites) });
   registerJwksRoute(app, signingKeys);
   // The checkpoint routes and issuer; the start check against the latest checkpoint runs in ready().
   const transparency = installTransparency({ app, store, config, keys, clock, logger: logger as unknown as Logger, acceptContradiction: options.acceptLogContradiction });
@@ -257,18 +280,18 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   container.bind(TOKENS.Checkpoints).toConstantValue(checkpoints);
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-  const entries: { plugin: Plugin<any>; config?: unknown; label: string }[] = [];
-  for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p.name), config: p.config ?? {}, label: `plugins[${i}].config` });
-  for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, label: `plugin ${p.plugin.name}` });
+  const entries: { plugin: Plugin<any>; config?: unknown; at: (string | number)[] }[] = [];
+  for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p), config: p.config ?? {}, at: ['plugins', i, 'config'] });
+  for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, at: [`plugin ${p.plugin.name}`] });
 
-  for (const { plugin, config: raw, label } of entries) {
+  for (const { plugin, config: raw, at } of entries) {
     const pluginConfig = structuredClone(raw ?? {});
     if (plugin.configSchema) {
       const validate = ajv.compile(plugin.configSchema);
       if (!validate(pluginConfig)) {
-        const first = validate.errors![0];
-        const where = `${label}${first.instancePath.replace(/\//g, '.').replace(/\.(\d+)/g, '[$1]')}`;
-        throw new ConfigError(`${where}: ${first.message}${first.params && 'allowedValues' in first.params ? ` (${(first.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''}`);
+        // Every error, each with its key path (`plugins[2].config.clients[0].secret: is required`).
+        const problems = describeSchemaErrors(validate.errors, at);
+        throw new ConfigError(problems.length === 1 ? problems[0] : `plugin ${plugin.name}: ${problems.length} errors in its config:\n  ${problems.join('\n  ')}`);
       }
     }
     const plog = logger.child({ plugin: plugin.name }) as unknown as Logger;
@@ -309,7 +332,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
           },
           projection: (p) => projections.add(p),
           reactor: (r) => {
-            reactors.push(r);
+            reactors.add(r);
             container.bind(TOKENS.Reactor).toConstantValue(r);
           },
         },
@@ -320,6 +343,15 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   }
 
   let maintenance: NodeJS.Timeout | null = null;
+  // Retention of IP addresses and user agents in the log: the keys of days past it are destroyed
+  // (every node tries; destroying is idempotent).
+  const networkDataDays = config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS;
+  const expireNetworkData = async (): Promise<void> => {
+    if (!(store instanceof PersonalDataStore)) return;
+    const cutoff = new Date(clock.now().getTime() - networkDataDays * 86_400_000).toISOString().slice(0, 10);
+    const destroyed = await store.destroyDayKeysBefore(cutoff);
+    if (destroyed.length) logger.info({ keys: destroyed }, 'network data past retention: day keys destroyed');
+  };
   const broker: Broker = {
     config,
     app,
@@ -333,6 +365,8 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     keys,
     sites,
     cluster,
+    reactors,
+    quarantines,
     clock,
     logger,
     async ready() {
@@ -350,8 +384,10 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
         } catch (err) {
           logger.error({ err }, 'read model maintenance failed');
         }
+        void expireNetworkData().catch((err: unknown) => logger.error({ err }, 'could not destroy expired day keys'));
       }, 60_000);
       maintenance.unref();
+      await expireNetworkData();
       await signingKeys.load();
       keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
       await transparency?.checkAtStart(); // a log that contradicts its latest signed checkpoint stops here
@@ -360,7 +396,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       const synced = await syncSites(store, read.sites, sites);
       if (synced.position) await projections.waitFor(synced.position);
       warnSitesDisagreement(logger, synced.state);
-      for (const r of reactors) await r.start({ subscribe: events });
+      await reactors.startAll();
       checkpoints?.start();
       state.ready = true;
     },
@@ -376,7 +412,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       if (state.stopping) return;
       state.stopping = true;
       await app.close(); // stops accepting, waits for in-flight requests
-      for (const r of reactors) await r.stop();
+      await reactors.stopAll();
       signingKeys.stop();
       await checkpoints?.stop();
       for (const fn of stopHooks.reverse()) await fn();

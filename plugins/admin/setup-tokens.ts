@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { DomainError, WrongExpectedRevision, type Clock, type EventStore, type Ids, type RecordedEvent } from '../../core/index.js';
+import { DomainError, WrongExpectedRevision, type Clock, type EventStore, type Ids, type RecordedEvent } from '../../plugin/index.js';
 
 /** One stream holds the first-run story: every `SetupTokenIssued`, then `AdminBootstrapped`. */
 export const SETUP_STREAM = 'admin-setup';

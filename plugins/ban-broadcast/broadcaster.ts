@@ -1,19 +1,5 @@
 import { concatMap, from, type Subscription } from 'rxjs';
-import {
-  BusyLease,
-  type ClusterNode,
-  StreamCheckpoint,
-  StreamLease,
-  WrongExpectedRevision,
-  type Clock,
-  type EventMap,
-  type EventStore,
-  type Logger,
-  type Reactor,
-  type ReactorContext,
-  type RecordedEvent,
-  type SitesView,
-} from '../../core/index.js';
+import { BusyLease, type ClusterNode, StreamCheckpoint, StreamLease, WrongExpectedRevision, type Clock, type EventMap, type EventStore, type Logger, type Reactor, type ReactorContext, type RecordedEvent, type SitesView } from '../../plugin/index.js';
 import type { SiteConfig } from '../../config/types.js';
 import { attemptDelivery } from './attempt.js';
 import type { RetrySettings } from './delivery-policy.js';
@@ -118,6 +104,8 @@ export class BanBroadcaster implements Reactor {
   }
 
   async start(ctx: ReactorContext): Promise<void> {
+    // Started again after stop() when the kernel releases it from quarantine.
+    this.stopped = false;
     let after = await this.checkpoint.load();
     if (!this.checkpoint.exists && !this.settings.backfill) {
       // First start on an existing log: bans recorded before this plugin was enabled are history,

@@ -1,4 +1,4 @@
-import { defineEvent } from '../../core/index.js';
+import { declarePersonalFields, defineEvent } from '../../plugin/index.js';
 
 /**
  * The plugin's facts. No secrets: key ids and nonces only (a nonce is single-use and useless once
@@ -37,3 +37,7 @@ defineEvent('HandoffIssued', 1);
 defineEvent('HandoffRejected', 1);
 defineEvent('InboundHandoffIssued', 1);
 defineEvent('InboundHandoffConsumed', 1);
+// About nobody the broker knows (a caller's address, a customer server's subject): under the day's key.
+declarePersonalFields('HandoffRejected', ['ip']);
+declarePersonalFields('InboundHandoffIssued', ['subject']);
+declarePersonalFields('InboundHandoffConsumed', ['subject']);

@@ -1,4 +1,4 @@
-import { WrongExpectedRevision, type EventStore, type Reactor } from '../../core/index.js';
+import { WrongExpectedRevision, type EventStore, type Reactor } from '../../plugin/index.js';
 import { clientRecord, clientStream, type ClientRegistry } from './clients.js';
 
 /**

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { sessionStream, WrongExpectedRevision, type Clock, type EventStore, type ProjectionEngine, type ReadModels, type RecordedEvent, type Users } from '../../core/index.js';
+import { sessionStream, WrongExpectedRevision, type Clock, type EventStore, type ProjectionEngine, type ReadModels, type RecordedEvent, type Users } from '../../plugin/index.js';
 import type { Client } from './clients.js';
 import type { CodeCodec } from './codes.js';
 import { OAuthError } from './errors.js';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
-import { WrongExpectedRevision } from '../../core/index.js';
+import { WrongExpectedRevision } from '../../plugin/index.js';
 import { IDP_ID, recordFailure, type Deps } from './deps.js';
 import { passkeyStream } from './events.js';
 import type { PasskeyView } from './passkeys-view.js';

@@ -1,4 +1,4 @@
-import { defineEvent } from '../../core/index.js';
+import { declarePersonalFields, defineEvent } from '../../plugin/index.js';
 
 /**
  * The passkey plugin's facts (stream `passkey-<credentialId>`). Only public key material is
@@ -31,6 +31,9 @@ declare module '../../core/events/catalog.js' {
 }
 
 for (const t of ['PasskeyRegistered', 'PasskeyUsed', 'PasskeyCounterRejected', 'PasskeyRenamed', 'PasskeyRemoved', 'PasskeyStepUsed']) defineEvent(t, 1);
+// A passkey's name is typed by its owner ("Ada's phone"): personal, sealed under the user's key (issue 19).
+declarePersonalFields('PasskeyRegistered', ['name']);
+declarePersonalFields('PasskeyRenamed', ['name']);
 
 /** Credential ids are base64url already: safe in a stream name. */
 export const passkeyStream = (credentialId: string): string => `passkey-${credentialId}`;

@@ -4,7 +4,7 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { WrongExpectedRevision } from '../../core/index.js';
+import { WrongExpectedRevision } from '../../plugin/index.js';
 import type { Deps } from './deps.js';
 import { passkeyStream } from './events.js';
 
