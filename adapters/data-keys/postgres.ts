@@ -12,11 +12,15 @@ import type { DataKeyTable } from '../../core/ports/data-keys.js';
 export class PostgresDataKeys implements DataKeyTable {
   private readonly t: string;
   constructor(
-    private readonly pool: pg.Pool,
+    pool: pg.Pool,
     schema: string,
+    /** The store's retry on lost connections (every statement here is idempotent). */
+    private readonly retry: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
   ) {
     this.t = `"${schema}".data_keys`;
+    this.pool = { query: ((...args: Parameters<pg.Pool['query']>) => this.retry(() => (pool.query as (...a: unknown[]) => Promise<unknown>)(...args))) as pg.Pool['query'] };
   }
+  private readonly pool: Pick<pg.Pool, 'query'>;
 
   async get(ids: readonly string[]): Promise<Map<string, Buffer | null>> {
     const out = new Map<string, Buffer | null>();

@@ -109,7 +109,7 @@ export class PostgresEventStore implements EventStore {
     this.pool.on('error', () => {});
     this.pool.on('connect', (client) => client.on('error', (err) => this.faults.connectionLost(err)));
     if (options.tree !== false) this.tree = new PostgresTree(this.pool, this.schema);
-    this.dataKeys = new PostgresDataKeys(this.pool, this.schema);
+    this.dataKeys = new PostgresDataKeys(this.pool, this.schema, (fn) => this.withRetry(fn));
     this.committer =
       options.groupCommit === false ? null : new GroupCommitter({ pool: this.pool, sql: this.sql, appendOnce: (s, e, x) => this.appendOnce(s, e, x) });
   }

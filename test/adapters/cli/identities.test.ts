@@ -6,6 +6,8 @@ import { runCli } from '../../../adapters/cli/cli.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
 import { CommandHandler, Users } from '../../../core/index.js';
 import { captureIo } from './capture-io.js';
+import { openedStore } from '../../helpers/opened-store.js';
+import { Keys, loadMasterKey } from '../../../adapters/kernel/master-key.js';
 
 /** `broker identities link|unlink`: what `explicit` provisioning relies on (seed 002). */
 describe('broker identities', () => {
@@ -19,7 +21,9 @@ describe('broker identities', () => {
   const withStore = async <T>(fn: (users: Users) => Promise<T>): Promise<T> => {
     const store = await SqliteEventStore.open({ path: path.join(dir, 'broker.db'), synchronous: 'FULL' });
     try {
-      return await fn(new Users(store, new CommandHandler(store)));
+      // As the CLI opens it: personal fields sealed, reservations named by HMAC under the node's master key.
+      const opened = openedStore(store, { dataDir: dir });
+      return await fn(new Users(opened, new CommandHandler(opened), new Keys(loadMasterKey(undefined, dir)).derive('reservations')));
     } finally {
       await store.close();
     }
