@@ -1,8 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { DomainError, WrongExpectedRevision, type Clock, type EventStore, type Ids, type RecordedEvent } from '../../core/index.js';
+import { DomainError, WrongExpectedRevision, defineEvent, type Clock, type EventStore, type Ids, type RecordedEvent } from '../../core/index.js';
 
 /** One stream holds the first-run story: every `SetupTokenIssued`, then `AdminBootstrapped`. */
 export const SETUP_STREAM = 'admin-setup';
+
+// Typed in the core catalog; this plugin's events (its first-run story), validated on append.
+defineEvent('SetupTokenIssued', 1, {}, { fields: { tokenHash: 'string', expiresAt: 'string', issuedBy: 'string?' } });
+defineEvent('AdminBootstrapped', 1, {}, { fields: { userId: 'string' } });
 
 export const hashSetupToken = (token: string): string => createHash('sha256').update(`setup-token.v1.${token}`).digest('hex');
 

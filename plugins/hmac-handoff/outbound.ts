@@ -63,7 +63,7 @@ export function checkSiteHandoffConfig(sites: SiteConfig[]): void {
 
 /** Outbound: `/sso/<siteId>` and the DownstreamProtocol that builds the signed redirect (seed 003). */
 export function registerOutbound(ctx: PluginCtx<HandoffPluginConfig>, rejections: Rejections, limits: HandoffRouteLimits): void {
-  const sites = ctx.container.get<SiteRegistry>(TOKENS.Sites);
+  const sites = ctx.services.get(TOKENS.Sites);
   checkSiteHandoffConfig(sites.all());
 
   /** Site and return_to checks, shared by the entry route and resume (config may change in between). */

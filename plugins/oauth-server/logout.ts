@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { LoginService } from '../../core/index.js';
+import type { PluginLogin } from '../../core/index.js';
 import type { WebKit } from '../../adapters/http/web-kit.js';
 import { html } from '../../adapters/http/html.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
@@ -13,7 +13,7 @@ import { singleParams, withParams } from './params.js';
  * (§2: the OP SHOULD ask, so a third-party page cannot log people out). Ending the session is a
  * `SessionEnded` event, which the back-channel reactor turns into logout tokens for the clients.
  */
-export function registerLogout(d: { web: WebKit; login: LoginService; keys: SigningKeys; clients: ClientRegistry; issuer: string; csrfKey: Buffer }): void {
+export function registerLogout(d: { web: WebKit; login: PluginLogin; keys: SigningKeys; clients: ClientRegistry; issuer: string; csrfKey: Buffer }): void {
   const { web } = d;
   const confirmFor = (sid: string) => createHmac('sha256', d.csrfKey).update(`logout.${sid}`).digest('base64url');
 

@@ -61,7 +61,7 @@ const plugin: Plugin<OidcPluginConfig> = {
   name: 'oidc',
   configSchema: oidcConfigSchema,
   register(ctx) {
-    const keys = ctx.container.get<Keys>(TOKENS.Keys);
+    const keys = ctx.keys;
     const codec = new AttemptCodec(keys.derive('oidc-rp'), ctx.config.attemptTtlSeconds);
     const secure = ctx.web.cookieName.startsWith('__Host-');
     const idps = new Map<string, { cfg: OidcIdpConfig; id: string; discover: () => Promise<client.Configuration>; redirectUri: string; jwks?: ReturnType<typeof createRemoteJWKSet> }>();

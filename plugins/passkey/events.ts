@@ -30,7 +30,14 @@ declare module '../../core/events/catalog.js' {
   }
 }
 
-for (const t of ['PasskeyRegistered', 'PasskeyUsed', 'PasskeyCounterRejected', 'PasskeyRenamed', 'PasskeyRemoved', 'PasskeyStepUsed']) defineEvent(t, 1);
+defineEvent('PasskeyRegistered', 1, {}, {
+  fields: { userId: 'string', credentialId: 'string', publicKey: 'string', counter: 'integer', transports: 'string[]', deviceType: 'string', backedUp: 'boolean', name: 'string' },
+});
+defineEvent('PasskeyUsed', 1, {}, { fields: { userId: 'string', credentialId: 'string', counter: 'integer', backedUp: 'boolean' } });
+defineEvent('PasskeyCounterRejected', 1, {}, { fields: { userId: 'string', credentialId: 'string', stored: 'integer', presented: 'integer' } });
+defineEvent('PasskeyRenamed', 1, {}, { fields: { userId: 'string', credentialId: 'string', name: 'string' } });
+defineEvent('PasskeyRemoved', 1, {}, { fields: { userId: 'string', credentialId: 'string' } });
+defineEvent('PasskeyStepUsed', 1, {}, { fields: { userId: 'string', ticketHash: 'string' } });
 
 /** Credential ids are base64url already: safe in a stream name. */
 export const passkeyStream = (credentialId: string): string => `passkey-${credentialId}`;

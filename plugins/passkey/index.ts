@@ -24,9 +24,13 @@ import { StepTickets } from './step-ticket.js';
 const plugin: Plugin<PasskeyConfig> = {
   name: 'passkey',
   configSchema,
+  events: ['PasskeyRegistered', 'PasskeyUsed', 'PasskeyCounterRejected', 'PasskeyRenamed', 'PasskeyRemoved', 'PasskeyStepUsed'],
+  streams: ['passkey-'],
+  // Recovery codes (a credential) and the second-factor step that resumes another IdP's login.
+  privileges: ['credentials', 'login-step'],
   async register(ctx) {
     const rp = relyingParty(ctx.baseUrl, { rpId: ctx.config.rpId, name: ctx.config.rpName }); // a clear start error when browsers could not use it
-    const keys = ctx.container.get<Keys>(TOKENS.Keys);
+    const keys = ctx.keys;
     const view = new PasskeysView();
     ctx.add.projection(view);
     // Per-IP throttle on the login ceremonies (log spam, recovery-code guessing); a signature cannot be guessed anyway.

@@ -26,14 +26,17 @@ import type { Mailer } from '../../adapters/mail/mailer.js';
 const plugin: Plugin<PasswordLoginConfig> = {
   name: 'password-login',
   configSchema,
+  events: ['MfaTicketUsed'],
+  streams: ['mfa-ticket-'],
+  privileges: ['credentials', 'mail'],
   async register(ctx) {
-    const keys = ctx.container.get<Keys>(TOKENS.Keys);
+    const keys = ctx.keys;
     const app = ctx.web.app;
     const secure = ctx.web.cookieName.startsWith('__Host-');
     const deps: Deps = {
       ctx,
       hasher: new PasswordHasher(ctx.config.argon2),
-      totp: new TotpService(ctx.store, keys.derive('totp-secret'), ctx.clock, ctx.config.totpIssuer),
+      totp: ctx.services.get(TOKENS.Totp)(ctx.config.totpIssuer),
       recovery: new RecoveryCodes(keys.derive('recovery-code')),
       lockout: new LockoutView(ISSUER, ctx.config.lockout),
       tickets: new MfaTickets(keys.derive('password-mfa-ticket'), ctx.store, ctx.ids),
@@ -64,7 +67,7 @@ const plugin: Plugin<PasswordLoginConfig> = {
     registerLoginRoutes(app, deps, postLimit);
     registerTotpRoutes(app, deps, postLimit);
     if (ctx.config.selfRegistration) registerRegistrationRoutes(app, deps, postLimit);
-    registerResetRoutes(app, deps, new PasswordLinks(ctx.store, ctx.clock), ctx.container.get<Mailer | null>(TOKENS.Mailer), postLimit);
+    registerResetRoutes(app, deps, ctx.services.get(TOKENS.PasswordLinks), ctx.services.get(TOKENS.Mailer), postLimit);
 
     ctx.add.identityProvider({
       id: IDP_ID,

@@ -7,7 +7,7 @@ declare module '../../core/events/catalog.js' {
     MfaTicketUsed: { userId: string; ticketHash: string };
   }
 }
-defineEvent('MfaTicketUsed', 1);
+defineEvent('MfaTicketUsed', 1, {}, { fields: { userId: 'string', ticketHash: 'string' } });
 
 /**
  * Carries "the password was right" from the password step to the TOTP step: an HMAC-SHA256-signed,

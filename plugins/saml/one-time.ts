@@ -17,10 +17,10 @@ declare module '../../core/events/catalog.js' {
     SamlLogoutRequestConsumed: { idp: string; requestIdHash: string; issueInstant: string };
   }
 }
-defineEvent('SamlAuthnRequestSent', 1);
-defineEvent('SamlAuthnRequestAnswered', 1);
-defineEvent('SamlAssertionConsumed', 1);
-defineEvent('SamlLogoutRequestConsumed', 1);
+defineEvent('SamlAuthnRequestSent', 1); // legacy, never written again: no schema, not declared
+defineEvent('SamlAuthnRequestAnswered', 1, {}, { fields: { idp: 'string', requestId: 'string' } });
+defineEvent('SamlAssertionConsumed', 1, {}, { fields: { idp: 'string', assertionIdHash: 'string', notOnOrAfter: 'string|null' } });
+defineEvent('SamlLogoutRequestConsumed', 1, {}, { fields: { idp: 'string', requestIdHash: 'string', issueInstant: 'string' } });
 
 const h = (idp: string, id: string): string => createHash('sha256').update(idp).update('\0').update(id).digest('hex').slice(0, 40);
 export const requestStream = (idp: string, id: string): string => `saml-request-${h(idp, id)}`;
