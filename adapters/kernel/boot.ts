@@ -27,7 +27,6 @@ import {
   type EventStore,
   type Ids,
   type Logger,
-  PluginCapabilityError,
   type PluginContext,
   type PluginPrivilege,
   type Reactor,
@@ -52,7 +51,7 @@ import { Keys, loadMasterKey } from './master-key.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
-import { EventOwners, mayComplete, pluginKeys, pluginServices, scopedCommands, scopedLogin, scopedStore, scopedUsers, type ServiceRules } from './plugin-capabilities.js';
+import { EventOwners, loginRefusal, pluginKeys, pluginReactorState, pluginServices, scopedCommands, scopedLogin, scopedStore, scopedUsers, type ServiceRules } from './plugin-capabilities.js';
 import { createMailer } from '../mail/mailer.js';
 import { SiteRegistry, sitesConfigState, syncSites, warnSitesDisagreement } from './site-registry.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
@@ -286,6 +285,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     ]),
     kernel: new Set([TOKENS.Sites, TOKENS.SigningKeys, TOKENS.Mailer, TOKENS.AdminApiTokens, TOKENS.PasswordLinks, TOKENS.Totp]),
     multi: new Set([TOKENS.ConsoleSource]),
+    provided: new Set(),
   };
   const owners = new EventOwners(new Ajv({ allErrors: true, strict: false }));
   // Extension points and services take additions while plugins register, never after.
@@ -327,6 +327,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
         read,
         login: scopedLogin(login, plugin.name, ownIdps, privileges),
         keys: pluginKeys(keys, plugin.name, builtin),
+        reactorState: pluginReactorState(store, plugin.name),
         services: pluginServices(container, plugin.name, privileges, serviceRules, () => !registering),
         clock,
         ids,
@@ -337,7 +338,8 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
           ...web,
           // Only for an identity provider this plugin registered; the login records the plugin.
           finishLogin: (req, reply, identity, loginRequestToken, idpId) => {
-            if (!mayComplete(idpId, ownIdps, privileges)) return Promise.reject(new PluginCapabilityError(plugin.name, `cannot complete a login for identity provider ${idpId}: it did not register it`));
+            const refused = loginRefusal(plugin.name, idpId, identity, ownIdps, privileges);
+            if (refused) return Promise.reject(refused);
             return web.finishLogin(req, reply, identity, loginRequestToken, idpId, plugin.name);
           },
         },

@@ -3,6 +3,9 @@ import type { Ajv, ValidateFunction } from 'ajv';
 import {
   CommandHandler,
   PluginCapabilityError,
+  StreamCheckpoint,
+  StreamLease,
+  type PluginReactorState,
   eventSchema,
   isCoreEventType,
   isKnownEventType,
@@ -180,13 +183,21 @@ export function mayComplete(idp: string | undefined, ownIdps: ReadonlySet<string
 }
 
 /**
+ * Why this plugin may not complete this login, or null. Naming the broker user directly
+ * (`identity.userId`, as the password form does after checking the password) skips linking, so
+ * it takes the `credentials` privilege: otherwise any plugin could open a session for anyone.
+ */
+export function loginRefusal(plugin: string, idp: string | undefined, identity: { userId?: string }, ownIdps: ReadonlySet<string>, privileges: ReadonlySet<PluginPrivilege>): PluginCapabilityError | null {
+  if (!mayComplete(idp, ownIdps, privileges)) return new PluginCapabilityError(plugin, `cannot complete a login for identity provider ${idp ?? '(none)'}: it did not register it`);
+  if (identity.userId !== undefined && !privileges.has('credentials')) return new PluginCapabilityError(plugin, 'naming the broker user of a login (identity.userId) needs the credentials privilege');
+  return null;
+}
+
+/**
  * The login service for one plugin. `complete` opens a session only for an identity provider the
  * plugin registered itself, and records the plugin with the login.
  */
 export function scopedLogin(login: LoginService, plugin: string, ownIdps: ReadonlySet<string>, privileges: ReadonlySet<PluginPrivilege>): PluginLogin {
-  const assertOwn = (idp: string | undefined): void => {
-    if (!mayComplete(idp, ownIdps, privileges)) throw new PluginCapabilityError(plugin, `cannot complete a login for identity provider ${idp ?? '(none)'}: it did not register it`);
-  };
   return {
     requests: login.requests,
     sessionSettings: login.sessionSettings,
@@ -205,11 +216,8 @@ export function scopedLogin(login: LoginService, plugin: string, ownIdps: Readon
     // Links or provisions (core commands, no session): `idp` only picks the provisioning settings.
     resolveUser: (identity, ctx) => login.resolveUser(identity, { ...ctx, plugin }),
     complete: (identity, ctx: LoginContext = {}) => {
-      try {
-        assertOwn(ctx.idp);
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      const refused = loginRefusal(plugin, ctx.idp, identity, ownIdps, privileges);
+      if (refused) return Promise.reject(refused);
       return login.complete(identity, { ...ctx, plugin });
     },
   };
@@ -223,6 +231,8 @@ export interface ServiceRules {
   kernel: ReadonlySet<symbol>;
   /** Many providers, read with getAll. */
   multi: ReadonlySet<symbol>;
+  /** Tokens plugins provided so far (shared by every plugin's view): with `kernel`, all a plugin can reach. */
+  provided: Set<symbol>;
 }
 
 /**
@@ -235,26 +245,41 @@ export function pluginServices(container: Container, plugin: string, privileges:
     const need = rules.privileged.get(t);
     if (need && !privileges.has(need)) throw new PluginCapabilityError(plugin, `${t.description} needs the ${need} privilege`);
   };
+  // The kernel's own bindings (event store, keys, config, command handler...) are no services.
+  const reachable = (t: symbol): boolean => (rules.kernel.has(t) || rules.provided.has(t)) && container.isBound(t);
   return {
     get<T>(t: Token<T>): T {
       allowed(t);
-      if (!container.isBound(t)) throw new PluginCapabilityError(plugin, `no service ${t.description} was provided`);
+      if (!reachable(t)) throw new PluginCapabilityError(plugin, `no service ${t.description} was provided`);
       return container.get<T>(t);
     },
     optional<T>(t: Token<T>): T | null {
       allowed(t);
-      return container.isBound(t) ? container.get<T>(t) : null;
+      return reachable(t) ? container.get<T>(t) : null;
     },
     getAll<T>(t: Token<T>): T[] {
       allowed(t);
-      return container.isBound(t) ? container.getAll<T>(t) : [];
+      return reachable(t) ? container.getAll<T>(t) : [];
     },
     provide<T>(t: Token<T>, value: T): void {
       if (booted()) throw new PluginCapabilityError(plugin, `services are frozen after boot (${t.description})`);
-      if (rules.kernel.has(t)) throw new PluginCapabilityError(plugin, `${t.description} is the kernel's to provide`);
+      if (rules.kernel.has(t) || (container.isBound(t) && !rules.provided.has(t))) throw new PluginCapabilityError(plugin, `${t.description} is the kernel's to provide`);
       if (!rules.multi.has(t) && container.isBound(t)) throw new ConfigError(`plugin ${plugin}: service ${t.description} is already provided`);
       container.bind(t).toConstantValue(value);
+      rules.provided.add(t);
     },
+  };
+}
+
+/** Leases and checkpoints over the whole store, for reactors named after the plugin. */
+export function pluginReactorState(store: EventStore, plugin: string): PluginReactorState {
+  const own = (name: string): string => {
+    if (name !== plugin && !name.startsWith(`${plugin}.`)) throw new PluginCapabilityError(plugin, `reactor ${name} is not named after it (${plugin} or ${plugin}.<name>)`);
+    return name;
+  };
+  return {
+    lease: (options) => new StreamLease(store, { ...options, name: own(options.name) }),
+    checkpoint: (reactor) => new StreamCheckpoint(store, own(reactor)),
   };
 }
 

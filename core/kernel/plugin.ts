@@ -9,6 +9,8 @@ import type { Logger } from '../ports/logger.js';
 import type { LoginService } from '../login/login-service.js';
 import type { ReadModels } from '../read/read-models.js';
 import type { ClusterNode } from '../reactors/cluster-node.js';
+import type { LeaseOptions, StreamLease } from '../reactors/lease.js';
+import type { StreamCheckpoint } from '../reactors/checkpoint.js';
 import type {
   IdentityProvider,
   DownstreamProtocol,
@@ -76,6 +78,11 @@ export interface PluginServices {
   provide<T>(t: Token<T>, value: T): void;
 }
 
+export interface PluginReactorState {
+  lease(options: LeaseOptions): StreamLease;
+  checkpoint(reactor: string): StreamCheckpoint;
+}
+
 /** This plugin's keys: HKDF from the master key under `plugin:<name>:<purpose>`. */
 export interface PluginKeys {
   derive(purpose: string, length?: number): Buffer;
@@ -124,6 +131,11 @@ export interface PluginContext<Config = unknown, Web = unknown> {
   readonly keys: PluginKeys;
   /** Typed cross-plugin services (no raw container). */
   readonly services: PluginServices;
+  /**
+   * A reactor's durable state, written by the core (core events on `lease-<name>` and
+   * `reactor-<name>`): `name` is this plugin's name or starts with `<plugin name>.`.
+   */
+  readonly reactorState: PluginReactorState;
   readonly clock: Clock;
   readonly ids: Ids;
   /** The public base URL of the broker (no trailing slash). */

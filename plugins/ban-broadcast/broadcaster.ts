@@ -9,6 +9,7 @@ import {
   type EventMap,
   type EventStore,
   type Logger,
+  type PluginReactorState,
   type Reactor,
   type ReactorContext,
   type RecordedEvent,
@@ -46,6 +47,8 @@ export interface BroadcasterDeps {
   /** This node: its id holds the lease; leases and duplicates are counted for /metrics. */
   cluster: ClusterNode;
   signer(): SetSigner | null;
+  /** The kernel's lease and checkpoint for this reactor (ctx.reactorState); over `store` when absent (tests). */
+  reactorState?: PluginReactorState;
 }
 
 type Broadcast = EventMap['BanBroadcastQueued'];
@@ -98,7 +101,8 @@ export class BanBroadcaster implements Reactor {
     private readonly deps: BroadcasterDeps,
     private readonly settings: BroadcasterSettings,
   ) {
-    const lease = new StreamLease(deps.store, { name: 'ban-broadcast', holder: deps.cluster.nodeId, durationMs: settings.leaseMs, clock: deps.clock });
+    const leaseOptions = { name: 'ban-broadcast', holder: deps.cluster.nodeId, durationMs: settings.leaseMs, clock: deps.clock };
+    const lease = deps.reactorState ? deps.reactorState.lease(leaseOptions) : new StreamLease(deps.store, leaseOptions);
     this.lease = new BusyLease(lease, () => !this.stopped && this.busy(), deps.logger);
     // Work due while the old holder still held the lease may have been sent by it already.
     this.lease.onExpiredTakeover = () => {
@@ -110,7 +114,7 @@ export class BanBroadcaster implements Reactor {
     // for it. It does not refuse the lease outright (if no running node knew the site, no site at
     // all would be told of any ban): it skips that site's deliveries and steps aside now and then
     // so that a node that has the site can take the lease (see run()).
-    this.checkpoint = new StreamCheckpoint(deps.store, 'ban-broadcast');
+    this.checkpoint = deps.reactorState ? deps.reactorState.checkpoint('ban-broadcast') : new StreamCheckpoint(deps.store, 'ban-broadcast');
   }
 
   private now(): number {

@@ -68,6 +68,7 @@ const plugin: Plugin<BanBroadcastConfig> = {
     const broadcaster = new BanBroadcaster(
       {
         store: ctx.store,
+        reactorState: ctx.reactorState,
         sites: ctx.read.sites,
         webhookOf: (id) => sites.get(id)?.webhook,
         view,

@@ -42,7 +42,7 @@ const plugin: Plugin<OAuthServerConfig> = {
     ctx.services.provide(TOKENS.AccessTokenRevoked, (claims: Record<string, unknown>) => tokens.isRevoked(claims));
     ctx.services.provide(TOKENS.AccessTokenIssuer, issuer);
     const codes = new CodeCodec(keys.derive('oauth-code'));
-    const grants = new GrantService(ctx.store, ctx.projections, ctx.read, ctx.users, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
+    const grants = new GrantService(ctx.store, ctx.commands, ctx.projections, ctx.read, ctx.users, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
     const csrfKey = keys.derive('oauth-csrf');
     ctx.services.provide(TOKENS.ConsoleSource, oauthConsoleSource(clients, view, grants, ctx.clock));
 
