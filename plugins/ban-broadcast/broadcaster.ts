@@ -5,6 +5,7 @@ import {
   StreamCheckpoint,
   StreamLease,
   WrongExpectedRevision,
+  useOnce,
   type Clock,
   type EventMap,
   type EventStore,
@@ -174,11 +175,8 @@ export class BanBroadcaster implements Reactor {
     const data: Broadcast = { banEventId: e.id, banStreamId: e.streamId, banPosition: e.position, userId: (e.data as { userId: string }).userId, kind, siteIds };
     for (let wait = 100; !this.stopped; wait = Math.min(wait * 2, 10_000)) {
       try {
-        await this.deps.store
-          .append(broadcastStream(e.id), [{ type: 'BanBroadcastQueued', data, metadata: { ...META, causationId: e.id, correlationId: e.metadata.correlationId } }], { expectedRevision: 'no_stream' })
-          .catch((err) => {
-            if (!(err instanceof WrongExpectedRevision)) throw err; // already fanned out (restart, or another node)
-          });
+        // Once per ban, whoever gets there first (null: already fanned out, on a restart or another node).
+        await useOnce(this.deps.store, broadcastStream(e.id), { type: 'BanBroadcastQueued', data }, { ...META, causationId: e.id, correlationId: e.metadata.correlationId });
         this.fannedOut = e.position;
         this.sinceSave++;
         await this.saveCheckpoint(false);
