@@ -103,6 +103,8 @@ if (role === 'bare' || role === 'same') {
   if (role === 'logins') config.server.baseUrl = 'http://localhost';
   const broker = await bootBroker(config, {
     store: new MemoryEventStore(),
+    // `broker plain`: personal fields in clear, to measure what sealing them costs (issue 19).
+    sealPersonalData: process.argv[3] !== 'plain',
     plugins: [
       { plugin: passwordLogin, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 }, lockout: { maxFailures: 1000 } } },
       ...(role === 'logins' ? [{ plugin: passkey, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 } } }] : [{ plugin: benchRoutes }]),

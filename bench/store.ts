@@ -6,7 +6,10 @@
 // (4) the transparency log: commands with the tree on vs off, audit verify (verifyLog) with the
 // tree, proof generation time by tree size (BENCH_TLOG_PROOF_MAX, default 5,000,000 leaves;
 // BENCH_TLOG_VERIFY_EVENTS, default 200,000).
-// BENCH_STORE_ONLY=replay runs only (3), BENCH_STORE_ONLY=tlog only (4). BENCH_REPLAY_FILE=<path> keeps the generated log at
+// (5) personal data sealed per user (issue 19) vs in clear, same run: durable commands (registrations
+// and logins, which carry personal fields), batched login appends, and replay of a
+// BENCH_PERSONAL_EVENTS log (default 300,000) written sealed, read and opened, and into the read models.
+// BENCH_STORE_ONLY=replay runs only (3), BENCH_STORE_ONLY=tlog only (4), BENCH_STORE_ONLY=personal only (5). BENCH_REPLAY_FILE=<path> keeps the generated log at
 // <path> and reuses it on the next run when it holds BENCH_REPLAY_EVENTS events (generating 1M
 // events takes minutes); put it under .tmp/, which git ignores. BENCH_REPLAY_PROF=<dir> runs the
 // replay child under `node --cpu-prof`, writing its profile into <dir>.
@@ -18,10 +21,12 @@ import Database from 'better-sqlite3';
 import { SqliteEventStore } from '../adapters/event-stores/sqlite.js';
 import { generateLog, measureBareSqlite, measureBatchedAppends, measureCommands, type Rate } from './_store-measure.js';
 import { measureProofs, measureTreeCost, measureVerify } from './_tlog-measure.js';
+import { measurePersonalData } from './_personal-measure.js';
 
 const replayEvents = Number(process.env.BENCH_REPLAY_EVENTS ?? 1_000_000);
 const only = process.env.BENCH_STORE_ONLY;
-if (only !== undefined && only !== 'replay' && only !== 'tlog') throw new Error(`BENCH_STORE_ONLY must be 'replay' or 'tlog', got ${JSON.stringify(only)}`);
+if (only !== undefined && only !== 'replay' && only !== 'tlog' && only !== 'personal') throw new Error(`BENCH_STORE_ONLY must be 'replay', 'tlog' or 'personal', got ${JSON.stringify(only)}`);
+const personalEvents = Number(process.env.BENCH_PERSONAL_EVENTS ?? 300_000);
 const replayFile = process.env.BENCH_REPLAY_FILE ? path.resolve(process.env.BENCH_REPLAY_FILE) : null;
 const profDir = process.env.BENCH_REPLAY_PROF ? path.resolve(process.env.BENCH_REPLAY_PROF) : null;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-store-'));
@@ -71,7 +76,7 @@ try {
     row('batched appends (100 ev), 4 writers, FULL: events', b4.events, bare, 'ev/s', '');
   }
 
-  if (only !== 'replay') {
+  if (only !== 'replay' && only !== 'personal') {
     const { off, on } = await measureTreeCost(dir);
     row('commands, 50 callers, FULL, Merkle tree on (vs off)', on, off, '/s', '≥ 0.90×');
     const verify = await measureVerify(dir, Number(process.env.BENCH_TLOG_VERIFY_EVENTS ?? 200_000));
@@ -84,7 +89,12 @@ try {
     }
   }
 
-  if (only !== 'tlog') {
+  if (!only || only === 'personal') {
+    const m = await measurePersonalData(dir, personalEvents);
+    for (const [what, sealed, plain, target] of m) row(what, sealed, plain, 'ev/s', target);
+  }
+
+  if (only !== 'tlog' && only !== 'personal') {
     const file = replayFile ?? path.join(dir, 'replay.db');
     const kept = replayFile ? keptLogEvents(file, replayEvents) : 0;
     if (kept) console.error(`  reusing ${fmt(kept)} events in ${file}`);

@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { parseDocument } from 'yaml';
 import type { BrokerConfig } from './types.js';
 import { brokerConfigSchema } from './schema.js';
 import { baseDefaults } from './defaults.js';
 import { BUILTIN_PLUGINS } from '../adapters/kernel/builtin-plugins.js';
+import { locatePlugin } from '../adapters/kernel/resolve-plugin.js';
 import { ConfigError } from './errors.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
+import { describeSchemaErrors } from './schema-errors.js';
 
 export { ConfigError } from './errors.js';
 
@@ -77,31 +79,6 @@ function readYaml(file: string): unknown {
   return value;
 }
 
-/** Ajv's JSON pointer `/sites/1/returnUrls/0` as `sites[1].returnUrls[0]`. */
-function pathOf(pointer: string): (string | number)[] {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
-function describe(e: ErrorObject): string | null {
-  const at = pathOf(e.instancePath);
-  switch (e.keyword) {
-    case 'if':
-      return null; // the failing `then` branch says what is wrong
-    case 'additionalProperties':
-      return `${formatPath([...at, (e.params as { additionalProperty: string }).additionalProperty])}: is not a known setting`;
-    case 'required':
-      return `${formatPath([...at, (e.params as { missingProperty: string }).missingProperty])}: is required`;
-    case 'enum':
-      return `${formatPath(at)}: ${e.message} (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`;
-    default:
-      return `${formatPath(at)}: ${e.message}`;
-  }
-}
-
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: false });
 // Absolute URLs only, parsed the way the broker will parse them (no ajv-formats dependency).
 ajv.addFormat('uri', (s: string) => {
@@ -117,25 +94,27 @@ const validate = ajv.compile<BrokerConfig>(brokerConfigSchema);
 /** Validates a complete config in place (coercing `"8080"` from `${PORT}` to 8080); throws naming every bad path. */
 export function validateConfig(candidate: unknown, source = 'config'): BrokerConfig {
   if (validate(candidate)) return candidate;
-  const problems = [...new Set((validate.errors ?? []).map(describe).filter((m): m is string => !!m))];
+  const problems = describeSchemaErrors(validate.errors);
   throw new ConfigError(problems.length === 1 ? `${source}: ${problems[0]}` : `${source}:\n  ${problems.join('\n  ')}`);
 }
 
 /**
  * Each plugin entry names a built-in plugin or a module that resolves, once: caught at load time
- * with its path, rather than as a module-loader stack trace halfway through the boot.
+ * with its path, rather than as a module-loader stack trace halfway through the boot. A path or a
+ * package name resolves from `baseDir`, the config file's folder; the file URL found is kept in the
+ * entry's `module` for the kernel to import.
  */
-function checkPluginNames(config: BrokerConfig, source: string): void {
+function checkPluginNames(config: BrokerConfig, source: string, baseDir: string): void {
   const seen = new Map<string, number>();
   for (const [i, p] of config.plugins.entries()) {
     const where = `${source}: ${formatPath(['plugins', i, 'name'])}`;
     if (seen.has(p.name)) throw new ConfigError(`${where}: plugin "${p.name}" is already listed at plugins[${seen.get(p.name)}]`);
     seen.set(p.name, i);
-    if (p.name in BUILTIN_PLUGINS || p.name.startsWith('.')) continue;
+    if (p.name in BUILTIN_PLUGINS) continue;
     try {
-      import.meta.resolve(p.name);
-    } catch {
-      throw new ConfigError(`${where}: unknown plugin "${p.name}" (built in: ${Object.keys(BUILTIN_PLUGINS).join(', ')}; anything else must be an installed module)`);
+      p.module = locatePlugin(p.name, baseDir);
+    } catch (e) {
+      throw new ConfigError(`${where}: unknown plugin "${p.name}" (built in: ${Object.keys(BUILTIN_PLUGINS).join(', ')}; anything else must be a path or an installed package): ${(e as Error).message}`);
     }
   }
 }
@@ -167,7 +146,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     if (raw.server.insecureCookies === undefined) raw.server.insecureCookies = String(raw.server.baseUrl).startsWith('http://');
   }
   const config = validateConfig(raw, file ?? 'config');
-  checkPluginNames(config, file ?? 'config');
+  checkPluginNames(config, file ?? 'config', file ? path.dirname(path.resolve(cwd, file)) : cwd);
   config.dataDir = path.resolve(cwd, config.dataDir);
   if (config.store.path) config.store.path = path.resolve(cwd, config.store.path);
   return { config, file: file ? path.resolve(cwd, file) : null };

@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv';
 import { BUILTIN_PLUGINS } from '../adapters/kernel/builtin-plugins.js';
 import type { BrokerConfig } from './types.js';
-import { formatPath } from './interpolate.js';
+import { describeSchemaErrors } from './schema-errors.js';
 
 export interface PluginConfigReport {
   /** Plugins whose section was validated against their schema. */
@@ -31,11 +31,7 @@ export async function checkPluginConfigs(config: BrokerConfig): Promise<PluginCo
     if (!plugin.configSchema) continue;
     const validate = ajv.compile(plugin.configSchema);
     if (validate(structuredClone(entry.config ?? {}))) continue;
-    for (const e of validate.errors ?? []) {
-      const at = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-      const extra = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty: string }).additionalProperty : null;
-      report.errors.push(extra ? `${formatPath(['plugins', i, 'config', ...at, extra])}: is not a known setting` : `${formatPath(['plugins', i, 'config', ...at])}: ${e.message}`);
-    }
+    report.errors.push(...describeSchemaErrors(validate.errors, ['plugins', i, 'config']));
   }
   return report;
 }

@@ -90,6 +90,14 @@ export const brokerConfigSchema = {
       properties: { masterKey: { type: 'string', minLength: 32, nullable: true } },
       additionalProperties: false,
     },
+    privacy: {
+      type: 'object',
+      properties: {
+        networkDataDays: { type: 'integer', minimum: 1, maximum: 3650 },
+        expireNetworkDataInLog: { type: 'boolean' },
+      },
+      additionalProperties: false,
+    },
     readModels: {
       type: 'object',
       properties: {

@@ -57,6 +57,20 @@ export interface BrokerConfig {
     masterKey?: string;
   };
   session: { absoluteSeconds: number; idleSeconds: number };
+  /** Personal data (docs/security/erasure.md). */
+  privacy?: {
+    /**
+     * How many days IP addresses and user agents stay readable (default 30): after that their day
+     * key is destroyed, so the log's copies read `[erased]`, and the read models drop theirs.
+     */
+    networkDataDays?: number;
+    /**
+     * Also expire a known user's IPs and user agents in the log after `networkDataDays` (sealed
+     * under a day key inside their user's seal: one more AES operation per login). Default false:
+     * the log's copies go when the user is erased; the read models drop theirs after the days.
+     */
+    expireNetworkDataInLog?: boolean;
+  };
   /** Where this node keeps its persisted read models (core/read/projection-engine.ts). */
   readModels?: {
     /** SQLite file; default `<store file>.read.db` beside a SQLite log, `<dataDir>/read.db` otherwise, memory for a memory log. */
@@ -100,5 +114,11 @@ export interface BrokerConfig {
    */
   sitesRevision?: number;
   /** Plugins to load, in order, each with its own config section. */
-  plugins: { name: string; config?: unknown }[];
+  plugins: {
+    /** A built-in plugin's name, a path (relative to the config file's folder) or a package name. */
+    name: string;
+    config?: unknown;
+    /** Set by loadConfig, not in the file: the file URL `name` resolved to (not for a built-in). */
+    module?: string;
+  }[];
 }

@@ -17,6 +17,8 @@ export type DomainErrorCode =
   | 'replayed'
   | 'bad_signature';
 
+const DOMAIN_ERROR = Symbol.for('identity-broker.DomainError');
+
 export class DomainError extends Error {
   constructor(
     readonly code: DomainErrorCode,
@@ -25,6 +27,15 @@ export class DomainError extends Error {
   ) {
     super(message);
     this.name = new.target.name;
+    Object.defineProperty(this, DOMAIN_ERROR, { value: true });
+  }
+
+  // `err instanceof DomainError` holds for a DomainError from any copy of this module (a plugin
+  // whose installed `identity-broker` is another copy than the broker's), so the HTTP mapping in
+  // adapters/http/errors.ts answers it with its status instead of a 500. Subclasses check as usual.
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    if (this !== DomainError) return Function.prototype[Symbol.hasInstance].call(this, x);
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[DOMAIN_ERROR] === true;
   }
 }
 

@@ -17,6 +17,8 @@ import {
 import { loadConfig } from '../../config/load.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { openEventStore } from '../event-stores/open.js';
+import { withPersonalData } from '../crypto/personal-data.js';
+import { Keys, loadMasterKey } from '../kernel/master-key.js';
 import { openSqliteReadDatabase } from '../read-models/sqlite-read-database.js';
 import { openReadDatabase } from '../read-models/open.js';
 import { loadEventCatalogs } from '../kernel/resolve-plugin.js';
@@ -26,6 +28,8 @@ import { err, type CliIo } from './io.js';
 export interface CliContext {
   config: BrokerConfig;
   store: EventStore;
+  /** The master key's derivations (data keys, checkpoint signing). */
+  keys: Keys;
   users: Users;
   /** `cli:<os user>`: who did it, recorded in every event the command writes. */
   actor: string;
@@ -47,11 +51,14 @@ export async function openCliContext(argv: string[], io: CliIo): Promise<CliCont
   // The configured plugins' event types, as the server registers them: without them replay and
   // audit verify would report a plugin's events (HandoffIssued, TotpCodeAccepted...) as unknown.
   for (const problem of await loadEventCatalogs(config)) err(io, `warning: ${problem}; its events will read as unknown`);
-  const store = await openEventStore(config.store, config.dataDir);
+  const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.dataDir));
+  // Opened like the server opens it: personal fields read in clear while their keys exist.
+  const store = withPersonalData(await openEventStore(config.store, config.dataDir), keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
   return {
     config,
     store,
-    users: new Users(store, new CommandHandler(store)),
+    keys,
+    users: new Users(store, new CommandHandler(store), keys.derive('reservations')),
     actor: cliActor(io.env),
     close: () => store.close(),
   };

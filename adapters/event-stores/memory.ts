@@ -1,3 +1,4 @@
+import { MemoryDataKeys } from '../data-keys/memory.js';
 import type { Observable } from 'rxjs';
 import {
   catchUpSubscription,
@@ -16,6 +17,8 @@ import {
 /** In-memory event store: for tests and throwaway demos. Same contract as the durable ones. */
 export class MemoryEventStore implements EventStore {
   readonly kind = 'memory';
+  readonly dataKeys = new MemoryDataKeys();
+  readonly keysInAppend = true;
   private readonly all: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly listeners = new Set<() => void>();
@@ -29,6 +32,7 @@ export class MemoryEventStore implements EventStore {
     if (events.length === 0) {
       return { revision: last ? last.revision : -1, position: this.all.length, events: [] };
     }
+    if (options.dataKeys?.length) this.dataKeys.claim(options.dataKeys);
     const sealed = sealEvents(streamId, events, last ? last.revision : -1, last ? last.hash : '', this.all.length + 1);
     for (const e of sealed) {
       stream.push(e);

@@ -199,6 +199,15 @@ CREATE TABLE "${s}".tlog_checkpoints (size bigint PRIMARY KEY, root bytea NOT NU
 CREATE TABLE "${s}".tlog_witness_acks (size bigint NOT NULL, witness text NOT NULL, ok boolean NOT NULL, detail text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (size, witness));
 `,
   },
+  {
+    version: 5,
+    name: 'data keys: personal fields of events are encrypted per user; erasure destroys the key',
+    // Beside the log, never in it (adapters/data-keys/postgres.ts). A destroyed key keeps its row
+    // as a tombstone with no key.
+    sql: (s) => `
+CREATE TABLE "${s}".data_keys (id text PRIMARY KEY, wrapped bytea, created_at timestamptz NOT NULL DEFAULT now(), destroyed_at timestamptz);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

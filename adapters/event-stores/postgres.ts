@@ -1,3 +1,4 @@
+import { PostgresDataKeys } from '../data-keys/postgres.js';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Observable } from 'rxjs';
@@ -84,6 +85,7 @@ export class PostgresEventStore implements EventStore {
   recoveredCommits = 0;
   readonly faults: PgFaultLog;
   readonly tree?: PostgresTree;
+  readonly dataKeys: PostgresDataKeys;
 
   private constructor(private readonly options: PostgresStoreOptions) {
     this.schema = checkSchemaName(options.schema ?? 'broker');
@@ -107,6 +109,7 @@ export class PostgresEventStore implements EventStore {
     this.pool.on('error', () => {});
     this.pool.on('connect', (client) => client.on('error', (err) => this.faults.connectionLost(err)));
     if (options.tree !== false) this.tree = new PostgresTree(this.pool, this.schema);
+    this.dataKeys = new PostgresDataKeys(this.pool, this.schema);
     this.committer =
       options.groupCommit === false ? null : new GroupCommitter({ pool: this.pool, sql: this.sql, appendOnce: (s, e, x) => this.appendOnce(s, e, x) });
   }

@@ -18,6 +18,7 @@ import {
   type ReadStreamOptions,
 } from '../../core/index.js';
 import { SqliteTree } from './sqlite-tree.js';
+import { SqliteDataKeys } from '../data-keys/sqlite.js';
 
 export interface SqliteEventStoreOptions {
   path: string;
@@ -96,6 +97,8 @@ function toEvent(r: Row): RecordedEvent {
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   readonly tree?: SqliteTree;
+  readonly dataKeys: SqliteDataKeys;
+  readonly keysInAppend = true;
   private readonly listeners = new Set<() => void>();
   private queue: PendingAppend[] = [];
   private scheduled = false;
@@ -124,6 +127,7 @@ export class SqliteEventStore implements EventStore {
     withTree: boolean,
   ) {
     if (withTree) this.tree = new SqliteTree(db);
+    this.dataKeys = new SqliteDataKeys(db);
     const tree = this.tree;
     this.stmt = {
       last: db.prepare('SELECT revision, hash FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1').raw(),
@@ -145,6 +149,8 @@ export class SqliteEventStore implements EventStore {
       }
       checkExpectedRevision(p.streamId, p.options.expectedRevision, state.revision);
       if (p.events.length === 0) return { revision: state.revision, position: head, events: [] };
+      // New data keys commit with the events that use them (or neither does).
+      if (p.options.dataKeys?.length) this.dataKeys.claimInTransaction(p.options.dataKeys);
       const sealed = sealEvents(p.streamId, p.events, state.revision, state.hash, head + 1);
       for (const e of sealed) {
         this.stmt.insert.run(
@@ -213,6 +219,9 @@ export class SqliteEventStore implements EventStore {
       // 32 MiB of page cache (default 2 MiB): appends update two indexes (event id, stream
       // revision) whose pages are spread over the whole file once the log is large.
       db.pragma('cache_size = -32768');
+      // Deleted and overwritten content is zeroed in the file (a destroyed data key must leave no
+      // copy in a free page). The log itself is append-only, so this costs its appends nothing.
+      db.pragma('secure_delete = ON');
       db.exec(SCHEMA);
     } catch (e) {
       db.close();

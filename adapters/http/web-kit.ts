@@ -8,10 +8,13 @@ import {
   type Ids,
   type LoginRequest,
   type LoginService,
+  type ReadModels,
   type SessionView,
 } from '../../core/index.js';
 import { html, layout, type SafeHtml } from './html.js';
 import { sendError, sendErrorPage } from './errors.js';
+import { AdminGuard, type AdminPrincipal } from './admin-guard.js';
+import { csrfTokenFor } from './session-csrf.js';
 
 /**
  * This request's cookies, parsed on first use (by @fastify/cookie's own parser, with its options)
@@ -56,9 +59,23 @@ export interface WebKit {
   sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply;
   setSessionCookie(reply: FastifyReply, token: string, maxAgeSeconds: number): void;
   clearSessionCookie(reply: FastifyReply): void;
+  /**
+   * Lets only an administrator through: an admin's browser session (with the session-bound CSRF
+   * token on anything but GET/HEAD) or an admin API token from `admin.apiTokens`. Returns who it is,
+   * or null after sending the refusal (login redirect, 401 or 403). See adapters/http/admin-guard.ts.
+   */
+  requireAdmin(req: FastifyRequest, reply: FastifyReply): Promise<AdminPrincipal | null>;
+  /** The session-bound CSRF token for this request's session (put it in forms as `_csrf`), or null. */
+  csrfToken(req: FastifyRequest): string | null;
 }
 
-export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids, cookie: CookieSettings) {
+/** Who counts as an admin: the read models (a user's `admin` flag) and the config's admin API tokens. */
+export interface AdminSettings {
+  read: ReadModels;
+  apiTokens: { name: string; tokenHash: string }[];
+}
+
+export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids, cookie: CookieSettings, admin?: AdminSettings) {
   const cookieName = cookie.secure ? '__Host-broker_session' : 'broker_session';
 
   // Sliding idle window: a session in use records `SessionRefreshed` (at most once per tenth of
@@ -94,7 +111,9 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
     return reply.code(action.status ?? 200).type('text/html; charset=utf-8').send(action.html);
   };
 
-  return (app: FastifyInstance): WebKit => ({
+  return (app: FastifyInstance): WebKit => {
+    let guard: AdminGuard | null = null;
+    const kit: WebKit = {
     app,
     cookieName,
     cookies: requestCookies,
@@ -135,7 +154,17 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
     page: (reply, title, body, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(layout(title, body)),
     errorPage: sendErrorPage,
     sendError,
-  });
+    requireAdmin(req, reply) {
+      guard ??= new AdminGuard(kit, admin?.read ?? emptyAdmins, admin?.apiTokens ?? []);
+      return guard.check(req, reply);
+    },
+    csrfToken: (req) => csrfTokenFor(req, cookieName),
+    };
+    return kit;
+  };
 }
+
+// With no admin settings (a kit built outside the kernel), nobody is an admin.
+const emptyAdmins = { users: { get: () => undefined } } as unknown as ReadModels;
 
 export { html };

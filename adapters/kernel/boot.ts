@@ -17,17 +17,16 @@ import {
   PasswordLinks,
   ProjectionEngine,
   SessionsView,
+  DEFAULT_NETWORK_DATA_DAYS,
   SitesView,
   Users,
   UsersView,
   cryptoIds,
   systemClock,
-  type BrokerPlugin,
   type Clock,
   type EventStore,
   type Ids,
   type Logger,
-  type PluginContext,
   type PluginPrivilege,
   type Reactor,
   type ReadDatabase,
@@ -36,9 +35,10 @@ import {
 } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
+import { describeSchemaErrors } from '../../config/schema-errors.js';
 import { openEventStore, sqlitePath } from '../event-stores/open.js';
 import { openReadDatabase } from '../read-models/open.js';
-import { createWebKitFactory, type WebKit } from '../http/web-kit.js';
+import { createWebKitFactory } from '../http/web-kit.js';
 import { registerCoreRoutes } from '../http/core-routes.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { responseHook } from '../http/response-hook.js';
@@ -48,6 +48,7 @@ import { markRequestStart, registerMetrics, registerMetricsRoute } from '../http
 import { brokerLoggerOptions, requestIds, requestLogging } from '../http/logging.js';
 import { resolvePlugin } from './resolve-plugin.js';
 import { Keys, loadMasterKey } from './master-key.js';
+import { PersonalDataStore, withPersonalData } from '../crypto/personal-data.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
@@ -59,8 +60,10 @@ import { registerJwksRoute } from '../crypto/jwks-route.js';
 import { installTransparency } from '../tlog/install.js';
 import { TotpService } from '../crypto/totp.js';
 
-export type PluginCtx<C = unknown> = PluginContext<C, WebKit>;
-export type Plugin<C = unknown> = BrokerPlugin<C, WebKit>;
+import type { Plugin, PluginCtx } from './plugin-types.js';
+
+// Kept for existing importers; new code imports them from plugin/index.ts (or plugin-types.ts).
+export type { Plugin, PluginCtx } from './plugin-types.js';
 
 export interface BootOptions {
   /** Use this store instead of opening the configured one (tests). */
@@ -74,6 +77,11 @@ export interface BootOptions {
   readDb?: ReadDatabase;
   /** Start even if the log contradicts its latest signed checkpoint (recorded as an event). */
   acceptLogContradiction?: boolean;
+  /**
+   * Seal personal fields under per-user keys (default true, where the store keeps data keys).
+   * False only for benchmarks that measure what sealing costs: such a log holds personal data in clear.
+   */
+  sealPersonalData?: boolean;
 }
 
 export interface Broker {
@@ -119,7 +127,9 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   try {
     const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
     store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
-    return await assemble(config, options, store, keys, () => lock?.release());
+    // Personal fields are sealed under per-user keys on the way in and opened on the way out (issue 19).
+    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
+    return await assemble(config, options, opened, keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
     lock?.release();
@@ -140,7 +150,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   const booted = ++brokersInProcess;
   const cluster = new ClusterNode(config.cluster?.nodeId ?? `${os.hostname()}:${process.pid}${booted > 1 ? `#${booted}` : ''}`);
   const commands = new CommandHandler(store);
-  const users = new Users(store, commands);
+  const users = new Users(store, commands, keys.derive('reservations'));
   const readDb = options.readDb ?? openReadDatabase(config, !!options.store);
   const projections = new ProjectionEngine(readDb);
   const read: ReadModels = {
@@ -148,7 +158,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     identities: new IdentitiesView(),
     bans: new BansView(),
     audit: new AuditView(),
-    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds),
+    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds, (config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS) * 86_400),
     sites: new SitesView(),
   };
   for (const p of Object.values(read)) projections.add(p);
@@ -237,7 +247,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
 
-  const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies });
+  const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies }, { read, apiTokens: config.admin?.apiTokens ?? [] });
   const reactors: Reactor[] = [];
   const stopHooks: (() => Promise<void> | void)[] = [];
   const events = (after = 0): Observable<RecordedEvent> => store.subscribe(after);
@@ -262,9 +272,9 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   container.bind(TOKENS.Checkpoints).toConstantValue(checkpoints);
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-  const entries: { plugin: Plugin<any>; config?: unknown; label: string }[] = [];
-  for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p.name), config: p.config ?? {}, label: `plugins[${i}].config` });
-  for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, label: `plugin ${p.plugin.name}` });
+  const entries: { plugin: Plugin<any>; config?: unknown; at: (string | number)[] }[] = [];
+  for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p), config: p.config ?? {}, at: ['plugins', i, 'config'] });
+  for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, at: [`plugin ${p.plugin.name}`] });
 
   // What plugins reach through ctx.services, and who may (see plugin-capabilities.ts).
   container.bind(TOKENS.AdminApiTokens).toConstantValue(config.admin?.apiTokens ?? []);
@@ -295,14 +305,14 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   };
   const names = new Set<string>();
 
-  for (const { plugin, config: raw, label } of entries) {
+  for (const { plugin, config: raw, at } of entries) {
     const pluginConfig = structuredClone(raw ?? {});
     if (plugin.configSchema) {
       const validate = ajv.compile(plugin.configSchema);
       if (!validate(pluginConfig)) {
-        const first = validate.errors![0];
-        const where = `${label}${first.instancePath.replace(/\//g, '.').replace(/\.(\d+)/g, '[$1]')}`;
-        throw new ConfigError(`${where}: ${first.message}${first.params && 'allowedValues' in first.params ? ` (${(first.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''}`);
+        // Every error, each with its key path (`plugins[2].config.clients[0].secret: is required`).
+        const problems = describeSchemaErrors(validate.errors, at);
+        throw new ConfigError(problems.length === 1 ? problems[0] : `plugin ${plugin.name}: ${problems.length} errors in its config:\n  ${problems.join('\n  ')}`);
       }
     }
     if (names.has(plugin.name)) throw new ConfigError(`plugin ${plugin.name} is loaded twice`);
@@ -387,6 +397,15 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   Object.freeze(login.enrichers);
 
   let maintenance: NodeJS.Timeout | null = null;
+  // Retention of IP addresses and user agents in the log: the keys of days past it are destroyed
+  // (every node tries; destroying is idempotent).
+  const networkDataDays = config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS;
+  const expireNetworkData = async (): Promise<void> => {
+    if (!(store instanceof PersonalDataStore)) return;
+    const cutoff = new Date(clock.now().getTime() - networkDataDays * 86_400_000).toISOString().slice(0, 10);
+    const destroyed = await store.destroyDayKeysBefore(cutoff);
+    if (destroyed.length) logger.info({ keys: destroyed }, 'network data past retention: day keys destroyed');
+  };
   const broker: Broker = {
     config,
     app,
@@ -417,8 +436,10 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
         } catch (err) {
           logger.error({ err }, 'read model maintenance failed');
         }
+        void expireNetworkData().catch((err: unknown) => logger.error({ err }, 'could not destroy expired day keys'));
       }, 60_000);
       maintenance.unref();
+      await expireNetworkData();
       await signingKeys.load();
       keyCheck.verify(keys, signingKeys); // a wrong master key stops here, before it signs anything
       await transparency?.checkAtStart(); // a log that contradicts its latest signed checkpoint stops here

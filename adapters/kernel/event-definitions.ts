@@ -1,4 +1,5 @@
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
+import { resolvePlugin, type PluginEntry } from './resolve-plugin.js';
 
 /**
  * Loads the modules that define event types and declare their secret fields (module side effects:
@@ -8,7 +9,7 @@ import { BUILTIN_PLUGINS } from './builtin-plugins.js';
  * Returns the configured plugins that could not be imported: their events stay unknown here, and
  * the export withholds an unknown event's whole body.
  */
-export async function loadEventDefinitions(configured: { name: string }[]): Promise<string[]> {
+export async function loadEventDefinitions(configured: PluginEntry[]): Promise<string[]> {
   await Promise.all([
     import('../crypto/signing-keys.js'),
     import('../crypto/totp.js'),
@@ -18,7 +19,7 @@ export async function loadEventDefinitions(configured: { name: string }[]): Prom
   for (const p of configured) {
     if (BUILTIN_PLUGINS[p.name]) continue;
     try {
-      await import(p.name);
+      await resolvePlugin(p);
     } catch {
       missing.push(p.name);
     }

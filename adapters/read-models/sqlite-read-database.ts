@@ -28,6 +28,8 @@ export function openSqliteReadDatabase(options: SqliteReadDatabaseOptions): Read
   db.pragma(`cache_size = -${(options.cacheMiB ?? 32) * 1024}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('temp_store = MEMORY');
+  // Freed content is zeroed in the file: an erased user's email must not stay in a free page.
+  if (!options.readonly) db.pragma('secure_delete = ON');
   if (location !== ':memory:' && !options.readonly) {
     for (const f of [location, `${location}-wal`, `${location}-shm`]) {
       try {
@@ -42,6 +44,14 @@ export function openSqliteReadDatabase(options: SqliteReadDatabaseOptions): Read
   return {
     location,
     exec: (sql) => void db.exec(sql),
+    scrub: () => {
+      if (location === ':memory:' || options.readonly) return;
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // a reader holds an old snapshot: the next automatic checkpoint clears it
+      }
+    },
     // better-sqlite3's statements already have the port's shape: handed out as they are, so a
     // hot-path read costs no wrapper call.
     prepare: <R>(sql: string): ReadStatement<R> => db.prepare(sql) as unknown as ReadStatement<R>,

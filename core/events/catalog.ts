@@ -21,7 +21,8 @@ export interface EventMap {
   AccountEnabled: { userId: string };
   UserBanned: { userId: string; reason: string; actor: string; until?: string | null };
   UserUnbanned: { userId: string; reason: string | null; actor: string };
-  UserErased: { userId: string; actor: string };
+  /** The user's data key is destroyed with it (issue 19): personal fields about them read `[erased]` from then on. */
+  UserErased: { userId: string; actor: string; reason?: string | null };
   /**
    * Every credential issued for the user from a login before this event (sessions, OAuth grants
    * and their refresh and access tokens) is void, for good: "log out everywhere", and what a ban

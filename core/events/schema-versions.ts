@@ -15,7 +15,11 @@ interface EventTypeDef {
   schema?: Record<string, unknown>;
 }
 
-const defs = new Map<string, EventTypeDef>();
+// One registry per process whichever way this module is loaded (the compiled build, and a plugin
+// whose installed `identity-broker` is another copy of it, would otherwise each fill their own).
+const REGISTRY = Symbol.for('identity-broker.event-types');
+const slot = globalThis as unknown as Record<symbol, Map<string, EventTypeDef> | undefined>;
+const defs: Map<string, EventTypeDef> = (slot[REGISTRY] ??= new Map());
 
 /**
  * A compact field list for an event's schema: `{ grantId: 'string', sessionId: 'string|null',

@@ -12,7 +12,10 @@ import { isKnownEventType } from './schema-versions.js';
  * Declarations add up: a plugin may declare more secret fields of a core type it fills (the OAuth
  * server's client secret hash in `ClientRegistered`).
  */
-const secretFields = new Map<string, Set<string>>();
+// One registry per process whichever way this module is loaded (see schema-versions.ts).
+const REGISTRY = Symbol.for('identity-broker.secret-fields');
+const slot = globalThis as unknown as Record<symbol, Map<string, Set<string>> | undefined>;
+const secretFields: Map<string, Set<string>> = (slot[REGISTRY] ??= new Map());
 
 export function declareSecretFields<K extends EventType>(type: K, fields: readonly (keyof EventMap[K] & string)[]): void {
   const set = secretFields.get(type) ?? new Set<string>();

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { sha256 } from '../digest.js';
 import { WrongExpectedRevision, type EventStore } from '../ports/event-store.js';
 import type { CommandMeta } from './command-handler.js';
@@ -6,7 +7,11 @@ import { CommandRejected } from '../errors.js';
 /**
  * Uniqueness by reservation streams: claiming a key appends to `<kind>-<sha256(key)>` with
  * "stream must not exist" (or "exactly the release revision" after a release), which every store
- * enforces atomically. The key is hashed so stream ids never carry an email address.
+ * enforces atomically. The key is hashed so stream ids never carry an email address: with a secret
+ * (the broker's, derived from the master key) by HMAC-SHA256, so the log holds no hash that a list
+ * of addresses could be checked against; without one (logs written before issue 19, and tests) by
+ * plain SHA-256. A broker with a secret still honours, and releases, claims made under the plain
+ * names.
  */
 const STALE_AFTER_MS = 60_000;
 
@@ -15,17 +20,24 @@ export type ReservationKind = 'email' | 'identity';
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 export const identityKey = (issuer: string, subject: string): string => `${subject}@${issuer}`;
 
-export function reservationStream(kind: ReservationKind, key: string): string {
+export function reservationStream(kind: ReservationKind, key: string, secret?: Buffer): string {
   const k = kind === 'email' ? normalizeEmail(key) : key;
-  return `${kind}-${sha256(k, 'hex').slice(0, 40)}`;
+  const h = secret ? createHmac('sha256', secret).update(`${kind}:${k}`).digest('hex') : sha256(k, 'hex');
+  return `${kind}-${h.slice(0, 40)}`;
 }
 
-/** Current holder of a reservation, or null. */
-export async function reservationHolder(store: EventStore, kind: ReservationKind, key: string): Promise<string | null> {
-  const events = await store.readStream(reservationStream(kind, key));
+async function holderOf(store: EventStore, streamId: string): Promise<string | null> {
+  const events = await store.readStream(streamId);
   const last = events[events.length - 1];
   if (!last || last.type !== 'ReservationClaimed') return null;
   return (last.data as { userId: string }).userId;
+}
+
+/** Current holder of a reservation, or null. */
+export async function reservationHolder(store: EventStore, kind: ReservationKind, key: string, secret?: Buffer): Promise<string | null> {
+  const holder = await holderOf(store, reservationStream(kind, key, secret));
+  if (holder || !secret) return holder;
+  return holderOf(store, reservationStream(kind, key));
 }
 
 /**
@@ -40,8 +52,16 @@ export async function claimReservation(
   userId: string,
   meta: CommandMeta,
   isStale?: (holder: string) => Promise<boolean>,
+  secret?: Buffer,
 ): Promise<void> {
-  const streamId = reservationStream(kind, key);
+  if (secret) {
+    // A claim made under the plain name before keyed names existed still holds the key.
+    const legacy = await holderOf(store, reservationStream(kind, key));
+    if (legacy && legacy !== userId && !(isStale && (await isStale(legacy)))) {
+      throw new CommandRejected(kind === 'email' ? 'email address already in use' : 'identity already linked to another user');
+    }
+  }
+  const streamId = reservationStream(kind, key, secret);
   for (let attempt = 0; attempt < 5; attempt++) {
     const events = await store.readStream(streamId);
     const last = events[events.length - 1];
@@ -90,8 +110,13 @@ export async function releaseReservation(
   key: string,
   userId: string,
   meta: CommandMeta,
+  secret?: Buffer,
 ): Promise<void> {
-  const streamId = reservationStream(kind, key);
+  if (secret) await releaseOn(store, reservationStream(kind, key), kind, userId, meta);
+  await releaseOn(store, reservationStream(kind, key, secret), kind, userId, meta);
+}
+
+async function releaseOn(store: EventStore, streamId: string, kind: ReservationKind, userId: string, meta: CommandMeta): Promise<void> {
   const events = await store.readStream(streamId);
   const last = events[events.length - 1];
   if (!last || last.type !== 'ReservationClaimed' || (last.data as { userId: string }).userId !== userId) return;

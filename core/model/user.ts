@@ -34,7 +34,7 @@ export type UserCommand =
   | { type: 'enable' }
   | { type: 'ban'; reason: string; actor: string; until?: string | null }
   | { type: 'unban'; reason: string | null; actor: string }
-  | { type: 'erase'; actor: string }
+  | { type: 'erase'; actor: string; reason?: string | null }
   | { type: 'revokeCredentials'; reason: string }
   | { type: 'linkIdentity'; issuer: string; subject: string; via?: string }
   | { type: 'unlinkIdentity'; issuer: string; subject: string }
@@ -157,7 +157,7 @@ function decide(c: UserCommand, s: UserState): UserEvent[] {
     case 'unban':
       return s.banned ? [ev('UserUnbanned', { userId, reason: c.reason, actor: c.actor })] : [];
     case 'erase':
-      return [ev('UserErased', { userId, actor: c.actor })];
+      return [ev('UserErased', { userId, actor: c.actor, reason: c.reason ?? null })];
     case 'revokeCredentials':
       return [ev('CredentialsRevoked', { userId, reason: c.reason })];
     case 'linkIdentity':

@@ -23,6 +23,8 @@ export class Users {
   constructor(
     private readonly store: EventStore,
     private readonly handler: CommandHandler = new CommandHandler(store),
+    /** Names reservation streams by HMAC under this key (derived from the master key), not by a plain hash. */
+    private readonly reservationKey?: Buffer,
   ) {}
 
   async load(userId: string): Promise<UserState> {
@@ -36,7 +38,7 @@ export class Users {
     const userId = input.userId ?? randomUUID();
     const email = input.email ? normalizeEmail(input.email) : null;
     if (email && !EMAIL.test(email)) throw new InvalidInput('not an email address', { path: 'email' });
-    if (email) await claimReservation(this.store, 'email', email, userId, meta, async (h) => !(await this.exists(h)));
+    if (email) await claimReservation(this.store, 'email', email, userId, meta, async (h) => !(await this.exists(h)), this.reservationKey);
     const res = await this.handler.handle(
       userDecider,
       userStream(userId),
@@ -51,27 +53,30 @@ export class Users {
       const email = normalizeEmail(command.email);
       if (!EMAIL.test(email)) throw new InvalidInput('not an email address', { path: 'email' });
       const before = await this.load(userId);
-      await claimReservation(this.store, 'email', email, userId, meta);
+      await claimReservation(this.store, 'email', email, userId, meta, undefined, this.reservationKey);
       const res = await this.handler.handle(userDecider, userStream(userId), { ...command, email }, meta);
-      if (before.email && before.email !== email) await releaseReservation(this.store, 'email', before.email, userId, meta);
+      if (before.email && before.email !== email) await releaseReservation(this.store, 'email', before.email, userId, meta, this.reservationKey);
       return res;
     }
     if (command.type === 'linkIdentity') {
       await claimReservation(this.store, 'identity', identityKey(command.issuer, command.subject), userId, meta, async (h) => {
         const holder = await this.load(h);
         return !holder.exists || holder.erased || !holder.identities.some((i) => i.issuer === command.issuer && i.subject === command.subject);
-      });
+      }, this.reservationKey);
     }
     if (command.type === 'erase') {
       const before = await this.load(userId);
       const res = await this.handler.handle(userDecider, userStream(userId), command, meta);
-      if (before.email) await releaseReservation(this.store, 'email', before.email, userId, meta);
-      for (const i of before.identities) await releaseReservation(this.store, 'identity', identityKey(i.issuer, i.subject), userId, meta);
+      if (before.email) await releaseReservation(this.store, 'email', before.email, userId, meta, this.reservationKey);
+      for (const i of before.identities) await releaseReservation(this.store, 'identity', identityKey(i.issuer, i.subject), userId, meta, this.reservationKey);
+      // Last: the releases above needed the email and subjects in clear. A crash before this line
+      // is repaired by every node's subscription, which destroys the key when it sees UserErased.
+      await this.store.destroyUserKey?.(userId);
       return res;
     }
     const res = await this.handler.handle(userDecider, userStream(userId), command, meta);
     if (command.type === 'unlinkIdentity') {
-      await releaseReservation(this.store, 'identity', identityKey(command.issuer, command.subject), userId, meta);
+      await releaseReservation(this.store, 'identity', identityKey(command.issuer, command.subject), userId, meta, this.reservationKey);
     }
     return res;
   }
@@ -87,10 +92,10 @@ export class Users {
 
   /** Authoritative (reads the reservation stream, not a projection). */
   async findByIdentity(issuer: string, subject: string): Promise<string | null> {
-    return reservationHolder(this.store, 'identity', identityKey(issuer, subject));
+    return reservationHolder(this.store, 'identity', identityKey(issuer, subject), this.reservationKey);
   }
 
   async findByEmail(email: string): Promise<string | null> {
-    return reservationHolder(this.store, 'email', normalizeEmail(email));
+    return reservationHolder(this.store, 'email', normalizeEmail(email), this.reservationKey);
   }
 }

@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { NewEvent, RecordedEvent } from '../events/envelope.js';
 import type { TransparencyTree } from '../tlog/tree-port.js';
+import type { DataKeyTable } from './data-keys.js';
 
 /**
  * Expected revision for an append (optimistic concurrency):
@@ -13,6 +14,12 @@ export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number;
 
 export interface AppendOptions {
   expectedRevision?: ExpectedRevision;
+  /**
+   * New data keys to store in the append's own transaction (stores with `keysInAppend`), for the
+   * personal-data decorator. An id that already holds another key fails the whole append with
+   * DataKeyConflict.
+   */
+  dataKeys?: readonly { id: string; wrapped: Buffer }[];
 }
 
 export interface AppendResult {
@@ -80,6 +87,31 @@ export interface EventStore {
    * store that does not keep one (memory, EventStoreDB) or when turned off.
    */
   readonly tree?: TransparencyTree;
+  /**
+   * The keys personal fields are encrypted under (issue 19), in the store's own database beside
+   * the log. Absent on a store that cannot keep them (EventStoreDB): its events are written in clear.
+   */
+  readonly dataKeys?: DataKeyTable;
+  /** Whether `append` honours `AppendOptions.dataKeys` (in the same transaction as the events). */
+  readonly keysInAppend?: boolean;
+  /**
+   * Set by a decorator that changes what readers see (adapters/crypto/personal-data.ts decrypts
+   * personal fields): the store beneath, whose events are what the hashes cover. Chain and tree
+   * verification, copies and imports read this one.
+   */
+  readonly raw?: EventStore;
+  /**
+   * Crypto-shredding: destroys the data key of a user, so every personal field about them in the
+   * log reads `[erased]` from now on (the personal-data decorator implements it). True if a key was there.
+   */
+  destroyUserKey?(userId: string): Promise<boolean>;
+}
+
+/** The events as stored, hashes and all: beneath any decorator. */
+export function storedEvents(store: EventStore): EventStore {
+  let s = store;
+  while (s.raw) s = s.raw;
+  return s;
 }
 
 export interface StoreFaults {

@@ -23,5 +23,11 @@ export interface ReadDatabase {
   prepare<R = Record<string, unknown>>(sql: string): ReadStatement<R>;
   /** Runs `fn` in one transaction (nested calls join it). */
   transaction<T>(fn: () => T): T;
+  /**
+   * Makes rows deleted or overwritten so far unrecoverable from the files (an erasure): the
+   * database zeroes freed content as it goes (`secure_delete`), this also empties its write-ahead
+   * log. Best effort, optional.
+   */
+  scrub?(): void;
   close(): void;
 }

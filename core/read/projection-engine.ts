@@ -229,6 +229,8 @@ export class ProjectionEngine {
     }
     this.queue = [];
     this.stalled = null;
+    // An erasure rewrote rows: the old versions leave the write-ahead log now, not at some later checkpoint.
+    if (this.db?.scrub && batch.some((e) => e.type === 'UserErased')) this.db.scrub();
     for (const { raw, r } of decoded) {
       if (r.status === 'ok') {
         for (const p of this.memory) {

@@ -1,3 +1,4 @@
+import { ERASED } from '../events/personal-fields.js';
 import type { RecordedEvent, KnownEvent } from '../events/envelope.js';
 import type { ReadDatabase, ReadStatement } from '../ports/read-database.js';
 import type { PersistedProjection } from './projection.js';
@@ -61,6 +62,8 @@ function toView(r: Row): SessionView {
 
 /** How long an expired session's row stays (for the admin pages) before `maintain` drops it. */
 export const DEFAULT_SESSION_RETENTION_SECONDS = 7 * 24 * 3600;
+/** How long IP addresses and user agents stay readable, in the log and the read models (`privacy.networkDataDays`). */
+export const DEFAULT_NETWORK_DATA_DAYS = 30;
 
 /**
  * Live broker sessions, as a persisted read model over the log, so every node sees the same
@@ -85,9 +88,14 @@ export class SessionsView implements PersistedProjection {
     roles: ReadStatement;
     count: ReadStatement<{ n: number }>;
     purge: ReadStatement;
+    dropNetwork: ReadStatement;
   };
 
-  constructor(readonly retentionSeconds = DEFAULT_SESSION_RETENTION_SECONDS) {}
+  constructor(
+    readonly retentionSeconds = DEFAULT_SESSION_RETENTION_SECONDS,
+    /** Addresses and browsers of sessions started longer ago than this are dropped (`privacy.networkDataDays`). */
+    readonly networkDataSeconds = DEFAULT_NETWORK_DATA_DAYS * 86_400,
+  ) {}
 
   open(db: ReadDatabase): void {
     db.exec(`CREATE TABLE IF NOT EXISTS sessions (
@@ -108,6 +116,7 @@ export class SessionsView implements PersistedProjection {
       roles: db.prepare(`UPDATE sessions SET roles = ?, tenant = COALESCE(?, tenant) WHERE user_id = ?`),
       count: db.prepare(`SELECT count(*) AS n FROM sessions`),
       purge: db.prepare(`DELETE FROM sessions WHERE last_use_ms < ?`),
+      dropNetwork: db.prepare(`UPDATE sessions SET ip = NULL, user_agent = NULL WHERE created_at < ? AND (ip IS NOT NULL OR user_agent IS NOT NULL)`),
     };
     this.cache.clear();
   }
@@ -126,7 +135,7 @@ export class SessionsView implements PersistedProjection {
         this.st.insert.run(
           d.sessionId, d.userId, d.issuer, d.subject, JSON.stringify(d.amr), JSON.stringify(d.roles ?? []), d.tenant ?? null,
           e.metadata.recordedAt, e.metadata.recordedAt, d.expiresAt, expiresMs, d.idleTimeoutSeconds,
-          Math.min(expiresMs, seenMs + d.idleTimeoutSeconds * 1000), d.ip ?? null, d.userAgent ?? null,
+          Math.min(expiresMs, seenMs + d.idleTimeoutSeconds * 1000), known(d.ip), known(d.userAgent),
         );
         this.cache.delete(d.sessionId);
         break;
@@ -191,6 +200,11 @@ export class SessionsView implements PersistedProjection {
   /** Drops rows of sessions that could not have been used for `retentionSeconds`. */
   maintain(now: Date): void {
     const cutoff = now.getTime() - this.retentionSeconds * 1000;
-    if (this.st.purge.run(cutoff).changes) this.cache.clear();
+    let changed = this.st.purge.run(cutoff).changes > 0;
+    changed = this.st.dropNetwork.run(new Date(now.getTime() - this.networkDataSeconds * 1000).toISOString()).changes > 0 || changed;
+    if (changed) this.cache.clear();
   }
 }
+
+/** A field whose key is destroyed (retention, erasure) reads `[erased]`: stored as nothing. */
+const known = (v: string | null | undefined): string | null => (v == null || v === ERASED ? null : v);

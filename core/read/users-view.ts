@@ -1,3 +1,4 @@
+import { ERASED } from '../events/personal-fields.js';
 import type { RecordedEvent, KnownEvent } from '../events/envelope.js';
 import type { ReadDatabase, ReadStatement } from '../ports/read-database.js';
 import type { PersistedProjection } from './projection.js';
@@ -160,7 +161,7 @@ export class UsersView implements PersistedProjection {
     if (e.type === 'UserRegistered') {
       const d = e.data;
       this.put(raw.position, {
-        userId: d.userId, email: d.email, name: d.name, admin: !!d.admin, disabled: false, banned: null, erased: false,
+        userId: d.userId, email: clear(d.email), name: clear(d.name), admin: !!d.admin, disabled: false, banned: null, erased: false,
         hasPassword: false, hasTotp: false, roles: [], tenant: null, identities: [], createdAt: e.metadata.recordedAt, lastLoginAt: null,
       });
       this.st.bump.run(1);
@@ -176,8 +177,8 @@ export class UsersView implements PersistedProjection {
     const before = { ...u, identities: u.identities.slice() };
     switch (e.type) {
       case 'UserProfileUpdated':
-        if (e.data.email !== undefined) u.email = e.data.email;
-        if (e.data.name !== undefined) u.name = e.data.name;
+        if (e.data.email !== undefined) u.email = clear(e.data.email);
+        if (e.data.name !== undefined) u.name = clear(e.data.name);
         break;
       case 'PasswordSet':
         u.hasPassword = true;
@@ -349,3 +350,6 @@ export class UsersView implements PersistedProjection {
     return !!u && !u.banned && !u.disabled && !u.erased;
   }
 }
+
+/** A personal field whose key was destroyed (a rebuild after an erasure) is no value to index. */
+const clear = (v: string | null | undefined): string | null => (v == null || v === ERASED ? null : v);

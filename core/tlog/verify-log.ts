@@ -1,6 +1,6 @@
 import { ChainVerifier } from '../events/hash-chain.js';
 import type { RecordedEvent } from '../events/envelope.js';
-import type { EventStore } from '../ports/event-store.js';
+import { storedEvents, type EventStore } from '../ports/event-store.js';
 import { LogAuditor, type RootClaim, type TamperFinding } from './log-audit.js';
 import { treeRoot } from './tree-reads.js';
 import type { TreeLeaf } from './tree-port.js';
@@ -22,7 +22,9 @@ export interface LogVerification {
  * also checked against the stored tree's own root, so a tree rewritten together with the log is
  * caught even though the two agree.
  */
-export async function verifyLog(store: EventStore, claims: RootClaim[], onEvent?: (e: RecordedEvent) => void): Promise<LogVerification> {
+export async function verifyLog(given: EventStore, claims: RootClaim[], onEvent?: (e: RecordedEvent) => void): Promise<LogVerification> {
+  // The hashes and the tree cover the events as stored (personal fields sealed), not as opened.
+  const store = storedEvents(given);
   const chain = new ChainVerifier();
   const tree = store.tree;
   const treeSize = tree ? await tree.size() : null;

@@ -1,4 +1,4 @@
-import type { Logger, ReadModels, Reactor, Token } from '../../core/index.js';
+import type { Logger, ReadModels, Reactor, Token } from '../../plugin/index.js';
 import type { SetupTokens } from './setup-tokens.js';
 
 /**

@@ -1,6 +1,5 @@
 import fastifyRateLimit from '@fastify/rate-limit';
-import { DomainError } from '../../core/index.js';
-import type { Plugin } from '../../adapters/kernel/boot.js';
+import { DomainError, type Plugin, AdminGuard } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
 import type { BrokerConfig } from '../../config/types.js';
@@ -10,7 +9,6 @@ import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { configSchema, type AdminConfig } from './config.js';
 import { SetupTokens } from './setup-tokens.js';
 import { registerSetupRoutes } from './setup-routes.js';
-import { AdminGuard } from './auth.js';
 import { FIRST_RUN_SETUP, firstRunSetup } from './first-run-setup.js';
 import { registerConsole } from './console/register.js';
 

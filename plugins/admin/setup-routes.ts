@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { html } from '../../adapters/http/html.js';
+import { html, AnonymousRefusals, type PluginCtx } from '../../plugin/index.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem, type PasswordHasher } from '../../adapters/crypto/password-hasher.js';
 import type { TotpService } from '../../adapters/crypto/totp.js';
 import { generateRecoveryCodes, type RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
-import { AnonymousRefusals } from '../../core/index.js';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
 import type { AdminConfig } from './config.js';
 import { SetupLinkRefused, hashSetupToken, type SetupTokens } from './setup-tokens.js';
 

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { CommandHandler, DomainError, defineEvent, foldStream, type Clock, type Decider, type EventOf, type EventStore, type Ids } from '../../core/index.js';
+import { CommandHandler, DomainError, defineEvent, foldStream, type Clock, type Decider, type EventOf, type EventStore, type Ids } from '../../plugin/index.js';
 
 /** One stream holds the first-run story: every `SetupTokenIssued`, then `AdminBootstrapped`. */
 export const SETUP_STREAM = 'admin-setup';

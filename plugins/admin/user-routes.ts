@@ -1,14 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Forbidden, InvalidInput, NotFound, type UserView } from '../../core/index.js';
-import { csrfTokenFor } from '../../adapters/http/session-csrf.js';
-import { html } from '../../adapters/http/html.js';
-import type { AdminPrincipal } from './auth.js';
+import { Forbidden, InvalidInput, NotFound, type UserView, csrfTokenFor, html, type AdminPrincipal } from '../../plugin/index.js';
 import type { ConsoleDeps } from './console/deps.js';
 import { confirmPage } from './console/confirm.js';
 import { qs, statusOf, userHref, userLabel } from './console/format.js';
 
-type Action = 'ban' | 'unban' | 'disable' | 'enable';
-const DONE: Record<Action, string> = { ban: 'banned', unban: 'unbanned', disable: 'disabled', enable: 'enabled' };
+type Action = 'ban' | 'unban' | 'disable' | 'enable' | 'erase';
+const DONE: Record<Action, string> = { ban: 'banned', unban: 'unbanned', disable: 'disabled', enable: 'enabled', erase: 'erased' };
 
 const publicUser = (u: UserView) => ({
   userId: u.userId,
@@ -63,14 +60,25 @@ export function registerUserRoutes(d: ConsoleDeps): void {
       unban: [`Lift the ban on ${name}?`, ['let them log in again (sessions and tokens ended by the ban stay ended)', `notify ${sites} site(s) with a webhook`], `Unban ${name}`],
       disable: [`Disable ${name}?`, [`end ${sessions} live session(s) at once`, `revoke ${grants} live app grant(s)`, 'refuse every login until the account is enabled again'], `Disable ${name}`],
       enable: [`Enable ${name}?`, ['let them log in again'], `Enable ${name}`],
+      erase: [
+        `Erase ${name} for good?`,
+        [
+          `end ${sessions} live session(s) and revoke ${grants} live app grant(s)`,
+          'destroy their data key: their email, name, addresses, browsers and external subjects become unreadable everywhere in the log, for good (the hash chains and proofs still verify)',
+          'free their email address and identities for a new account',
+          `tell ${sites} site(s) with a webhook to erase them too`,
+          'this cannot be undone',
+        ],
+        `Erase ${name}`,
+      ],
     }[verb] as [string, string[], string];
     const fields =
-      verb === 'ban'
+      verb === 'ban' || verb === 'erase'
         ? html`<p><label for="reason">Reason (recorded in the log and sent to sites)</label><br><textarea id="reason" name="reason" required maxlength="500" aria-required="true"></textarea></p>`
         : verb === 'disable' || verb === 'unban'
           ? html`<p><label for="reason">Reason (optional, recorded in the log)</label><br><textarea id="reason" name="reason" maxlength="500"></textarea></p>`
           : undefined;
-    return confirmPage(d, req, reply, p, { title: c[0], section: 'users', consequences: c[1], action: `${userHref(u.userId)}/${verb}`, button: c[2], cancel: userHref(u.userId), fields, danger: verb === 'ban' || verb === 'disable' });
+    return confirmPage(d, req, reply, p, { title: c[0], section: 'users', consequences: c[1], action: `${userHref(u.userId)}/${verb}`, button: c[2], cancel: userHref(u.userId), fields, danger: verb === 'ban' || verb === 'disable' || verb === 'erase' });
   };
 
   const act = async (verb: Action, req: FastifyRequest<{ Params: { id: string }; Body: { reason?: string; confirm?: string } | null }>, reply: FastifyReply) => {
@@ -84,7 +92,14 @@ export function registerUserRoutes(d: ConsoleDeps): void {
     const meta = { actor: p.actor, extra: { ip: req.ip } };
     const sessionsBefore = ctx.read.sessions.forUser(userId).length;
     let position: number;
-    if (verb === 'ban' || verb === 'disable') {
+    if (verb === 'erase') {
+      if (!reason) return ctx.web.sendError(req, reply, new InvalidInput('An erasure needs a reason.', { path: 'reason' }));
+      if (p.userId === userId) return ctx.web.sendError(req, reply, new Forbidden('You cannot erase yourself.'));
+      const correlationId = ctx.ids.token(16);
+      await ctx.login.endAllSessions(userId, 'erased', p.actor, correlationId);
+      // The admin's address is not recorded with an erasure: it would outlive the reason for it.
+      position = (await ctx.users.execute(userId, { type: 'erase', actor: p.actor, reason }, { actor: p.actor, correlationId })).position;
+    } else if (verb === 'ban' || verb === 'disable') {
       if (verb === 'ban' && !reason) return ctx.web.sendError(req, reply, new InvalidInput('A ban needs a reason.', { path: 'reason' }));
       if (p.userId === userId) return ctx.web.sendError(req, reply, new Forbidden('You cannot ban or disable yourself.'));
       // Record SessionEnded for each live session and CredentialsRevoked (the sessions and grants
@@ -108,7 +123,7 @@ export function registerUserRoutes(d: ConsoleDeps): void {
     return { ...publicUser(u), sessions: ctx.read.sessions.forUser(userId).length, position };
   };
 
-  for (const verb of ['ban', 'unban', 'disable', 'enable'] as const) {
+  for (const verb of ['ban', 'unban', 'disable', 'enable', 'erase'] as const) {
     app.get<{ Params: { id: string } }>(`/admin/users/:id/${verb}`, { schema: { params: idParam } }, async (req, reply) => {
       const p = await guard.check(req, reply);
       if (!p) return reply;

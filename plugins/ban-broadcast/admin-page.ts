@@ -1,8 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ReadModels, EventStore } from '../../core/index.js';
-import type { WebKit } from '../../adapters/http/web-kit.js';
-import { html } from '../../adapters/http/html.js';
-import { checkSessionCsrf, csrfTokenFor } from '../../adapters/http/session-csrf.js';
+import { type ReadModels, type EventStore, type WebKit, html, checkSessionCsrf, csrfTokenFor } from '../../plugin/index.js';
 import type { DeliveriesView } from './deliveries-view.js';
 import type { DeliveryState } from './delivery-state.js';
 import { requeueDelivery } from './requeue.js';

@@ -1,4 +1,4 @@
-import type { Clock, NewEvent, EventMap } from '../../core/index.js';
+import type { Clock, NewEvent, EventMap } from '../../plugin/index.js';
 import type { SiteConfig } from '../../config/types.js';
 import { decide, nextAttemptAt, type RetrySettings } from './delivery-policy.js';
 import type { DeliveryState } from './delivery-state.js';

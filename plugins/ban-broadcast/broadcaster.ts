@@ -1,21 +1,5 @@
 import { concatMap, from, type Subscription } from 'rxjs';
-import {
-  BusyLease,
-  type ClusterNode,
-  StreamCheckpoint,
-  StreamLease,
-  WrongExpectedRevision,
-  useOnce,
-  type Clock,
-  type EventMap,
-  type EventStore,
-  type Logger,
-  type PluginReactorState,
-  type Reactor,
-  type ReactorContext,
-  type RecordedEvent,
-  type SitesView,
-} from '../../core/index.js';
+import { BusyLease, type ClusterNode, StreamCheckpoint, StreamLease, WrongExpectedRevision, useOnce, type Clock, type EventMap, type EventStore, type Logger, type PluginReactorState, type Reactor, type ReactorContext, type RecordedEvent, type SitesView } from '../../plugin/index.js';
 import type { SiteConfig } from '../../config/types.js';
 import { attemptDelivery } from './attempt.js';
 import type { RetrySettings } from './delivery-policy.js';

@@ -1,4 +1,4 @@
-import type { ConsoleSource, EventStore, ProjectionEngine } from '../../core/index.js';
+import type { ConsoleSource, EventStore, ProjectionEngine } from '../../plugin/index.js';
 import type { DeliveriesView } from './deliveries-view.js';
 import type { DeliveryState } from './delivery-state.js';
 import { requeueDelivery } from './requeue.js';

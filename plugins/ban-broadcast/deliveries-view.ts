@@ -1,4 +1,4 @@
-import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../core/index.js';
+import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../plugin/index.js';
 import { evolveDelivery, initialDelivery, type DeliveryState } from './delivery-state.js';
 import type { NotificationKind } from './events.js';
 

@@ -1,4 +1,4 @@
-import type { RecordedEvent, KnownEvent } from '../../core/index.js';
+import type { RecordedEvent, KnownEvent } from '../../plugin/index.js';
 
 export type DeliveryStatus = 'pending' | 'retrying' | 'delivered' | 'abandoned';
 

@@ -1,4 +1,4 @@
-import { defineEvent } from '../../core/index.js';
+import { defineEvent } from '../../plugin/index.js';
 
 /** What a ban-type event becomes on the wire (`type` of the notification). */
 export type NotificationKind = 'user.banned' | 'user.unbanned' | 'user.erased';

@@ -1,4 +1,4 @@
-import type { Plugin } from '../../adapters/kernel/boot.js';
+import type { Plugin } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { SiteRegistry } from '../../adapters/kernel/site-registry.js';
 import './events.js';

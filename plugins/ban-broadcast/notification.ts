@@ -1,4 +1,4 @@
-import { NotFound, type EventStore, type KnownEvent } from '../../core/index.js';
+import { NotFound, type EventStore, type KnownEvent } from '../../plugin/index.js';
 import type { NotificationKind } from './events.js';
 
 /** What every site is told (the JSON body of a Standard Webhooks delivery; the facts of a SET). */
@@ -10,9 +10,9 @@ export interface BanNotification {
     /** The ban event's id: also the `webhook-id`, so receivers de-duplicate retries by it. */
     eventId: string;
     userId: string;
-    /** `sub@iss` of each external identity linked to the user when the event happened. */
+    /** `sub@iss` of each external identity linked to the user when the event happened; none for an erasure. */
     identities: string[];
-    /** The ban's (or unban's) reason; null for an erasure. */
+    /** The ban's, unban's or erasure's reason. */
     reason: string | null;
     actor: string;
     until: string | null;
@@ -34,7 +34,9 @@ export async function buildNotification(store: EventStore, banStreamId: string, 
       return {
         type: e.type === 'UserBanned' ? 'user.banned' : e.type === 'UserUnbanned' ? 'user.unbanned' : 'user.erased',
         timestamp: e.metadata.recordedAt,
-        data: { eventId: e.id, userId: d.userId, identities: [...linked], reason: d.reason ?? null, actor: d.actor, until: d.until ?? null },
+        // An erasure names the user by id alone: its subjects are personal data whose key the
+        // erasure destroyed (and would read `[erased]` on a retry, changing the body).
+        data: { eventId: e.id, userId: d.userId, identities: e.type === 'UserErased' ? [] : [...linked], reason: d.reason ?? null, actor: d.actor, until: d.until ?? null },
       };
     }
     if (e.type === 'ExternalIdentityLinked') linked.add(`${e.data.subject}@${e.data.issuer}`);

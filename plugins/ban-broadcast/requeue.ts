@@ -1,4 +1,4 @@
-import { NotFound, type EventStore } from '../../core/index.js';
+import { NotFound, type EventStore } from '../../plugin/index.js';
 import { broadcastStream, deliveryStream } from './events.js';
 
 /**

@@ -1,5 +1,4 @@
-import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../core/index.js';
-import type { Plugin } from '../../adapters/kernel/boot.js';
+import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent, Plugin } from '../../plugin/index.js';
 
 /**
  * The smallest useful plugin: a persisted projection (logins per day) and a route that shows it.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
-import type { PluginLogin, ReadModels } from '../../core/index.js';
+import type { PluginLogin, ReadModels } from '../../plugin/index.js';
 import type { UpstreamIdpConfig } from './config.js';
 import { identityFromUser, type GatewayIdentity } from './identity.js';
 import { TtlCache } from './ttl-cache.js';

@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../../core/index.js';
+import type { JsonSchema } from '../../plugin/index.js';
 
 /** Who may enter an app. All given conditions must hold. */
 export interface AccessRule {

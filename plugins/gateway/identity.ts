@@ -1,4 +1,4 @@
-import type { ReadModels, SessionView } from '../../core/index.js';
+import type { ReadModels, SessionView } from '../../plugin/index.js';
 
 /** Who is behind a gateway request, however they authenticated. */
 export interface GatewayIdentity {

@@ -1,9 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
-import type { Plugin } from '../../adapters/kernel/boot.js';
+import { type Plugin, html, sendProblem, wantsHtml } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import { html } from '../../adapters/http/html.js';
-import { sendProblem, wantsHtml } from '../../adapters/http/errors.js';
 import { gatewayConfigSchema, type GatewayConfig, type GatewayRoute } from './config.js';
 import { identityFromSession, type GatewayIdentity } from './identity.js';
 import { mayEnter, pickUpstream } from './access.js';

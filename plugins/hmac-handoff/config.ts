@@ -1,4 +1,4 @@
-import type { JsonSchema, ProvisioningSettings } from '../../core/index.js';
+import type { JsonSchema, ProvisioningSettings } from '../../plugin/index.js';
 
 /** A customer auth server that hands its users in (seed 000). Exactly one of `secret` / `publicKey`. */
 export interface InboundServerConfig {

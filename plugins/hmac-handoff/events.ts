@@ -1,4 +1,4 @@
-import { defineEvent } from '../../core/index.js';
+import { declarePersonalFields, defineEvent } from '../../plugin/index.js';
 
 /**
  * The plugin's facts. No secrets: key ids and nonces only (a nonce is single-use and useless once
@@ -42,3 +42,7 @@ defineEvent('HandoffIssued', 1, {}, {
 defineEvent('HandoffRejected', 1, {}, { fields: { direction: 'string', target: 'string', reason: 'string', ip: 'string|null' } });
 defineEvent('InboundHandoffIssued', 1, {}, { fields: { serverId: 'string', subject: 'string', jti: 'string', expiresAt: 'string' } });
 defineEvent('InboundHandoffConsumed', 1, {}, { fields: { serverId: 'string', subject: 'string', jti: 'string' } });
+// About nobody the broker knows (a caller's address, a customer server's subject): under the day's key.
+declarePersonalFields('HandoffRejected', ['ip']);
+declarePersonalFields('InboundHandoffIssued', ['subject']);
+declarePersonalFields('InboundHandoffConsumed', ['subject']);

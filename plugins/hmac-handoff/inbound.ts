@@ -1,8 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { useOnce, type AuthenticatedIdentity, type DownstreamProtocol } from '../../core/index.js';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
-import { sendProblem } from '../../adapters/http/errors.js';
-import { html, layout } from '../../adapters/http/html.js';
+import { useOnce, type AuthenticatedIdentity, type DownstreamProtocol, type PluginCtx, sendProblem, html, layout } from '../../plugin/index.js';
 import type { HandoffPluginConfig, InboundServerConfig } from './config.js';
 import type { Rejections } from './rejections.js';
 import type { HandoffRouteLimits } from './rate-limit.js';

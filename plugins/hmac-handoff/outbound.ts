@@ -1,9 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { DownstreamProtocol, LoginRequest, ResumeAction, SessionView } from '../../core/index.js';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
+import { type DownstreamProtocol, type LoginRequest, type ResumeAction, type SessionView, type PluginCtx, html, layout } from '../../plugin/index.js';
 import type { SiteRegistry } from '../../adapters/kernel/site-registry.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import { html, layout } from '../../adapters/http/html.js';
 import type { SiteConfig } from '../../config/types.js';
 import type { HandoffPluginConfig } from './config.js';
 import type { Rejections } from './rejections.js';

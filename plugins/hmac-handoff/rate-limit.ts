@@ -1,7 +1,6 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
-import { DomainError } from '../../core/index.js';
+import { type PluginCtx, DomainError } from '../../plugin/index.js';
 import type { HandoffPluginConfig, RateLimitConfig } from './config.js';
 
 export interface HandoffRouteLimits {

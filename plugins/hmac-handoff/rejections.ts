@@ -1,4 +1,4 @@
-import { PerSecondCap, type Clock, type EventStore, type Logger } from '../../core/index.js';
+import { PerSecondCap, type Clock, type EventStore, type Logger } from '../../plugin/index.js';
 
 /**
  * Refusals are facts too (audit, alerting on probing): recorded as HandoffRejected, never with the

@@ -1,8 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Clock, EventStore, Ids, LoginRequest, LoginRequestCodec, ProjectionEngine, ResumeAction, SessionView } from '../../core/index.js';
-import type { WebKit } from '../../adapters/http/web-kit.js';
-import { html, layout } from '../../adapters/http/html.js';
+import { type Clock, type EventStore, type Ids, type LoginRequest, type LoginRequestCodec, type ProjectionEngine, type ResumeAction, type SessionView, type WebKit, html, layout } from '../../plugin/index.js';
 import type { Client, ClientRegistry } from './clients.js';
 import type { CodeCodec } from './codes.js';
 import { OAuthError } from './errors.js';

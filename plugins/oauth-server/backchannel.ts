@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Subscription } from 'rxjs';
-import { CommandHandler, type Clock, type EventStore, type Ids, type KnownEvent, type Logger, type ProjectionEngine, type Reactor, type ReactorContext, type RecordedEvent } from '../../core/index.js';
+import { CommandHandler, type Clock, type EventStore, type Ids, type KnownEvent, type Logger, type ProjectionEngine, type Reactor, type ReactorContext, type RecordedEvent } from '../../plugin/index.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import type { ClientRegistry } from './clients.js';
 import type { OAuthGrantsView } from './grants-view.js';

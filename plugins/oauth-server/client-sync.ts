@@ -1,4 +1,4 @@
-import { CommandHandler, type Decider, type EventOf, type EventStore, type Reactor } from '../../core/index.js';
+import { CommandHandler, type Decider, type EventOf, type EventStore, type Reactor } from '../../plugin/index.js';
 import { clientRecord, clientStream, type ClientRegistry } from './clients.js';
 
 type ClientEvent = EventOf<'ClientRegistered'> | EventOf<'ClientUpdated'>;

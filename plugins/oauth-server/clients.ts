@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import * as jose from 'jose';
-import { useOnce, type EventStore, type Clock } from '../../core/index.js';
+import { useOnce, type EventStore, type Clock } from '../../plugin/index.js';
 import type { AuthMethod, ClientConfig, GrantType } from './config.js';
 import { OAuthError } from './errors.js';
 

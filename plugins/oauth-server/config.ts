@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../../core/index.js';
+import type { JsonSchema } from '../../plugin/index.js';
 
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials';

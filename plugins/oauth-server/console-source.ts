@@ -1,4 +1,4 @@
-import type { Clock, ConsoleCredential, ConsoleSource } from '../../core/index.js';
+import type { Clock, ConsoleCredential, ConsoleSource } from '../../plugin/index.js';
 import type { ClientRegistry } from './clients.js';
 import type { OAuthGrantsView } from './grants-view.js';
 import type { GrantService } from './grants.js';

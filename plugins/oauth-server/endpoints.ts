@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Clock, EventStore, ProjectionEngine, ReadModels } from '../../core/index.js';
-import type { WebKit } from '../../adapters/http/web-kit.js';
+import type { Clock, EventStore, ProjectionEngine, ReadModels, WebKit } from '../../plugin/index.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import type { ClientRegistry } from './clients.js';
 import { OAuthError, sendBearerChallenge, sendOAuthError } from './errors.js';

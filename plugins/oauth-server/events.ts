@@ -1,4 +1,4 @@
-import { declareSecretFields, defineEvent } from '../../core/index.js';
+import { declareSecretFields, defineEvent } from '../../plugin/index.js';
 
 /**
  * The OAuth server's facts. Refresh tokens and client secrets appear only as SHA-256 hashes;

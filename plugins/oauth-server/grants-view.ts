@@ -1,4 +1,4 @@
-import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../core/index.js';
+import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../plugin/index.js';
 import './events.js';
 
 export interface GrantView {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { foldStream, sessionStream, type Clock, type CommandHandler, type EventStore, type ProjectionEngine, type ReadModels, type Users } from '../../core/index.js';
+import { foldStream, sessionStream, type Clock, type CommandHandler, type EventStore, type ProjectionEngine, type ReadModels, type Users } from '../../plugin/index.js';
 import { grantDecider, GrantRefused, safeEqual, type GrantState } from './grant.js';
 import type { Client } from './clients.js';
 import type { CodeCodec } from './codes.js';

@@ -1,8 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { PluginLogin } from '../../core/index.js';
-import type { WebKit } from '../../adapters/http/web-kit.js';
-import { html } from '../../adapters/http/html.js';
+import { type PluginLogin, type WebKit, html } from '../../plugin/index.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import type { ClientRegistry } from './clients.js';
 import { singleParams, withParams } from './params.js';

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clock, ReadModels } from '../../core/index.js';
+import type { Clock, ReadModels } from '../../plugin/index.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import { JwsInvalid } from '../../adapters/crypto/jws.js';
 import type { OAuthGrantsView } from './grants-view.js';

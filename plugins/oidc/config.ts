@@ -1,4 +1,4 @@
-import type { JsonSchema, ProvisioningSettings } from '../../core/index.js';
+import type { JsonSchema, ProvisioningSettings } from '../../plugin/index.js';
 
 // Same shape as core's ProvisioningSettings (kept here: plugins never import each other).
 const provisioningSchema: JsonSchema = {

@@ -1,4 +1,4 @@
-import { DomainError, type DomainErrorCode } from '../../core/index.js';
+import { DomainError, type DomainErrorCode } from '../../plugin/index.js';
 
 /** A callback the broker refuses; `reason` goes into `LoginFailed`. */
 export class OidcRejected extends DomainError {

@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/index.js';
+import type { Clock } from '../../plugin/index.js';
 
 /** `register` (account page), `login` (passkey alone), `step` (second factor), `enrol` (a policy's enrolment during a login). */
 export type ChallengePurpose = 'register' | 'login' | 'step' | 'enrol';

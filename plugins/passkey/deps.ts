@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
+import type { PluginCtx } from '../../plugin/index.js';
 import type { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import type { Challenges } from './challenges.js';
 import type { PasskeyConfig } from './config.js';

@@ -1,4 +1,4 @@
-import { defineEvent } from '../../core/index.js';
+import { defineEvent } from '../../plugin/index.js';
 
 /**
  * The passkey plugin's facts (stream `passkey-<credentialId>`). Only public key material is

@@ -1,5 +1,5 @@
 import { generateAuthenticationOptions, type AuthenticationResponseJSON } from '@simplewebauthn/server';
-import type { AuthenticatedIdentity } from '../../core/index.js';
+import type { AuthenticatedIdentity } from '../../plugin/index.js';
 import { verifyAssertion } from './assertion.js';
 import { answeredChallenge, flowOf, IDP_ID, parseResponse, type Deps } from './deps.js';
 import { loginPage } from './pages.js';

@@ -1,8 +1,7 @@
-import type { IdentityEnricher } from '../../core/index.js';
+import type { IdentityEnricher, Clock } from '../../plugin/index.js';
 import type { PasskeyConfig } from './config.js';
 import type { PasskeysView } from './passkeys-view.js';
 import type { StepMode, StepTickets } from './step-ticket.js';
-import type { Clock } from '../../core/index.js';
 
 /**
  * The passkey step in the login orchestration, for every identity provider's logins (an enricher:

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import { checkSessionCsrf, csrfTokenFor } from '../../adapters/http/session-csrf.js';
+import { checkSessionCsrf, csrfTokenFor } from '../../plugin/index.js';
 import { answeredChallenge, flowOf, jsonError, type Deps } from './deps.js';
 import { passkeyStream } from './events.js';
 import { passkeyDecider } from './credential.js';

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../adapters/http/html.js';
+import { html, type SafeHtml } from '../../plugin/index.js';
 import type { PasskeyView } from './passkeys-view.js';
 
 export function loginPage(o: { lr: string; error?: string }): SafeHtml {

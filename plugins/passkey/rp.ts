@@ -1,4 +1,4 @@
-import { ConfigError } from '../../adapters/kernel/boot.js';
+import { ConfigError } from '../../plugin/index.js';
 
 /** Relying-party settings (WebAuthn §5.1.4.1 / §13.4.9) derived from the broker's base URL. */
 export interface RelyingParty {

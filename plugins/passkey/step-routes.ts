@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { generateAuthenticationOptions, type AuthenticationResponseJSON, type RegistrationResponseJSON } from '@simplewebauthn/server';
-import { CommandRejected } from '../../core/index.js';
+import { CommandRejected } from '../../plugin/index.js';
 import { verifyAssertion } from './assertion.js';
 import { answeredChallenge, flowOf, jsonError, parseResponse, recordFailure, type Deps } from './deps.js';
 import { stepPage } from './pages.js';

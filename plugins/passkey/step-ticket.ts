@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { DomainError, useOnce, type AuthenticatedIdentity, type EventStore, type Ids } from '../../core/index.js';
+import { DomainError, useOnce, type AuthenticatedIdentity, type EventStore, type Ids } from '../../plugin/index.js';
 import './events.js';
 
 /** Longest ticket the step routes accept (it travels in a URL and form fields). */

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthenticatedIdentity } from '../../core/index.js';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
+import type { AuthenticatedIdentity, PluginCtx } from '../../plugin/index.js';
 import type { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
 import type { TotpService } from '../../adapters/crypto/totp.js';
 import type { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';

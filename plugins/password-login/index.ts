@@ -1,7 +1,6 @@
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyRateLimit from '@fastify/rate-limit';
-import { DomainError } from '../../core/index.js';
-import type { Plugin } from '../../adapters/kernel/boot.js';
+import { DomainError, type Plugin, PasswordLinks } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
 import { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
@@ -15,7 +14,6 @@ import { registerLoginRoutes } from './login-routes.js';
 import { registerTotpRoutes } from './totp-routes.js';
 import { registerRegistrationRoutes } from './register-routes.js';
 import { registerResetRoutes } from './reset-routes.js';
-import { PasswordLinks } from '../../core/index.js';
 import type { Mailer } from '../../adapters/mail/mailer.js';
 
 /**

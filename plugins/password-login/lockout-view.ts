@@ -1,4 +1,4 @@
-import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../core/index.js';
+import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../plugin/index.js';
 
 /** Failure reasons that count towards the lockout (a refusal because of the lockout itself does not). */
 const COUNTED = new Set(['bad_password', 'unknown_user', 'no_password', 'bad_totp', 'totp_replayed', 'bad_recovery_code']);

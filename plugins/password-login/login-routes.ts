@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { safeReturnTo } from '../../adapters/http/return-to.js';
+import { safeReturnTo } from '../../plugin/index.js';
 import { MAX_PASSWORD_LENGTH } from '../../adapters/crypto/password-hasher.js';
 import { IDP_ID, ISSUER, lockedPage, loginCtx, loginNameKey, passwordIdentity, type Deps } from './deps.js';
 import { loginForm, totpForm } from './pages.js';

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { DomainError, defineEvent, useOnce, type EventStore, type Ids } from '../../core/index.js';
+import { DomainError, defineEvent, useOnce, type EventStore, type Ids } from '../../plugin/index.js';
 
 declare module '../../core/events/catalog.js' {
   interface EventMap {

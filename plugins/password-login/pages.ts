@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../adapters/http/html.js';
+import { html, type SafeHtml } from '../../plugin/index.js';
 
 export function loginForm(o: { lr: string; csrf: string; email?: string; error?: string; registration: boolean }): SafeHtml {
   return html`<h1>Log in</h1>

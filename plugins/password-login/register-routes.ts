@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DomainError } from '../../core/index.js';
+import { DomainError } from '../../plugin/index.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem } from '../../adapters/crypto/password-hasher.js';
 import { IDP_ID, passwordIdentity, type Deps } from './deps.js';
 import { registerForm } from './pages.js';

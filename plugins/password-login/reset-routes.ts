@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { MAX_PASSWORD_LENGTH, passwordProblem } from '../../adapters/crypto/password-hasher.js';
 import type { Mailer } from '../../adapters/mail/mailer.js';
 import type { Deps } from './deps.js';
-import { LinkInvalid, linkMail, linkUrl, type PasswordLinks } from '../../core/index.js';
+import { LinkInvalid, linkMail, linkUrl, type PasswordLinks } from '../../plugin/index.js';
 import { forgotForm, linkInvalidPage, passwordSetPage, setPasswordForm } from './pages.js';
 
 /**

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { CommandRejected } from '../../core/index.js';
+import { CommandRejected, html } from '../../plugin/index.js';
 import { TotpCodeRefused } from '../../adapters/crypto/totp.js';
 import { generateRecoveryCodes, looksLikeRecoveryCode } from '../../adapters/crypto/recovery-codes.js';
-import { html } from '../../adapters/http/html.js';
 import { ISSUER, IDP_ID, lockedPage, loginCtx, passwordIdentity, type Deps } from './deps.js';
 import { enrollForm, recoveryCodesPage, totpForm } from './pages.js';
 

@@ -1,6 +1,5 @@
 import { request } from 'undici';
-import { DomainError, type Enrichment, type EnrichmentInput, type IdentityEnricher } from '../../core/index.js';
-import type { Plugin } from '../../adapters/kernel/boot.js';
+import { DomainError, type Enrichment, type EnrichmentInput, type IdentityEnricher, type Plugin } from '../../plugin/index.js';
 
 export interface RolesHttpConfig {
   /** Called with GET and the query parameters userId, subject, issuer, tenant. */

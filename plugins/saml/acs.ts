@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { AuthenticatedIdentity, Clock } from '../../core/index.js';
+import type { AuthenticatedIdentity, Clock } from '../../plugin/index.js';
 import type { SamlPeer } from './entities.js';
 import { SamlRejected, fromSamlify } from './errors.js';
 import { decodeBase64Message, guardStructure, parseSaml } from './xml-guard.js';

@@ -1,4 +1,4 @@
-import type { JsonSchema, ProvisioningSettings } from '../../core/index.js';
+import type { JsonSchema, ProvisioningSettings } from '../../plugin/index.js';
 
 /** Which SAML attribute (by Name) carries each identity field. Absent: not mapped. */
 export interface SamlAttributeMap {

@@ -1,4 +1,4 @@
-import { DomainError, type DomainErrorCode } from '../../core/index.js';
+import { DomainError, type DomainErrorCode } from '../../plugin/index.js';
 
 /**
  * A SAML message the broker refuses. `reason` is the short code recorded in `LoginFailed`

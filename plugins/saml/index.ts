@@ -1,5 +1,4 @@
-import { AnonymousRefusals, NotFound, type IdentityProvider } from '../../core/index.js';
-import type { Plugin } from '../../adapters/kernel/boot.js';
+import { AnonymousRefusals, NotFound, type IdentityProvider, type Plugin } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { Keys } from '../../adapters/kernel/master-key.js';
 import { samlConfigSchema, type SamlPluginConfig } from './config.js';

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt, errors as joseErrors } from 'jose';
 import type { FastifyReply } from 'fastify';
-import { DomainError } from '../../core/index.js';
+import { DomainError } from '../../plugin/index.js';
 import type { SamlPeer } from './entities.js';
 import { SamlRejected } from './errors.js';
 

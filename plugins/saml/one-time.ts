@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { defineEvent, useOnce, type EventStore } from '../../core/index.js';
+import { defineEvent, useOnce, type EventStore } from '../../plugin/index.js';
 import { SamlRejected } from './errors.js';
 
 declare module '../../core/events/catalog.js' {

@@ -1,7 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AnonymousRefusals } from '../../core/index.js';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
-import { html } from '../../adapters/http/html.js';
+import { type AnonymousRefusals, type PluginCtx, html } from '../../plugin/index.js';
 import type { SamlPeer } from './entities.js';
 import type { SamlRejected } from './errors.js';
 

@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { PluginCtx } from '../../adapters/kernel/boot.js';
-import { html } from '../../adapters/http/html.js';
+import { type PluginCtx, html } from '../../plugin/index.js';
 import type { SamlPeer } from './entities.js';
 import { SamlRejected, fromSamlify } from './errors.js';
 import { guardStructure, parseSaml } from './xml-guard.js';

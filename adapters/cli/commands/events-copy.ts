@@ -20,6 +20,20 @@ async function openUrl(url: string, io: CliIo): Promise<EventStore> {
   return openEventStore(cfg, io.cwd);
 }
 
+/** Copies every data key and tombstone; null when either store keeps none. */
+async function copyDataKeys(from: EventStore, to: EventStore): Promise<number | null> {
+  if (!from.dataKeys || !to.dataKeys) return null;
+  let n = 0;
+  for (let after = ''; ; ) {
+    const page = await from.dataKeys.entries(after, 1000);
+    for (const k of page) await to.dataKeys.copyIn(k.id, k.wrapped);
+    n += page.length;
+    if (page.length < 1000) break;
+    after = page[page.length - 1].id;
+  }
+  return n;
+}
+
 export const eventsCopyCommand: CliCommand = {
   name: 'events copy',
   summary: 'copy the whole log into another store, empty or holding an interrupted copy (hash chains verified)',
@@ -45,9 +59,12 @@ export const eventsCopyCommand: CliCommand = {
         },
       });
       (bar as ProgressBar | null)?.finish(res.resumedAfter + res.copied);
+      // The data keys go along (wrapped, as stored): without them the copy's personal fields would read [erased].
+      const keys = await copyDataKeys(from, to);
+      if (from.dataKeys && !to.dataKeys) out(io, 'warning: the target keeps no data keys (EventStoreDB): personal fields sealed in the source cannot be opened there');
       const rate = Math.round(res.copied / Math.max(res.ms / 1000, 0.001));
       const resumed = res.resumedAfter ? ` after the ${res.resumedAfter} an earlier copy left there` : '';
-      out(io, `copied ${res.copied} events${resumed} in ${res.streams} streams from ${redactStoreUrl(fromUrl)} to ${redactStoreUrl(toUrl)} in ${(res.ms / 1000).toFixed(1)} s (${rate} events/s); every hash chain verified`);
+      out(io, `copied ${res.copied} events${resumed} in ${res.streams} streams${keys ? ` and ${keys} data key(s)` : ''} from ${redactStoreUrl(fromUrl)} to ${redactStoreUrl(toUrl)} in ${(res.ms / 1000).toFixed(1)} s (${rate} events/s); every hash chain verified`);
       return 0;
     } catch (e) {
       if (e instanceof BrokenLog || e instanceof TargetDiffers || e instanceof CopyMismatch) {

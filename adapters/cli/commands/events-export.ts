@@ -1,4 +1,5 @@
-import { redactSecrets, type RecordedEvent } from '../../../core/index.js';
+import { redactSecrets, storedEvents, type RecordedEvent } from '../../../core/index.js';
+import { PersonalDataStore, openedParts } from '../../crypto/personal-data.js';
 import { loadEventDefinitions } from '../../kernel/event-definitions.js';
 import { flag, parseArgs } from '../args.js';
 import type { CliCommand } from '../command.js';
@@ -11,10 +12,13 @@ import { UsageError, err, writeChunk, type CliIo } from '../io.js';
  * the chains still verify (docs/security/export.md). `--include-secrets` writes envelopes as stored,
  * for a backup that `events copy` or a restore can take back.
  */
-function line(e: RecordedEvent, includeSecrets: boolean): string {
-  if (includeSecrets) return JSON.stringify(e);
-  const { event, redacted } = redactSecrets(e);
-  return JSON.stringify(redacted.length ? { ...event, redacted } : event);
+function line(stored: RecordedEvent, opened: RecordedEvent, includeSecrets: boolean): string {
+  if (includeSecrets) return JSON.stringify(stored);
+  const { event, redacted } = redactSecrets(opened);
+  // Personal fields are shown opened (or `[erased]`), with the sealed form they were stored in, so
+  // the hash stays recomputable (docs/security/export.md).
+  const parts = openedParts(stored, opened);
+  return JSON.stringify({ ...event, ...(redacted.length ? { redacted } : {}), ...(parts ?? {}) });
 }
 
 export const eventsExportCommand: CliCommand = {
@@ -39,8 +43,10 @@ export const eventsExportCommand: CliCommand = {
       let after = Number(afterFlag);
       const pageSize = 5000;
       for (;;) {
-        const page = await ctx.store.readAll({ after, limit: pageSize });
-        if (page.length) await writeChunk(io.stdout, page.map((e) => line(e, includeSecrets)).join('\n') + '\n');
+        // As stored (what the hashes cover); opened beside it unless the whole envelope is wanted as stored.
+        const page = await storedEvents(ctx.store).readAll({ after, limit: pageSize });
+        const opened = !includeSecrets && ctx.store instanceof PersonalDataStore ? await ctx.store.open(page) : page;
+        if (page.length) await writeChunk(io.stdout, page.map((e, i) => line(e, opened[i], includeSecrets)).join('\n') + '\n');
         if (page.length) after = page[page.length - 1].position;
         if (page.length < pageSize) break;
       }

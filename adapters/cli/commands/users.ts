@@ -6,6 +6,8 @@ import { UsageError, out, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
 import { systemClock } from '../../../core/index.js';
 import { createMailer } from '../../mail/mailer.js';
+import { holdsPlaintextPersonalData } from '../../crypto/personal-data.js';
+import { storedEvents } from '../../../core/index.js';
 import { PasswordLinks, linkMail, linkUrl } from '../../../core/index.js';
 
 /**
@@ -29,12 +31,29 @@ async function invite(ctx: CliContext, io: CliIo, userId: string, email: string)
   out(io, url);
 }
 
+/** Events about the user (by the audit index) whose personal fields were written in clear. */
+async function plaintextEventsOf(ctx: CliContext, userId: string): Promise<number> {
+  const { read, close } = await nodeReadModels(ctx);
+  try {
+    const raw = storedEvents(ctx.store);
+    let n = 0;
+    for (const entry of read.audit.timeline(userId)) {
+      const [e] = await raw.readAll({ after: entry.position - 1, limit: 1 });
+      if (e && e.position === entry.position && holdsPlaintextPersonalData(e)) n++;
+    }
+    return n;
+  } finally {
+    close();
+  }
+}
+
 const USAGE = `broker users add --email <email> [--name <name>] [--admin]
        broker users invite <email> [--name <name>] [--admin]
        broker users ban <id|email> --reason <text>
        broker users unban <id|email> [--reason <text>]
        broker users disable <id|email> [--reason <text>]
        broker users enable <id|email>
+       broker users erase <id|email> --reason <text>
        broker users list [--json]`;
 
 function status(u: UserView): string {
@@ -106,6 +125,19 @@ export const usersCommand: CliCommand = {
                   : await ctx.users.execute(userId, { type: 'enable' }, meta);
           const past = { ban: 'banned', unban: 'unbanned', disable: 'disabled', enable: 'enabled' }[sub];
           out(io, res.events.length ? `${past} ${userId} (position ${res.position})` : `${userId}: already ${past}, nothing recorded`);
+          return 0;
+        });
+      }
+      case 'erase': {
+        const args = parseArgs(rest, { values: ['reason'] });
+        if (args.positional.length !== 1) throw new UsageError('users erase takes one <id|email>');
+        const reason = requireFlag(args, 'reason');
+        return withContext(rest, io, async (ctx) => {
+          const userId = await resolveUser(ctx.users, args.positional[0]);
+          const res = await ctx.users.execute(userId, { type: 'erase', actor: ctx.actor, reason }, { actor: ctx.actor });
+          out(io, `erased ${userId} (position ${res.position}): its data key is destroyed; personal fields about it now read [erased]`);
+          const plain = await plaintextEventsOf(ctx, userId);
+          if (plain) out(io, `warning: ${plain} event(s) about ${userId} were recorded before personal data was encrypted and still hold it in clear (docs/security/erasure.md)`);
           return 0;
         });
       }

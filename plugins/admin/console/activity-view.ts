@@ -1,4 +1,4 @@
-import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../../core/index.js';
+import type { KnownEvent, PersistedProjection, ReadDatabase, ReadStatement, RecordedEvent } from '../../../plugin/index.js';
 
 /** The series the dashboard charts. */
 export const ACTIVITY_KINDS = ['login', 'failure', 'ban'] as const;

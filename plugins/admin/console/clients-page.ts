@@ -1,4 +1,4 @@
-import { html } from '../../../adapters/http/html.js';
+import { html } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 
 /** `GET /admin/clients`: the OAuth clients the oauth-server plugin serves, with their live grants. */

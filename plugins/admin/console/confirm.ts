@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { html, type SafeHtml } from '../../../adapters/http/html.js';
-import type { AdminPrincipal } from '../auth.js';
+import { html, type SafeHtml, type AdminPrincipal } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import type { Section } from './layout.js';
 

@@ -1,4 +1,4 @@
-import { html } from '../../../adapters/http/html.js';
+import { html } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import { barChart } from './svg-chart.js';
 import { qs } from './format.js';

@@ -1,5 +1,4 @@
-import { html, type SafeHtml } from '../../../adapters/http/html.js';
-import type { ConsoleBanBroadcast } from '../../../core/index.js';
+import { html, type SafeHtml, type ConsoleBanBroadcast } from '../../../plugin/index.js';
 import { badge, userHref, when } from './format.js';
 
 /**

@@ -1,13 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ConsoleSource } from '../../../core/index.js';
+import { type ConsoleSource, type PluginCtx, csrfTokenFor, type AdminGuard, type AdminPrincipal, type SafeHtml } from '../../../plugin/index.js';
 import { TOKENS } from '../../../adapters/kernel/tokens.js';
-import type { PluginCtx } from '../../../adapters/kernel/boot.js';
-import { csrfTokenFor } from '../../../adapters/http/session-csrf.js';
 import type { AdminConfig } from '../config.js';
-import type { AdminGuard, AdminPrincipal } from '../auth.js';
 import type { ActivityView } from './activity-view.js';
 import { consolePage, flashFor, type PageOptions } from './layout.js';
-import type { SafeHtml } from '../../../adapters/http/html.js';
 import { userLabel } from './format.js';
 
 /** What every console screen needs: the plugin context, the admin check and the plugins' sources. */

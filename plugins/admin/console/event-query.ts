@@ -1,4 +1,4 @@
-import { eventHash, type EventStore, type ReadModels, type RecordedEvent } from '../../../core/index.js';
+import { eventHash, storedEvents, type EventStore, type ReadModels, type RecordedEvent } from '../../../plugin/index.js';
 
 export interface EventQuery {
   /** Exclusive upper bound: the page holds events before this position (newest first). */
@@ -96,18 +96,22 @@ export async function queryEvents(store: EventStore, read: ReadModels, q: EventQ
  * equal to the hash of the stream's previous event (read from the stream when not on the page).
  * `broker audit verify` checks the whole log; this checks what the page shows.
  */
-async function verify(store: EventStore, events: RecordedEvent[]): Promise<EventPage['events']> {
+async function verify(store: EventStore, shown: RecordedEvent[]): Promise<EventPage['events']> {
+  // The hashes cover the events as stored (personal fields sealed): check those, show the opened ones.
+  const raw = storedEvents(store);
+  const events = raw === store ? shown : await Promise.all(shown.map(async (e) => (await at(raw, e.position)) ?? e));
   const known = new Map<string, RecordedEvent>(events.map((e) => [`${e.streamId}#${e.revision}`, e]));
   // One bounded read per missing link: a stream can be long (lease renewals), its tail is not needed.
   for (const e of events) {
     if (e.revision === 0 || known.has(`${e.streamId}#${e.revision - 1}`)) continue;
-    for (const p of await store.readStream(e.streamId, { fromRevision: e.revision - 1, maxCount: 1 })) known.set(`${p.streamId}#${p.revision}`, p);
+    for (const p of await raw.readStream(e.streamId, { fromRevision: e.revision - 1, maxCount: 1 })) known.set(`${p.streamId}#${p.revision}`, p);
   }
-  return events.map((event) => {
-    if (eventHash(event) !== event.hash) return { event, verification: { ok: false, problem: 'its content does not match its hash' } };
-    if (event.revision === 0) return { event, verification: event.prevHash === '' ? { ok: true } : { ok: false, problem: 'first event of its stream with a previous hash' } };
-    const prev = known.get(`${event.streamId}#${event.revision - 1}`);
+  return events.map((stored, i) => {
+    const event = shown[i];
+    if (eventHash(stored) !== stored.hash) return { event, verification: { ok: false, problem: 'its content does not match its hash' } };
+    if (stored.revision === 0) return { event, verification: stored.prevHash === '' ? { ok: true } : { ok: false, problem: 'first event of its stream with a previous hash' } };
+    const prev = known.get(`${stored.streamId}#${stored.revision - 1}`);
     if (!prev) return { event, verification: { ok: false, problem: 'the previous event of its stream is missing' } };
-    return { event, verification: prev.hash === event.prevHash ? { ok: true } : { ok: false, problem: 'it does not link to the previous event of its stream' } };
+    return { event, verification: prev.hash === stored.prevHash ? { ok: true } : { ok: false, problem: 'it does not link to the previous event of its stream' } };
   });
 }

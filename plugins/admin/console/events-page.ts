@@ -1,5 +1,4 @@
-import { html } from '../../../adapters/http/html.js';
-import { knownEventTypes, redactSecrets } from '../../../core/index.js';
+import { html, knownEventTypes, redactSecrets } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import { actorName, badge, qs, userHref, userLabel, when } from './format.js';
 import { queryEvents, SCAN_CAP } from './event-query.js';

@@ -1,5 +1,4 @@
-import { html, type SafeHtml } from '../../../adapters/http/html.js';
-import type { UsersView, UserView } from '../../../core/index.js';
+import { html, type SafeHtml, type UsersView, type UserView } from '../../../plugin/index.js';
 
 /** An ISO time as a `<time>` element, minutes precision, UTC (operators compare across zones). */
 export function when(iso: string | null | undefined): SafeHtml | string {
@@ -31,7 +30,7 @@ export function statusOf(u: UserView): 'erased' | 'banned' | 'disabled' | 'activ
 
 export const badge = (kind: string, text: string = kind): SafeHtml => html`<span class="badge ${kind}">${text}</span>`;
 
-export const userLabel = (u: UserView): string => u.name ?? u.email ?? u.userId;
+export const userLabel = (u: UserView): string => (u.erased ? `erased user ${u.userId}` : (u.name ?? u.email ?? u.userId));
 
 export const userHref = (userId: string): string => `/admin/users/${encodeURIComponent(userId)}`;
 

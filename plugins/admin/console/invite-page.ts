@@ -1,7 +1,6 @@
-import { html } from '../../../adapters/http/html.js';
+import { html, PasswordLinks, linkMail, linkUrl } from '../../../plugin/index.js';
 import { TOKENS } from '../../../adapters/kernel/tokens.js';
 import type { Mailer } from '../../../adapters/mail/mailer.js';
-import { PasswordLinks, linkMail, linkUrl } from '../../../core/index.js';
 import type { ConsoleDeps } from './deps.js';
 
 const form = (csrf: string, error?: string) => html`<h1>Invite someone</h1>

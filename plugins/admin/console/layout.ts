@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { html, type SafeHtml } from '../../../adapters/http/html.js';
+import { html, type SafeHtml } from '../../../plugin/index.js';
 
 export type Section = 'dashboard' | 'users' | 'sites' | 'clients' | 'idps' | 'events' | 'transparency';
 

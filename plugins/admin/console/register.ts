@@ -1,6 +1,5 @@
-import type { PluginCtx } from '../../../adapters/kernel/boot.js';
+import type { PluginCtx, AdminGuard } from '../../../plugin/index.js';
 import type { AdminConfig } from '../config.js';
-import type { AdminGuard } from '../auth.js';
 import { registerUserRoutes } from '../user-routes.js';
 import { ActivityView } from './activity-view.js';
 import { ConsoleDeps } from './deps.js';

@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidInput, NotFound } from '../../../core/index.js';
-import type { AdminPrincipal } from '../auth.js';
+import { InvalidInput, NotFound, type AdminPrincipal } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import { confirmPage } from './confirm.js';
 import { qs, userHref, userLabel } from './format.js';

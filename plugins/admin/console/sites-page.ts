@@ -1,4 +1,4 @@
-import { html } from '../../../adapters/http/html.js';
+import { html } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import { age, badge, userLabel, when } from './format.js';
 import { deliveryTable } from './deliveries.js';

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../../adapters/http/html.js';
+import { html, type SafeHtml } from '../../../plugin/index.js';
 
 /**
  * A bar chart drawn on the server as SVG (no script, no CDN: the page CSP allows neither). Named

@@ -1,4 +1,4 @@
-import { secretFieldsOf, userDecider, userStream, type EventStore, type ReadModels, type RecordedEvent, type UserState } from '../../../core/index.js';
+import { secretFieldsOf, userDecider, userStream, type EventStore, type ReadModels, type RecordedEvent, type UserState } from '../../../plugin/index.js';
 
 /**
  * The events a person cares about on a user's timeline, in words. Bookkeeping the broker keeps for

@@ -1,4 +1,4 @@
-import { html } from '../../../adapters/http/html.js';
+import { html } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import { badge, when } from './format.js';
 

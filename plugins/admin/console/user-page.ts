@@ -1,5 +1,4 @@
-import { html, type SafeHtml } from '../../../adapters/http/html.js';
-import { NotFound, type UserState, type UserView } from '../../../core/index.js';
+import { html, type SafeHtml, NotFound, type UserState, type UserView } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import { actorName, ago, badge, qs, statusOf, userHref, userLabel, when } from './format.js';
 import { describe, timelinePage, userAsOf } from './timeline.js';
@@ -62,7 +61,7 @@ export function registerUserPage(d: ConsoleDeps): void {
 <div class="grid"><section class="card" aria-labelledby="profile-h"><h2 id="profile-h">Profile</h2>${profile(d, u)}</section>
 <section class="card" aria-labelledby="actions-h"><h2 id="actions-h">Actions</h2><div class="actions">
 ${u.erased ? html`<p class="muted">Erased accounts cannot be changed.</p>` : html`${u.banned ? act('unban', 'Unban…', 'secondary') : act('ban', 'Ban…')} ${u.disabled ? act('enable', 'Enable…', 'secondary') : act('disable', 'Disable…')}
-${sessions.length > 1 ? act('sessions/revoke-all', 'End all sessions…') : ''}`}</div>
+${sessions.length > 1 ? act('sessions/revoke-all', 'End all sessions…') : ''} ${act('erase', 'Erase…')}`}</div>
 <p class="muted small">Each action asks you to confirm first and says what it changes.</p>
 <h2>Identities</h2>${u.identities.length ? html`<ul>${u.identities.map((i) => html`<li><code>${i.subject}</code> at ${i.issuer}</li>`)}</ul>` : html`<p class="muted">No external identity linked.</p>`}</section></div>
 ${asOf ? asOfCard(asOf.state, asOf.position, asOf.at, id) : ''}

@@ -1,5 +1,4 @@
-import { html } from '../../../adapters/http/html.js';
-import type { UserFilter } from '../../../core/index.js';
+import { html, type UserFilter } from '../../../plugin/index.js';
 import type { ConsoleDeps } from './deps.js';
 import { badge, qs, statusOf, userHref, when } from './format.js';
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
+import { storedEvents } from '../../../core/index.js';
 import { startDemo, type Demo } from '../../../adapters/demo/main.js';
 import { DEMO_WEBHOOK_PATH } from '../../../adapters/demo/demo-site.js';
 import { decodeWebhookSecret, signStandardWebhook } from '../../../plugins/ban-broadcast/webhook-signature.js';
@@ -26,7 +27,7 @@ describe('demo: the demo site takes the broker ban webhooks', () => {
   const signed = (body: string, id: string, secret = demo.webhookSecret, ts = Math.floor(Date.now() / 1000)) => signStandardWebhook(decodeWebhookSecret(secret), id, ts, body);
 
   it('runs on a SQLite log with the console and a styled site', async () => {
-    expect(demo.broker.store.constructor.name).toBe('SqliteEventStore');
+    expect(storedEvents(demo.broker.store).constructor.name).toBe('SqliteEventStore');
     const css = await fetch(`${demo.siteUrl}/assets/broker.css`);
     expect(css.status).toBe(200);
     expect(css.headers.get('content-type')).toMatch(/text\/css/);

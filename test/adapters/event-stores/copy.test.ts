@@ -9,6 +9,7 @@ import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
 import { BrokenLog, TargetDiffers, copyEvents, type CopyProgress } from '../../../adapters/event-stores/copy.js';
 import { ROOT, runCli } from '../cli/run-cli.js';
+import { withPersonalData } from '../../../adapters/crypto/personal-data.js';
 import { until } from './contract.js';
 import { PG_URL, dropSchema, freshSchema, openPg, pgUnavailable } from './pg-fixture.js';
 
@@ -192,6 +193,9 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     const file = path.join(dir, 'cli.db');
     const sqlite = await SqliteEventStore.open({ path: file, synchronous: 'NORMAL' });
     await fillLog(sqlite);
+    // A user whose email is sealed under their data key (issue 19): the key goes along with the log.
+    const wrap = Buffer.alloc(32, 3);
+    await withPersonalData(sqlite, wrap).append('user-sealed', [{ type: 'UserRegistered', data: { userId: 'sealed', email: 'sealed@example.org', name: 'Sealed' } }]);
     const source = await readAllOf(sqlite);
     await sqlite.close();
     const schema = freshSchema();
@@ -200,9 +204,10 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     const run = await runCli(['events', 'copy', '--from', `sqlite:${file}`, '--to', to], {});
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`copied ${source.length} events in 17 streams .* every hash chain verified`));
+    expect(run.stdout).toMatch(new RegExp(`copied ${source.length} events in 18 streams and 2 data key\\(s\\) .* every hash chain verified`));
     const target = await openPg(schema);
     expect((await readAllOf(target)).map(strip)).toEqual(source.map(strip));
+    expect((await withPersonalData(target, wrap).readStream('user-sealed'))[0].data).toMatchObject({ email: 'sealed@example.org' });
     await target.close();
     const again = await runCli(['events', 'copy', '--from', `sqlite:${file}`, '--to', to], {});
     expect(again.code).toBe(0);

@@ -17,6 +17,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
+import { openedStore } from '../../helpers/opened-store.js';
+import type { EventStore } from '../../../core/index.js';
 import { AuditView, UsersView } from '../../../core/index.js';
 import { answering, spawnBroker, type BrokerProcess } from './broker-process.js';
 import { CORE_PROJECTIONS, TABLES_OF, bootOnce, dumpFile, freshDump, poll, seedLog } from './read-fixture.js';
@@ -30,10 +32,11 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function withStore<T>(fn: (s: SqliteEventStore) => Promise<T>): Promise<T> {
+async function withStore<T>(fn: (s: EventStore) => Promise<T>): Promise<T> {
   const store = await SqliteEventStore.open({ path: logFile, synchronous: 'NORMAL' });
   try {
-    return await fn(store);
+    // Opened as the broker opens it (personal fields sealed per user in the log).
+    return await fn(openedStore(store, { dataDir: dir }));
   } finally {
     await store.close();
   }

@@ -15,6 +15,7 @@ import { brokerLoggerOptions } from '../../../adapters/http/logging.js';
 import { logCollector, testConfig } from '../../helpers/broker.js';
 import { PG_URL, dropSchema, freshSchema, openPg, pgUnavailable } from '../event-stores/pg-fixture.js';
 import { CORE_PROJECTIONS, dumpFile, freshDump } from './read-fixture.js';
+import { openedStore } from '../../helpers/opened-store.js';
 
 const unavailable = await pgUnavailable();
 
@@ -48,7 +49,7 @@ describe.skipIf(unavailable !== null)('persisted read models on PostgreSQL, two 
   async function expectEqualToFreshRebuild(name: 'A' | 'B'): Promise<void> {
     const store = await openPg(schema);
     try {
-      const fresh = await freshDump(store);
+      const fresh = await freshDump(openedStore(store, { masterKey: A().config.secrets.masterKey ?? undefined }));
       const { tables, checkpoints, failures } = dumpFile(path.join(root, name, 'read.db'));
       for (const p of CORE_PROJECTIONS) expect(checkpoints[p], `${name} ${p}`).toMatchObject({ position: fresh.head, rebuild_reason: null });
       for (const [t, rows] of Object.entries(fresh.tables)) expect(tables[t], `${name} ${t}`).toEqual(rows);

@@ -42,8 +42,9 @@ describe('ban broadcast: Standard Webhooks', () => {
       expect(r.received.every((x) => x.verified)).toBe(true);
       expect(r.received.map((x) => JSON.parse(x.body).type)).toEqual(['user.banned', 'user.unbanned', 'user.erased']);
       expect(r.received[1].headers['webhook-id']).toBe(unban.events[0].id);
-      // The erasure still names the identities the site knew, although the erasure unlinked them.
-      expect(JSON.parse(r.received[2].body).data).toMatchObject({ eventId: erase.events[0].id, identities: ['sub-42@https://idp.example.com'], reason: null });
+      // The erasure names the user by id alone: its subjects went with its data key (issue 19).
+      expect(JSON.parse(r.received[2].body).data).toMatchObject({ eventId: erase.events[0].id, userId: expect.any(String), identities: [] });
+      expect(r.received[2].body).not.toContain('sub-42');
     }
     await until(async () => (await eventsOf(broker.store, 'BanNotificationDelivered')).length === 9, 2000, 'nine Delivered events');
     const delivered = await eventsOf(broker.store, 'BanNotificationDelivered');

@@ -27,7 +27,9 @@ describe('broker bans (CLI)', () => {
     await until(async () => (await eventsOf(store, 'BanNotificationAbandoned')).length === 1 && good.acked.length === 1, 5000, 'outcomes');
 
     const run = async (...argv: string[]) => {
-      const io = captureIo({ BROKER_DATA_DIR: dir }, dir);
+      // The broker's master key (it opens the data keys of personal fields), as an operator's config file gives it.
+      fs.writeFileSync(path.join(dir, 'broker.yaml'), `secrets:\n  masterKey: ${'k'.repeat(32)}\n`);
+      const io = captureIo({ BROKER_DATA_DIR: dir, BROKER_CONFIG: path.join(dir, 'broker.yaml') }, dir);
       const code = await runCli(argv, io);
       return { code, stdout: io.output(), stderr: io.errors() };
     };

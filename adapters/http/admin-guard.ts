@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { sendProblem, wantsHtml } from '../../adapters/http/errors.js';
-import { checkSessionCsrf } from '../../adapters/http/session-csrf.js';
-import type { WebKit } from '../../adapters/http/web-kit.js';
+import { sendProblem, wantsHtml } from './errors.js';
+import { checkSessionCsrf } from './session-csrf.js';
 import type { ReadModels } from '../../core/index.js';
+import type { WebKit } from './web-kit.js';
 
 export interface AdminPrincipal {
   /** Recorded as the actor of every change: `admin:<userId>` or `admin-token:<name>`. */
@@ -15,6 +15,9 @@ export interface AdminPrincipal {
 const sha256hex = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
+ * Moved here from plugins/admin so every plugin can guard its admin routes the same way: the kernel
+ * builds one per broker and hands it out as `ctx.web.requireAdmin` (plugin/index.ts: `requireAdmin`).
+ *
  * Who may use the admin pages and API: an admin's browser session (plus the session-bound CSRF
  * token on every change) or an admin API token (`Authorization: Bearer`, RFC 6750 §2.1) whose
  * SHA-256 is in `admin.apiTokens`. A bearer header is never sent by a browser on its own, so
