@@ -9,6 +9,7 @@ import {
   eventSchema,
   isCoreEventType,
   isKnownEventType,
+  storedEvents,
   type AppendOptions,
   type AppendResult,
   type BrokerPlugin,
@@ -134,6 +135,22 @@ export function scopedStore(store: EventStore, plugin: BrokerPlugin<any, any>, o
     headPosition: () => store.headPosition(),
     subscribe: (after) => store.subscribe(after),
     close: () => Promise.reject(new PluginCapabilityError(name, 'the event store is the kernel\'s to close')),
+    // The events as stored (personal fields sealed), for hash-chain checks (storedEvents): read only.
+    ...(store.raw ? { raw: readOnlyStore(storedEvents(store), name) } : {}),
+  };
+}
+
+/** Reads of a store, and nothing else. */
+function readOnlyStore(store: EventStore, plugin: string): EventStore {
+  const refuse = () => Promise.reject(new PluginCapabilityError(plugin, 'the stored form of the log is read only'));
+  return {
+    kind: store.kind,
+    append: refuse,
+    readStream: (streamId, options) => store.readStream(streamId, options),
+    readAll: (options) => store.readAll(options),
+    headPosition: () => store.headPosition(),
+    subscribe: (after) => store.subscribe(after),
+    close: refuse,
   };
 }
 

@@ -75,6 +75,9 @@ describe('plugin capabilities', () => {
     // Its command handler runs over the same scoped store.
     const forge = { initialState: () => null, evolve: () => null, decide: () => [{ type: 'UserBanned', data: {} }] } as never;
     await expect(p.ctx().commands.handle(forge, 'user-someone', {}, { actor: 'system' })).rejects.toThrow(PluginCapabilityError);
+    // The stored (sealed) form it may read for chain checks is no way around the checks.
+    expect(store.raw).toBeDefined();
+    await expect(store.raw!.append('user-someone', [{ type: 'AdminGranted', data: { userId: 'someone' } as never }])).rejects.toThrow(PluginCapabilityError);
     expect(await t.broker.store.headPosition()).toBe(head);
     await expect(store.close()).rejects.toThrow(PluginCapabilityError);
   });
