@@ -36,7 +36,7 @@ const plugin: Plugin<LoginStatsConfig> = {
     const { path, top, notifyUrl } = ctx.config;
     const view = new LoginStatsView();
     ctx.add.projection(view);
-    if (notifyUrl) ctx.add.reactor(new ResetNotifier(ctx.store, notifyUrl, ctx.logger));
+    if (notifyUrl) ctx.add.reactor(new ResetNotifier(ctx.reactorState, notifyUrl, ctx.logger));
 
     const app = ctx.web.app;
     const admin = { preHandler: requireAdmin(ctx) };
