@@ -104,6 +104,7 @@ function loginEvent(user: string, k: number): NewEvent {
       expiresAt: '2030-01-01T00:00:00.000Z',
       idleTimeoutSeconds: 1800,
       ip: '203.0.113.7',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
     },
     metadata: { actor: `user:${user}` },
   };
@@ -126,7 +127,8 @@ export async function generateLog(
     const appends: Promise<unknown>[] = [];
     for (let g = 0; g < 300 && written < total; g++, u++) {
       const userId = `${u.toString(36)}-${randomUUID()}`;
-      const meta = { actor: 'system', ip: '198.51.100.23' };
+      // Metadata as the broker writes it: the actor (the address and browser of a login are in its data).
+      const meta = { actor: 'system' };
       const userEvents: NewEvent[] = [
         { type: 'UserRegistered', data: { userId, email: `user${u}@example.com`, name: `User Number ${u}`, via: 'local' }, metadata: meta },
         { type: 'PasswordSet', data: { userId, passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${randomUUID()}` }, metadata: meta },
@@ -139,7 +141,7 @@ export async function generateLog(
       written += userEvents.length + 1;
       for (let s = 0; s < 3; s++) {
         const sessionId = randomUUID();
-        const m = { actor: `user:${userId}`, ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64)' };
+        const m = { actor: `user:${userId}` };
         appends.push(
           store.append(`session-${sessionId}`, [
             { ...loginEvent(userId, s), data: { ...(loginEvent(userId, s).data as object), userId, sessionId } } as NewEvent,

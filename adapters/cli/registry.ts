@@ -8,6 +8,7 @@ import { eventsCopyCommand } from './commands/events-copy.js';
 import { bansCommand } from './commands/bans.js';
 import { adminTokenCommand } from './commands/admin-token.js';
 import { identitiesCommand } from './commands/identities.js';
+import { projectionsCommand } from './commands/projections.js';
 
 /** Every `broker` command, one line each. Add yours here. */
 export const COMMANDS: CliCommand[] = [
@@ -20,6 +21,7 @@ export const COMMANDS: CliCommand[] = [
   eventsCopyCommand,
   bansCommand,
   identitiesCommand,
+  projectionsCommand,
 ];
 
 /** The command whose (possibly multi-word) name is the longest prefix of argv. */

@@ -91,7 +91,7 @@ class KeyRing {
   /** New keys for ids the table does not have, not yet remembered: they exist once their append commits. */
   fresh(ids: readonly string[]): { id: string; key: Buffer; wrapped: Buffer }[] {
     return ids.map((id) => {
-      const key = randomBytes(32);
+      const key = Buffer.concat([nextIv(), nextIv(), nextIv().subarray(0, 8)]); // 32 random bytes from the pool
       return { id, key, wrapped: this.wrap(id, key) };
     });
   }
@@ -270,8 +270,12 @@ export class PersonalDataStore implements EventStore {
    */
   private async sealAndAppend(streamId: string, events: NewEvent[], plans: (Plan | null)[], need: string[], options?: AppendOptions): Promise<AppendResult> {
     for (let attempt = 0; ; attempt++) {
-      await this.ring.load(need);
-      const missing = need.filter((id) => this.ring.peek(id) === undefined);
+      // Known keys are looked up synchronously: only a user seen for the first time costs a read.
+      let missing = need.filter((id) => this.ring.peek(id) === undefined);
+      if (missing.length) {
+        await this.ring.load(missing);
+        missing = missing.filter((id) => this.ring.peek(id) === undefined);
+      }
       if (!this.raw.keysInAppend) {
         await this.ring.ensure(missing);
         return this.raw.append(streamId, events.map((e, i) => (plans[i] ? this.sealEvent(e, plans[i]!, (id) => this.ring.peek(id)) : e)), options);
@@ -466,7 +470,12 @@ export class PersonalDataStore implements EventStore {
           const userId = (e.data as { userId?: unknown }).userId;
           if (typeof userId === 'string') {
             this.ring.forget(userKeyId(userId), true);
-            void this.dataKeys.destroy(userKeyId(userId)).catch(() => {});
+            // Compacted as an erasure does (PostgreSQL: VACUUM FULL), so the old row version of a
+            // key this repair destroys leaves the table's files too.
+            void this.dataKeys
+              .destroy(userKeyId(userId))
+              .then((destroyed) => (destroyed ? this.dataKeys.compact?.() : undefined))
+              .catch(() => {});
           }
         }
         sub.next(e);

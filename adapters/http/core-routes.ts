@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { EventStore, LoginService, ProjectionEngine, ReadModels } from '../../core/index.js';
+import type { EventStore, LoginService, ProjectionEngine, Quarantine, ReadModels } from '../../core/index.js';
 import type { BrokerConfig } from '../../config/types.js';
 import type { WebKit } from './web-kit.js';
 import { html, STYLESHEET } from './html.js';
@@ -16,6 +16,10 @@ interface CoreRouteDeps {
   read: ReadModels;
   webFor: (app: FastifyInstance) => WebKit;
   state: { ready: boolean; stopping: boolean };
+  /** Projections and reactors stopped on an event they threw on. */
+  quarantines?: () => Quarantine[];
+  /** A quarantine the node cannot answer right without (a core read model): /readyz 503. */
+  critical?: (q: Quarantine) => boolean;
   /** How this node's sites config stands against the log's (a rolling deploy), for /readyz. */
   sitesConfig?: () => { revision: number; logRevision: number; agreement: string; unknownHere: string[] };
 }
@@ -34,6 +38,8 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
   app.get('/readyz', async (_req, reply) => {
     const head = await store.headPosition();
     const lag = Math.max(0, head - projections.position);
+    const quarantined = deps.quarantines?.() ?? [];
+    const critical = quarantined.find((q) => deps.critical?.(q));
     const rebuilding = projections.status().filter((p) => p.rebuild).map((p) => ({ name: p.name, reason: p.rebuild!.reason, checkpoint: p.checkpoint, target: p.rebuild!.target }));
     const writes = store.writeHealth ? await store.writeHealth() : { ok: true as const };
     const reason = state.stopping
@@ -46,12 +52,20 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
           ? `read models cannot be written: ${projections.stalled.message}`
           : lag > maxLag
             ? `read models ${lag} events behind (more than ${maxLag})`
-            : null;
+            : critical
+              ? `read model ${critical.component} is quarantined on event ${critical.position} (${critical.type}): ${critical.error}`
+              : null;
     // A node behind the cluster's sites config still serves (its logins and sessions are right);
     // the detail tells the operator to finish the rollout.
     const sites = deps.sitesConfig?.();
     const sitesDetail = sites && sites.agreement !== 'current' ? { sitesConfig: sites } : {};
-    return reply.code(reason ? 503 : 200).send({ status: reason ? 'not_ready' : 'ready', ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...sitesDetail });
+    // A plugin's quarantined projection or reactor leaves the node ready (200) but `degraded`: the
+    // fault is a bug that every node meets on the same event, so a 503 would take every node out of
+    // the load balancer and stop all logins for one plugin's view or webhook. The alert is the status
+    // field and broker_component_quarantined; logins, sessions and the other read models serve on.
+    // A core read model quarantined is `critical` above: its answers (bans, sessions) would be wrong.
+    const status = reason ? 'not_ready' : quarantined.length ? 'degraded' : 'ready';
+    return reply.code(reason ? 503 : 200).send({ status, ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...(quarantined.length ? { quarantined } : {}), ...sitesDetail });
   });
 
   for (const path of ['/favicon.svg', '/favicon.ico']) {

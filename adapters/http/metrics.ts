@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ResponseStep } from './response-hook.js';
-import type { ClusterNode, EventStore, ProjectionEngine, ProjectionStatus, Projection, RecordedEvent } from '../../core/index.js';
+import type { ClusterNode, EventStore, ProjectionEngine, ProjectionStatus, Projection, Quarantine, RecordedEvent } from '../../core/index.js';
 
 /**
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), from a registry small
@@ -192,7 +192,14 @@ export interface BrokerMetrics {
  */
 export function registerMetrics(
   app: FastifyInstance,
-  deps: { store: EventStore; projections: ProjectionEngine; cluster: ClusterNode; sitesConfig?: () => { revision: number; logRevision: number; agreement: string } },
+  deps: {
+    store: EventStore;
+    projections: ProjectionEngine;
+    cluster: ClusterNode;
+    /** Every projection and reactor, and those quarantined (kernel fault isolation). */
+    components?: () => { component: string; kind: 'projection' | 'reactor' }[];
+    quarantines?: () => Quarantine[];
+    sitesConfig?: () => { revision: number; logRevision: number; agreement: string } },
 ): BrokerMetrics {
   const registry = new MetricsRegistry();
   const requests = registry.add(new Counter('broker_http_requests_total', 'HTTP requests answered, by method, route pattern and status.'));
@@ -209,7 +216,17 @@ export function registerMetrics(
   registry.add(new LabelledGauge('broker_projection_checkpoint', 'Global position each projection has committed (persisted) or applied (memory).', perProjection((s) => s.checkpoint)));
   registry.add(new LabelledGauge('broker_projection_rebuilding', '1 while a persisted projection rebuilds from the log.', perProjection((s) => (s.rebuild ? 1 : 0))));
   registry.add(new LabelledGauge('broker_projection_rebuild_target', 'Log position a rebuilding projection must reach (0 when not rebuilding).', perProjection((s) => s.rebuild?.target ?? 0)));
-  registry.add(new LabelledGauge('broker_projection_failed_events', 'Events a projection could not apply and skipped since this start (see projection_failures).', perProjection((s) => s.failures)));
+  registry.add(new LabelledGauge('broker_projection_failed_events', 'Events a projection threw on since this start (each one quarantined it; see projection_quarantine).', perProjection((s) => s.failures)));
+  if (deps.components && deps.quarantines) {
+    const all = deps.components;
+    const held = deps.quarantines;
+    registry.add(
+      new LabelledGauge('broker_component_quarantined', '1 while a projection or reactor is stopped on an event it threw on (until broker projections retry <name>); the broker serves on.', async () => {
+        const q = held();
+        return all().map((c) => ({ labels: c, value: q.some((x) => x.component === c.component && x.kind === c.kind) ? 1 : 0 }));
+      }),
+    );
+  }
   registerClusterMetrics(registry, deps.cluster);
   const faults = deps.store.faults;
   if (faults) {

@@ -16,6 +16,7 @@ import {
   LoginService,
   PasswordLinks,
   ProjectionEngine,
+  ReactorSupervisor,
   SessionsView,
   DEFAULT_NETWORK_DATA_DAYS,
   SitesView,
@@ -28,7 +29,7 @@ import {
   type Ids,
   type Logger,
   type PluginPrivilege,
-  type Reactor,
+  type Quarantine,
   type ReadDatabase,
   type ReadModels,
   type RecordedEvent,
@@ -97,6 +98,10 @@ export interface Broker {
   keys: Keys;
   sites: SiteRegistry;
   cluster: ClusterNode;
+  /** Runs the plugins' reactors; a reactor that throws is quarantined there. */
+  reactors: ReactorSupervisor;
+  /** The projections and reactors stopped on an event they threw on (/readyz, /metrics). */
+  quarantines(): Quarantine[];
   clock: Clock;
   logger: pino.Logger;
   /** Subscribes projections, waits for them to catch up, starts reactors. Does not listen. */
@@ -167,9 +172,18 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   projections.add(signingKeys);
   const keyCheck = new MasterKeyCheck();
   projections.add(keyCheck);
+  // The core's own read models: every login, session check, ban and signature answers from them, so
+  // one of them quarantined makes the node not ready (a stopped bans view would let a banned user
+  // in). A plugin's projection or reactor quarantined leaves it ready but degraded.
+  const coreProjections = new Set(projections.names);
   projections.onUnknown = (r) => logger.warn({ event: r }, 'unknown event in the log (skipped)');
   projections.onError = (err) => logger.error({ err }, 'projections could not apply events (will retry)');
-  projections.onFailure = (f) => logger.error({ projection: f.projection, position: f.position, err: f.error }, 'projection failed to apply an event; skipped (see projection_failures)');
+  projections.onFailure = (f) => logger.error({ projection: f.projection, position: f.position, err: f.error }, 'projection threw on an event; quarantined (stopped until broker projections retry <name>; see projection_quarantine)');
+  projections.onRelease = (name) => logger.info({ projection: name }, 'projection released from quarantine; catching up');
+  const reactors = new ReactorSupervisor(store, logger as unknown as Logger);
+  // Retry requests reach every node through its own subscription to the log.
+  projections.onRetryRequested = (name, position) => void reactors.retryRequested(name, position);
+  const quarantines = (): Quarantine[] => [...projections.quarantines(), ...reactors.quarantines()];
   projections.onRebuild = (name, reason) => logger.warn({ projection: name, reason }, 'projection rebuilds from the log');
   const login = new LoginService(
     store,
@@ -240,7 +254,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
   // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
   // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
-  const metrics = registerMetrics(app, { store, projections, cluster, sitesConfig: () => sitesConfigState(read.sites, sites) });
+  const metrics = registerMetrics(app, { store, projections, cluster, quarantines, components: () => [...projections.names.map((c) => ({ component: c, kind: 'projection' as const })), ...reactors.names.map((c) => ({ component: c, kind: 'reactor' as const }))], sitesConfig: () => sitesConfigState(read.sites, sites) });
   const perResponse = responseHook([headers, noStore, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
@@ -248,7 +262,6 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
 
   const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies }, { read, apiTokens: config.admin?.apiTokens ?? [] });
-  const reactors: Reactor[] = [];
   const stopHooks: (() => Promise<void> | void)[] = [];
   const events = (after = 0): Observable<RecordedEvent> => store.subscribe(after);
 
@@ -264,7 +277,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     if (url === '/healthz' || url === '/readyz' || url === '/metrics') return;
     return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
   });
-  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, sitesConfig: () => sitesConfigState(read.sites, sites) });
+  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, quarantines, critical: (q) => q.kind === 'projection' && coreProjections.has(q.component), sitesConfig: () => sitesConfigState(read.sites, sites) });
   registerJwksRoute(app, signingKeys);
   // The checkpoint routes and issuer; the start check against the latest checkpoint runs in ready().
   const transparency = installTransparency({ app, store, config, keys, clock, logger: logger as unknown as Logger, acceptContradiction: options.acceptLogContradiction });
@@ -384,7 +397,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
           },
           reactor: (r) => {
             open(plugin.name, 'reactor');
-            reactors.push(r);
+            reactors.add(r);
             container.bind(TOKENS.Reactor).toConstantValue(r);
           },
         },
@@ -419,6 +432,8 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     keys,
     sites,
     cluster,
+    reactors,
+    quarantines,
     clock,
     logger,
     async ready() {
@@ -448,7 +463,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       const synced = await syncSites(store, read.sites, sites);
       if (synced.position) await projections.waitFor(synced.position);
       warnSitesDisagreement(logger, synced.state);
-      for (const r of reactors) await r.start({ subscribe: events });
+      await reactors.startAll();
       checkpoints?.start();
       state.ready = true;
     },
@@ -464,7 +479,7 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       if (state.stopping) return;
       state.stopping = true;
       await app.close(); // stops accepting, waits for in-flight requests
-      for (const r of reactors) await r.stop();
+      await reactors.stopAll();
       signingKeys.stop();
       await checkpoints?.stop();
       for (const fn of stopHooks.reverse()) await fn();

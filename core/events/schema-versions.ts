@@ -135,5 +135,5 @@ const CORE_EVENT_TYPES: ReadonlySet<string> = new Set([
   ...CORE_CATALOG.filter((t) => !PLUGIN_OWNED.has(t)),
   // Defined beside the core services that write them, core facts all the same.
   'PasswordLinkIssued', 'PasswordLinkUsed', 'ReactorCheckpointed', 'LeaseAcquired', 'LeaseRenewed', 'LeaseReleased',
-  'SigningKeyGenerated', 'TotpCodeAccepted',
+  'SigningKeyGenerated', 'TotpCodeAccepted', 'ReactorQuarantined', 'ComponentRetryRequested',
 ]);

@@ -75,6 +75,11 @@ export interface ProvisioningPolicy {
 /**
  * Acts on the outside world in reaction to events. It keeps a durable checkpoint (in the log or
  * its store) and records its outcomes as events, so a crash never loses work.
+ *
+ * The kernel isolates its faults (core/reactors/reactor-supervisor.ts): if `start` throws, or a
+ * handler on the events from `subscribe` throws or rejects, the reactor is quarantined (`stop()`
+ * is called, `ReactorQuarantined` recorded) until `broker projections retry <name>`, which calls
+ * `start` again: a reactor must be able to start again after `stop`.
  */
 export interface Reactor {
   readonly name: string;

@@ -31,14 +31,22 @@ export class Users {
     return foldStream(userDecider, await this.store.readStream(userStream(userId)));
   }
 
-  private readonly exists = async (userId: string): Promise<boolean> =>
-    (await this.store.readStream(userStream(userId))).length > 0;
+  /**
+   * Whether the holder of an email reservation no longer holds the address: it never came to exist
+   * (a crash between the claim and its first event), or it was erased and the release never landed
+   * (a crash between `UserErased` and the release; repeating the erasure cannot repair that once
+   * the key, hence the address, is gone).
+   */
+  private readonly emailHolderGone = async (userId: string): Promise<boolean> => {
+    const u = await this.load(userId);
+    return !u.exists || u.erased;
+  };
 
   async register(input: RegisterUser, meta: CommandMeta): Promise<CommandResult & { userId: string }> {
     const userId = input.userId ?? randomUUID();
     const email = input.email ? normalizeEmail(input.email) : null;
     if (email && !EMAIL.test(email)) throw new InvalidInput('not an email address', { path: 'email' });
-    if (email) await claimReservation(this.store, 'email', email, userId, meta, async (h) => !(await this.exists(h)), this.reservationKey);
+    if (email) await claimReservation(this.store, 'email', email, userId, meta, this.emailHolderGone, this.reservationKey);
     const res = await this.handler.handle(
       userDecider,
       userStream(userId),
@@ -53,7 +61,7 @@ export class Users {
       const email = normalizeEmail(command.email);
       if (!EMAIL.test(email)) throw new InvalidInput('not an email address', { path: 'email' });
       const before = await this.load(userId);
-      await claimReservation(this.store, 'email', email, userId, meta, undefined, this.reservationKey);
+      await claimReservation(this.store, 'email', email, userId, meta, this.emailHolderGone, this.reservationKey);
       const res = await this.handler.handle(userDecider, userStream(userId), { ...command, email }, meta);
       if (before.email && before.email !== email) await releaseReservation(this.store, 'email', before.email, userId, meta, this.reservationKey);
       return res;
@@ -66,6 +74,13 @@ export class Users {
     }
     if (command.type === 'erase') {
       const before = await this.load(userId);
+      if (before.erased) {
+        // Repeated (docs/security/erasure.md: safe to repeat): nothing new is recorded, but what a
+        // crash after the first `UserErased` may have left undone is finished: the key is destroyed.
+        await this.store.destroyUserKey?.(userId);
+        const last = (await this.store.readStream(userStream(userId))).at(-1)!;
+        return { events: [], position: last.position, revision: last.revision };
+      }
       const res = await this.handler.handle(userDecider, userStream(userId), command, meta);
       if (before.email) await releaseReservation(this.store, 'email', before.email, userId, meta, this.reservationKey);
       for (const i of before.identities) await releaseReservation(this.store, 'identity', identityKey(i.issuer, i.subject), userId, meta, this.reservationKey);

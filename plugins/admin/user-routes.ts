@@ -93,6 +93,8 @@ export function registerUserRoutes(d: ConsoleDeps): void {
     const sessionsBefore = ctx.read.sessions.forUser(userId).length;
     let position: number;
     if (verb === 'erase') {
+      // It cannot be undone: the API asks for the same explicit confirmation as the form (docs/security/erasure.md).
+      if (req.body?.confirm !== 'yes') return ctx.web.sendError(req, reply, new InvalidInput('An erasure cannot be undone: send "confirm": "yes".', { path: 'confirm' }));
       if (!reason) return ctx.web.sendError(req, reply, new InvalidInput('An erasure needs a reason.', { path: 'reason' }));
       if (p.userId === userId) return ctx.web.sendError(req, reply, new Forbidden('You cannot erase yourself.'));
       const correlationId = ctx.ids.token(16);

@@ -107,6 +107,8 @@ export class BanBroadcaster implements Reactor {
   }
 
   async start(ctx: ReactorContext): Promise<void> {
+    // Started again after stop() when the kernel releases it from quarantine.
+    this.stopped = false;
     let after = await this.checkpoint.load();
     if (!this.checkpoint.exists && !this.settings.backfill) {
       // First start on an existing log: bans recorded before this plugin was enabled are history,

@@ -12,7 +12,8 @@ const KEEP_BODY_BYTES = 2048;
  * to its end: a receiver that closes the connection mid-response has not acknowledged anything.
  */
 export class HttpSender {
-  private readonly agent: Agent;
+  private agent: Agent;
+  private closed = false;
 
   constructor(
     readonly guard: AddressGuard,
@@ -34,6 +35,11 @@ export class HttpSender {
     }
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
+      // Reopened after a close: the broadcaster starts again after a quarantine is released.
+      if (this.closed) {
+        this.agent = new Agent({ connect: { lookup: this.guard.lookup }, keepAliveTimeout: 10_000, connections: 8 });
+        this.closed = false;
+      }
       const res = await request(u, { method: 'POST', headers: { ...headers, 'user-agent': 'identity-broker-ban-broadcast' }, body, dispatcher: this.agent, signal });
       const chunks: Buffer[] = [];
       let kept = 0;
@@ -58,6 +64,7 @@ export class HttpSender {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.agent.close().catch(() => undefined);
   }
 }

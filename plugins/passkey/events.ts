@@ -1,4 +1,4 @@
-import { defineEvent } from '../../plugin/index.js';
+import { declarePersonalFields, defineEvent } from '../../plugin/index.js';
 
 /**
  * The passkey plugin's facts (stream `passkey-<credentialId>`). Only public key material is
@@ -38,6 +38,9 @@ defineEvent('PasskeyCounterRejected', 1, {}, { fields: { userId: 'string', crede
 defineEvent('PasskeyRenamed', 1, {}, { fields: { userId: 'string', credentialId: 'string', name: 'string' } });
 defineEvent('PasskeyRemoved', 1, {}, { fields: { userId: 'string', credentialId: 'string' } });
 defineEvent('PasskeyStepUsed', 1, {}, { fields: { userId: 'string', ticketHash: 'string' } });
+// A passkey's name is typed by its owner ("Ada's phone"): personal, sealed under the user's key (issue 19).
+declarePersonalFields('PasskeyRegistered', ['name']);
+declarePersonalFields('PasskeyRenamed', ['name']);
 
 /** Credential ids are base64url already: safe in a stream name. */
 export const passkeyStream = (credentialId: string): string => `passkey-${credentialId}`;

@@ -7,7 +7,9 @@ import { PersonalDataStore, withPersonalData } from '../../../adapters/crypto/pe
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
 import { ChainVerifier, ERASED, SEALED_FIELD, verifyLog, type EventStore, type NewEvent } from '../../../core/index.js';
-import { dropSchema, freshSchema, openPg, pgUnavailable } from '../event-stores/pg-fixture.js';
+import pg from 'pg';
+import { PG_URL, dropSchema, freshSchema, openPg, pgUnavailable } from '../event-stores/pg-fixture.js';
+import { pgRelationFiles } from '../../helpers/pg-files.js';
 
 const WRAP = Buffer.alloc(32, 7);
 const EMAIL = 'ada.lovelace@example.org';
@@ -135,6 +137,38 @@ else
       },
     };
   });
+
+describe.skipIf(!!pgWhy)('personal data: postgres key table', () => {
+  it('a key destroyed by a subscription seeing UserErased (crash repair) leaves no copy in the table files either', { timeout: 30_000 }, async () => {
+    const schema = freshSchema();
+    const store = withPersonalData(await openPg(schema), WRAP);
+    try {
+      await store.append('user-k1', [registered('k1')]);
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      const wrapped = (await c.query<{ wrapped: Buffer }>(`SELECT wrapped FROM "${schema}".data_keys WHERE id = 'u:k1'`)).rows[0].wrapped;
+      const inFiles = async () => {
+        for (const f of await pgRelationFiles(schema)) if (f.relation === 'data_keys' && fs.readFileSync(f.file).includes(wrapped)) return true;
+        return false;
+      };
+      expect(await inFiles()).toBe(true);
+      // UserErased recorded and the key left alive: what a crash between the two leaves.
+      await store.append('user-k1', [{ type: 'UserErased', data: { userId: 'k1', actor: 'admin:x' } }]);
+      const seen = await firstValueFrom(store.subscribe(0).pipe(take(2), toArray()));
+      expect(seen[1].type).toBe('UserErased');
+      const end = Date.now() + 10_000;
+      while (await inFiles()) {
+        if (Date.now() > end) throw new Error('the destroyed key is still in the files of data_keys');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await c.query(`SELECT wrapped FROM "${schema}".data_keys WHERE id = 'u:k1'`)).rows[0].wrapped).toBeNull();
+      await c.end();
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});
 
 describe('personal data: network fields by default', () => {
   it('a known user\'s IP is sealed with the rest under their key alone: it goes with the user, not with the day', async () => {

@@ -74,7 +74,7 @@ describe('User decider', () => {
 
   it('erase forgets personal data, keeps the ban, and refuses every later command', () => {
     const banned: DomainEvent = { type: 'UserBanned', data: { userId: U, reason: 'spam', actor: 'admin:7', until: null } };
-    const erased: DomainEvent = { type: 'UserErased', data: { userId: U, actor: 'admin:1' } };
+    const erased: DomainEvent = { type: 'UserErased', data: { userId: U, actor: 'admin:1', reason: null } };
     given(registered).when({ type: 'erase', actor: 'admin:1' }).then([erased]);
     const s = given(registered, { type: 'PasswordSet', data: { userId: U, passwordHash: 'h' } }, banned, erased).state;
     expect(s).toMatchObject({ erased: true, email: null, name: null, passwordHash: null, banned: { reason: 'spam' } });

@@ -3,10 +3,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
-import { CommandHandler, CommandRejected, InvalidInput, Users, reservationStream, userStream, type EventStore } from '../../../core/index.js';
+import { CommandHandler, CommandRejected, ERASED, InvalidInput, Users, reservationStream, userStream, type EventStore } from '../../../core/index.js';
+import { withPersonalData } from '../../../adapters/crypto/personal-data.js';
 
 const stores: [string, () => Promise<{ store: EventStore; done: () => Promise<void> }>][] = [
   ['memory', async () => ({ store: new MemoryEventStore(), done: async () => {} })],
@@ -76,6 +77,46 @@ for (const [kind, open] of stores) {
         const c = await users.register({ email: 'b@example.com' }, meta);
         expect(await users.findByEmail('b@example.com')).toBe(c.userId);
       }));
+
+    it('an erased holder whose release never landed (a crash after UserErased) does not keep the email from a new account', () =>
+      withUsers(async (users, store) => {
+        const a = await users.register({ email: 'gone@example.com' }, meta);
+        // UserErased recorded, then the process died before releasing the reservation.
+        await store.append(userStream(a.userId), [{ type: 'UserErased', data: { userId: a.userId, actor: 'admin:1', reason: null } }]);
+        expect(await users.findByEmail('gone@example.com')).toBe(a.userId);
+        // A fresh claim may still be a registration in flight: taken over only once it is old enough.
+        await expect(users.register({ email: 'gone@example.com' }, meta)).rejects.toBeInstanceOf(CommandRejected);
+        vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+        try {
+          const b = await users.register({ email: 'gone@example.com' }, meta);
+          expect(await users.findByEmail('gone@example.com')).toBe(b.userId);
+          // A live holder keeps it, however old the claim.
+          await expect(users.register({ email: 'gone@example.com' }, meta)).rejects.toBeInstanceOf(CommandRejected);
+        } finally {
+          vi.useRealTimers();
+        }
+      }));
+
+    it('repeating an erasure records nothing and destroys the key a crash after UserErased left alive', async () => {
+      const { store: inner, done } = await open();
+      try {
+        const store = withPersonalData(inner, Buffer.alloc(32, 7));
+        const users = new Users(store);
+        const a = await users.register({ email: 'shred@example.com', name: 'Shred Me' }, meta);
+        await store.append(userStream(a.userId), [{ type: 'UserErased', data: { userId: a.userId, actor: 'admin:1', reason: null } }]);
+        const first = await store.readStream(userStream(a.userId));
+        expect(first[0].data).toMatchObject({ email: 'shred@example.com' });
+        const again = await users.execute(a.userId, { type: 'erase', actor: 'admin:1' }, meta);
+        expect(again.events).toEqual([]);
+        expect(again.position).toBe(first.at(-1)!.position);
+        const after = await store.readStream(userStream(a.userId));
+        expect(after).toHaveLength(first.length);
+        expect(after[0].data).toMatchObject({ email: ERASED, name: ERASED });
+        await expect(users.execute(a.userId, { type: 'setPassword', passwordHash: 'h' }, meta)).rejects.toBeInstanceOf(CommandRejected);
+      } finally {
+        await done();
+      }
+    });
 
     it('changing the email moves the reservation', () =>
       withUsers(async (users) => {

@@ -79,23 +79,121 @@ describe('ProjectionEngine with persisted projections', () => {
     expect(b.status()[0].rebuild).toBeNull();
   });
 
-  it('skips one event a projection cannot apply, records it, and applies the rest of the batch', async () => {
+  it('quarantines a projection on the event it throws on: others go on, it stops just before, a retry request catches it up', async () => {
     const store = new MemoryEventStore();
     const db = memoryReadDb();
     await seed(store, 30, { poisonAt: 12 });
     const e = new ProjectionEngine(db);
     const c = new Counter();
+    const other = new Counter();
+    Object.assign(other, { name: 'test.other', poisonless: true });
+    other.apply = function (ev: RecordedEvent) {
+      (this as unknown as { put: ReadStatement }).put.run(`other:${ev.type}`);
+    };
     const failures: number[] = [];
     e.onFailure = (f) => failures.push(f.position);
     e.add(c);
+    e.add(other);
     await e.prepare(store);
     e.start(store);
     await e.waitFor(30);
-    e.stop();
     expect(failures).toEqual([12]);
-    expect(c.count('SessionRefreshed')).toBe(29); // the poison event's partial write was rolled back with its savepoint
-    expect(db.prepare<{ position: number }>('SELECT position FROM projection_failures WHERE name = ?').all('test.counter')).toEqual([{ position: 12 }]);
-    expect(e.status()[0]).toMatchObject({ checkpoint: 30, failures: 1 });
+    expect(c.count('SessionRefreshed')).toBe(11); // stopped before the poison event; its partial write rolled back
+    expect(other.count('other:SessionRefreshed')).toBe(30); // the other projection went on
+    expect(db.prepare('SELECT name, position, stream_id, type FROM projection_quarantine').all()).toEqual([{ name: 'test.counter', position: 12, stream_id: 's-5', type: 'SessionRefreshed' }]);
+    expect(e.status()[0]).toMatchObject({ checkpoint: 11, failures: 1, quarantined: { component: 'test.counter', position: 12, type: 'SessionRefreshed' } });
+    e.stop();
+
+    // A restart on the same file keeps it held (it does not meet the event again).
+    const e2 = new ProjectionEngine(db);
+    const c2 = new Counter();
+    e2.add(c2);
+    await e2.prepare(store);
+    e2.start(store);
+    await seed(store, 2);
+    await e2.waitFor(32);
+    expect(e2.quarantines().map((q) => q.position)).toEqual([12]);
+    expect(c2.count('SessionRefreshed')).toBe(11);
+
+    // The fix: the poison no longer throws; a retry request in the log releases and catches it up.
+    c2.apply = function (ev: RecordedEvent) {
+      (this as unknown as { put: ReadStatement }).put.run(ev.type);
+    };
+    const released: string[] = [];
+    e2.onRelease = (n) => released.push(n);
+    const { position } = await store.append('component-test.counter', [{ type: 'ComponentRetryRequested', data: { component: 'test.counter' }, metadata: { actor: 't' } }]);
+    await e2.waitFor(position);
+    for (let i = 0; i < 200 && (e2.checkpointOf('test.counter') < position || e2.quarantines().length); i++) await new Promise((r) => setTimeout(r, 10));
+    e2.stop();
+    expect(released).toEqual(['test.counter']);
+    expect(e2.quarantines()).toEqual([]);
+    expect(c2.count('SessionRefreshed')).toBe(32);
+    expect(e2.checkpointOf('test.counter')).toBe(position);
+    expect(db.prepare('SELECT count(*) AS n FROM projection_quarantine').get()).toEqual({ n: 0 });
+  });
+
+  it('takes up a retry requested while the broker was down, at the next start', async () => {
+    const store = new MemoryEventStore();
+    const db = memoryReadDb();
+    await seed(store, 20, { poisonAt: 5 });
+    const e1 = new ProjectionEngine(db);
+    e1.add(new Counter());
+    await e1.prepare(store);
+    e1.start(store);
+    await e1.waitFor(20);
+    e1.stop();
+    expect(e1.quarantines()).toHaveLength(1);
+
+    await store.append('component-test.counter', [{ type: 'ComponentRetryRequested', data: { component: 'test.counter' }, metadata: { actor: 'cli:op' } }]);
+    const e2 = new ProjectionEngine(db);
+    const fixed = new Counter();
+    fixed.apply = function (ev: RecordedEvent) {
+      (this as unknown as { put: ReadStatement }).put.run(ev.type);
+    };
+    e2.add(fixed);
+    expect(await e2.prepare(store)).toBe(20); // where the engine was when it was held, not back at its checkpoint (4)
+    e2.start(store);
+    for (let i = 0; i < 200 && (e2.quarantines().length || e2.checkpointOf('test.counter') < 21); i++) await new Promise((r) => setTimeout(r, 10));
+    e2.stop();
+    expect(e2.quarantines()).toEqual([]);
+    expect(fixed.count('SessionRefreshed')).toBe(20);
+  });
+
+  it('quarantines a memory projection the same way: a restart replays it up to the event and holds it there', async () => {
+    const store = new MemoryEventStore();
+    const db = memoryReadDb();
+    await seed(store, 10, { poisonAt: 6 });
+    const memo = () => {
+      const m = { name: 'test.memo', checkpoint: 0, seen: [] as number[], broken: true, reset() {}, apply(ev: RecordedEvent) {
+        if (ev.type !== 'SessionRefreshed') return;
+        if (m.broken && (ev.data as { poison?: boolean }).poison) throw new Error('memo cannot');
+        m.seen.push(ev.position);
+      } };
+      return m;
+    };
+    const m1 = memo();
+    const e1 = new ProjectionEngine(db);
+    e1.add(m1);
+    await e1.prepare(store);
+    e1.start(store);
+    await e1.waitFor(10);
+    e1.stop();
+    expect(m1.seen).toEqual([1, 2, 3, 4, 5]);
+    expect(e1.quarantines()).toEqual([expect.objectContaining({ component: 'test.memo', position: 6 })]);
+
+    const m2 = memo();
+    const e2 = new ProjectionEngine(db);
+    e2.add(m2);
+    await e2.prepare(store);
+    e2.start(store);
+    await e2.waitFor(10);
+    expect(m2.seen).toEqual([1, 2, 3, 4, 5]); // replayed up to the event, not into it
+    m2.broken = false;
+    await store.append('component-test.memo', [{ type: 'ComponentRetryRequested', data: { component: 'test.memo' }, metadata: { actor: 't' } }]);
+    for (let i = 0; i < 200 && m2.seen.length < 10; i++) await new Promise((r) => setTimeout(r, 10));
+    e2.stop();
+    expect(m2.seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(e2.quarantines()).toEqual([]);
   });
 
   it('detects a checkpoint past the log (an older log restored) and a different log at the checkpoint', async () => {

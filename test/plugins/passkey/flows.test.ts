@@ -3,6 +3,7 @@ import { SoftAuthenticator } from '../../helpers/soft-authenticator.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { field } from '../../helpers/cookie-jar.js';
 import { generateRecoveryCodes, RecoveryCodes } from '../../../adapters/crypto/recovery-codes.js';
+import { storedEvents } from '../../../core/index.js';
 import {
   addUser,
   answerStep,
@@ -33,6 +34,12 @@ describe('passkeys over HTTP with a software authenticator', () => {
     const key = authenticator();
     await registerFromAccount(c, key);
     expect((await events(t, 'PasskeyRegistered')).map((e) => data<{ userId: string }>(e).userId)).toContain(uid);
+    // The name its owner typed is personal: sealed under the user's key in the log, opened for readers.
+    const reg = (await events(t, 'PasskeyRegistered')).find((e) => data<{ userId: string }>(e).userId === uid)!;
+    expect(data<{ name: string }>(reg).name).toBe('Soft key');
+    const [stored] = await storedEvents(t.broker.store).readAll({ after: reg.position - 1, limit: 1 });
+    expect(stored.id).toBe(reg.id);
+    expect(JSON.stringify(stored.data)).not.toContain('Soft key');
 
     const ok = await passkeyLogin(client(t.url), key);
     expect(ok.url).toMatch(/\/passkey\/manage$/);
