@@ -68,10 +68,8 @@ if (role === 'bare' || role === 'same') {
   ];
   const floorBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
   const floorCounts = floorBuckets.map(() => 0);
-  let floorRequests = 0;
   floor.addHook('onSend', (_req, reply, payload, done) => {
     for (const [k, v] of apiHeaders) reply.header(k, v);
-    floorRequests++;
     const t = (performance.now() - (reply.request.raw as { [started]?: number })[started]!) / 1000;
     for (let i = 0; i < floorBuckets.length; i++) if (t <= floorBuckets[i]) floorCounts[i]++;
     done(null, payload);

@@ -1,17 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-/** Branded ids: mixing a user id with a site id is a security bug, so the compiler refuses it. */
-export type Brand<T, B extends string> = T & { readonly __brand: B };
-export type UserId = Brand<string, 'UserId'>;
-export type SiteId = Brand<string, 'SiteId'>;
-export type ClientId = Brand<string, 'ClientId'>;
-export type SessionId = Brand<string, 'SessionId'>;
-
-export const asUserId = (s: string): UserId => s as UserId;
-export const asSiteId = (s: string): SiteId => s as SiteId;
-export const asClientId = (s: string): ClientId => s as ClientId;
-export const asSessionId = (s: string): SessionId => s as SessionId;
-
 /** Time comes from here so tests control it. */
 export interface Clock {
   now(): Date;

@@ -1,4 +1,4 @@
-import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { DomainError } from '../../core/index.js';
 
 /**
@@ -125,8 +125,4 @@ function normalizeTyp(t: unknown): string {
   if (typeof t !== 'string') return '';
   const l = t.toLowerCase();
   return l.startsWith('application/') ? l.slice(12) : l;
-}
-
-export function publicKeyOf(privateKey: KeyObject): KeyObject {
-  return createPublicKey(privateKey);
 }

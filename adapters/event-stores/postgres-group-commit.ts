@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { WrongExpectedRevision, checkExpectedRevision, sealEvents, type ExpectedRevision, type NewEvent, type RecordedEvent } from '../../core/index.js';
+import { type WrongExpectedRevision, checkExpectedRevision, sealEvents, type ExpectedRevision, type NewEvent, type RecordedEvent } from '../../core/index.js';
 import { isConnectionError } from './postgres-retry.js';
 import type { pgStatements } from './postgres-sql.js';
 

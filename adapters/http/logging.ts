@@ -70,10 +70,13 @@ export function brokerLoggerOptions(level: string): LoggerOptions {
 type LogFn = (...args: unknown[]) => void;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
-// The six level methods are added to the prototype below, all alike.
+// The six level methods are added to the prototype below, all alike; the interface merged into the
+// class declares them.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 interface LazyChildLogger extends Record<(typeof LEVELS)[number], LogFn> {}
 
 /** A request's logger that becomes pino's child on its first log call at an enabled level. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 class LazyChildLogger {
   private real: Logger | undefined;
   constructor(

@@ -10,6 +10,8 @@ const PROBE_ORIGIN = 'http://return-to.invalid';
 export function safeReturnTo(value: unknown): string | null {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return null;
   if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return null;
+  // Control characters (CR/LF would split a Location header) are refused on purpose.
+  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) return null;
   try {
     const u = new URL(value, PROBE_ORIGIN);

@@ -14,7 +14,7 @@ import type {
   ProvisioningPolicy,
 } from '../kernel/extension-points.js';
 import { builtinPolicies } from './provisioning.js';
-import { LoginRequestCodec } from './login-request.js';
+import type { LoginRequestCodec } from './login-request.js';
 
 export interface SessionSettings {
   absoluteSeconds: number;

@@ -179,12 +179,12 @@ export class SessionsView implements PersistedProjection {
 
   /** Map-like access kept for callers written against the in-memory view. */
   readonly byId: { get(id: string): SessionView | undefined; has(id: string): boolean; readonly size: number } = (() => {
-    const self = this;
+    const count = () => this.count();
     return {
-      get: (id: string) => self.get(id),
-      has: (id: string) => self.get(id) !== undefined,
+      get: (id: string) => this.get(id),
+      has: (id: string) => this.get(id) !== undefined,
       get size() {
-        return self.count();
+        return count();
       },
     };
   })();

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { AddressGuard, PrivateAddressRefused } from './address-guard.js';
+import { type AddressGuard, PrivateAddressRefused } from './address-guard.js';
 import type { AttemptResult } from './delivery-policy.js';
 
 /** Enough of a receiver's answer to record an RFC 8935 error; the rest is read and dropped. */

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Clock, type EventStore, type Ids, type LoginRequest, type LoginRequestCodec, type ProjectionEngine, type ResumeAction, type SessionView, type WebKit, html, layout } from '../../plugin/index.js';
 import type { Client, ClientRegistry } from './clients.js';
 import type { CodeCodec } from './codes.js';
-import { OAuthError } from './errors.js';
+import type { OAuthError } from './errors.js';
 import { consentStream } from './events.js';
 import type { OAuthGrantsView } from './grants-view.js';
 import { singleParams, splitScope, withParams } from './params.js';

@@ -40,7 +40,6 @@ samlify.setSchemaValidator(schemaValidator);
 
 const POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
-export const BINDINGS = { post: POST, redirect: REDIRECT };
 
 /** PEM text inline, or a path to a file holding it. */
 export function pem(value: string | undefined): string | undefined {

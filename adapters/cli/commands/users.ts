@@ -3,7 +3,6 @@ import { flag, parseArgs, requireFlag } from '../args.js';
 import type { CliCommand } from '../command.js';
 import { nodeReadModels, openCliContext, resolveUser, type CliContext } from '../context.js';
 import { UsageError, out, type CliIo } from '../io.js';
-import { renderTable } from '../table.js';
 import { systemClock } from '../../../core/index.js';
 import { createMailer } from '../../mail/mailer.js';
 import { holdsPlaintextPersonalData } from '../../crypto/personal-data.js';

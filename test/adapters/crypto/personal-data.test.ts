@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PersonalDataStore, withPersonalData } from '../../../adapters/crypto/personal-data.js';
+import { type PersonalDataStore, withPersonalData } from '../../../adapters/crypto/personal-data.js';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
 import { ChainVerifier, ERASED, SEALED_FIELD, verifyLog, type EventStore, type NewEvent } from '../../../core/index.js';

@@ -7,7 +7,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Subscription } from 'rxjs';
 import { ChainVerifier, type NewEvent, type RecordedEvent } from '../../../core/index.js';
-import type { PostgresEventStore } from '../../../adapters/event-stores/postgres.js';
 import { until } from './contract.js';
 import { startFaultyProxy } from './pg-proxy.js';
 import { PG_URL, dropSchema, freshSchema, openPg, pgUnavailable } from './pg-fixture.js';
