@@ -1,10 +1,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import { DomainError, type Plugin, AdminGuard } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
-import type { BrokerConfig } from '../../config/types.js';
 import { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
-import { TotpService } from '../../adapters/crypto/totp.js';
 import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { configSchema, type AdminConfig } from './config.js';
 import { SetupTokens } from './setup-tokens.js';

@@ -1,6 +1,5 @@
 import type { Plugin } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { SiteRegistry } from '../../adapters/kernel/site-registry.js';
 import './events.js';
 import { AddressGuard } from './address-guard.js';
 import { BanBroadcaster } from './broadcaster.js';

@@ -1,6 +1,4 @@
 import type { Plugin } from '../../plugin/index.js';
-import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
 import { configSchema, type HandoffPluginConfig } from './config.js';
 import { registerOutbound } from './outbound.js';
 import { registerInbound } from './inbound.js';

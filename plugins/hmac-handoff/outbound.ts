@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type DownstreamProtocol, type LoginRequest, type ResumeAction, type SessionView, type PluginCtx, html, layout } from '../../plugin/index.js';
-import type { SiteRegistry } from '../../adapters/kernel/site-registry.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { SiteConfig } from '../../config/types.js';
 import type { HandoffPluginConfig } from './config.js';

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { DomainError, type Decider, type EventOf } from '../../core/index.js';
+import { DomainError, type Decider, type EventOf } from '../../plugin/index.js';
 
 /**
  * One OAuth grant (stream `grant-<grantId>`) as a Decider: issued once from a code, its refresh

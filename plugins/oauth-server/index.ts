@@ -1,7 +1,5 @@
 import type { Plugin } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
-import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import { configSchema, type OAuthServerConfig } from './config.js';
 import { ClientRegistry } from './clients.js';
 import { OAuthGrantsView } from './grants-view.js';

@@ -1,4 +1,4 @@
-import { DomainError, type Decider, type EventOf } from '../../core/index.js';
+import { DomainError, type Decider, type EventOf } from '../../plugin/index.js';
 
 /**
  * One back-channel logout notification (stream `oauth-bcl-<hash>`) as a Decider: claimed once

@@ -3,8 +3,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { AnonymousRefusals, type AuthenticatedIdentity, type IdentityProvider, type Plugin } from '../../plugin/index.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
-import { TOKENS } from '../../adapters/kernel/tokens.js';
 import { oidcConfigSchema, type OidcIdpConfig, type OidcPluginConfig } from './config.js';
 import { AttemptCodec } from './attempt.js';
 import { OidcRejected, fromOpenidClient } from './errors.js';

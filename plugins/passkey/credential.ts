@@ -1,4 +1,4 @@
-import { DomainError, type Decider, type EventOf } from '../../core/index.js';
+import { DomainError, type Decider, type EventOf } from '../../plugin/index.js';
 
 /**
  * One passkey (stream `passkey-<credentialId>`) as a Decider: registered once, used with a

@@ -1,7 +1,5 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import { DomainError, type Plugin } from '../../plugin/index.js';
-import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
 import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { Challenges } from './challenges.js';
 import { configSchema, type PasskeyConfig } from './config.js';

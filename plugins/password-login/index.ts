@@ -1,10 +1,8 @@
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyRateLimit from '@fastify/rate-limit';
-import { DomainError, type Plugin, PasswordLinks } from '../../plugin/index.js';
+import { DomainError, type Plugin } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
 import { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
-import { TotpService } from '../../adapters/crypto/totp.js';
 import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { configSchema, type PasswordLoginConfig } from './config.js';
 import { LockoutView } from './lockout-view.js';
@@ -14,7 +12,6 @@ import { registerLoginRoutes } from './login-routes.js';
 import { registerTotpRoutes } from './totp-routes.js';
 import { registerRegistrationRoutes } from './register-routes.js';
 import { registerResetRoutes } from './reset-routes.js';
-import type { Mailer } from '../../adapters/mail/mailer.js';
 
 /**
  * The password identity provider: Argon2id, TOTP second factor with recovery codes, optional

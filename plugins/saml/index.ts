@@ -1,6 +1,4 @@
 import { AnonymousRefusals, NotFound, type IdentityProvider, type Plugin } from '../../plugin/index.js';
-import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
 import { samlConfigSchema, type SamlPluginConfig } from './config.js';
 import { buildPeer, type SamlPeer } from './entities.js';
 import { SamlOneTime } from './one-time.js';

@@ -1,6 +1,5 @@
-import { html, PasswordLinks, linkMail, linkUrl } from '../../../plugin/index.js';
+import { html, linkMail, linkUrl } from '../../../plugin/index.js';
 import { TOKENS } from '../../../adapters/kernel/tokens.js';
-import type { Mailer } from '../../../adapters/mail/mailer.js';
 import type { ConsoleDeps } from './deps.js';
 
 const form = (csrf: string, error?: string) => html`<h1>Invite someone</h1>

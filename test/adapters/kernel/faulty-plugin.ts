@@ -1,6 +1,6 @@
 import { concatMap, from, type Subscription } from 'rxjs';
 import type { Plugin } from '../../../adapters/kernel/boot.js';
-import { StreamCheckpoint, type EventStore, type PersistedProjection, type ReadDatabase, type ReadStatement, type Reactor, type ReactorContext, type RecordedEvent } from '../../../core/index.js';
+import { type StreamCheckpoint, type PersistedProjection, type ReadDatabase, type ReadStatement, type Reactor, type ReactorContext, type RecordedEvent } from '../../../core/index.js';
 
 /**
  * A plugin with a bug, for the fault-isolation tests: its persisted projection and its reactor

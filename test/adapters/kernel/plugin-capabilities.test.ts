@@ -1,5 +1,4 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import type { Plugin, PluginCtx } from '../../../adapters/kernel/boot.js';
 import { Keys } from '../../../adapters/kernel/master-key.js';
 import { LEGACY_KEY_PURPOSES, pluginKeys } from '../../../adapters/kernel/plugin-capabilities.js';

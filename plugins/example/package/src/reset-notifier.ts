@@ -1,4 +1,4 @@
-import { StreamCheckpoint, isEvent, type Logger, type PluginReactorState, type Reactor, type ReactorContext, type RecordedEvent } from 'identity-broker/plugin';
+import { type StreamCheckpoint, isEvent, type Logger, type PluginReactorState, type Reactor, type ReactorContext, type RecordedEvent } from 'identity-broker/plugin';
 import './events.js';
 
 /**
