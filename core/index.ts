@@ -26,6 +26,7 @@ export * from './model/decider.js';
 export * from './model/command-handler.js';
 export * from './model/user.js';
 export * from './model/reservation.js';
+export * from './model/once.js';
 export * from './model/users.js';
 export * from './read/projection.js';
 export * from './read/users-view.js';

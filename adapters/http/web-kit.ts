@@ -51,7 +51,7 @@ export interface WebKit {
    */
   beginLogin(req: FastifyRequest, reply: FastifyReply, request: Omit<LoginRequest, 'iat' | 'exp' | 'jti'>): Promise<FastifyReply>;
   /** An identity provider vouched for someone: complete the login, set the cookie, resume. */
-  finishLogin(req: FastifyRequest, reply: FastifyReply, identity: AuthenticatedIdentity, loginRequestToken: string | undefined, idpId: string): Promise<FastifyReply>;
+  finishLogin(req: FastifyRequest, reply: FastifyReply, identity: AuthenticatedIdentity, loginRequestToken: string | undefined, idpId: string, plugin?: string): Promise<FastifyReply>;
   /** Decodes a login request token (throws a DomainError when forged or expired). */
   decodeLoginRequest(token: string): LoginRequest;
   page(reply: FastifyReply, title: string, body: SafeHtml, status?: number): FastifyReply;
@@ -128,10 +128,10 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
       if (s) return resume(reply, login.requests.decode(token, now), s);
       return reply.redirect(`/login?lr=${encodeURIComponent(token)}`, 303);
     },
-    async finishLogin(req, reply, identity, loginRequestToken, idpId) {
+    async finishLogin(req, reply, identity, loginRequestToken, idpId, plugin) {
       try {
         const request = loginRequestToken ? login.requests.decode(loginRequestToken, clock.now()) : null;
-        const out = await login.complete(identity, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: idpId, loginRequest: loginRequestToken });
+        const out = await login.complete(identity, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: idpId, loginRequest: loginRequestToken, ...(plugin ? { plugin } : {}) });
         // A login over an existing session ends the old one (recorded, so back-channel logout
         // tells its clients): the overwritten cookie must not stay a live credential elsewhere.
         const previous = requestCookies(req)[cookieName];

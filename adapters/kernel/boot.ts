@@ -14,6 +14,7 @@ import {
   IdentitiesView,
   LoginRequestCodec,
   LoginService,
+  PasswordLinks,
   ProjectionEngine,
   ReactorSupervisor,
   SessionsView,
@@ -27,6 +28,7 @@ import {
   type EventStore,
   type Ids,
   type Logger,
+  type PluginPrivilege,
   type Quarantine,
   type ReadDatabase,
   type ReadModels,
@@ -50,11 +52,14 @@ import { Keys, loadMasterKey } from './master-key.js';
 import { PersonalDataStore, withPersonalData } from '../crypto/personal-data.js';
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
+import { BUILTIN_PLUGINS } from './builtin-plugins.js';
+import { EventOwners, loginRefusal, pluginKeys, pluginReactorState, pluginServices, scopedCommands, scopedLogin, scopedStore, scopedUsers, type ServiceRules } from './plugin-capabilities.js';
 import { createMailer } from '../mail/mailer.js';
 import { SiteRegistry, sitesConfigState, syncSites, warnSitesDisagreement } from './site-registry.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
 import { registerJwksRoute } from '../crypto/jwks-route.js';
 import { installTransparency } from '../tlog/install.js';
+import { TotpService } from '../crypto/totp.js';
 
 import type { Plugin, PluginCtx } from './plugin-types.js';
 
@@ -284,6 +289,35 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p), config: p.config ?? {}, at: ['plugins', i, 'config'] });
   for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, at: [`plugin ${p.plugin.name}`] });
 
+  // What plugins reach through ctx.services, and who may (see plugin-capabilities.ts).
+  container.bind(TOKENS.AdminApiTokens).toConstantValue(config.admin?.apiTokens ?? []);
+  // Core credential services over the whole store (they write core facts: TotpCodeAccepted,
+  // PasswordLinkIssued/Used) for the plugins with the `credentials` privilege.
+  container.bind(TOKENS.PasswordLinks).toConstantValue(new PasswordLinks(store, clock));
+  const totpKey = keys.derive('totp-secret');
+  container.bind(TOKENS.Totp).toConstantValue((issuer: string) => new TotpService(store, totpKey, clock, issuer));
+  const serviceRules: ServiceRules = {
+    privileged: new Map<symbol, PluginPrivilege>([
+      [TOKENS.Sites, 'sites'],
+      [TOKENS.SigningKeys, 'signing'],
+      [TOKENS.Mailer, 'mail'],
+      [TOKENS.AdminApiTokens, 'console'],
+      [TOKENS.ConsoleSource, 'console'],
+      [TOKENS.PasswordLinks, 'credentials'],
+      [TOKENS.Totp, 'credentials'],
+    ]),
+    kernel: new Set([TOKENS.Sites, TOKENS.SigningKeys, TOKENS.Mailer, TOKENS.AdminApiTokens, TOKENS.PasswordLinks, TOKENS.Totp]),
+    multi: new Set([TOKENS.ConsoleSource]),
+    provided: new Set(),
+  };
+  const owners = new EventOwners(new Ajv({ allErrors: true, strict: false }));
+  // Extension points and services take additions while plugins register, never after.
+  let registering = true;
+  const open = (plugin: string, what: string): void => {
+    if (!registering) throw new ConfigError(`plugin ${plugin}: ${what} after boot (registries are frozen once every plugin registered)`);
+  };
+  const names = new Set<string>();
+
   for (const { plugin, config: raw, at } of entries) {
     const pluginConfig = structuredClone(raw ?? {});
     if (plugin.configSchema) {
@@ -294,44 +328,75 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
         throw new ConfigError(problems.length === 1 ? problems[0] : `plugin ${plugin.name}: ${problems.length} errors in its config:\n  ${problems.join('\n  ')}`);
       }
     }
+    if (names.has(plugin.name)) throw new ConfigError(`plugin ${plugin.name} is loaded twice`);
+    names.add(plugin.name);
+    // Built in: the very object the built-in module exports, not merely the name.
+    const load = BUILTIN_PLUGINS[plugin.name];
+    const builtin = !!load && (await load()).default === plugin;
+    owners.claim(plugin, builtin);
+    const privileges = new Set(builtin ? (plugin.privileges ?? []) : []);
+    const ownIdps = new Set<string>();
+    const pstore = scopedStore(store, plugin, owners);
     const plog = logger.child({ plugin: plugin.name }) as unknown as Logger;
     await app.register(async (scope) => {
+      const web = webFor(scope);
       const ctx: PluginCtx<unknown> = {
         config: pluginConfig,
         logger: plog,
-        container,
-        store,
-        commands,
-        users,
+        store: pstore,
+        commands: scopedCommands(pstore),
+        users: scopedUsers(users, plugin.name, privileges),
         projections,
         read,
-        login,
+        login: scopedLogin(login, plugin.name, ownIdps, privileges),
+        keys: pluginKeys(keys, plugin.name, builtin),
+        reactorState: pluginReactorState(store, plugin.name),
+        services: pluginServices(container, plugin.name, privileges, serviceRules, () => !registering),
         clock,
         ids,
         baseUrl: config.server.baseUrl,
         cluster,
         events,
-        web: webFor(scope),
+        web: {
+          ...web,
+          // Only for an identity provider this plugin registered; the login records the plugin.
+          finishLogin: (req, reply, identity, loginRequestToken, idpId) => {
+            const refused = loginRefusal(plugin.name, idpId, identity, ownIdps, privileges);
+            if (refused) return Promise.reject(refused);
+            return web.finishLogin(req, reply, identity, loginRequestToken, idpId, plugin.name);
+          },
+        },
         add: {
           identityProvider: (idp) => {
+            open(plugin.name, 'identityProvider');
             if (login.identityProviders.has(idp.id)) throw new ConfigError(`identity provider id ${idp.id} is used twice`);
             login.identityProviders.set(idp.id, idp);
+            ownIdps.add(idp.id);
             container.bind(TOKENS.IdentityProvider).toConstantValue(idp);
           },
           downstreamProtocol: (p) => {
+            open(plugin.name, 'downstreamProtocol');
+            if (login.protocols.has(p.name)) throw new ConfigError(`plugin ${plugin.name}: downstream protocol ${p.name} is already registered`);
             login.protocols.set(p.name, p);
             container.bind(TOKENS.DownstreamProtocol).toConstantValue(p);
           },
           enricher: (e) => {
+            open(plugin.name, 'enricher');
             login.enrichers.push(e);
             container.bind(TOKENS.IdentityEnricher).toConstantValue(e);
           },
           provisioningPolicy: (p) => {
+            open(plugin.name, 'provisioningPolicy');
+            if (login.policies.has(p.name)) throw new ConfigError(`plugin ${plugin.name}: provisioning policy ${p.name} is already registered`);
             login.policies.set(p.name, p);
             container.bind(TOKENS.ProvisioningPolicy).toConstantValue(p);
           },
-          projection: (p) => projections.add(p),
+          projection: (p) => {
+            open(plugin.name, 'projection');
+            projections.add(p);
+          },
           reactor: (r) => {
+            open(plugin.name, 'reactor');
             reactors.add(r);
             container.bind(TOKENS.Reactor).toConstantValue(r);
           },
@@ -341,6 +406,8 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       await plugin.register(ctx);
     });
   }
+  registering = false;
+  Object.freeze(login.enrichers);
 
   let maintenance: NodeJS.Timeout | null = null;
   // Retention of IP addresses and user agents in the log: the keys of days past it are destroyed

@@ -1,4 +1,18 @@
-/** Container keys for the core services (inversify service identifiers). */
+import { token, type ConsoleSource, type PasswordLinks } from '../../core/index.js';
+import type { TotpService } from '../crypto/totp.js';
+import type { SiteRegistry } from './site-registry.js';
+import type { SigningKeys } from '../crypto/signing-keys.js';
+import type { Mailer } from '../mail/mailer.js';
+
+/**
+ * Container keys. Since issue 22 inversify holds two kinds of thing and says which:
+ * - the kernel's own services (event store, command handler, keys, config...), bound for the
+ *   kernel and for tests through `broker.container`; a plugin never sees them (no `ctx.container`);
+ * - the typed cross-plugin services (`Token<T>`, below the line), which plugins reach through
+ *   `ctx.services` with the privilege each one needs (see adapters/kernel/plugin-capabilities.ts).
+ * The wiring itself stays by hand in boot.ts: each service is built once, in order, from config,
+ * and a container resolving constructors would add indirection without removing any of it.
+ */
 export const TOKENS = {
   Config: Symbol.for('broker.Config'),
   EventStore: Symbol.for('broker.EventStore'),
@@ -13,23 +27,31 @@ export const TOKENS = {
   Keys: Symbol.for('broker.Keys'),
   /** ClusterNode (core/reactors/cluster-node.ts): this node's id, its reactor leases and duplicate counts. */
   Cluster: Symbol.for('broker.Cluster'),
-  /** SiteRegistry (adapters/kernel/site-registry.ts): configured sites with their secrets. */
-  Sites: Symbol.for('broker.Sites'),
-  /** SigningKeys (adapters/crypto/signing-keys.ts): the broker's JWS keys and JWKS. */
-  SigningKeys: Symbol.for('broker.SigningKeys'),
   /** CheckpointIssuer (adapters/tlog/checkpoint-issuer.ts), or null on a store without a tree. */
   Checkpoints: Symbol.for('broker.Checkpoints'),
-  /** `(claims) => boolean` bound by oauth-server: true when a verified access token's grant or jti was revoked. */
-  AccessTokenRevoked: Symbol.for('broker.AccessTokenRevoked'),
-  /** The `iss` of the access tokens the broker issues (a string), bound by oauth-server; the base URL when not bound. */
-  AccessTokenIssuer: Symbol.for('broker.AccessTokenIssuer'),
-  /** ConsoleSource (core/kernel/console-sources.ts), one per plugin that shows data in the operator console. */
-  ConsoleSource: Symbol.for('broker.ConsoleSource'),
-  /** Mailer | null (adapters/mail/mailer.ts): SMTP from config `mail`, null when not configured. */
-  Mailer: Symbol.for('broker.Mailer'),
   IdentityProvider: Symbol.for('broker.IdentityProvider'),
   DownstreamProtocol: Symbol.for('broker.DownstreamProtocol'),
   IdentityEnricher: Symbol.for('broker.IdentityEnricher'),
   ProvisioningPolicy: Symbol.for('broker.ProvisioningPolicy'),
   Reactor: Symbol.for('broker.Reactor'),
+
+  // ── cross-plugin services (ctx.services) ──
+  /** The configured sites with their secrets (privilege `sites`). */
+  Sites: token<SiteRegistry>('broker.Sites'),
+  /** The broker's JWS keys and JWKS (privilege `signing`). */
+  SigningKeys: token<SigningKeys>('broker.SigningKeys'),
+  /** SMTP from config `mail`, null when not configured (privilege `mail`). */
+  Mailer: token<Mailer | null>('broker.Mailer'),
+  /** `admin.apiTokens` from the broker config (privilege `console`). */
+  AdminApiTokens: token<{ name: string; tokenHash: string }[]>('broker.AdminApiTokens'),
+  /** Password reset / invitation links (core/login/password-links.ts; privilege `credentials`). */
+  PasswordLinks: token<PasswordLinks>('broker.PasswordLinks'),
+  /** TOTP checks under the broker's `totp-secret` key, for one issuer label (privilege `credentials`). */
+  Totp: token<(issuer: string) => TotpService>('broker.Totp'),
+  /** One per plugin that shows data in the operator console; read by the console (privilege `console`). */
+  ConsoleSource: token<ConsoleSource>('broker.ConsoleSource'),
+  /** True when a verified access token's grant or jti was revoked; provided by oauth-server. */
+  AccessTokenRevoked: token<(claims: Record<string, unknown>) => boolean>('broker.AccessTokenRevoked'),
+  /** The `iss` of the access tokens the broker issues, provided by oauth-server; the base URL when absent. */
+  AccessTokenIssuer: token<string>('broker.AccessTokenIssuer'),
 } as const;

@@ -14,7 +14,7 @@ export class AnonymousRefusals {
   private readonly cap: PerSecondCap;
 
   constructor(
-    private readonly login: LoginService,
+    private readonly login: Pick<LoginService, 'recordFailure'>,
     private readonly logger: Logger,
     clock: Clock,
     maxPerSecond: number,

@@ -28,6 +28,8 @@ export interface LoginContext {
   idp?: string;
   /** The pending login request token, if any (a login step that sends the browser elsewhere resumes it). */
   loginRequest?: string;
+  /** The plugin that completed the login (set by the kernel: the plugin that registered `idp`). */
+  plugin?: string;
 }
 
 /**
@@ -193,7 +195,7 @@ export class LoginService {
             idleTimeoutSeconds: this.sessionSettings.idleSeconds,
           },
           // Session times follow the injected Clock (validateSession compares against it), not the store's wall clock.
-          metadata: { actor: `user:${userId}`, recordedAt: now.toISOString() },
+          metadata: { actor: `user:${userId}`, recordedAt: now.toISOString(), ...(ctx.plugin ? { plugin: ctx.plugin, idp: ctx.idp } : {}) },
         },
       ],
       { expectedRevision: 'no_stream' },

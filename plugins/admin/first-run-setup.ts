@@ -1,11 +1,11 @@
-import type { Logger, ReadModels, Reactor } from '../../plugin/index.js';
+import type { Logger, ReadModels, Reactor, Token } from '../../plugin/index.js';
 import type { SetupTokens } from './setup-tokens.js';
 
 /**
  * Container key of the `FirstRunSetup` handle: how an embedding process or a test reads the setup
  * URL issued at this start, since the log never carries it.
  */
-export const FIRST_RUN_SETUP = Symbol.for('broker.admin.FirstRunSetup');
+export const FIRST_RUN_SETUP = Symbol.for('broker.admin.FirstRunSetup') as Token<FirstRunSetup>;
 
 export interface FirstRunSetup {
   /** The one-time setup URL issued at this start (it may since have been used); undefined if none was needed. */

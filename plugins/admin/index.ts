@@ -1,10 +1,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import { DomainError, type Plugin, AdminGuard } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
-import type { BrokerConfig } from '../../config/types.js';
 import { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
-import { TotpService } from '../../adapters/crypto/totp.js';
 import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { configSchema, type AdminConfig } from './config.js';
 import { SetupTokens } from './setup-tokens.js';
@@ -21,13 +18,16 @@ import { registerConsole } from './console/register.js';
 const plugin: Plugin<AdminConfig> = {
   name: 'admin',
   configSchema,
+  events: ['SetupTokenIssued', 'AdminBootstrapped'],
+  streams: ['admin-setup'],
+  // The operator's powers, documented in core/kernel/plugin.ts (PluginPrivilege).
+  privileges: ['user-admin', 'credentials', 'mail', 'console'],
   async register(ctx) {
-    const keys = ctx.container.get<Keys>(TOKENS.Keys);
-    const brokerConfig = ctx.container.get<BrokerConfig>(TOKENS.Config);
+    const keys = ctx.keys;
     const app = ctx.web.app;
     const tokens = new SetupTokens(ctx.store, ctx.clock, ctx.ids);
     // Same key purpose as the password IdP: the first admin's TOTP secret is read back there.
-    const totp = new TotpService(ctx.store, keys.derive('totp-secret'), ctx.clock, ctx.config.totpIssuer);
+    const totp = ctx.services.get(TOKENS.Totp)(ctx.config.totpIssuer);
 
     await app.register(fastifyRateLimit, {
       global: false,
@@ -35,7 +35,7 @@ const plugin: Plugin<AdminConfig> = {
     });
     // Same key purpose as the password IdP, which checks the codes at login.
     registerSetupRoutes(app, { ctx, hasher: new PasswordHasher(ctx.config.argon2), totp, recovery: new RecoveryCodes(keys.derive('recovery-code')), tokens });
-    registerConsole(ctx, new AdminGuard(ctx.web, ctx.read, brokerConfig.admin?.apiTokens ?? []));
+    registerConsole(ctx, new AdminGuard(ctx.web, ctx.read, ctx.services.get(TOKENS.AdminApiTokens)));
 
     const { printUrl, printToStdout, ttlSeconds } = ctx.config.setup;
     const setup = firstRunSetup({
@@ -48,7 +48,7 @@ const plugin: Plugin<AdminConfig> = {
       console: printUrl && printToStdout !== false ? process.stderr : null,
     });
     ctx.add.reactor(setup);
-    ctx.container.bind(FIRST_RUN_SETUP).toConstantValue(setup);
+    ctx.services.provide(FIRST_RUN_SETUP, setup);
   },
 };
 

@@ -1,5 +1,5 @@
 import { concatMap, from, type Subscription } from 'rxjs';
-import { BusyLease, type ClusterNode, StreamCheckpoint, StreamLease, WrongExpectedRevision, type Clock, type EventMap, type EventStore, type Logger, type Reactor, type ReactorContext, type RecordedEvent, type SitesView } from '../../plugin/index.js';
+import { BusyLease, type ClusterNode, StreamCheckpoint, StreamLease, WrongExpectedRevision, useOnce, type Clock, type EventMap, type EventStore, type Logger, type PluginReactorState, type Reactor, type ReactorContext, type RecordedEvent, type SitesView } from '../../plugin/index.js';
 import type { SiteConfig } from '../../config/types.js';
 import { attemptDelivery } from './attempt.js';
 import type { RetrySettings } from './delivery-policy.js';
@@ -32,6 +32,8 @@ export interface BroadcasterDeps {
   /** This node: its id holds the lease; leases and duplicates are counted for /metrics. */
   cluster: ClusterNode;
   signer(): SetSigner | null;
+  /** The kernel's lease and checkpoint for this reactor (ctx.reactorState); over `store` when absent (tests). */
+  reactorState?: PluginReactorState;
 }
 
 type Broadcast = EventMap['BanBroadcastQueued'];
@@ -84,7 +86,8 @@ export class BanBroadcaster implements Reactor {
     private readonly deps: BroadcasterDeps,
     private readonly settings: BroadcasterSettings,
   ) {
-    const lease = new StreamLease(deps.store, { name: 'ban-broadcast', holder: deps.cluster.nodeId, durationMs: settings.leaseMs, clock: deps.clock });
+    const leaseOptions = { name: 'ban-broadcast', holder: deps.cluster.nodeId, durationMs: settings.leaseMs, clock: deps.clock };
+    const lease = deps.reactorState ? deps.reactorState.lease(leaseOptions) : new StreamLease(deps.store, leaseOptions);
     this.lease = new BusyLease(lease, () => !this.stopped && this.busy(), deps.logger);
     // Work due while the old holder still held the lease may have been sent by it already.
     this.lease.onExpiredTakeover = () => {
@@ -96,7 +99,7 @@ export class BanBroadcaster implements Reactor {
     // for it. It does not refuse the lease outright (if no running node knew the site, no site at
     // all would be told of any ban): it skips that site's deliveries and steps aside now and then
     // so that a node that has the site can take the lease (see run()).
-    this.checkpoint = new StreamCheckpoint(deps.store, 'ban-broadcast');
+    this.checkpoint = deps.reactorState ? deps.reactorState.checkpoint('ban-broadcast') : new StreamCheckpoint(deps.store, 'ban-broadcast');
   }
 
   private now(): number {
@@ -158,11 +161,8 @@ export class BanBroadcaster implements Reactor {
     const data: Broadcast = { banEventId: e.id, banStreamId: e.streamId, banPosition: e.position, userId: (e.data as { userId: string }).userId, kind, siteIds };
     for (let wait = 100; !this.stopped; wait = Math.min(wait * 2, 10_000)) {
       try {
-        await this.deps.store
-          .append(broadcastStream(e.id), [{ type: 'BanBroadcastQueued', data, metadata: { ...META, causationId: e.id, correlationId: e.metadata.correlationId } }], { expectedRevision: 'no_stream' })
-          .catch((err) => {
-            if (!(err instanceof WrongExpectedRevision)) throw err; // already fanned out (restart, or another node)
-          });
+        // Once per ban, whoever gets there first (null: already fanned out, on a restart or another node).
+        await useOnce(this.deps.store, broadcastStream(e.id), { type: 'BanBroadcastQueued', data }, { ...META, causationId: e.id, correlationId: e.metadata.correlationId });
         this.fannedOut = e.position;
         this.sinceSave++;
         await this.saveCheckpoint(false);

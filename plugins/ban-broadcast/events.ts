@@ -42,16 +42,21 @@ declare module '../../core/index.js' {
   }
 }
 
-for (const t of [
-  'BanBroadcastQueued',
-  'BanNotificationRequeued',
-  'BanNotificationDelivered',
-  'BanNotificationFailed',
-  'BanNotificationAbandoned',
-  'WebhookEndpointDisabled',
-]) {
-  defineEvent(t, 1);
-}
+defineEvent('BanBroadcastQueued', 1, {}, {
+  fields: { banEventId: 'string', banStreamId: 'string', banPosition: 'integer', userId: 'string', kind: 'string', siteIds: 'string[]' },
+});
+defineEvent('BanNotificationRequeued', 1, {}, { fields: { banEventId: 'string', siteId: 'string', actor: 'string' } });
+defineEvent('BanNotificationDelivered', 1, {}, {
+  fields: { banEventId: 'string', siteId: 'string', attempt: 'integer', status: 'integer', durationMs: 'number', format: 'string' },
+});
+defineEvent('BanNotificationFailed', 1, {}, {
+  fields: {
+    banEventId: 'string', siteId: 'string', attempt: 'integer', status: 'integer|null', error: 'string', durationMs: 'number', nextAttemptAt: 'string|null',
+    receiverError: 'object|null?',
+  },
+});
+defineEvent('BanNotificationAbandoned', 1, {}, { fields: { banEventId: 'string', siteId: 'string', attempts: 'integer', reason: 'string' } });
+defineEvent('WebhookEndpointDisabled', 1, {}, { fields: { siteId: 'string', url: 'string', banEventId: 'string', status: 'integer' } });
 
 export const broadcastStream = (banEventId: string): string => `broadcast-${banEventId}`;
 export const deliveryStream = (banEventId: string, siteId: string): string => `delivery-${banEventId}-${siteId}`;

@@ -1,6 +1,5 @@
 import type { Plugin } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { SiteRegistry } from '../../adapters/kernel/site-registry.js';
 import './events.js';
 import { AddressGuard } from './address-guard.js';
 import { BanBroadcaster } from './broadcaster.js';
@@ -31,6 +30,10 @@ export interface BanBroadcastConfig {
 
 const plugin: Plugin<BanBroadcastConfig> = {
   name: 'ban-broadcast',
+  events: ['BanBroadcastQueued', 'BanNotificationRequeued', 'BanNotificationDelivered', 'BanNotificationFailed', 'BanNotificationAbandoned', 'WebhookEndpointDisabled'],
+  streams: ['broadcast-', 'delivery-', 'webhook-endpoint-'],
+  // Sites' webhook URLs and secrets; the broker's keys sign the Security Event Tokens.
+  privileges: ['sites', 'signing'],
   configSchema: {
     type: 'object',
     properties: {
@@ -57,13 +60,14 @@ const plugin: Plugin<BanBroadcastConfig> = {
     const c = ctx.config;
     const view = new DeliveriesView();
     ctx.add.projection(view);
-    const sites = ctx.container.get<SiteRegistry>(TOKENS.Sites);
+    const sites = ctx.services.get(TOKENS.Sites);
     const sender = new HttpSender(new AddressGuard(c.allowPrivateAddresses), c.timeoutMs);
     // Resolved at send time: the key ring is bound by the kernel, but a broker without it still sends Standard Webhooks.
-    const signer = (): SetSigner | null => (ctx.container.isBound(TOKENS.SigningKeys) ? ctx.container.get<SetSigner>(TOKENS.SigningKeys) : null);
+    const signer = (): SetSigner | null => ctx.services.optional(TOKENS.SigningKeys);
     const broadcaster = new BanBroadcaster(
       {
         store: ctx.store,
+        reactorState: ctx.reactorState,
         sites: ctx.read.sites,
         webhookOf: (id) => sites.get(id)?.webhook,
         view,
@@ -77,7 +81,7 @@ const plugin: Plugin<BanBroadcastConfig> = {
       { concurrency: c.concurrency, retry: c.retry, leaseMs: c.leaseMs, drainMs: c.timeoutMs + 1000, backfill: c.backfill },
     );
     ctx.add.reactor(broadcaster);
-    ctx.container.bind(TOKENS.ConsoleSource).toConstantValue(banConsoleSource(view, ctx.store, ctx.projections));
+    ctx.services.provide(TOKENS.ConsoleSource, banConsoleSource(view, ctx.store, ctx.projections));
     registerAdminPage(ctx.web, c.adminPath, { read: ctx.read, view, store: ctx.store });
   },
 };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
-import type { LoginService, ReadModels } from '../../plugin/index.js';
+import type { PluginLogin, ReadModels } from '../../plugin/index.js';
 import type { UpstreamIdpConfig } from './config.js';
 import { identityFromUser, type GatewayIdentity } from './identity.js';
 import { TtlCache } from './ttl-cache.js';
@@ -27,7 +27,7 @@ const looksLikeJws = (t: string): boolean => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[
 
 export interface BearerDeps {
   read: ReadModels;
-  login: LoginService;
+  login: PluginLogin;
   /** The `iss` of the broker's access tokens (the OAuth server's issuer, which may differ from the base URL). */
   issuer: () => string;
   verifier: () => TokenVerifier | null;

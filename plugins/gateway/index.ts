@@ -26,11 +26,13 @@ const safePath = (p: string | undefined): string => (p && p.startsWith('/') && !
 const gateway: Plugin<GatewayConfig> = {
   name: 'gateway',
   configSchema: gatewayConfigSchema,
+  // Verifies the broker's access tokens and signs the internal JWTs it forwards.
+  privileges: ['signing'],
   async register(ctx) {
     const cfg = ctx.config;
     const app = ctx.web.app;
     const strip = identityHeaderNames(cfg);
-    const optional = <T>(token: symbol): T | null => (ctx.container.isBound(token) ? ctx.container.get<T>(token) : null);
+    const optional: typeof ctx.services.optional = (token) => ctx.services.optional(token);
     // What other parts bind (the signing keys, and the OAuth server's issuer and revocation check)
     // is looked up once, on the first bearer request: every plugin has registered by then.
     let bound: { issuer: string; verifier: TokenVerifier | null; revoked: RevocationCheck | null } | undefined;

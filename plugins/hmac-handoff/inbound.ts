@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { WrongExpectedRevision, type AuthenticatedIdentity, type DownstreamProtocol, type PluginCtx, sendProblem, html, layout } from '../../plugin/index.js';
+import { useOnce, type AuthenticatedIdentity, type DownstreamProtocol, type PluginCtx, sendProblem, html, layout } from '../../plugin/index.js';
 import type { HandoffPluginConfig, InboundServerConfig } from './config.js';
 import type { Rejections } from './rejections.js';
 import type { HandoffRouteLimits } from './rate-limit.js';
@@ -131,14 +131,10 @@ export async function registerInbound(ctx: PluginCtx<HandoffPluginConfig>, rejec
     const jti = ctx.ids.token(18);
     const now = ctx.clock.now();
     const expiresAt = new Date((Math.floor(now.getTime() / 1000) + ctx.config.inboundTtlSeconds) * 1000).toISOString();
-    try {
-      // One stream per signed request, written "no stream": the same signature twice (on any node) is a replay.
-      await ctx.store.append(`handoff-request-${fingerprint}`, [
-        { type: 'InboundHandoffIssued', data: { serverId, subject: body.sub, jti, expiresAt }, metadata: { actor: `server:${serverId}` } },
-      ], { expectedRevision: 'no_stream' });
-    } catch (err) {
-      if (err instanceof WrongExpectedRevision) return refuse(409, 'replayed', 'this signed request was already used; sign each request anew');
-      throw err;
+    // One stream per signed request, used once: the same signature twice (on any node) is a replay.
+    const issued = { type: 'InboundHandoffIssued' as const, data: { serverId, subject: body.sub, jti, expiresAt } };
+    if (!(await useOnce(ctx.commands, `handoff-request-${fingerprint}`, issued, { actor: `server:${serverId}` }))) {
+      return refuse(409, 'replayed', 'this signed request was already used; sign each request anew');
     }
     const { token } = await tokens.issue(
       { srv: serverId, sub: body.sub, email: body.email, name: body.name, jti, ...(body.lr ? { lr: body.lr } : {}), ...(body.return_to ? { rt: body.return_to } : {}) },
@@ -165,14 +161,10 @@ export async function registerInbound(ctx: PluginCtx<HandoffPluginConfig>, rejec
       if (err instanceof InboundTokenError) return refuse(400, err.reason, 'Invalid sign-in link', err.message);
       throw err;
     }
-    try {
-      // Once only, on any node: the store refuses a second "no stream" append to the same stream.
-      await ctx.store.append(`handoff-${claims.jti}`, [
-        { type: 'InboundHandoffConsumed', data: { serverId, subject: claims.sub, jti: claims.jti }, metadata: { actor: `server:${serverId}` } },
-      ], { expectedRevision: 'no_stream' });
-    } catch (err) {
-      if (err instanceof WrongExpectedRevision) return refuse(400, 'replayed', 'Link already used', 'This sign-in link was already used. Start again from your organisation’s site.');
-      throw err;
+    // Once only, on any node.
+    const consumed = { type: 'InboundHandoffConsumed' as const, data: { serverId, subject: claims.sub, jti: claims.jti } };
+    if (!(await useOnce(ctx.commands, `handoff-${claims.jti}`, consumed, { actor: `server:${serverId}` }))) {
+      return refuse(400, 'replayed', 'Link already used', 'This sign-in link was already used. Start again from your organisation’s site.');
     }
     const identity: AuthenticatedIdentity = { issuer: `handoff:${serverId}`, subject: claims.sub, email: claims.email, name: claims.name, amr: ['fed'] };
     let lr = claims.lr;

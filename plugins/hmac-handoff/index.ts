@@ -1,6 +1,4 @@
 import type { Plugin } from '../../plugin/index.js';
-import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
 import { configSchema, type HandoffPluginConfig } from './config.js';
 import { registerOutbound } from './outbound.js';
 import { registerInbound } from './inbound.js';
@@ -15,12 +13,16 @@ import './events.js';
 const plugin: Plugin<HandoffPluginConfig> = {
   name: 'hmac-handoff',
   configSchema,
+  events: ['HandoffIssued', 'HandoffRejected', 'InboundHandoffIssued', 'InboundHandoffConsumed'],
+  // `handoffs-<userId>`, `handoff-rejections`, `handoff-request-<hash>`, `handoff-<jti>`.
+  streams: ['handoff-', 'handoffs-'],
+  privileges: ['sites'],
   async register(ctx) {
     const rejections = new Rejections(ctx.store, ctx.logger, ctx.clock);
     // Before the routes: the rate limiter attaches to routes as they are declared.
     const limits = await registerRateLimit(ctx);
     registerOutbound(ctx, rejections, limits);
-    await registerInbound(ctx, rejections, ctx.container.get<Keys>(TOKENS.Keys).derive('handoff-inbound'), limits);
+    await registerInbound(ctx, rejections, ctx.keys.derive('handoff-inbound'), limits);
   },
 };
 

@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type DownstreamProtocol, type LoginRequest, type ResumeAction, type SessionView, type PluginCtx, html, layout } from '../../plugin/index.js';
-import type { SiteRegistry } from '../../adapters/kernel/site-registry.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { SiteConfig } from '../../config/types.js';
 import type { HandoffPluginConfig } from './config.js';
@@ -61,7 +60,7 @@ export function checkSiteHandoffConfig(sites: SiteConfig[]): void {
 
 /** Outbound: `/sso/<siteId>` and the DownstreamProtocol that builds the signed redirect (seed 003). */
 export function registerOutbound(ctx: PluginCtx<HandoffPluginConfig>, rejections: Rejections, limits: HandoffRouteLimits): void {
-  const sites = ctx.container.get<SiteRegistry>(TOKENS.Sites);
+  const sites = ctx.services.get(TOKENS.Sites);
   checkSiteHandoffConfig(sites.all());
 
   /** Site and return_to checks, shared by the entry route and resume (config may change in between). */

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Subscription } from 'rxjs';
-import { WrongExpectedRevision, type Clock, type EventStore, type Ids, type KnownEvent, type Logger, type ProjectionEngine, type Reactor, type ReactorContext, type RecordedEvent } from '../../plugin/index.js';
+import { CommandHandler, type Clock, type EventStore, type Ids, type KnownEvent, type Logger, type ProjectionEngine, type Reactor, type ReactorContext, type RecordedEvent } from '../../plugin/index.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import type { ClientRegistry } from './clients.js';
 import type { OAuthGrantsView } from './grants-view.js';
+import { NoticeRefused, noticeDecider } from './logout-notice.js';
 
 export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
@@ -68,12 +69,12 @@ export class BackChannelLogout implements Reactor {
   private async notify(cause: RecordedEvent, t: { clientId: string; userId: string; sessionId: string | null }): Promise<void> {
     const client = this.d.clients.get(t.clientId)!;
     const stream = `oauth-bcl-${createHash('sha256').update(`${cause.metadata.correlationId ?? cause.id}|${t.clientId}|${t.sessionId ?? ''}`).digest('base64url').slice(0, 32)}`;
-    let revision: number;
+    const commands = new CommandHandler(this.d.store);
+    const meta = { actor: 'system', causationId: cause.id };
     try {
-      const res = await this.d.store.append(stream, [{ type: 'BackChannelLogoutClaimed', data: { clientId: t.clientId, userId: t.userId, sessionId: t.sessionId, cause: cause.type }, metadata: { actor: 'system', causationId: cause.id } }], { expectedRevision: 'no_stream' });
-      revision = res.revision;
+      await commands.handle(noticeDecider, stream, { type: 'claim', notice: { clientId: t.clientId, userId: t.userId, sessionId: t.sessionId, cause: cause.type } }, meta);
     } catch (err) {
-      if (err instanceof WrongExpectedRevision) return; // another node is sending it
+      if (err instanceof NoticeRefused) return; // another node is sending it
       throw err;
     }
     const iat = Math.floor(this.d.clock.now().getTime() / 1000);
@@ -95,7 +96,7 @@ export class BackChannelLogout implements Reactor {
           redirect: 'manual',
         });
         if (res.status === 200 || res.status === 204) {
-          await this.d.store.append(stream, [{ type: 'BackChannelLogoutDelivered', data: { clientId: t.clientId, attempts }, metadata: { actor: 'system', causationId: cause.id } }], { expectedRevision: revision });
+          await commands.handle(noticeDecider, stream, { type: 'finish', outcome: { type: 'BackChannelLogoutDelivered', data: { clientId: t.clientId, attempts } } }, meta);
           return;
         }
         error = `HTTP ${res.status}`;
@@ -103,6 +104,6 @@ export class BackChannelLogout implements Reactor {
         error = (err as Error).name === 'TimeoutError' ? 'timeout' : 'network error';
       }
     }
-    await this.d.store.append(stream, [{ type: 'BackChannelLogoutFailed', data: { clientId: t.clientId, attempts, error }, metadata: { actor: 'system', causationId: cause.id } }], { expectedRevision: revision });
+    await commands.handle(noticeDecider, stream, { type: 'finish', outcome: { type: 'BackChannelLogoutFailed', data: { clientId: t.clientId, attempts, error } } }, meta);
   }
 }

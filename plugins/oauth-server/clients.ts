@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import * as jose from 'jose';
-import { WrongExpectedRevision, type EventStore, type Clock } from '../../plugin/index.js';
+import { useOnce, type EventStore, type Clock } from '../../plugin/index.js';
 import type { AuthMethod, ClientConfig, GrantType } from './config.js';
 import { OAuthError } from './errors.js';
 
@@ -178,14 +178,9 @@ export class ClientRegistry {
       throw new OAuthError('invalid_client', 'client assertion is invalid');
     }
     // Single use across nodes (RFC 7523 §3 item 7): the jti claims a stream.
-    try {
-      const jtiHash = sha256(`${c.clientId}|${String(payload.jti)}`).slice(0, 40);
-      await this.store.append(`client-assertion-${jtiHash}`, [{ type: 'ClientAssertionUsed', data: { clientId: c.clientId, jtiHash }, metadata: { actor: `client:${c.clientId}` } }], {
-        expectedRevision: 'no_stream',
-      });
-    } catch (err) {
-      if (err instanceof WrongExpectedRevision) throw new OAuthError('invalid_client', 'client assertion was already used');
-      throw err;
+    const jtiHash = sha256(`${c.clientId}|${String(payload.jti)}`).slice(0, 40);
+    if (!(await useOnce(this.store, `client-assertion-${jtiHash}`, { type: 'ClientAssertionUsed', data: { clientId: c.clientId, jtiHash } }, { actor: `client:${c.clientId}` }))) {
+      throw new OAuthError('invalid_client', 'client assertion was already used');
     }
     return c;
   }

@@ -40,12 +40,28 @@ declare module '../../core/events/catalog.js' {
   }
 }
 
-for (const t of [
-  'GrantIssued', 'RefreshTokenRotated', 'ClientAssertionUsed', 'GrantRevoked', 'AccessTokenRevoked', 'ConsentGranted', 'ConsentDenied',
-  'BackChannelLogoutClaimed', 'BackChannelLogoutDelivered', 'BackChannelLogoutFailed',
-]) {
-  defineEvent(t, 1);
-}
+// Each with its data's fields: the kernel validates every append against them.
+const FIELDS: Record<string, Record<string, string>> = {
+  GrantIssued: {
+    grantId: 'string', clientId: 'string', userId: 'string', sessionId: 'string|null', scope: 'string', refreshTokenHash: 'string|null',
+    expiresAt: 'string', authTime: 'number|null', loginPosition: 'integer?',
+  },
+  RefreshTokenRotated: { grantId: 'string', previousHash: 'string', newHash: 'string' },
+  GrantRevoked: { grantId: 'string', reason: 'string' },
+  AccessTokenRevoked: { jti: 'string', clientId: 'string', exp: 'number' },
+  ClientAssertionUsed: { clientId: 'string', jtiHash: 'string' },
+  ConsentGranted: { userId: 'string', clientId: 'string', scopes: 'string[]' },
+  ConsentDenied: { userId: 'string', clientId: 'string', scopes: 'string[]' },
+  BackChannelLogoutClaimed: { clientId: 'string', userId: 'string', sessionId: 'string|null', cause: 'string' },
+  BackChannelLogoutDelivered: { clientId: 'string', attempts: 'integer' },
+  BackChannelLogoutFailed: { clientId: 'string', attempts: 'integer', error: 'string' },
+  // Typed in the core catalog (streams `client-<id>`), written by this plugin only.
+  ClientRegistered: { clientId: 'string', name: 'string' },
+  ClientUpdated: { clientId: 'string' },
+};
+for (const [t, fields] of Object.entries(FIELDS)) defineEvent(t, 1, {}, { fields });
+/** The events this plugin writes (BrokerPlugin.events). */
+export const OAUTH_EVENTS = Object.keys(FIELDS);
 // What the SIEM export and the admin pages withhold (core/events/secret-fields.ts).
 declareSecretFields('GrantIssued', ['refreshTokenHash']);
 declareSecretFields('RefreshTokenRotated', ['previousHash', 'newHash']);

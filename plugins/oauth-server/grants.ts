@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { sessionStream, WrongExpectedRevision, type Clock, type EventStore, type ProjectionEngine, type ReadModels, type RecordedEvent, type Users } from '../../plugin/index.js';
+import { foldStream, sessionStream, type Clock, type CommandHandler, type EventStore, type ProjectionEngine, type ReadModels, type Users } from '../../plugin/index.js';
+import { grantDecider, GrantRefused, safeEqual, type GrantState } from './grant.js';
 import type { Client } from './clients.js';
 import type { CodeCodec } from './codes.js';
 import { OAuthError } from './errors.js';
@@ -18,41 +19,21 @@ export interface TokenResponse {
 const hash = (s: string): string => createHash('sha256').update(s).digest('base64url');
 const PKCE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
-interface GrantState {
-  exists: boolean;
-  clientId: string;
-  userId: string;
-  sessionId: string | null;
-  scope: string;
-  currentHash: string | null;
-  previousHashes: Set<string>;
-  revoked: boolean;
-  expiresAt: number;
-  authTime: number | null;
-  /** Log position of the login the grant comes from (see GrantIssued.loginPosition). */
-  loginPosition: number;
-  revision: number;
-}
+/** A grant as read for a request: the Decider's state plus the login position, defaulted for old grants. */
+export type LoadedGrant = Omit<GrantState, 'loginPosition'> & { loginPosition: number };
 
-function fold(events: RecordedEvent[]): GrantState {
-  const s: GrantState = { exists: false, clientId: '', userId: '', sessionId: null, scope: '', currentHash: null, previousHashes: new Set(), revoked: false, expiresAt: 0, authTime: null, loginPosition: 0, revision: -1 };
-  for (const e of events) {
-    s.revision = e.revision;
-    const d = e.data as Record<string, unknown>;
-    if (e.type === 'GrantIssued') {
-      Object.assign(s, { exists: true, clientId: d.clientId, userId: d.userId, sessionId: d.sessionId, scope: d.scope, currentHash: d.refreshTokenHash, expiresAt: Date.parse(d.expiresAt as string), authTime: d.authTime ?? null, loginPosition: (d.loginPosition as number | undefined) ?? e.position });
-    } else if (e.type === 'RefreshTokenRotated') {
-      s.previousHashes.add(d.previousHash as string);
-      s.currentHash = d.newHash as string;
-    } else if (e.type === 'GrantRevoked') s.revoked = true;
-  }
-  return s;
+async function load(store: EventStore, grantId: string): Promise<LoadedGrant> {
+  const history = await store.readStream(grantStream(grantId));
+  const s = foldStream(grantDecider, history);
+  // Grants recorded before `loginPosition` existed: the GrantIssued's own position stands in.
+  return { ...s, loginPosition: s.loginPosition ?? history.find((e) => e.type === 'GrantIssued')?.position ?? 0 };
 }
 
 /** The grants behind the token endpoint: code redemption, refresh rotation, client credentials. */
 export class GrantService {
   constructor(
     private readonly store: EventStore,
+    private readonly commands: CommandHandler,
     private readonly projections: ProjectionEngine,
     private readonly read: ReadModels,
     private readonly users: Users,
@@ -124,18 +105,11 @@ export class GrantService {
     const grantId = c.jti;
     const refresh = client.grantTypes.includes('refresh_token') ? `${grantId}.${randomBytes(32).toString('base64url')}` : null;
     const expiresAt = new Date(this.clock.now().getTime() + this.refreshTtlSeconds * 1000).toISOString();
+    const grant = { grantId, clientId: client.clientId, userId: c.userId, sessionId: c.sessionId, scope: c.scope, refreshTokenHash: refresh ? hash(refresh) : null, expiresAt, authTime: c.authTime, loginPosition: login.position };
     try {
-      await this.store.append(
-        grantStream(grantId),
-        [{
-          type: 'GrantIssued',
-          data: { grantId, clientId: client.clientId, userId: c.userId, sessionId: c.sessionId, scope: c.scope, refreshTokenHash: refresh ? hash(refresh) : null, expiresAt, authTime: c.authTime, loginPosition: login.position },
-          metadata: { actor: `client:${client.clientId}` },
-        }],
-        { expectedRevision: 'no_stream' },
-      );
+      await this.commands.handle(grantDecider, grantStream(grantId), { type: 'issue', grant }, { actor: `client:${client.clientId}` });
     } catch (err) {
-      if (!(err instanceof WrongExpectedRevision)) throw err;
+      if (!(err instanceof GrantRefused)) throw err;
       // RFC 6749 §4.1.2 / RFC 9700 §4.5: a replayed code revokes what its first redemption issued.
       await this.revoke(grantId, 'code_replayed', `client:${client.clientId}`);
       throw new OAuthError('invalid_grant', 'authorization code was already used');
@@ -154,7 +128,7 @@ export class GrantService {
     if (dot < 1 || token.length > 512) throw new OAuthError('invalid_grant', 'refresh token is invalid');
     const grantId = token.slice(0, dot);
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(grantId)) throw new OAuthError('invalid_grant', 'refresh token is invalid');
-    const g = fold(await this.store.readStream(grantStream(grantId)));
+    const g = await load(this.store, grantId);
     const h = hash(token);
     if (!g.exists || g.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token is invalid');
     if (g.revoked) throw new OAuthError('invalid_grant', 'refresh token has been revoked');
@@ -181,14 +155,16 @@ export class GrantService {
     }
     const next = `${grantId}.${randomBytes(32).toString('base64url')}`;
     try {
-      await this.store.append(grantStream(grantId), [{ type: 'RefreshTokenRotated', data: { grantId, previousHash: h, newHash: hash(next) }, metadata: { actor: `client:${client.clientId}` } }], {
-        expectedRevision: g.revision,
-      });
+      // Decided again on the stream as appended: of two uses of one token that raced, the second
+      // finds it rotated out (a replay) and the grant is revoked.
+      await this.commands.handle(grantDecider, grantStream(grantId), { type: 'rotate', grantId, presentedHash: h, newHash: hash(next) }, { actor: `client:${client.clientId}` });
     } catch (err) {
-      if (!(err instanceof WrongExpectedRevision)) throw err;
-      // Two uses of the same token raced: one of them is a replay.
-      await this.revoke(grantId, 'refresh_token_reused', `client:${client.clientId}`);
-      throw new OAuthError('invalid_grant', 'refresh token was already used; the grant is revoked');
+      if (!(err instanceof GrantRefused)) throw err;
+      if (err.reason === 'refresh_token_reused') {
+        await this.revoke(grantId, 'refresh_token_reused', `client:${client.clientId}`);
+        throw new OAuthError('invalid_grant', 'refresh token was already used; the grant is revoked');
+      }
+      throw new OAuthError('invalid_grant', err.reason === 'revoked' ? 'refresh token has been revoked' : 'refresh token is invalid');
     }
     return this.respond(client, { grantId, userId: g.userId, sessionId: g.sessionId, scope, authTime: g.authTime }, next);
   }
@@ -205,25 +181,19 @@ export class GrantService {
   }
 
   async revoke(grantId: string, reason: string, actor: string): Promise<void> {
-    const res = await this.store.append(grantStream(grantId), [{ type: 'GrantRevoked', data: { grantId, reason }, metadata: { actor } }]);
+    const res = await this.commands.handle(grantDecider, grantStream(grantId), { type: 'revoke', grantId, reason }, { actor });
     await this.projections.waitFor(res.position);
   }
 
   /** The grant a refresh token belongs to, if it is the current token of a live grant of `clientId` (introspection, revocation). */
-  async findByRefreshToken(token: string): Promise<{ grantId: string; state: GrantState } | null> {
+  async findByRefreshToken(token: string): Promise<{ grantId: string; state: LoadedGrant } | null> {
     const dot = token.indexOf('.');
     if (dot < 1 || token.length > 512) return null;
     const grantId = token.slice(0, dot);
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(grantId)) return null;
-    const g = fold(await this.store.readStream(grantStream(grantId)));
+    const g = await load(this.store, grantId);
     if (!g.exists || !g.currentHash || !safeEqual(g.currentHash, hash(token))) return null;
     if (!g.revoked && (await this.users.revokedSince(g.userId, g.loginPosition))) g.revoked = true;
     return { grantId, state: g };
   }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,7 +1,5 @@
 import type { Plugin } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
-import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import { configSchema, type OAuthServerConfig } from './config.js';
 import { ClientRegistry } from './clients.js';
 import { OAuthGrantsView } from './grants-view.js';
@@ -15,7 +13,7 @@ import { registerLogout } from './logout.js';
 import { BackChannelLogout } from './backchannel.js';
 import { ClientSync } from './client-sync.js';
 import { oauthConsoleSource } from './console-source.js';
-import './events.js';
+import { OAUTH_EVENTS } from './events.js';
 
 /**
  * The broker as an OAuth 2.0 / OpenID Connect authorization server (OAuth 2.1 profile, RFC 9700).
@@ -25,23 +23,26 @@ import './events.js';
 const plugin: Plugin<OAuthServerConfig> = {
   name: 'oauth-server',
   configSchema,
+  events: OAUTH_EVENTS,
+  streams: ['grant-', 'consent-', 'oauth-at-', 'oauth-bcl-', 'client-'],
+  privileges: ['signing'],
   register(ctx) {
     const cfg = ctx.config;
     const issuer = (cfg.issuer ?? ctx.baseUrl).replace(/\/$/, '');
     const audience = cfg.audience ?? `${issuer}/api`;
-    const keys = ctx.container.get<Keys>(TOKENS.Keys);
-    const signing = ctx.container.get<SigningKeys>(TOKENS.SigningKeys);
+    const keys = ctx.keys;
+    const signing = ctx.services.get(TOKENS.SigningKeys);
     const clients = new ClientRegistry(cfg.clients, keys.derive('oauth-client-secret'), ctx.clock, `${issuer}/oauth/token`, issuer, ctx.store);
     const view = new OAuthGrantsView();
     ctx.add.projection(view);
     const tokens = new TokenService(signing, ctx.clock, ctx.read, view, clients, issuer, audience, { access: cfg.accessTokenTtlSeconds, id: cfg.idTokenTtlSeconds });
     // The gateway verifies broker tokens with TOKENS.SigningKeys and asks this for revocation.
-    ctx.container.bind(TOKENS.AccessTokenRevoked).toConstantValue((claims: Record<string, unknown>) => tokens.isRevoked(claims));
-    ctx.container.bind(TOKENS.AccessTokenIssuer).toConstantValue(issuer);
+    ctx.services.provide(TOKENS.AccessTokenRevoked, (claims: Record<string, unknown>) => tokens.isRevoked(claims));
+    ctx.services.provide(TOKENS.AccessTokenIssuer, issuer);
     const codes = new CodeCodec(keys.derive('oauth-code'));
-    const grants = new GrantService(ctx.store, ctx.projections, ctx.read, ctx.users, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
+    const grants = new GrantService(ctx.store, ctx.commands, ctx.projections, ctx.read, ctx.users, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
     const csrfKey = keys.derive('oauth-csrf');
-    ctx.container.bind(TOKENS.ConsoleSource).toConstantValue(oauthConsoleSource(clients, view, grants, ctx.clock));
+    ctx.services.provide(TOKENS.ConsoleSource, oauthConsoleSource(clients, view, grants, ctx.clock));
 
     registerDiscovery(ctx.web.app, issuer, signing, clients);
     const resume = registerAuthorize({

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type LoginService, type WebKit, html } from '../../plugin/index.js';
+import { type PluginLogin, type WebKit, html } from '../../plugin/index.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import type { ClientRegistry } from './clients.js';
 import { singleParams, withParams } from './params.js';
@@ -11,7 +11,7 @@ import { singleParams, withParams } from './params.js';
  * (§2: the OP SHOULD ask, so a third-party page cannot log people out). Ending the session is a
  * `SessionEnded` event, which the back-channel reactor turns into logout tokens for the clients.
  */
-export function registerLogout(d: { web: WebKit; login: LoginService; keys: SigningKeys; clients: ClientRegistry; issuer: string; csrfKey: Buffer }): void {
+export function registerLogout(d: { web: WebKit; login: PluginLogin; keys: SigningKeys; clients: ClientRegistry; issuer: string; csrfKey: Buffer }): void {
   const { web } = d;
   const confirmFor = (sid: string) => createHmac('sha256', d.csrfKey).update(`logout.${sid}`).digest('base64url');
 

@@ -3,8 +3,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { AnonymousRefusals, type AuthenticatedIdentity, type IdentityProvider, type Plugin } from '../../plugin/index.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
-import { TOKENS } from '../../adapters/kernel/tokens.js';
 import { oidcConfigSchema, type OidcIdpConfig, type OidcPluginConfig } from './config.js';
 import { AttemptCodec } from './attempt.js';
 import { OidcRejected, fromOpenidClient } from './errors.js';
@@ -60,7 +58,7 @@ const plugin: Plugin<OidcPluginConfig> = {
   name: 'oidc',
   configSchema: oidcConfigSchema,
   register(ctx) {
-    const keys = ctx.container.get<Keys>(TOKENS.Keys);
+    const keys = ctx.keys;
     const codec = new AttemptCodec(keys.derive('oidc-rp'), ctx.config.attemptTtlSeconds);
     const secure = ctx.web.cookieName.startsWith('__Host-');
     const idps = new Map<string, { cfg: OidcIdpConfig; id: string; discover: () => Promise<client.Configuration>; redirectUri: string; jwks?: ReturnType<typeof createRemoteJWKSet> }>();

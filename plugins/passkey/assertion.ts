@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
-import { WrongExpectedRevision } from '../../plugin/index.js';
+import { PasskeyRefused, passkeyDecider } from './credential.js';
 import { IDP_ID, recordFailure, type Deps } from './deps.js';
 import { passkeyStream } from './events.js';
 import type { PasskeyView } from './passkeys-view.js';
@@ -19,8 +19,8 @@ const META = { actor: `plugin:${IDP_ID}` };
  * - `forUser`: the account the login step is for (a credential of someone else is refused).
  * - Counter (§6.1.1): when either side counts, the presented value must exceed the stored one; one
  *   that does not is a second authenticator holding this key: refused, `PasskeyCounterRejected`.
- * - `PasskeyUsed` (new counter, backup flag) is appended at the stream revision read: two racing
- *   logins presenting one counter value cannot both pass, on one node or several.
+ * - `PasskeyUsed` (new counter, backup flag) is decided on the credential's stream by passkeyDecider:
+ *   two racing logins presenting one counter value cannot both pass, on one node or several.
  */
 export async function verifyAssertion(d: Deps, req: FastifyRequest, response: AuthenticationResponseJSON, challenge: string, forUser?: string): Promise<AssertionOutcome> {
   const { ctx, view, rp } = d;
@@ -56,25 +56,19 @@ export async function verifyAssertion(d: Deps, req: FastifyRequest, response: Au
     await recordFailure(d, req, key.userId, 'passkey_invalid', key.credentialId);
     return { ok: false, status: 401, message: 'The passkey answer did not verify.' };
   }
-  if ((key.counter > 0 || info.newCounter > 0) && info.newCounter <= key.counter) {
-    const r = await ctx.store.append(passkeyStream(key.credentialId), [
-      { type: 'PasskeyCounterRejected', data: { userId: key.userId, credentialId: key.credentialId, stored: key.counter, presented: info.newCounter }, metadata: META },
-    ]);
-    await ctx.projections.waitFor(r.position);
+  let r;
+  try {
+    // Decided on the credential's stream, not the view: a use racing this one is seen here.
+    r = await ctx.commands.handle(passkeyDecider, passkeyStream(key.credentialId), { type: 'use', userId: key.userId, counter: info.newCounter, backedUp: info.credentialBackedUp }, META);
+  } catch (err) {
+    if (!(err instanceof PasskeyRefused)) throw err;
+    await recordFailure(d, req, key.userId, 'unknown_passkey', key.credentialId);
+    return { ok: false, status: 401, message: 'This passkey is not registered here.' };
+  }
+  await ctx.projections.waitFor(r.position);
+  if (r.events.some((e) => e.type === 'PasskeyCounterRejected')) {
     await recordFailure(d, req, key.userId, 'passkey_counter', key.credentialId);
     return { ok: false, status: 401, message: 'This passkey looks cloned (its signature counter went backwards). It was refused and the attempt recorded.' };
-  }
-  try {
-    const r = await ctx.store.append(
-      passkeyStream(key.credentialId),
-      [{ type: 'PasskeyUsed', data: { userId: key.userId, credentialId: key.credentialId, counter: info.newCounter, backedUp: info.credentialBackedUp }, metadata: META }],
-      { expectedRevision: key.revision },
-    );
-    await ctx.projections.waitFor(r.position);
-  } catch (err) {
-    if (!(err instanceof WrongExpectedRevision)) throw err;
-    await recordFailure(d, req, key.userId, 'passkey_race', key.credentialId);
-    return { ok: false, status: 409, message: 'This passkey was used at the same moment elsewhere. Try again.' };
   }
   return { ok: true, key, userVerified: info.userVerified };
 }

@@ -30,7 +30,14 @@ declare module '../../core/events/catalog.js' {
   }
 }
 
-for (const t of ['PasskeyRegistered', 'PasskeyUsed', 'PasskeyCounterRejected', 'PasskeyRenamed', 'PasskeyRemoved', 'PasskeyStepUsed']) defineEvent(t, 1);
+defineEvent('PasskeyRegistered', 1, {}, {
+  fields: { userId: 'string', credentialId: 'string', publicKey: 'string', counter: 'integer', transports: 'string[]', deviceType: 'string', backedUp: 'boolean', name: 'string' },
+});
+defineEvent('PasskeyUsed', 1, {}, { fields: { userId: 'string', credentialId: 'string', counter: 'integer', backedUp: 'boolean' } });
+defineEvent('PasskeyCounterRejected', 1, {}, { fields: { userId: 'string', credentialId: 'string', stored: 'integer', presented: 'integer' } });
+defineEvent('PasskeyRenamed', 1, {}, { fields: { userId: 'string', credentialId: 'string', name: 'string' } });
+defineEvent('PasskeyRemoved', 1, {}, { fields: { userId: 'string', credentialId: 'string' } });
+defineEvent('PasskeyStepUsed', 1, {}, { fields: { userId: 'string', ticketHash: 'string' } });
 // A passkey's name is typed by its owner ("Ada's phone"): personal, sealed under the user's key (issue 19).
 declarePersonalFields('PasskeyRegistered', ['name']);
 declarePersonalFields('PasskeyRenamed', ['name']);

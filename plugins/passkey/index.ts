@@ -1,7 +1,5 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import { DomainError, type Plugin } from '../../plugin/index.js';
-import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
 import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { Challenges } from './challenges.js';
 import { configSchema, type PasskeyConfig } from './config.js';
@@ -23,9 +21,13 @@ import { StepTickets } from './step-ticket.js';
 const plugin: Plugin<PasskeyConfig> = {
   name: 'passkey',
   configSchema,
+  events: ['PasskeyRegistered', 'PasskeyUsed', 'PasskeyCounterRejected', 'PasskeyRenamed', 'PasskeyRemoved', 'PasskeyStepUsed'],
+  streams: ['passkey-'],
+  // Recovery codes (a credential) and the second-factor step that resumes another IdP's login.
+  privileges: ['credentials', 'login-step'],
   async register(ctx) {
     const rp = relyingParty(ctx.baseUrl, { rpId: ctx.config.rpId, name: ctx.config.rpName }); // a clear start error when browsers could not use it
-    const keys = ctx.container.get<Keys>(TOKENS.Keys);
+    const keys = ctx.keys;
     const view = new PasskeysView();
     ctx.add.projection(view);
     // Per-IP throttle on the login ceremonies (log spam, recovery-code guessing); a signature cannot be guessed anyway.

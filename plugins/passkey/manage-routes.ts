@@ -3,6 +3,7 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { checkSessionCsrf, csrfTokenFor } from '../../plugin/index.js';
 import { answeredChallenge, flowOf, jsonError, type Deps } from './deps.js';
 import { passkeyStream } from './events.js';
+import { passkeyDecider } from './credential.js';
 import { managePage } from './pages.js';
 import { registerCredential, registrationOptions } from './registration.js';
 
@@ -76,7 +77,7 @@ export function registerManageRoutes(d: Deps): void {
   app.post<{ Body: { credentialId: string } }>('/passkey/remove', formSchema(), async (req, reply) => {
     const o = own(req, reply, true);
     if ('stop' in o) return o.stop;
-    const r = await ctx.store.append(passkeyStream(o.key.credentialId), [{ type: 'PasskeyRemoved', data: { userId: o.s.userId, credentialId: o.key.credentialId }, metadata: { actor: `user:${o.s.userId}` } }]);
+    const r = await ctx.commands.handle(passkeyDecider, passkeyStream(o.key.credentialId), { type: 'remove', userId: o.s.userId }, { actor: `user:${o.s.userId}` });
     await ctx.projections.waitFor(r.position);
     return reply.redirect(`${MANAGE}?removed=1`, 303);
   });
@@ -86,7 +87,7 @@ export function registerManageRoutes(d: Deps): void {
     if ('stop' in o) return o.stop;
     const name = req.body.name.trim();
     if (!name) return web.errorPage(reply, 400, 'Invalid name', 'A passkey needs a name.');
-    const r = await ctx.store.append(passkeyStream(o.key.credentialId), [{ type: 'PasskeyRenamed', data: { userId: o.s.userId, credentialId: o.key.credentialId, name }, metadata: { actor: `user:${o.s.userId}` } }]);
+    const r = await ctx.commands.handle(passkeyDecider, passkeyStream(o.key.credentialId), { type: 'rename', userId: o.s.userId, name }, { actor: `user:${o.s.userId}` });
     await ctx.projections.waitFor(r.position);
     return reply.redirect(`${MANAGE}?renamed=1`, 303);
   });

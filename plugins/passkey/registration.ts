@@ -4,7 +4,7 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { WrongExpectedRevision } from '../../plugin/index.js';
+import { PasskeyRefused, passkeyDecider } from './credential.js';
 import type { Deps } from './deps.js';
 import { passkeyStream } from './events.js';
 
@@ -42,29 +42,20 @@ export async function registerCredential(d: Deps, userId: string, response: Regi
   const { credential, credentialDeviceType, credentialBackedUp } = verified.registrationInfo;
   const name = (rawName ?? '').trim().slice(0, 64) || 'Passkey';
   try {
-    const r = await d.ctx.store.append(
-      passkeyStream(credential.id),
-      [
-        {
-          type: 'PasskeyRegistered',
-          data: {
-            userId,
-            credentialId: credential.id,
-            publicKey: Buffer.from(credential.publicKey).toString('base64url'),
-            counter: credential.counter,
-            transports: credential.transports ?? [],
-            deviceType: credentialDeviceType,
-            backedUp: credentialBackedUp,
-            name,
-          },
-          metadata: { actor },
-        },
-      ],
-      { expectedRevision: 'no_stream' },
-    );
+    const passkey = {
+      userId,
+      credentialId: credential.id,
+      publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+      counter: credential.counter,
+      transports: credential.transports ?? [],
+      deviceType: credentialDeviceType,
+      backedUp: credentialBackedUp,
+      name,
+    };
+    const r = await d.ctx.commands.handle(passkeyDecider, passkeyStream(credential.id), { type: 'register', passkey }, { actor });
     await d.ctx.projections.waitFor(r.position);
   } catch (err) {
-    if (err instanceof WrongExpectedRevision) return { ok: false, status: 409, error: 'already_registered', message: 'This passkey is already registered.' };
+    if (err instanceof PasskeyRefused) return { ok: false, status: 409, error: 'already_registered', message: 'This passkey is already registered.' };
     throw err;
   }
   return { ok: true, credentialId: credential.id };

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { DomainError, WrongExpectedRevision, type AuthenticatedIdentity, type EventStore, type Ids } from '../../plugin/index.js';
+import { DomainError, useOnce, type AuthenticatedIdentity, type EventStore, type Ids } from '../../plugin/index.js';
 import './events.js';
 
 /** Longest ticket the step routes accept (it travels in a URL and form fields). */
@@ -62,13 +62,8 @@ export class StepTickets {
   /** Uses the ticket up; throws StepTicketInvalid when it already completed a step (here or on another node). */
   async consume(t: StepTicket): Promise<void> {
     const ticketHash = createHash('sha256').update(t.jti).digest('base64url');
-    try {
-      await this.store.append(`passkey-step-${ticketHash.slice(0, 32)}`, [{ type: 'PasskeyStepUsed', data: { userId: t.uid, ticketHash }, metadata: { actor: `user:${t.uid}` } }], {
-        expectedRevision: 'no_stream',
-      });
-    } catch (err) {
-      if (err instanceof WrongExpectedRevision) throw new StepTicketInvalid('This login step was already completed; start again.');
-      throw err;
+    if (!(await useOnce(this.store, `passkey-step-${ticketHash.slice(0, 32)}`, { type: 'PasskeyStepUsed', data: { userId: t.uid, ticketHash } }, { actor: `user:${t.uid}` }))) {
+      throw new StepTicketInvalid('This login step was already completed; start again.');
     }
   }
 

@@ -1,10 +1,8 @@
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyRateLimit from '@fastify/rate-limit';
-import { DomainError, type Plugin, PasswordLinks } from '../../plugin/index.js';
+import { DomainError, type Plugin } from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
 import { PasswordHasher } from '../../adapters/crypto/password-hasher.js';
-import { TotpService } from '../../adapters/crypto/totp.js';
 import { RecoveryCodes } from '../../adapters/crypto/recovery-codes.js';
 import { configSchema, type PasswordLoginConfig } from './config.js';
 import { LockoutView } from './lockout-view.js';
@@ -14,7 +12,6 @@ import { registerLoginRoutes } from './login-routes.js';
 import { registerTotpRoutes } from './totp-routes.js';
 import { registerRegistrationRoutes } from './register-routes.js';
 import { registerResetRoutes } from './reset-routes.js';
-import type { Mailer } from '../../adapters/mail/mailer.js';
 
 /**
  * The password identity provider: Argon2id, TOTP second factor with recovery codes, optional
@@ -24,14 +21,17 @@ import type { Mailer } from '../../adapters/mail/mailer.js';
 const plugin: Plugin<PasswordLoginConfig> = {
   name: 'password-login',
   configSchema,
+  events: ['MfaTicketUsed'],
+  streams: ['mfa-ticket-'],
+  privileges: ['credentials', 'mail'],
   async register(ctx) {
-    const keys = ctx.container.get<Keys>(TOKENS.Keys);
+    const keys = ctx.keys;
     const app = ctx.web.app;
     const secure = ctx.web.cookieName.startsWith('__Host-');
     const deps: Deps = {
       ctx,
       hasher: new PasswordHasher(ctx.config.argon2),
-      totp: new TotpService(ctx.store, keys.derive('totp-secret'), ctx.clock, ctx.config.totpIssuer),
+      totp: ctx.services.get(TOKENS.Totp)(ctx.config.totpIssuer),
       recovery: new RecoveryCodes(keys.derive('recovery-code')),
       lockout: new LockoutView(ISSUER, ctx.config.lockout),
       tickets: new MfaTickets(keys.derive('password-mfa-ticket'), ctx.store, ctx.ids),
@@ -62,7 +62,7 @@ const plugin: Plugin<PasswordLoginConfig> = {
     registerLoginRoutes(app, deps, postLimit);
     registerTotpRoutes(app, deps, postLimit);
     if (ctx.config.selfRegistration) registerRegistrationRoutes(app, deps, postLimit);
-    registerResetRoutes(app, deps, new PasswordLinks(ctx.store, ctx.clock), ctx.container.get<Mailer | null>(TOKENS.Mailer), postLimit);
+    registerResetRoutes(app, deps, ctx.services.get(TOKENS.PasswordLinks), ctx.services.get(TOKENS.Mailer), postLimit);
 
     ctx.add.identityProvider({
       id: IDP_ID,

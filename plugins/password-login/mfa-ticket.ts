@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { DomainError, WrongExpectedRevision, defineEvent, type EventStore, type Ids } from '../../plugin/index.js';
+import { DomainError, defineEvent, useOnce, type EventStore, type Ids } from '../../plugin/index.js';
 
 declare module '../../core/events/catalog.js' {
   interface EventMap {
@@ -7,7 +7,7 @@ declare module '../../core/events/catalog.js' {
     MfaTicketUsed: { userId: string; ticketHash: string };
   }
 }
-defineEvent('MfaTicketUsed', 1);
+defineEvent('MfaTicketUsed', 1, {}, { fields: { userId: 'string', ticketHash: 'string' } });
 
 /**
  * Carries "the password was right" from the password step to the TOTP step: an HMAC-SHA256-signed,
@@ -60,13 +60,8 @@ export class MfaTickets {
   /** Uses the ticket up; throws MfaTicketInvalid when it already completed a login (here or on another node). */
   async consume(t: MfaTicket): Promise<void> {
     const ticketHash = createHash('sha256').update(t.jti).digest('base64url');
-    try {
-      await this.store.append(`mfa-ticket-${ticketHash.slice(0, 32)}`, [{ type: 'MfaTicketUsed', data: { userId: t.uid, ticketHash }, metadata: { actor: `user:${t.uid}` } }], {
-        expectedRevision: 'no_stream',
-      });
-    } catch (err) {
-      if (err instanceof WrongExpectedRevision) throw new MfaTicketInvalid('This login form was already used; start again.');
-      throw err;
+    if (!(await useOnce(this.store, `mfa-ticket-${ticketHash.slice(0, 32)}`, { type: 'MfaTicketUsed', data: { userId: t.uid, ticketHash } }, { actor: `user:${t.uid}` }))) {
+      throw new MfaTicketInvalid('This login form was already used; start again.');
     }
   }
 

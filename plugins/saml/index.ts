@@ -1,6 +1,4 @@
 import { AnonymousRefusals, NotFound, type IdentityProvider, type Plugin } from '../../plugin/index.js';
-import { TOKENS } from '../../adapters/kernel/tokens.js';
-import type { Keys } from '../../adapters/kernel/master-key.js';
 import { samlConfigSchema, type SamlPluginConfig } from './config.js';
 import { buildPeer, type SamlPeer } from './entities.js';
 import { SamlOneTime } from './one-time.js';
@@ -12,12 +10,14 @@ import { LoginBindings } from './login-binding.js';
 
 const plugin: Plugin<SamlPluginConfig> = {
   name: 'saml',
+  events: ['SamlAuthnRequestAnswered', 'SamlAssertionConsumed', 'SamlLogoutRequestConsumed'],
+  streams: ['saml-request-', 'saml-assertion-', 'saml-logout-'],
   configSchema: samlConfigSchema,
   async register(ctx) {
     const cfg = ctx.config;
     const oneTime = new SamlOneTime(ctx.store);
     const secure = ctx.web.cookieName.startsWith('__Host-');
-    const bindings = new LoginBindings(ctx.container.get<Keys>(TOKENS.Keys).derive('saml-login-binding'), cfg.sp.requestTtlSeconds, secure);
+    const bindings = new LoginBindings(ctx.keys.derive('saml-login-binding'), cfg.sp.requestTtlSeconds, secure);
     const refuse = refuser(ctx, new AnonymousRefusals(ctx.login, ctx.logger, ctx.clock, cfg.refusalEventsPerSecond, 'SAML refusals'));
     const peers = new Map<string, SamlPeer>();
     for (const idpCfg of cfg.idps) {
@@ -122,7 +122,7 @@ const plugin: Plugin<SamlPluginConfig> = {
 
     registerSlo(ctx, peerOf, refuse, {
       oneTime,
-      logoutBindings: new LoginBindings(ctx.container.get<Keys>(TOKENS.Keys).derive('saml-logout-binding'), cfg.sp.requestTtlSeconds, secure, 'broker_slo_'),
+      logoutBindings: new LoginBindings(ctx.keys.derive('saml-logout-binding'), cfg.sp.requestTtlSeconds, secure, 'broker_slo_'),
       skewMs: cfg.sp.clockSkewSeconds * 1000,
       maxAgeMs: cfg.sp.requestTtlSeconds * 1000,
     });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { defineEvent, WrongExpectedRevision, type EventStore } from '../../plugin/index.js';
+import { defineEvent, useOnce, type EventStore } from '../../plugin/index.js';
 import { SamlRejected } from './errors.js';
 
 declare module '../../core/events/catalog.js' {
@@ -17,10 +17,10 @@ declare module '../../core/events/catalog.js' {
     SamlLogoutRequestConsumed: { idp: string; requestIdHash: string; issueInstant: string };
   }
 }
-defineEvent('SamlAuthnRequestSent', 1);
-defineEvent('SamlAuthnRequestAnswered', 1);
-defineEvent('SamlAssertionConsumed', 1);
-defineEvent('SamlLogoutRequestConsumed', 1);
+defineEvent('SamlAuthnRequestSent', 1); // legacy, never written again: no schema, not declared
+defineEvent('SamlAuthnRequestAnswered', 1, {}, { fields: { idp: 'string', requestId: 'string' } });
+defineEvent('SamlAssertionConsumed', 1, {}, { fields: { idp: 'string', assertionIdHash: 'string', notOnOrAfter: 'string|null' } });
+defineEvent('SamlLogoutRequestConsumed', 1, {}, { fields: { idp: 'string', requestIdHash: 'string', issueInstant: 'string' } });
 
 const h = (idp: string, id: string): string => createHash('sha256').update(idp).update('\0').update(id).digest('hex').slice(0, 40);
 export const requestStream = (idp: string, id: string): string => `saml-request-${h(idp, id)}`;
@@ -42,29 +42,16 @@ export class SamlOneTime {
    * binding cookie. Written "no stream": two nodes racing on one response, only one wins.
    */
   async consumeRequest(idp: string, requestId: string): Promise<void> {
-    try {
-      await this.store.append(
-        requestStream(idp, requestId),
-        [{ type: 'SamlAuthnRequestAnswered', data: { idp, requestId }, metadata: { actor: 'plugin:saml' } }],
-        { expectedRevision: 'no_stream' },
-      );
-    } catch (e) {
-      if (e instanceof WrongExpectedRevision) throw new SamlRejected('saml_request_reused', 'This login was already completed; start again.', 'replayed');
-      throw e;
+    if (!(await useOnce(this.store, requestStream(idp, requestId), { type: 'SamlAuthnRequestAnswered', data: { idp, requestId } }, { actor: 'plugin:saml' }))) {
+      throw new SamlRejected('saml_request_reused', 'This login was already completed; start again.', 'replayed');
     }
   }
 
   /** The replay cache (saml-profiles §4.1.4.5): an assertion id is accepted once, ever. */
   async consumeAssertion(idp: string, assertionId: string, notOnOrAfter: string | null): Promise<void> {
-    try {
-      await this.store.append(
-        assertionStream(idp, assertionId),
-        [{ type: 'SamlAssertionConsumed', data: { idp, assertionIdHash: h(idp, assertionId), notOnOrAfter }, metadata: { actor: 'plugin:saml' } }],
-        { expectedRevision: 'no_stream' },
-      );
-    } catch (e) {
-      if (e instanceof WrongExpectedRevision) throw new SamlRejected('saml_replayed', 'This SAML assertion was already used.', 'replayed');
-      throw e;
+    const event = { type: 'SamlAssertionConsumed' as const, data: { idp, assertionIdHash: h(idp, assertionId), notOnOrAfter } };
+    if (!(await useOnce(this.store, assertionStream(idp, assertionId), event, { actor: 'plugin:saml' }))) {
+      throw new SamlRejected('saml_replayed', 'This SAML assertion was already used.', 'replayed');
     }
   }
 
@@ -74,15 +61,9 @@ export class SamlOneTime {
    * freshness checks, so only the IdP can make this record.
    */
   async consumeLogoutRequest(idp: string, requestId: string, issueInstant: string): Promise<void> {
-    try {
-      await this.store.append(
-        logoutStream(idp, requestId),
-        [{ type: 'SamlLogoutRequestConsumed', data: { idp, requestIdHash: h(idp, requestId), issueInstant }, metadata: { actor: 'plugin:saml' } }],
-        { expectedRevision: 'no_stream' },
-      );
-    } catch (e) {
-      if (e instanceof WrongExpectedRevision) throw new SamlRejected('saml_logout_replayed', 'This logout request was already used.', 'replayed');
-      throw e;
+    const event = { type: 'SamlLogoutRequestConsumed' as const, data: { idp, requestIdHash: h(idp, requestId), issueInstant } };
+    if (!(await useOnce(this.store, logoutStream(idp, requestId), event, { actor: 'plugin:saml' }))) {
+      throw new SamlRejected('saml_logout_replayed', 'This logout request was already used.', 'replayed');
     }
   }
 }

@@ -16,8 +16,7 @@ export class ConsoleDeps {
 
   /** Every plugin's console source, looked up per request (plugins may load after admin). */
   sources(): ConsoleSource[] {
-    const c = this.ctx.container;
-    return c.isBound(TOKENS.ConsoleSource) ? c.getAll<ConsoleSource>(TOKENS.ConsoleSource) : [];
+    return this.ctx.services.getAll(TOKENS.ConsoleSource);
   }
 
   csrf(req: FastifyRequest): string {

@@ -1,6 +1,5 @@
-import { html, PasswordLinks, linkMail, linkUrl } from '../../../plugin/index.js';
+import { html, linkMail, linkUrl } from '../../../plugin/index.js';
 import { TOKENS } from '../../../adapters/kernel/tokens.js';
-import type { Mailer } from '../../../adapters/mail/mailer.js';
 import type { ConsoleDeps } from './deps.js';
 
 const form = (csrf: string, error?: string) => html`<h1>Invite someone</h1>
@@ -16,7 +15,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 /** `GET|POST /admin/invite`: an invitation by mail (or, without a mail server, the link to hand over). */
 export function registerInvitePage(d: ConsoleDeps): void {
   const { ctx } = d;
-  const links = new PasswordLinks(ctx.store, ctx.clock);
+  const links = ctx.services.get(TOKENS.PasswordLinks);
   ctx.web.app.get('/admin/invite', async (req, reply) => {
     const p = await d.guard.check(req, reply);
     if (!p) return reply;
@@ -34,7 +33,7 @@ export function registerInvitePage(d: ConsoleDeps): void {
       const userId = existing ?? (await ctx.users.register({ email, name: req.body.name?.trim() || null, admin: req.body.admin === '1', via: 'invite' }, { actor: p.actor })).userId;
       const link = (await links.issue(userId, 'invite', p.actor))!;
       const url = linkUrl(ctx.baseUrl, link.token);
-      const mailer = ctx.container.get<Mailer | null>(TOKENS.Mailer);
+      const mailer = ctx.services.get(TOKENS.Mailer);
       if (mailer) await mailer.send({ to: email, ...linkMail('invite', url, link.expiresAt) });
       const body = html`<h1>Invitation ${mailer ? 'sent' : 'ready'}</h1>
 <p data-testid="invite-result">${existing ? 'The address already had an account: a new link was issued. ' : ''}${mailer ? html`A link was mailed to <strong>${email}</strong>.` : html`No mail server is configured: hand this link to <strong>${email}</strong> yourself.`}

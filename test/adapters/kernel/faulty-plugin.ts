@@ -1,6 +1,6 @@
 import { concatMap, from, type Subscription } from 'rxjs';
 import type { Plugin } from '../../../adapters/kernel/boot.js';
-import { StreamCheckpoint, type EventStore, type PersistedProjection, type ReadDatabase, type ReadStatement, type Reactor, type ReactorContext, type RecordedEvent } from '../../../core/index.js';
+import { type StreamCheckpoint, type PersistedProjection, type ReadDatabase, type ReadStatement, type Reactor, type ReactorContext, type RecordedEvent } from '../../../core/index.js';
 
 /**
  * A plugin with a bug, for the fault-isolation tests: its persisted projection and its reactor
@@ -49,13 +49,11 @@ export class RegistrationsView implements PersistedProjection {
 export class Greeter implements Reactor {
   readonly name = 'faulty.greeter';
   private sub: Subscription | null = null;
-  private readonly checkpoint: StreamCheckpoint;
   constructor(
-    store: EventStore,
+    // The kernel's checkpoint for it (ctx.reactorState): a core fact, written by the core.
+    private readonly checkpoint: StreamCheckpoint,
     private readonly fault: Fault,
-  ) {
-    this.checkpoint = new StreamCheckpoint(store, 'faulty.greeter');
-  }
+  ) {}
   async start(ctx: ReactorContext): Promise<void> {
     const after = await this.checkpoint.load();
     // No error callback, as a careless plugin writes it: before fault isolation a rejection here
@@ -87,7 +85,7 @@ export function faultyPlugin(fault: Fault, parts: { projection?: boolean; reacto
     name: 'faulty',
     register(ctx) {
       if (parts.projection) ctx.add.projection((view = new RegistrationsView(fault)));
-      if (parts.reactor) ctx.add.reactor(new Greeter(ctx.store, fault));
+      if (parts.reactor) ctx.add.reactor(new Greeter(ctx.reactorState.checkpoint('faulty.greeter'), fault));
     },
     // For the tests: the rows the projection has committed.
     get view() {

@@ -16,6 +16,9 @@ describe('login step (Enrichment.continueAt)', () => {
   const stepper: Plugin = {
     name: 'stepper',
     register(ctx) {
+      // A plugin completes logins for its own identity provider only (and does not name the user:
+      // the identity is linked to it).
+      ctx.add.identityProvider({ id: 'test', displayName: 'Test', protocol: 'test', loginPath: () => '/test/finish' });
       ctx.add.enricher({
         name: 'stepper',
         async enrich({ identity, context }) {
@@ -24,13 +27,14 @@ describe('login step (Enrichment.continueAt)', () => {
         },
       });
       ctx.web.app.get<{ Querystring: { amr: string; lr?: string } }>('/test/finish', async (req, reply) =>
-        ctx.web.finishLogin(req, reply, { issuer: 'test', subject: userId, userId, amr: req.query.amr.split(',') }, req.query.lr, 'test'),
+        ctx.web.finishLogin(req, reply, { issuer: 'test', subject: userId, amr: req.query.amr.split(',') }, req.query.lr, 'test'),
       );
     },
   };
   beforeAll(async () => {
     t = await startBroker({ extra: [{ plugin: stepper }] });
     ({ userId } = await t.broker.users.register({ email: 'step@example.com', name: 'Step' }, { actor: 'test' }));
+    await t.broker.users.execute(userId, { type: 'linkIdentity', issuer: 'test', subject: userId }, { actor: 'test' });
   });
   afterAll(() => t.stop());
   const logins = async (): Promise<RecordedEvent[]> => (await t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === 'LoginSucceeded' || e.type === 'LoginFailed');

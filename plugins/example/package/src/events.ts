@@ -14,7 +14,8 @@ declare module 'identity-broker/plugin' {
 //   defineEvent('LoginStatsReset', 2, { 1: (d) => ({ ...(d as object), ticket: null }) });
 // Nothing personal or secret in it (the actor is in the metadata); an event with an email, a name
 // or an IP declares them with declarePersonalFields, a hash or a ciphertext with declareSecretFields.
-defineEvent('LoginStatsReset', 1);
+// The `fields` are its data's schema: the kernel validates every append against them.
+defineEvent('LoginStatsReset', 1, {}, { fields: { reason: 'string' } });
 
-/** Every stream of this plugin starts with its name. */
+/** Every stream of this plugin starts with its name (declared as `streams` on the plugin). */
 export const RESETS_STREAM = 'login-stats-resets';

@@ -18,6 +18,10 @@ export interface LoginStatsConfig {
  */
 const plugin: Plugin<LoginStatsConfig> = {
   name: 'login-stats',
+  // What it writes: its own event types, to streams under its own prefixes. Anything else
+  // (a core event, another plugin's stream) is refused by the kernel.
+  events: ['LoginStatsReset'],
+  streams: ['login-stats-'],
   // Validated (with defaults filled in) before `register` runs; every error is reported with its key.
   configSchema: {
     type: 'object',
@@ -32,7 +36,7 @@ const plugin: Plugin<LoginStatsConfig> = {
     const { path, top, notifyUrl } = ctx.config;
     const view = new LoginStatsView();
     ctx.add.projection(view);
-    if (notifyUrl) ctx.add.reactor(new ResetNotifier(ctx.store, notifyUrl, ctx.logger));
+    if (notifyUrl) ctx.add.reactor(new ResetNotifier(ctx.reactorState, notifyUrl, ctx.logger));
 
     const app = ctx.web.app;
     const admin = { preHandler: requireAdmin(ctx) };

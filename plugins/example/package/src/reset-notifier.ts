@@ -1,10 +1,11 @@
-import { StreamCheckpoint, isEvent, type EventStore, type Logger, type Reactor, type ReactorContext, type RecordedEvent } from 'identity-broker/plugin';
+import { type StreamCheckpoint, isEvent, type Logger, type PluginReactorState, type Reactor, type ReactorContext, type RecordedEvent } from 'identity-broker/plugin';
 import './events.js';
 
 /**
  * A reactor: acts on the outside world when an event happens. This one POSTs a JSON notice to
  * `notifyUrl` for every `LoginStatsReset`. Its checkpoint (the position it has acted up to) is kept
- * in the log (stream `reactor-login-stats.reset-notifier`), written after the POST succeeded: a
+ * in the log (stream `reactor-login-stats.reset-notifier`, kept by the core through
+ * `ctx.reactorState`: its name starts with the plugin's), written after the POST succeeded: a
  * crash or a restart resends at most the notices not yet checkpointed (at-least-once), and never
  * loses one. One node only: on several nodes, hold a lease first (see plugins/ban-broadcast).
  */
@@ -15,11 +16,11 @@ export class ResetNotifier implements Reactor {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
-    store: EventStore,
+    state: PluginReactorState,
     private readonly notifyUrl: string,
     private readonly logger: Logger,
   ) {
-    this.checkpoint = new StreamCheckpoint(store, this.name);
+    this.checkpoint = state.checkpoint(this.name);
   }
 
   async start(ctx: ReactorContext): Promise<void> {
