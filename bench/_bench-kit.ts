@@ -30,7 +30,12 @@ export function unpin(pid: number): void {
  * Starts a TypeScript child (through ts-node) and resolves with the first JSON line it prints.
  * `pinned`: the child runs on CPU 1 alone (when canPin); taskset execs node, so the pid is node's.
  */
-export async function startChild<T>(script: string, args: string[] = [], env: Record<string, string> = {}, opts: { pinned?: boolean } = {}): Promise<{ child: ChildProcess; info: T }> {
+export async function startChild<T>(
+  script: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  opts: { pinned?: boolean } = {},
+): Promise<{ child: ChildProcess; info: T }> {
   const argv = [process.execPath, '--import', './adapters/cli/ts-register.mjs', script, ...args];
   if (opts.pinned && canPin) argv.unshift('taskset', '-c', '1');
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
@@ -65,7 +70,10 @@ export interface LoadResult {
   errors: number;
 }
 
-export async function load(url: string, opts: { headers?: Record<string, string>; connections?: number; duration?: number; method?: 'GET' | 'POST'; body?: string } = {}): Promise<LoadResult> {
+export async function load(
+  url: string,
+  opts: { headers?: Record<string, string>; connections?: number; duration?: number; method?: 'GET' | 'POST'; body?: string } = {},
+): Promise<LoadResult> {
   const r = await autocannon({
     url,
     connections: opts.connections ?? 50,
@@ -82,7 +90,11 @@ export async function load(url: string, opts: { headers?: Record<string, string>
  * /proc: far less noisy than req/s on a shared machine) and how busy it was, in cores (1.00: one
  * core busy throughout the run).
  */
-export async function loadServer(pid: number, url: string, opts: Parameters<typeof load>[1] = {}): Promise<LoadResult & { cpuUs: number; busy: number }> {
+export async function loadServer(
+  pid: number,
+  url: string,
+  opts: Parameters<typeof load>[1] = {},
+): Promise<LoadResult & { cpuUs: number; busy: number }> {
   const t0 = cpuTicks(pid);
   const w0 = performance.now();
   const r = await load(url, opts);

@@ -6,12 +6,15 @@ import fs from 'node:fs';
 const dir = fs.mkdtempSync('/tmp/mb/x');
 const store = new MemoryEventStore();
 const engine = new ProjectionEngine(openSqliteReadDatabase({ path: `${dir}/r.db` }));
-for (const p of [new UsersView(), new IdentitiesView(), new BansView(), new AuditView(), new SessionsView(), new SitesView()]) engine.add(p);
+for (const p of [new UsersView(), new IdentitiesView(), new BansView(), new AuditView(), new SessionsView(), new SitesView()])
+  engine.add(p);
 await engine.prepare(store);
 const n = 5000;
 const events = [];
 for (let i = 0; i < n; i++) {
-  const r = await store.append(`session-${i}`, [{ type: 'SessionRefreshed', data: { sessionId: `s${i}`, userId: `u${i % 100}` }, metadata: { actor: 't' } }]);
+  const r = await store.append(`session-${i}`, [
+    { type: 'SessionRefreshed', data: { sessionId: `s${i}`, userId: `u${i % 100}` }, metadata: { actor: 't' } },
+  ]);
   events.push(...r.events);
 }
 const t0 = performance.now();

@@ -19,11 +19,10 @@ if (process.argv[3] === 'bare') {
     process.exit(0);
   });
 } else {
-
-  const broker = await bootBroker(
-    benchBrokerConfig(),
-    { store: new MemoryEventStore(), plugins: [{ plugin: gateway, config: { routes: [{ id: 'bench', pathPrefix: '/apps/bench', upstream }] } }] },
-  );
+  const broker = await bootBroker(benchBrokerConfig(), {
+    store: new MemoryEventStore(),
+    plugins: [{ plugin: gateway, config: { routes: [{ id: 'bench', pathPrefix: '/apps/bench', upstream }] } }],
+  });
   const brokerUrl = await broker.listen();
   const { userId } = await broker.users.register({ email: 'bench@example.com' }, { actor: 'bench' });
   const out = await broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] });
@@ -33,7 +32,20 @@ if (process.argv[3] === 'bare') {
     : null;
   if (keys) {
     const iat = Math.floor(Date.now() / 1000);
-    bearer = await keys.sign({ iss: 'http://127.0.0.1', sub: userId, aud: 'bench', client_id: 'bench', scope: 'openid', iat, exp: iat + 3600, jti: 'bench', sid: out.session.sessionId }, { typ: 'at+jwt' });
+    bearer = await keys.sign(
+      {
+        iss: 'http://127.0.0.1',
+        sub: userId,
+        aud: 'bench',
+        client_id: 'bench',
+        scope: 'openid',
+        iat,
+        exp: iat + 3600,
+        jti: 'bench',
+        sid: out.session.sessionId,
+      },
+      { typ: 'at+jwt' },
+    );
   }
   process.stdout.write(JSON.stringify({ brokerUrl, cookie: `broker_session=${out.sessionToken}`, bearer }) + '\n');
   process.on('SIGTERM', async () => {

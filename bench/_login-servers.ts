@@ -22,7 +22,6 @@ import passkey from '../plugins/passkey/index.js';
 import { PW as PASSKEY_USER_PASSWORD } from '../test/plugins/passkey/passkey-world.js';
 import { PasswordHasher, DEFAULT_ARGON2 } from '../adapters/crypto/password-hasher.js';
 
-
 const role = process.argv[2];
 const listen = (app: { listen: (o: { port: number; host: string }) => Promise<string> }) => app.listen({ port: 0, host: '127.0.0.1' });
 const ready = (info: Record<string, unknown>, close: () => Promise<unknown>) => {
@@ -105,17 +104,27 @@ if (role === 'bare' || role === 'same') {
     sealPersonalData: process.argv[3] !== 'plain',
     plugins: [
       { plugin: passwordLogin, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 }, lockout: { maxFailures: 1000 } } },
-      ...(role === 'logins' ? [{ plugin: passkey, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 } } }] : [{ plugin: benchRoutes }]),
+      ...(role === 'logins'
+        ? [{ plugin: passkey, config: { rateLimit: { max: 1_000_000, windowSeconds: 60 } } }]
+        : [{ plugin: benchRoutes }]),
     ],
   });
   const brokerUrl = await broker.listen();
   const password = 'bench password 123';
   const { userId } = await broker.users.register({ email: 'bench@example.com' }, { actor: 'bench' });
-  await broker.users.execute(userId, { type: 'setPassword', passwordHash: await new PasswordHasher(DEFAULT_ARGON2).hash(password) }, { actor: 'bench' });
+  await broker.users.execute(
+    userId,
+    { type: 'setPassword', passwordHash: await new PasswordHasher(DEFAULT_ARGON2).hash(password) },
+    { actor: 'bench' },
+  );
   const out = await broker.login.complete({ issuer: 'password', subject: userId, userId, amr: ['pwd'] });
   if (role === 'logins') {
     const pk = await broker.users.register({ email: 'passkey@example.com' }, { actor: 'bench' });
-    const r = await broker.users.execute(pk.userId, { type: 'setPassword', passwordHash: await new PasswordHasher(DEFAULT_ARGON2).hash(PASSKEY_USER_PASSWORD) }, { actor: 'bench' });
+    const r = await broker.users.execute(
+      pk.userId,
+      { type: 'setPassword', passwordHash: await new PasswordHasher(DEFAULT_ARGON2).hash(PASSKEY_USER_PASSWORD) },
+      { actor: 'bench' },
+    );
     await broker.projections.waitFor(r.position);
   }
 
@@ -124,15 +133,27 @@ if (role === 'bare' || role === 'same') {
   const lrPath = form.headers.get('location')!; // -> /login?lr=...
   const chooser = await fetch(`${brokerUrl}${lrPath}`, { redirect: 'manual' });
   const page = await fetch(`${brokerUrl}${chooser.headers.get('location')!}`);
-  const csrfCookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('broker_csrf='))!;
+  const csrfCookie = page.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .find((c) => c.startsWith('broker_csrf='))!;
   const html = await page.text();
-  const val = (name: string) => /name="NAME" value="([^"]*)"/.exec(html.replace(/NAME/g, name)) ?? new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
+  const val = (name: string) =>
+    /name="NAME" value="([^"]*)"/.exec(html.replace(/NAME/g, name)) ?? new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
   const csrf = val('_csrf')![1];
   const lr = val('lr')![1].replace(/&amp;/g, '&');
   const loginBody = new URLSearchParams({ _csrf: csrf, lr, email: 'bench@example.com', password }).toString();
 
   ready(
-    { url: brokerUrl, token: out.sessionToken, userId, expiresAtMs: out.session.expiresAtMs, cookie: `broker_session=${out.sessionToken}`, csrfCookie, loginBody },
+    {
+      url: brokerUrl,
+      token: out.sessionToken,
+      userId,
+      expiresAtMs: out.session.expiresAtMs,
+      cookie: `broker_session=${out.sessionToken}`,
+      csrfCookie,
+      loginBody,
+    },
     () => broker.stop(),
   );
 } else {

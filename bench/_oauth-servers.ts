@@ -20,7 +20,9 @@ process.on('SIGTERM', () => process.exit(0));
 if (mode === 'bare') {
   const app = Fastify({ logger: false });
   app.get('/__cpu', async () => process.cpuUsage());
-  app.get('/', { schema: { response: { 200: { type: 'object', properties: { hello: { type: 'string' } } } } } }, async () => ({ hello: 'world' }));
+  app.get('/', { schema: { response: { 200: { type: 'object', properties: { hello: { type: 'string' } } } } } }, async () => ({
+    hello: 'world',
+  }));
   // The same request and answer shape as an introspection (a form body carrying a token, Basic
   // auth, an RFC 7662 answer of the same size), with no work behind it: what fastify and the
   // sockets cost for that exchange alone on this machine.
@@ -30,9 +32,19 @@ if (mode === 'bare') {
     const body = req.body as { token?: string };
     if (!body?.token || !req.headers.authorization) return reply.code(400).send({ error: 'invalid_request' });
     const now = Math.floor(Date.now() / 1000);
-    return reply
-      .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })
-      .send({ active: true, sub: 'bench', client_id: 'bench', scope: 'api', token_type: 'Bearer', exp: now + 300, iat: now, nbf: now, iss: url, aud: url, jti: '0efa2bf75ed14c3e9d22559a8281be92' });
+    return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send({
+      active: true,
+      sub: 'bench',
+      client_id: 'bench',
+      scope: 'api',
+      token_type: 'Bearer',
+      exp: now + 300,
+      iat: now,
+      nbf: now,
+      iss: url,
+      aud: url,
+      jti: '0efa2bf75ed14c3e9d22559a8281be92',
+    });
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   console.log(JSON.stringify({ url }));
@@ -64,7 +76,14 @@ if (mode === 'bare') {
           config: {
             clients: [
               // first-party: no consent page, like the pre-granted consent given to oidc-provider
-              { clientId: 'bench', secret: SECRET, redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'api'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'], firstParty: true },
+              {
+                clientId: 'bench',
+                secret: SECRET,
+                redirectUris: [REDIRECT],
+                scopes: ['openid', 'offline_access', 'api'],
+                grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+                firstParty: true,
+              },
             ],
           },
         },
@@ -80,7 +99,13 @@ if (mode === 'bare') {
   await broker.listen();
   const { userId } = await broker.users.register({ email: 'bench@example.com', name: 'Bench' }, { actor: 'bench' });
   const out = await broker.login.complete({ issuer: 'bench', subject: userId, userId, amr: ['pwd'] });
-  console.log(JSON.stringify({ url, cookie: `broker_session=${out.sessionToken}`, paths: { token: '/oauth/token', introspect: '/oauth/introspect', authorize: '/oauth/authorize' } }));
+  console.log(
+    JSON.stringify({
+      url,
+      cookie: `broker_session=${out.sessionToken}`,
+      paths: { token: '/oauth/token', introspect: '/oauth/introspect', authorize: '/oauth/authorize' },
+    }),
+  );
 } else if (mode === 'oidc-provider' || mode === 'oidc-provider-jwt') {
   // oidc-provider ships no type declarations; the bench uses a few of its documented calls.
   const specifier = 'oidc-provider';
@@ -120,7 +145,12 @@ if (mode === 'bare') {
               enabled: true,
               defaultResource: () => 'urn:bench:api',
               useGrantedResource: () => true,
-              getResourceServerInfo: () => ({ scope: 'api', audience: 'urn:bench:api', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
+              getResourceServerInfo: () => ({
+                scope: 'api',
+                audience: 'urn:bench:api',
+                accessTokenFormat: 'jwt',
+                jwt: { sign: { alg: 'ES256' } },
+              }),
             },
           }
         : {}),
@@ -144,7 +174,12 @@ if (mode === 'bare') {
         const grant = new provider.Grant({ accountId: 'bench-user', clientId: 'bench' });
         grant.addOIDCScope(String((details.params as { scope?: string }).scope ?? 'openid'));
         const grantId = await grant.save();
-        await provider.interactionFinished(req, res, { login: { accountId: 'bench-user' }, consent: { grantId } }, { mergeWithLastSubmission: false });
+        await provider.interactionFinished(
+          req,
+          res,
+          { login: { accountId: 'bench-user' }, consent: { grantId } },
+          { mergeWithLastSubmission: false },
+        );
       })().catch((e: unknown) => {
         res.statusCode = 500;
         res.end(String(e));

@@ -19,7 +19,12 @@ export interface LoopResult {
   failed: number;
 }
 
-async function closedLoop(workers: number, seconds: number, one: (c: Client, i: number) => Promise<boolean>, url: string): Promise<LoopResult> {
+async function closedLoop(
+  workers: number,
+  seconds: number,
+  one: (c: Client, i: number) => Promise<boolean>,
+  url: string,
+): Promise<LoopResult> {
   const lat: number[] = [];
   let failed = 0;
   const t0 = performance.now();
@@ -59,7 +64,11 @@ export function passkeyLogins(url: string, auths: SoftAuthenticator[], seconds: 
     auths.length,
     seconds,
     async (c, i) => {
-      const o = await c.request('/passkey/login/options', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"lr":""}' });
+      const o = await c.request('/passkey/login/options', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"lr":""}',
+      });
       const { challenge } = (await o.json()) as { challenge: string };
       const res = await c.request('/passkey/login/verify', {
         method: 'POST',
@@ -78,7 +87,11 @@ export function passwordLogins(url: string, workers: number, seconds: number, lo
     workers,
     seconds,
     async (c) => {
-      const res = await c.request('/password/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie }, body: loginBody });
+      const res = await c.request('/password/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie },
+        body: loginBody,
+      });
       await res.body?.cancel();
       return res.status === 303 && c.jar.cookies.has('broker_session');
     },

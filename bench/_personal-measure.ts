@@ -47,7 +47,17 @@ async function logins(store: EventStore, n: number): Promise<Rate> {
           [
             {
               type: 'LoginSucceeded',
-              data: { userId, sessionId, issuer: 'https://idp.example.com', subject: `sub-${i % 2000}`, amr: ['pwd'], ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64)', expiresAt: '2030-01-01T00:00:00.000Z', idleTimeoutSeconds: 1800 },
+              data: {
+                userId,
+                sessionId,
+                issuer: 'https://idp.example.com',
+                subject: `sub-${i % 2000}`,
+                amr: ['pwd'],
+                ip: '203.0.113.7',
+                userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
+                expiresAt: '2030-01-01T00:00:00.000Z',
+                idleTimeoutSeconds: 1800,
+              },
               metadata: { actor: `user:${userId}` },
             },
           ],
@@ -63,7 +73,7 @@ async function logins(store: EventStore, n: number): Promise<Rate> {
 async function readAll(store: EventStore): Promise<Rate> {
   const t0 = performance.now();
   let n = 0;
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const page = await store.readAll({ after, limit: 5000 });
     n += page.length;
     if (page.length < 5000) break;
@@ -72,7 +82,11 @@ async function readAll(store: EventStore): Promise<Rate> {
   return rate(n, performance.now() - t0);
 }
 
-const mean = (rs: Rate[]): Rate => rate(rs.reduce((a, r) => a + r.count, 0), rs.reduce((a, r) => a + r.ms, 0));
+const mean = (rs: Rate[]): Rate =>
+  rate(
+    rs.reduce((a, r) => a + r.count, 0),
+    rs.reduce((a, r) => a + r.ms, 0),
+  );
 
 /** Rows: [what, sealed, in clear, target]. */
 export async function measurePersonalData(dir: string, logEvents: number): Promise<[string, Rate, Rate, string][]> {
@@ -90,7 +104,9 @@ export async function measurePersonalData(dir: string, logEvents: number): Promi
     out.push([what, mean(sealed), mean(plain), target]);
     console.error(`  ${what}: sealed ${Math.round(mean(sealed).perSec)}/s, in clear ${Math.round(mean(plain).perSec)}/s`);
   };
-  await interleaved('sealed vs clear: registrations (reservation + UserRegistered), 50 callers, FULL', '≥ 0.90×', (s) => registrations(s, 3000));
+  await interleaved('sealed vs clear: registrations (reservation + UserRegistered), 50 callers, FULL', '≥ 0.90×', (s) =>
+    registrations(s, 3000),
+  );
   await interleaved('sealed vs clear: logins (LoginSucceeded, own stream), 50 callers, FULL', '≥ 0.90×', (s) => logins(s, 6000));
 
   // One log of each kind, written the same way; read back by fresh stores (cold key cache).
@@ -111,7 +127,12 @@ export async function measurePersonalData(dir: string, logEvents: number): Promi
       await again.close();
     }
   }
-  out.push([`sealed vs clear: read the whole log (${logEvents.toLocaleString('en-US')} events), opened`, mean(reads.sealed), mean(reads.plain), '≥ 150,000 ev/s']);
+  out.push([
+    `sealed vs clear: read the whole log (${logEvents.toLocaleString('en-US')} events), opened`,
+    mean(reads.sealed),
+    mean(reads.plain),
+    '≥ 150,000 ev/s',
+  ]);
   out.push(['sealed vs clear: replay into the core read models', mean(replays.sealed), mean(replays.plain), '']);
   return out;
 }

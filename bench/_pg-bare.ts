@@ -5,8 +5,20 @@ import type { Rate } from './_store-measure.js';
 
 const rate = (count: number, ms: number): Rate => ({ count, ms, perSec: (count * 1000) / ms });
 
-const DATA = JSON.stringify({ userId: 'user-baseline', sessionId: randomUUID(), issuer: 'https://idp.example.com', subject: 'sub-1', amr: ['pwd'], ip: '203.0.113.7' });
-const META = JSON.stringify({ recordedAt: new Date().toISOString(), actor: 'user:baseline', correlationId: randomUUID(), causationId: null });
+const DATA = JSON.stringify({
+  userId: 'user-baseline',
+  sessionId: randomUUID(),
+  issuer: 'https://idp.example.com',
+  subject: 'sub-1',
+  amr: ['pwd'],
+  ip: '203.0.113.7',
+});
+const META = JSON.stringify({
+  recordedAt: new Date().toISOString(),
+  actor: 'user:baseline',
+  correlationId: randomUUID(),
+  causationId: null,
+});
 
 /** `concurrency` clients each committing one-row transactions (INSERT; COMMIT): the durable-commit floor. */
 export async function measureBarePgCommits(url: string, schema: string, total: number, concurrency: number): Promise<Rate> {

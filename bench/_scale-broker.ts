@@ -7,7 +7,10 @@ import { createInterface } from 'node:readline';
 
 // The TypeScript entry as the other benches run it (its compile is in every start-up: the empty
 // log's row shows that floor). BENCH_BROKER=dist runs the build instead (`npm run build` first).
-const CLI = process.env.BENCH_BROKER === 'dist' ? ['dist/adapters/cli/main.js'] : ['--import', './adapters/cli/ts-register.mjs', 'adapters/cli/main.ts'];
+const CLI =
+  process.env.BENCH_BROKER === 'dist'
+    ? ['dist/adapters/cli/main.js']
+    : ['--import', './adapters/cli/ts-register.mjs', 'adapters/cli/main.ts'];
 
 /** A config file for a broker on `dbFile`, with an admin API token (minted as `broker admin-token` does). */
 export function writeConfig(dir: string, dbFile: string): { config: string; token: string } {

@@ -60,14 +60,27 @@ interface Pending {
   event: NewEvent;
 }
 
-function userEvents(i: number, rand: () => number, from: number, width: number): { out: Pending[]; userId: string; email: string; logins: number } {
+function userEvents(
+  i: number,
+  rand: () => number,
+  from: number,
+  width: number,
+): { out: Pending[]; userId: string; email: string; logins: number } {
   const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
   const userId = `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
   const email = `user${i}@example.${['com', 'org', 'net'][i % 3]}`;
   const out: Pending[] = [];
   const user = `user-${userId}`;
   const push = (at: number, stream: string, type: string, data: unknown, actor: string, extra: Record<string, unknown> = {}): void => {
-    out.push({ at, stream, event: { type, data, metadata: { actor, causationId: null, recordedAt: new Date(at).toISOString(), ...extra } } as unknown as NewEvent });
+    out.push({
+      at,
+      stream,
+      event: {
+        type,
+        data,
+        metadata: { actor, causationId: null, recordedAt: new Date(at).toISOString(), ...extra },
+      } as unknown as NewEvent,
+    });
   };
   let t = from + rand() * width * 0.5;
   const emailKey = sha(email).slice(0, 40);
@@ -83,7 +96,16 @@ function userEvents(i: number, rand: () => number, from: number, width: number):
     push((t += 15), user, 'ExternalIdentityLinked', { userId, issuer: oidc, subject, via: 'auto' }, regActor);
     push((t += 15), user, 'AccountProvisioned', { userId, issuer: oidc, subject, policy: 'auto' }, regActor);
   } else {
-    push((t += 120), user, 'PasswordSet', { userId, passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${sha(userId + 's', 'base64url').slice(0, 22)}$${sha(userId + 'h', 'base64url')}` }, `user:${userId}`);
+    push(
+      (t += 120),
+      user,
+      'PasswordSet',
+      {
+        userId,
+        passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${sha(userId + 's', 'base64url').slice(0, 22)}$${sha(userId + 'h', 'base64url')}`,
+      },
+      `user:${userId}`,
+    );
     if (totp) {
       const codes = Array.from({ length: 10 }, (_, k) => sha(`${userId}:${k}`));
       push((t += 60_000), user, 'TotpEnrolled', { userId, secretCipher: TOTP_CIPHER, recoveryCodeHashes: codes }, `user:${userId}`);
@@ -94,26 +116,56 @@ function userEvents(i: number, rand: () => number, from: number, width: number):
   if (rand() < 0.08) {
     const n = 1 + Math.floor(rand() * 3);
     for (let k = 0; k < n; k++) {
-      push(t + rand() * width * 0.4, `loginlog-${userId}`, 'LoginFailed', { userId, issuer: 'password', subject: `name-sha256:${sha(email).slice(0, 32)}`, reason: 'bad_password', ip }, `user:${userId}`);
+      push(
+        t + rand() * width * 0.4,
+        `loginlog-${userId}`,
+        'LoginFailed',
+        { userId, issuer: 'password', subject: `name-sha256:${sha(email).slice(0, 32)}`, reason: 'bad_password', ip },
+        `user:${userId}`,
+      );
     }
   }
   const r = rand();
   const logins = r < 0.2 ? 1 : r < 0.45 ? 2 : r < 0.7 ? 3 : r < 0.9 ? 4 : 5;
   for (let k = 0; k < logins; k++) {
-    t += 60_000 + rand() * (width * 0.5) / logins;
+    t += 60_000 + (rand() * (width * 0.5)) / logins;
     if (totp) push(t, `totp-${userId}`, 'TotpCodeAccepted', { userId, step: Math.floor(t / 30_000) }, `user:${userId}`);
     const sessionId = sha(`${userId}/${k}`, 'base64url').slice(0, 32);
     const session = `session-${sessionId}`;
-    push((t += 200), session, 'LoginSucceeded', {
-      userId, sessionId, issuer: oidc ?? 'password', subject, amr: totp ? ['pwd', 'otp'] : ['pwd'], roles: [], tenant: null,
-      ip, userAgent: agent, expiresAt: new Date(t + 8 * 3600_000).toISOString(), idleTimeoutSeconds: 1800,
-    }, `user:${userId}`);
+    push(
+      (t += 200),
+      session,
+      'LoginSucceeded',
+      {
+        userId,
+        sessionId,
+        issuer: oidc ?? 'password',
+        subject,
+        amr: totp ? ['pwd', 'otp'] : ['pwd'],
+        roles: [],
+        tenant: null,
+        ip,
+        userAgent: agent,
+        expiresAt: new Date(t + 8 * 3600_000).toISOString(),
+        idleTimeoutSeconds: 1800,
+      },
+      `user:${userId}`,
+    );
     const refreshes = Math.floor(rand() * 3);
     let s = t;
-    for (let j = 0; j < refreshes; j++) push((s += 200_000 + rand() * 1_000_000), session, 'SessionRefreshed', { sessionId, userId }, `user:${userId}`);
-    if (rand() < 0.35) push(s + 60_000 + rand() * 600_000, session, 'SessionEnded', { sessionId, userId, reason: 'logout' }, `user:${userId}`);
+    for (let j = 0; j < refreshes; j++)
+      push((s += 200_000 + rand() * 1_000_000), session, 'SessionRefreshed', { sessionId, userId }, `user:${userId}`);
+    if (rand() < 0.35)
+      push(s + 60_000 + rand() * 600_000, session, 'SessionEnded', { sessionId, userId, reason: 'logout' }, `user:${userId}`);
   }
-  if (rand() < 0.01) push(t + 3600_000 + rand() * width * 0.1, user, 'UserBanned', { userId, reason: 'abuse reported', actor: 'admin:ops', until: null }, 'admin:ops');
+  if (rand() < 0.01)
+    push(
+      t + 3600_000 + rand() * width * 0.1,
+      user,
+      'UserBanned',
+      { userId, reason: 'abuse reported', actor: 'admin:ops', until: null },
+      'admin:ops',
+    );
   return { out, userId, email, logins };
 }
 

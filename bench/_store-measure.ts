@@ -51,7 +51,10 @@ export async function measureCommands(
   const users = new Users(store);
   const ids: string[] = [];
   await pool(nUsers, concurrency, async (i) => {
-    const { userId } = await users.register({ email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, name: `User ${i}` }, { actor: 'bench' });
+    const { userId } = await users.register(
+      { email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, name: `User ${i}` },
+      { actor: 'bench' },
+    );
     ids[i] = userId;
   });
   const disabled = new Map<string, boolean>();
@@ -116,11 +119,7 @@ function loginEvent(user: string, k: number): NewEvent {
  * disable. Events are ~250 bytes with metadata. Appends go in concurrent groups so a
  * group-committing store writes them in few transactions.
  */
-export async function generateLog(
-  store: EventStore,
-  total: number,
-  onProgress?: (written: number) => void,
-): Promise<number> {
+export async function generateLog(store: EventStore, total: number, onProgress?: (written: number) => void): Promise<number> {
   let written = 0;
   let u = 0;
   while (written < total) {
@@ -134,7 +133,8 @@ export async function generateLog(
         { type: 'PasswordSet', data: { userId, passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${randomUUID()}` }, metadata: meta },
         { type: 'ExternalIdentityLinked', data: { userId, issuer: 'https://accounts.example.com', subject: `g-${u}` }, metadata: meta },
       ];
-      if (u % 17 === 0) userEvents.push({ type: 'UserBanned', data: { userId, reason: 'abuse report', actor: 'admin:1' }, metadata: { actor: 'admin:1' } });
+      if (u % 17 === 0)
+        userEvents.push({ type: 'UserBanned', data: { userId, reason: 'abuse report', actor: 'admin:1' }, metadata: { actor: 'admin:1' } });
       if (u % 23 === 0) userEvents.push({ type: 'AccountDisabled', data: { userId, reason: null }, metadata: { actor: 'admin:1' } });
       appends.push(store.append(`user-${userId}`, userEvents));
       appends.push(store.append(`email-${userId}`, [{ type: 'ReservationClaimed', data: { key: userId, userId }, metadata: meta }]));
@@ -162,7 +162,8 @@ export async function generateLog(
 /** A projection engine holding the core read models, as the broker runs it. */
 export function coreEngine(): ProjectionEngine {
   const engine = new ProjectionEngine(openSqliteReadDatabase({ path: ':memory:' }));
-  for (const p of [new UsersView(), new IdentitiesView(), new BansView(), new AuditView(), new SessionsView(), new SitesView()]) engine.add(p);
+  for (const p of [new UsersView(), new IdentitiesView(), new BansView(), new AuditView(), new SessionsView(), new SitesView()])
+    engine.add(p);
   return engine;
 }
 
@@ -178,7 +179,12 @@ export async function measureReplay(store: EventStore): Promise<Rate & { peakRss
 // --- bare better-sqlite3 baselines (the floor any SQLite store pays) ---
 
 const PAYLOAD = JSON.stringify(loginEvent('baseline-user-000000', 0).data);
-const META = JSON.stringify({ recordedAt: new Date().toISOString(), actor: 'user:baseline', correlationId: randomUUID(), causationId: null });
+const META = JSON.stringify({
+  recordedAt: new Date().toISOString(),
+  actor: 'user:baseline',
+  correlationId: randomUUID(),
+  causationId: null,
+});
 
 /** `perTx` inserts of a ~250-byte event per transaction, in WAL with the given synchronous. */
 export function measureBareSqlite(file: string, synchronous: 'FULL' | 'NORMAL', transactions: number, perTx = 1): Rate {
@@ -202,7 +208,9 @@ export function measureBareSqliteRead(file: string): Rate {
   const db = new Database(file, { readonly: true });
   const started = performance.now();
   let n = 0;
-  for (const row of db.prepare('SELECT position, data, metadata FROM events ORDER BY position').raw().iterate() as IterableIterator<[number, string, string]>) {
+  for (const row of db.prepare('SELECT position, data, metadata FROM events ORDER BY position').raw().iterate() as IterableIterator<
+    [number, string, string]
+  >) {
     JSON.parse(row[1]);
     JSON.parse(row[2]);
     n++;

@@ -90,7 +90,9 @@ export async function measureProofs(dir: string, sizes: number[]): Promise<Proof
       for (let i = 0; i < 200; i++) await proveConsistency(tree, 1 + pick(), size);
       const consistencyMs = (performance.now() - t) / 200;
       out.push({ size, buildSeconds, inclusionMs, consistencyMs });
-      console.error(`  proofs at ${size.toLocaleString('en-US')} leaves: inclusion ${inclusionMs.toFixed(3)} ms, consistency ${consistencyMs.toFixed(3)} ms (tree built in ${buildSeconds.toFixed(1)} s)`);
+      console.error(
+        `  proofs at ${size.toLocaleString('en-US')} leaves: inclusion ${inclusionMs.toFixed(3)} ms, consistency ${consistencyMs.toFixed(3)} ms (tree built in ${buildSeconds.toFixed(1)} s)`,
+      );
     }
   } finally {
     db.close();

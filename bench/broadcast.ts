@@ -49,7 +49,10 @@ const config: BrokerConfig = {
     id: `site${i}`,
     name: `site ${i}`,
     returnUrls: [],
-    webhook: { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/hook`, secret: `whsec_${Buffer.alloc(32, i).toString('base64')}` },
+    webhook: {
+      url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/hook`,
+      secret: `whsec_${Buffer.alloc(32, i).toString('base64')}`,
+    },
   })),
   plugins: [],
 };
@@ -77,7 +80,9 @@ times.sort((a, b) => a - b);
 const pct = (p: number) => times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)];
 const extra = [...acks.values()].reduce((n, a) => n + a.count, 0) - (BANS + 3) * SITES;
 console.log(`ban -> last of ${SITES} sites acknowledged, ${BANS} bans (SQLite FULL, ${os.cpus().length} cpus):`);
-console.log(`  p50 ${pct(50).toFixed(1)} ms   p99 ${pct(99).toFixed(1)} ms   max ${times[times.length - 1].toFixed(1)} ms   (target p99 < 1000 ms)`);
+console.log(
+  `  p50 ${pct(50).toFixed(1)} ms   p99 ${pct(99).toFixed(1)} ms   max ${times[times.length - 1].toFixed(1)} ms   (target p99 < 1000 ms)`,
+);
 console.log(`  duplicate deliveries: ${extra}`);
 await broker.stop();
 await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

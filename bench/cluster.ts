@@ -25,7 +25,8 @@ async function dropSchema(schema: string): Promise<void> {
 async function startCluster(count: number, schema: string, sites: { id: string; url: string; secret: string }[]): Promise<BrokerNode[]> {
   const nodes: BrokerNode[] = [];
   // One at a time: the first creates and migrates the schema.
-  for (let i = 0; i < count; i++) nodes.push(await startNode(`node-${'abc'[i]}`, PG_URL, schema, 'drill-node.ts', { sites, leaseMs: LEASE_MS }));
+  for (let i = 0; i < count; i++)
+    nodes.push(await startNode(`node-${'abc'[i]}`, PG_URL, schema, 'drill-node.ts', { sites, leaseMs: LEASE_MS }));
   return nodes;
 }
 
@@ -37,7 +38,8 @@ const rows: [string, string][] = [];
   const schema = schemaName();
   let failing = false;
   const receivers: Receiver[] = [];
-  for (let i = 0; i < 3; i++) receivers.push(await startReceiver(secretFor(i), (_n, _req, res) => void res.writeHead(i === 1 && failing ? 503 : 200).end()));
+  for (let i = 0; i < 3; i++)
+    receivers.push(await startReceiver(secretFor(i), (_n, _req, res) => void res.writeHead(i === 1 && failing ? 503 : 200).end()));
   const sites = receivers.map((r, i) => ({ id: `site-${i}`, url: r.url, secret: secretFor(i) }));
   const nodes = await startCluster(3, schema, sites);
   try {
@@ -64,13 +66,18 @@ const rows: [string, string][] = [];
     const victim = await nodes[0].call<{ userId: string; sessionToken: string }>('login', { email: 'takeover@example.com' });
     await nodes[0].call('banUser', { userId: victim.userId });
     let holder: BrokerNode | undefined;
-    await until(async () => {
-      for (const n of nodes) {
-        const url = (await n.call<{ url: string }>('url')).url;
-        if (/broker_reactor_lease_held\{[^}]*reactor="ban-broadcast"[^}]*\} 1/.test(await (await fetch(`${url}/metrics`)).text())) holder = n;
-      }
-      return holder !== undefined;
-    }, 10_000, 'a lease holder');
+    await until(
+      async () => {
+        for (const n of nodes) {
+          const url = (await n.call<{ url: string }>('url')).url;
+          if (/broker_reactor_lease_held\{[^}]*reactor="ban-broadcast"[^}]*\} 1/.test(await (await fetch(`${url}/metrics`)).text()))
+            holder = n;
+        }
+        return holder !== undefined;
+      },
+      10_000,
+      'a lease holder',
+    );
     const killedAt = Date.now();
     holder!.child.kill('SIGKILL');
     failing = false;
@@ -96,7 +103,10 @@ for (const count of [1, 2, 3]) {
     const results = await Promise.all(nodes.map((n) => n.call<{ commands: number }>('throughput', { ms: DURATION, concurrency: 8 })));
     const total = results.reduce((a, r) => a + r.commands, 0) / (DURATION / 1000);
     perSecond.push(total);
-    rows.push([`durable commands/s, ${count} node(s)`, `${Math.round(total)}${count > 1 ? ` (${(total / perSecond[0]).toFixed(2)}× one node)` : ''}`]);
+    rows.push([
+      `durable commands/s, ${count} node(s)`,
+      `${Math.round(total)}${count > 1 ? ` (${(total / perSecond[0]).toFixed(2)}× one node)` : ''}`,
+    ]);
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
     await dropSchema(schema);

@@ -27,7 +27,15 @@ const duration = Number(process.env.BENCH_DURATION ?? 2);
 const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 5);
 const warmup = Number(process.env.BENCH_WARMUP ?? 3);
 const processes = Number(process.env.BENCH_PROCESSES ?? 3);
-type BrokerInfo = { url: string; token: string; userId: string; expiresAtMs: number; cookie: string; csrfCookie: string; loginBody: string };
+type BrokerInfo = {
+  url: string;
+  token: string;
+  userId: string;
+  expiresAtMs: number;
+  cookie: string;
+  csrfCookie: string;
+  loginBody: string;
+};
 type Case = 'bare' | 'same' | 'floor' | 'open' | 'session';
 const order: Case[] = ['bare', 'same', 'floor', 'open', 'session'];
 type M = Awaited<ReturnType<typeof loadServer>>;
@@ -95,10 +103,20 @@ const everyRound = (x: Case, y: Case) => perProcess.map((rs) => rs.map((r) => (1
 const cpuMed = Object.fromEntries(order.map((c) => [c, median(rounds.map((r) => r[c].cpuUs))])) as Record<Case, number>;
 const cpuPct = (x: Case, y: Case) => pct(cpuMed[x] / cpuMed[y]);
 const busyMed = (c: Case) => median(rounds.map((r) => r[c].busy)).toFixed(2);
-const row = (name: string, c: Case) => ({ case: name, 'req/s': Math.round(mid[c].rps), 'p50 ms': mid[c].p50, 'p99 ms': mid[c].p99, 'of bare': pct(ratio(mid, c, 'bare')), 'server CPU µs/req (median)': cpuMed[c].toFixed(1), 'server cores busy': busyMed(c) });
+const row = (name: string, c: Case) => ({
+  case: name,
+  'req/s': Math.round(mid[c].rps),
+  'p50 ms': mid[c].p50,
+  'p99 ms': mid[c].p99,
+  'of bare': pct(ratio(mid, c, 'bare')),
+  'server CPU µs/req (median)': cpuMed[c].toFixed(1),
+  'server cores busy': busyMed(c),
+});
 console.log(
   `login benchmark — ${machine()} — autocannon -c 50 -d ${duration}; ${processes} fresh sets of server processes (one app each), each set ${roundsWanted} interleaved rounds after ${warmup} s of warm-up per case; the median round of all shown; ` +
-    (pinned ? 'servers pinned to CPU 1, autocannon to CPU 0' : `not pinned (${canPin ? 'taskset failed' : 'no taskset, one core, or BENCH_PIN=0'}): autocannon and the servers share the cores`),
+    (pinned
+      ? 'servers pinned to CPU 1, autocannon to CPU 0'
+      : `not pinned (${canPin ? 'taskset failed' : 'no taskset, one core, or BENCH_PIN=0'}): autocannon and the servers share the cores`),
 );
 table([
   row('bare fastify route', 'bare'),
@@ -141,10 +159,26 @@ try {
     n += 4;
   }
   const verifyPerSec = (n * 1000) / (performance.now() - t0);
-  console.log(`password logins at default Argon2id (m=${DEFAULT_ARGON2.memoryCost} KiB, t=${DEFAULT_ARGON2.timeCost}, p=${DEFAULT_ARGON2.parallelism}), autocannon -c 8 -d 3, not pinned:`);
+  console.log(
+    `password logins at default Argon2id (m=${DEFAULT_ARGON2.memoryCost} KiB, t=${DEFAULT_ARGON2.timeCost}, p=${DEFAULT_ARGON2.parallelism}), autocannon -c 8 -d 3, not pinned:`,
+  );
   table([
-    { case: 'POST /password/login (full login, 303)', 'per s': Math.round(logins.rps), 'p50 ms': logins.p50, 'p99 ms': logins.p99, '3xx (expected all)': logins.non2xx, errors: logins.errors },
-    { case: 'Argon2id verify alone, 4 in parallel (bench process)', 'per s': Math.round(verifyPerSec), 'p50 ms': '', 'p99 ms': '', '3xx (expected all)': '', errors: '' },
+    {
+      case: 'POST /password/login (full login, 303)',
+      'per s': Math.round(logins.rps),
+      'p50 ms': logins.p50,
+      'p99 ms': logins.p99,
+      '3xx (expected all)': logins.non2xx,
+      errors: logins.errors,
+    },
+    {
+      case: 'Argon2id verify alone, 4 in parallel (bench process)',
+      'per s': Math.round(verifyPerSec),
+      'p50 ms': '',
+      'p99 ms': '',
+      '3xx (expected all)': '',
+      errors: '',
+    },
   ]);
 } finally {
   child.kill('SIGTERM');
@@ -170,8 +204,15 @@ try {
         p.push(await run(plain, 3));
       }
     }
-    const rowOf = (name: string, rs: typeof s) => ({ case: name, 'per s (rounds)': rs.map((r) => Math.round(r.perSec)).join(' / '), 'p50 ms': rs.map((r) => r.p50).join(' / '), 'not logged in': rs.reduce((n, r) => n + r.failed, 0) });
-    console.log('password logins, personal data sealed per user vs in clear, 8 clients in a closed loop, 3 interleaved rounds of 3 s, not pinned:');
+    const rowOf = (name: string, rs: typeof s) => ({
+      case: name,
+      'per s (rounds)': rs.map((r) => Math.round(r.perSec)).join(' / '),
+      'p50 ms': rs.map((r) => r.p50).join(' / '),
+      'not logged in': rs.reduce((n, r) => n + r.failed, 0),
+    });
+    console.log(
+      'password logins, personal data sealed per user vs in clear, 8 clients in a closed loop, 3 interleaved rounds of 3 s, not pinned:',
+    );
     table([rowOf('sealed (default): POST /password/login, 303', s), rowOf('in clear: POST /password/login, 303', p)]);
     const mean = (rs: typeof s) => rs.reduce((n, r) => n + r.perSec, 0) / rs.length;
     console.log(`sealed logins/s are ${(mean(s) / mean(p)).toFixed(2)}× logins/s in clear (target: unchanged, bound by Argon2id)`);
@@ -203,8 +244,13 @@ try {
       'p99 ms': rs.map((r) => r.p99).join(' / '),
       'not logged in': rs.reduce((n, r) => n + r.failed, 0),
     });
-    console.log(`password vs passkey logins, one broker, ${workers} clients in a closed loop (this process), 2 interleaved rounds of 3 s, not pinned:`);
-    table([row('password: POST /password/login (Argon2id default, 303)', pw), row('passkey: options + assertion + verify (ES256, 303)', pk)]);
+    console.log(
+      `password vs passkey logins, one broker, ${workers} clients in a closed loop (this process), 2 interleaved rounds of 3 s, not pinned:`,
+    );
+    table([
+      row('password: POST /password/login (Argon2id default, 303)', pw),
+      row('passkey: options + assertion + verify (ES256, 303)', pk),
+    ]);
     const mean = (rs: typeof pw) => rs.reduce((n, r) => n + r.perSec, 0) / rs.length;
     console.log(`passkey logins/s are ${(mean(pk) / mean(pw)).toFixed(1)}× password logins/s in this run`);
   } finally {

@@ -28,7 +28,16 @@ interface Info {
 const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
 
 function authorizePath(info: Info): string {
-  const q = new URLSearchParams({ client_id: 'bench', response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', state: 'bench-state', nonce: 'bench-nonce', code_challenge: challenge, code_challenge_method: 'S256' });
+  const q = new URLSearchParams({
+    client_id: 'bench',
+    response_type: 'code',
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    state: 'bench-state',
+    nonce: 'bench-nonce',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
   return `${info.paths.authorize}?${q}`;
 }
 
@@ -93,7 +102,12 @@ async function codeFlows(info: Info, jar: Map<string, string>, seconds: number):
 }
 
 async function ccToken(info: Info): Promise<string> {
-  const r = await request(`${info.url}${info.paths.token}`, { method: 'POST', headers: FORM, body: 'grant_type=client_credentials', dispatcher });
+  const r = await request(`${info.url}${info.paths.token}`, {
+    method: 'POST',
+    headers: FORM,
+    body: 'grant_type=client_credentials',
+    dispatcher,
+  });
   const b = (await r.body.json()) as { access_token?: string };
   if (!b.access_token) throw new Error(`client_credentials failed at ${info.url}: ${JSON.stringify(b)}`);
   return b.access_token;
@@ -149,12 +163,26 @@ const { child: bareChild, info: bareInfo } = await startChild<{ url: string }>('
 // signature); the broker's are RFC 9068 JWTs. A second oidc-provider issuing ES256 JWT access
 // tokens (through a resource indicator) gives the same-format comparison for client_credentials.
 const { child: jwtChild, info: jwtInfo } = await startChild<Info>('bench/_oauth-servers.ts', ['oidc-provider-jwt']);
-if ((await ccToken(jwtInfo)).split('.').length !== 3) throw new Error('oidc-provider-jwt: client_credentials did not return a JWT access token');
+if ((await ccToken(jwtInfo)).split('.').length !== 3)
+  throw new Error('oidc-provider-jwt: client_credentials did not return a JWT access token');
 const ccOpts = { method: 'POST' as const, headers: FORM, body: 'grant_type=client_credentials' };
 const inOpts = (s: Server) => ({ method: 'POST' as const, headers: FORM, body: `token=${encodeURIComponent(s.token)}` });
-const res = { ccJwt: [] as LoadResult[], cc: { b: [] as LoadResult[], o: [] as LoadResult[] }, in: { b: [] as LoadResult[], o: [] as LoadResult[], bare: [] as LoadResult[], barePost: [] as LoadResult[] }, flows: { b: [] as number[], o: [] as number[] } };
+const res = {
+  ccJwt: [] as LoadResult[],
+  cc: { b: [] as LoadResult[], o: [] as LoadResult[] },
+  in: { b: [] as LoadResult[], o: [] as LoadResult[], bare: [] as LoadResult[], barePost: [] as LoadResult[] },
+  flows: { b: [] as number[], o: [] as number[] },
+};
 const flowErrors = { b: 0, o: 0 };
-const cpuUs = { ccJwt: [] as number[], cc: { b: [] as number[], o: [] as number[] }, in: { b: [] as number[], o: [] as number[] }, flows: { b: [] as number[], o: [] as number[] }, bare: [] as number[], barePost: [] as number[], floor: [] as number[] };
+const cpuUs = {
+  ccJwt: [] as number[],
+  cc: { b: [] as number[], o: [] as number[] },
+  in: { b: [] as number[], o: [] as number[] },
+  flows: { b: [] as number[], o: [] as number[] },
+  bare: [] as number[],
+  barePost: [] as number[],
+  floor: [] as number[],
+};
 const floorRes: LoadResult[] = [];
 try {
   for (const s of [broker, op]) {
@@ -167,7 +195,10 @@ try {
   await load(`${jwtInfo.url}${jwtInfo.paths.token}`, { ...ccOpts, duration: 1 });
   const viaLoad = (r: LoadResult) => r.rps * duration;
   for (let r = 0; r < rounds; r++) {
-    for (const [s, key] of [[broker, 'b'], [op, 'o']] as const) {
+    for (const [s, key] of [
+      [broker, 'b'],
+      [op, 'o'],
+    ] as const) {
       const m = await withCpu(s.info.url, () => load(`${s.info.url}${s.info.paths.token}`, { ...ccOpts, duration }), viaLoad);
       res.cc[key].push(m.r);
       cpuUs.cc[key].push(m.cpuUs);
@@ -187,13 +218,23 @@ try {
     const mf = await withCpu(broker.info.url, () => load(`${broker.info.url}/healthz`, { duration }), viaLoad);
     floorRes.push(mf.r);
     cpuUs.floor.push(mf.cpuUs);
-    for (const [s, key] of [[broker, 'b'], [op, 'o']] as const) {
+    for (const [s, key] of [
+      [broker, 'b'],
+      [op, 'o'],
+    ] as const) {
       const m = await withCpu(s.info.url, () => load(`${s.info.url}${s.info.paths.introspect}`, { ...inOpts(s), duration }), viaLoad);
       res.in[key].push(m.r);
       cpuUs.in[key].push(m.cpuUs);
     }
-    for (const [s, key] of [[broker, 'b'], [op, 'o']] as const) {
-      const m = await withCpu(s.info.url, () => codeFlows(s.info, s.jar, duration), (f) => f.rps * duration);
+    for (const [s, key] of [
+      [broker, 'b'],
+      [op, 'o'],
+    ] as const) {
+      const m = await withCpu(
+        s.info.url,
+        () => codeFlows(s.info, s.jar, duration),
+        (f) => f.rps * duration,
+      );
       res.flows[key].push(m.r.rps);
       cpuUs.flows[key].push(m.cpuUs);
       flowErrors[key] += m.r.errors;
@@ -209,33 +250,121 @@ try {
 const rps = (xs: LoadResult[]) => median(xs.map((x) => x.rps));
 const p99 = (xs: LoadResult[]) => median(xs.map((x) => x.p99));
 const non2xx = (xs: LoadResult[]) => xs.reduce((a, x) => a + x.non2xx + x.errors, 0);
-const b = { cc: { rps: rps(res.cc.b), p99: p99(res.cc.b) }, introspect: { rps: rps(res.in.b), p99: p99(res.in.b) }, flows: { rps: median(res.flows.b) } };
+const b = {
+  cc: { rps: rps(res.cc.b), p99: p99(res.cc.b) },
+  introspect: { rps: rps(res.in.b), p99: p99(res.in.b) },
+  flows: { rps: median(res.flows.b) },
+};
 const o = { cc: { rps: rps(res.cc.o) }, introspect: { rps: rps(res.in.o) }, flows: { rps: median(res.flows.o) } };
 const plain = { rps: rps(res.in.bare), p99: p99(res.in.bare) };
 const plainPost = { rps: rps(res.in.barePost), p99: p99(res.in.barePost) };
 
 const x = (a: number, c: number) => `${(a / c).toFixed(2)}x`;
-console.log(`oauth benchmark — ${machine()} — autocannon -c 50 -d ${duration}; code flows: ${flowConcurrency} concurrent loops for ${duration} s; median of ${rounds} alternating rounds`);
+console.log(
+  `oauth benchmark — ${machine()} — autocannon -c 50 -d ${duration}; code flows: ${flowConcurrency} concurrent loops for ${duration} s; median of ${rounds} alternating rounds`,
+);
 table([
-  { case: 'client_credentials tokens/s (oidc-provider: opaque tokens, its default)', broker: Math.round(b.cc.rps), 'oidc-provider': Math.round(o.cc.rps), ratio: x(b.cc.rps, o.cc.rps), target: '>= 2x', 'broker p99 ms': b.cc.p99, 'errors b/o': `${non2xx(res.cc.b)}/${non2xx(res.cc.o)}` },
-  { case: 'client_credentials tokens/s (oidc-provider: ES256 JWT tokens, same format)', broker: Math.round(b.cc.rps), 'oidc-provider': Math.round(rps(res.ccJwt)), ratio: x(b.cc.rps, rps(res.ccJwt)), target: '>= 2x', 'broker p99 ms': b.cc.p99, 'errors b/o': `${non2xx(res.cc.b)}/${non2xx(res.ccJwt)}` },
-  { case: 'introspections/s', broker: Math.round(b.introspect.rps), 'oidc-provider': Math.round(o.introspect.rps), ratio: x(b.introspect.rps, o.introspect.rps), target: '-', 'broker p99 ms': b.introspect.p99, 'errors b/o': `${non2xx(res.in.b)}/${non2xx(res.in.o)}` },
-  { case: 'code flows/s (authorize+token)', broker: Math.round(b.flows.rps), 'oidc-provider': Math.round(o.flows.rps), ratio: x(b.flows.rps, o.flows.rps), target: '>= 2x', 'broker p99 ms': '-', 'errors b/o': `${flowErrors.b}/${flowErrors.o}` },
+  {
+    case: 'client_credentials tokens/s (oidc-provider: opaque tokens, its default)',
+    broker: Math.round(b.cc.rps),
+    'oidc-provider': Math.round(o.cc.rps),
+    ratio: x(b.cc.rps, o.cc.rps),
+    target: '>= 2x',
+    'broker p99 ms': b.cc.p99,
+    'errors b/o': `${non2xx(res.cc.b)}/${non2xx(res.cc.o)}`,
+  },
+  {
+    case: 'client_credentials tokens/s (oidc-provider: ES256 JWT tokens, same format)',
+    broker: Math.round(b.cc.rps),
+    'oidc-provider': Math.round(rps(res.ccJwt)),
+    ratio: x(b.cc.rps, rps(res.ccJwt)),
+    target: '>= 2x',
+    'broker p99 ms': b.cc.p99,
+    'errors b/o': `${non2xx(res.cc.b)}/${non2xx(res.ccJwt)}`,
+  },
+  {
+    case: 'introspections/s',
+    broker: Math.round(b.introspect.rps),
+    'oidc-provider': Math.round(o.introspect.rps),
+    ratio: x(b.introspect.rps, o.introspect.rps),
+    target: '-',
+    'broker p99 ms': b.introspect.p99,
+    'errors b/o': `${non2xx(res.in.b)}/${non2xx(res.in.o)}`,
+  },
+  {
+    case: 'code flows/s (authorize+token)',
+    broker: Math.round(b.flows.rps),
+    'oidc-provider': Math.round(o.flows.rps),
+    ratio: x(b.flows.rps, o.flows.rps),
+    target: '>= 2x',
+    'broker p99 ms': '-',
+    'errors b/o': `${flowErrors.b}/${flowErrors.o}`,
+  },
 ]);
 table([
   { case: 'bare fastify JSON route (GET /)', 'req/s': Math.round(plain.rps), 'p99 ms': plain.p99 },
-  { case: 'broker GET /healthz (kernel hooks floor)', 'req/s': Math.round(rps(floorRes)), 'p99 ms': p99(floorRes), 'vs bare': `${((100 * rps(floorRes)) / plain.rps).toFixed(1)} %` },
-  { case: 'bare fastify POST form route, introspection-shaped (same request and answer, no work)', 'req/s': Math.round(plainPost.rps), 'p99 ms': plainPost.p99, 'vs bare': `${((100 * plainPost.rps) / plain.rps).toFixed(1)} %` },
-  { case: 'broker introspection (POST, Basic auth)', 'req/s': Math.round(b.introspect.rps), 'p99 ms': b.introspect.p99, 'vs bare': `${((100 * b.introspect.rps) / plain.rps).toFixed(1)} % of GET (target >= 70 %); ${((100 * b.introspect.rps) / plainPost.rps).toFixed(1)} % of the same-shape POST` },
+  {
+    case: 'broker GET /healthz (kernel hooks floor)',
+    'req/s': Math.round(rps(floorRes)),
+    'p99 ms': p99(floorRes),
+    'vs bare': `${((100 * rps(floorRes)) / plain.rps).toFixed(1)} %`,
+  },
+  {
+    case: 'bare fastify POST form route, introspection-shaped (same request and answer, no work)',
+    'req/s': Math.round(plainPost.rps),
+    'p99 ms': plainPost.p99,
+    'vs bare': `${((100 * plainPost.rps) / plain.rps).toFixed(1)} %`,
+  },
+  {
+    case: 'broker introspection (POST, Basic auth)',
+    'req/s': Math.round(b.introspect.rps),
+    'p99 ms': b.introspect.p99,
+    'vs bare': `${((100 * b.introspect.rps) / plain.rps).toFixed(1)} % of GET (target >= 70 %); ${((100 * b.introspect.rps) / plainPost.rps).toFixed(1)} % of the same-shape POST`,
+  },
 ]);
 const us = (xs: number[]) => Math.round(median(xs));
 console.log('server CPU per operation (µs, median round; lower is better; less sensitive to a busy machine than req/s):');
 table([
-  { case: 'client_credentials token (vs opaque)', broker: us(cpuUs.cc.b), 'oidc-provider': us(cpuUs.cc.o), 'capacity ratio': x(median(cpuUs.cc.o), median(cpuUs.cc.b)) },
-  { case: 'client_credentials token (vs ES256 JWT)', broker: us(cpuUs.cc.b), 'oidc-provider': us(cpuUs.ccJwt), 'capacity ratio': x(median(cpuUs.ccJwt), median(cpuUs.cc.b)) },
-  { case: 'introspection', broker: us(cpuUs.in.b), 'oidc-provider': us(cpuUs.in.o), 'capacity ratio': x(median(cpuUs.in.o), median(cpuUs.in.b)) },
-  { case: 'code flow (authorize+token)', broker: us(cpuUs.flows.b), 'oidc-provider': us(cpuUs.flows.o), 'capacity ratio': x(median(cpuUs.flows.o), median(cpuUs.flows.b)) },
-  { case: 'broker GET /healthz (kernel floor)', broker: us(cpuUs.floor), 'oidc-provider': '-', 'capacity ratio': `${((100 * median(cpuUs.bare)) / median(cpuUs.floor)).toFixed(1)} % of bare` },
-  { case: 'bare fastify GET / (vs broker introspection)', broker: us(cpuUs.bare), 'oidc-provider': '-', 'capacity ratio': `introspection at ${((100 * median(cpuUs.bare)) / median(cpuUs.in.b)).toFixed(1)} % of bare` },
-  { case: 'bare fastify POST, introspection-shaped', broker: us(cpuUs.barePost), 'oidc-provider': '-', 'capacity ratio': `introspection at ${((100 * median(cpuUs.barePost)) / median(cpuUs.in.b)).toFixed(1)} % of it; it is at ${((100 * median(cpuUs.bare)) / median(cpuUs.barePost)).toFixed(1)} % of GET /` },
+  {
+    case: 'client_credentials token (vs opaque)',
+    broker: us(cpuUs.cc.b),
+    'oidc-provider': us(cpuUs.cc.o),
+    'capacity ratio': x(median(cpuUs.cc.o), median(cpuUs.cc.b)),
+  },
+  {
+    case: 'client_credentials token (vs ES256 JWT)',
+    broker: us(cpuUs.cc.b),
+    'oidc-provider': us(cpuUs.ccJwt),
+    'capacity ratio': x(median(cpuUs.ccJwt), median(cpuUs.cc.b)),
+  },
+  {
+    case: 'introspection',
+    broker: us(cpuUs.in.b),
+    'oidc-provider': us(cpuUs.in.o),
+    'capacity ratio': x(median(cpuUs.in.o), median(cpuUs.in.b)),
+  },
+  {
+    case: 'code flow (authorize+token)',
+    broker: us(cpuUs.flows.b),
+    'oidc-provider': us(cpuUs.flows.o),
+    'capacity ratio': x(median(cpuUs.flows.o), median(cpuUs.flows.b)),
+  },
+  {
+    case: 'broker GET /healthz (kernel floor)',
+    broker: us(cpuUs.floor),
+    'oidc-provider': '-',
+    'capacity ratio': `${((100 * median(cpuUs.bare)) / median(cpuUs.floor)).toFixed(1)} % of bare`,
+  },
+  {
+    case: 'bare fastify GET / (vs broker introspection)',
+    broker: us(cpuUs.bare),
+    'oidc-provider': '-',
+    'capacity ratio': `introspection at ${((100 * median(cpuUs.bare)) / median(cpuUs.in.b)).toFixed(1)} % of bare`,
+  },
+  {
+    case: 'bare fastify POST, introspection-shaped',
+    broker: us(cpuUs.barePost),
+    'oidc-provider': '-',
+    'capacity ratio': `introspection at ${((100 * median(cpuUs.barePost)) / median(cpuUs.in.b)).toFixed(1)} % of it; it is at ${((100 * median(cpuUs.bare)) / median(cpuUs.barePost)).toFixed(1)} % of GET /`,
+  },
 ]);

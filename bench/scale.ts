@@ -118,7 +118,14 @@ async function measure(size: number, withPg: boolean): Promise<Row> {
     }
     // The CLI's own start-up is in these times; the empty row's audit shows it (an unknown user).
     log(`${row.log}: broker audit user`);
-    const audit = await runCli(['audit', 'user', meta ? meta.sampleUserId : '00000000-0000-4000-8000-000000000000', '--json', '--config', config]);
+    const audit = await runCli([
+      'audit',
+      'user',
+      meta ? meta.sampleUserId : '00000000-0000-4000-8000-000000000000',
+      '--json',
+      '--config',
+      config,
+    ]);
     if (meta && audit.code !== 0) throw new Error(`audit user failed: ${audit.stderr}`);
     row['audit user'] = `${(audit.ms / 1000).toFixed(2)} s${meta ? '' : ' (no user: CLI floor)'}`;
     log(`${row.log}: broker replay`);

@@ -22,7 +22,13 @@ const rows: string[][] = [];
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const row = (what: string, ours: Rate | string, base: Rate | null, unit: string, target: string): void => {
   const v = typeof ours === 'string' ? ours : `${fmt(ours.perSec)} ${unit}`;
-  rows.push([what, v, base ? `${fmt(base.perSec)} ${unit}` : '', base && typeof ours !== 'string' ? `${(ours.perSec / base.perSec).toFixed(2)}×` : '', target]);
+  rows.push([
+    what,
+    v,
+    base ? `${fmt(base.perSec)} ${unit}` : '',
+    base && typeof ours !== 'string' ? `${(ours.perSec / base.perSec).toFixed(2)}×` : '',
+    target,
+  ]);
   console.error(`  ${what}: ${v}`);
 };
 
@@ -56,12 +62,23 @@ try {
     console.error(`  generated ${fmt(n)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const out = execFileSync(
       process.execPath,
-      ['--import', './adapters/cli/ts-register.mjs', 'bench/_store-replay.ts', JSON.stringify({ kind: 'postgres', url, schema: replaySchema, poolMax: 2 })],
+      [
+        '--import',
+        './adapters/cli/ts-register.mjs',
+        'bench/_store-replay.ts',
+        JSON.stringify({ kind: 'postgres', url, schema: replaySchema, poolMax: 2 }),
+      ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
     );
     const { replay } = JSON.parse(out) as { replay: Rate & { peakRssMiB: number } };
     const bare = await measureBarePgRead(url, replaySchema);
-    row(`replay ${fmt(replay.count)} events into core read models (vs bare paged read of the same columns + JSON.parse)`, replay, bare, 'ev/s', '');
+    row(
+      `replay ${fmt(replay.count)} events into core read models (vs bare paged read of the same columns + JSON.parse)`,
+      replay,
+      bare,
+      'ev/s',
+      '',
+    );
     rows.push(['replay peak RSS (child process maxRSS)', `${fmt(replay.peakRssMiB)} MiB`, '', '', '']);
     await admin.query(`DROP SCHEMA "${replaySchema}" CASCADE`);
   }
@@ -81,7 +98,13 @@ try {
         latencies.push((await refused).at - t0);
       }
       latencies.sort((x, y) => x - y);
-      row(`ban through node A until node B refuses the session (${bans} bans)`, `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies[latencies.length - 1].toFixed(1)} ms`, null, '', '≤ 200 ms');
+      row(
+        `ban through node A until node B refuses the session (${bans} bans)`,
+        `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies[latencies.length - 1].toFixed(1)} ms`,
+        null,
+        '',
+        '≤ 200 ms',
+      );
     } finally {
       await Promise.all([a.stop(), b.stop()]);
       await admin.query(`DROP SCHEMA IF EXISTS "${nodeSchema}" CASCADE`);

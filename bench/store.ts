@@ -25,7 +25,8 @@ import { measurePersonalData } from './_personal-measure.js';
 
 const replayEvents = Number(process.env.BENCH_REPLAY_EVENTS ?? 1_000_000);
 const only = process.env.BENCH_STORE_ONLY;
-if (only !== undefined && only !== 'replay' && only !== 'tlog' && only !== 'personal') throw new Error(`BENCH_STORE_ONLY must be 'replay', 'tlog' or 'personal', got ${JSON.stringify(only)}`);
+if (only !== undefined && only !== 'replay' && only !== 'tlog' && only !== 'personal')
+  throw new Error(`BENCH_STORE_ONLY must be 'replay', 'tlog' or 'personal', got ${JSON.stringify(only)}`);
 const personalEvents = Number(process.env.BENCH_PERSONAL_EVENTS ?? 300_000);
 const replayFile = process.env.BENCH_REPLAY_FILE ? path.resolve(process.env.BENCH_REPLAY_FILE) : null;
 const profDir = process.env.BENCH_REPLAY_PROF ? path.resolve(process.env.BENCH_REPLAY_PROF) : null;
@@ -57,13 +58,14 @@ function keptLogEvents(file: string, requested: number): number {
 }
 
 try {
-  if (!only) for (const synchronous of ['FULL', 'NORMAL'] as const) {
-    const store = await SqliteEventStore.open({ path: path.join(dir, `commands-${synchronous}.db`), synchronous });
-    const cmd = await measureCommands(store, { users: 2000, commands: 20_000, concurrency: 50 });
-    await store.close();
-    const bare = measureBareSqlite(path.join(dir, `bare-${synchronous}.db`), synchronous, synchronous === 'FULL' ? 2000 : 5000, 1);
-    row(`commands, 50 callers, ${synchronous} (vs bare 1 insert/tx)`, cmd, bare, '/s', synchronous === 'FULL' ? '≥ 5,000' : '');
-  }
+  if (!only)
+    for (const synchronous of ['FULL', 'NORMAL'] as const) {
+      const store = await SqliteEventStore.open({ path: path.join(dir, `commands-${synchronous}.db`), synchronous });
+      const cmd = await measureCommands(store, { users: 2000, commands: 20_000, concurrency: 50 });
+      await store.close();
+      const bare = measureBareSqlite(path.join(dir, `bare-${synchronous}.db`), synchronous, synchronous === 'FULL' ? 2000 : 5000, 1);
+      row(`commands, 50 callers, ${synchronous} (vs bare 1 insert/tx)`, cmd, bare, '/s', synchronous === 'FULL' ? '≥ 5,000' : '');
+    }
 
   if (!only) {
     const store = await SqliteEventStore.open({ path: path.join(dir, 'batched.db'), synchronous: 'FULL' });
@@ -85,7 +87,13 @@ try {
     const max = Number(process.env.BENCH_TLOG_PROOF_MAX ?? 5_000_000);
     const sizes = [10_000, 100_000, 1_000_000, 5_000_000].filter((s) => s < max).concat(max);
     for (const p of await measureProofs(dir, sizes)) {
-      rows.push([`proofs at ${fmt(p.size)} leaves: inclusion / consistency`, `${p.inclusionMs.toFixed(3)} / ${p.consistencyMs.toFixed(3)} ms`, '', '', p.size >= 5_000_000 ? '< 5 ms' : '']);
+      rows.push([
+        `proofs at ${fmt(p.size)} leaves: inclusion / consistency`,
+        `${p.inclusionMs.toFixed(3)} / ${p.consistencyMs.toFixed(3)} ms`,
+        '',
+        '',
+        p.size >= 5_000_000 ? '< 5 ms' : '',
+      ]);
     }
   }
 
@@ -107,14 +115,19 @@ try {
       });
       await store.close();
       if (replayFile) fs.writeFileSync(`${file}.json`, JSON.stringify({ requested: replayEvents, events: n }));
-      console.error(`  generated ${fmt(n)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB file)`);
+      console.error(
+        `  generated ${fmt(n)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB file)`,
+      );
     }
     const out = execFileSync(
       process.execPath,
       [
         ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-        '--import', './adapters/cli/ts-register.mjs', 'bench/_store-replay.ts',
-        JSON.stringify({ kind: 'sqlite', path: file, synchronous: 'FULL' }), file,
+        '--import',
+        './adapters/cli/ts-register.mjs',
+        'bench/_store-replay.ts',
+        JSON.stringify({ kind: 'sqlite', path: file, synchronous: 'FULL' }),
+        file,
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
     );

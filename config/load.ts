@@ -114,7 +114,9 @@ function checkPluginNames(config: BrokerConfig, source: string, baseDir: string)
     try {
       p.module = locatePlugin(p.name, baseDir);
     } catch (e) {
-      throw new ConfigError(`${where}: unknown plugin "${p.name}" (built in: ${Object.keys(BUILTIN_PLUGINS).join(', ')}; anything else must be a path or an installed package): ${(e as Error).message}`);
+      throw new ConfigError(
+        `${where}: unknown plugin "${p.name}" (built in: ${Object.keys(BUILTIN_PLUGINS).join(', ')}; anything else must be a path or an installed package): ${(e as Error).message}`,
+      );
     }
   }
 }
@@ -133,7 +135,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   if (env.PORT !== undefined && env.PORT !== '') {
     // Named here: the schema would only say `server.port`, and the file may not even set it.
-    if (!/^\d{1,5}$/.test(env.PORT) || Number(env.PORT) > 65535) throw new ConfigError(`environment: PORT=${JSON.stringify(env.PORT)} is not a port number (0-65535)`);
+    if (!/^\d{1,5}$/.test(env.PORT) || Number(env.PORT) > 65535)
+      throw new ConfigError(`environment: PORT=${JSON.stringify(env.PORT)} is not a port number (0-65535)`);
     raw.server.port = env.PORT;
   }
   if (env.HOST) raw.server.host = env.HOST;

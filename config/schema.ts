@@ -1,6 +1,5 @@
 import type { BrokerConfig, SiteConfig, StoreConfig } from './types.js';
 
-
 /**
  * JSON Schema of the broker's own configuration (config/types.ts). Plugin sections
  * (`plugins[i].config`) are validated by each plugin's `configSchema` when the kernel loads it.
@@ -151,7 +150,10 @@ export const brokerConfigSchema = {
           type: 'array',
           items: {
             type: 'object',
-            properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, url: { type: 'string', format: 'uri', pattern: '^https?://' } },
+            properties: {
+              name: { type: 'string', minLength: 1, maxLength: 200 },
+              url: { type: 'string', format: 'uri', pattern: '^https?://' },
+            },
             required: ['name', 'url'],
             additionalProperties: false,
           },

@@ -85,7 +85,10 @@ export interface LoggedIn {
  * broker session for them as a login through an identity provider would (recorded as
  * `LoginSucceeded`, issuer `plugin-testing`). Returns the cookie a browser would hold and its CSRF token.
  */
-export async function logIn(broker: Broker, o: { userId?: string; email?: string; name?: string; admin?: boolean } = {}): Promise<LoggedIn> {
+export async function logIn(
+  broker: Broker,
+  o: { userId?: string; email?: string; name?: string; admin?: boolean } = {},
+): Promise<LoggedIn> {
   const meta = { actor: 'test' };
   const email = o.email ?? `user-${randomBytes(6).toString('hex')}@example.test`;
   const userId = o.userId ?? (await broker.users.register({ email, name: o.name ?? null, via: 'plugin-testing' }, meta)).userId;
@@ -93,7 +96,10 @@ export async function logIn(broker: Broker, o: { userId?: string; email?: string
     const granted = await broker.users.execute(userId, { type: 'grantAdmin' }, meta);
     await broker.projections.waitFor(granted.position);
   }
-  const out = await broker.login.complete({ issuer: 'plugin-testing', subject: userId, userId, email, amr: ['test'] }, { idp: 'plugin-testing' });
+  const out = await broker.login.complete(
+    { issuer: 'plugin-testing', subject: userId, userId, email, amr: ['test'] },
+    { idp: 'plugin-testing' },
+  );
   const cookieName = broker.config.server.insecureCookies ? 'broker_session' : '__Host-broker_session';
   const cookie = `${cookieName}=${out.sessionToken}`;
   const csrfToken = sessionCsrfToken(out.sessionToken);

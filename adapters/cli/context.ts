@@ -53,7 +53,9 @@ export async function openCliContext(argv: string[], io: CliIo): Promise<CliCont
   for (const problem of await loadEventCatalogs(config)) err(io, `warning: ${problem}; its events will read as unknown`);
   const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.dataDir));
   // Opened like the server opens it: personal fields read in clear while their keys exist.
-  const store = withPersonalData(await openEventStore(config.store, config.dataDir), keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
+  const store = withPersonalData(await openEventStore(config.store, config.dataDir), keys.derive('data-keys'), {
+    expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog,
+  });
   return {
     config,
     store,
@@ -88,7 +90,10 @@ export function freshReadModels(extra: AnyProjection[] = []): { engine: Projecti
  * command reads indexes instead of scanning the log. Safe beside a running broker: each batch reads
  * the committed checkpoint inside its write transaction, so no event is applied twice.
  */
-export async function nodeReadModels(ctx: CliContext, extra: AnyProjection[] = []): Promise<{ engine: ProjectionEngine; read: ReadModels; close(): void }> {
+export async function nodeReadModels(
+  ctx: CliContext,
+  extra: AnyProjection[] = [],
+): Promise<{ engine: ProjectionEngine; read: ReadModels; close(): void }> {
   const db = openReadDatabase(ctx.config);
   const read = coreReadModels();
   const engine = new ProjectionEngine(db);

@@ -24,7 +24,9 @@ export class ProgressBar {
     const ratio = Math.min(1, done / this.total);
     const width = Math.max(10, Math.min(40, (this.stream.columns ?? 80) - 40));
     const filled = Math.round(ratio * width);
-    this.stream.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}% ${done}/${this.total}`);
+    this.stream.write(
+      `\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}% ${done}/${this.total}`,
+    );
   }
 
   finish(done: number): void {

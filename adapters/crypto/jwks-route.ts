@@ -8,6 +8,11 @@ import type { SigningKeys } from './signing-keys.js';
  */
 export function registerJwksRoute(app: FastifyInstance, keys: SigningKeys): void {
   app.get('/.well-known/jwks.json', { helmet: false }, async (_req, reply) =>
-    reply.header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').header('access-control-allow-origin', '*').type('application/jwk-set+json').send(JSON.stringify(keys.jwksSync())),
+    reply
+      .header('cache-control', 'public, max-age=300')
+      .header('x-content-type-options', 'nosniff')
+      .header('access-control-allow-origin', '*')
+      .type('application/jwk-set+json')
+      .send(JSON.stringify(keys.jwksSync())),
   );
 }

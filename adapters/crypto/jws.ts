@@ -69,7 +69,8 @@ const B64URL = /^[A-Za-z0-9_-]*$/;
 export function decodeCompact(jws: string, maxLength = 16 * 1024): DecodedJws {
   if (typeof jws !== 'string' || jws.length === 0 || jws.length > maxLength) throw new JwsInvalid('malformed', 'token is malformed');
   const parts = jws.split('.');
-  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p)) || !parts[0] || !parts[1]) throw new JwsInvalid('malformed', 'token is malformed');
+  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p)) || !parts[0] || !parts[1])
+    throw new JwsInvalid('malformed', 'token is malformed');
   let header: JwsHeader;
   let payload: Record<string, unknown>;
   try {
@@ -78,8 +79,10 @@ export function decodeCompact(jws: string, maxLength = 16 * 1024): DecodedJws {
   } catch {
     throw new JwsInvalid('malformed', 'token is malformed');
   }
-  if (!header || typeof header !== 'object' || typeof header.alg !== 'string') throw new JwsInvalid('malformed', 'token header is malformed');
-  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw new JwsInvalid('malformed', 'token payload is not a JSON object');
+  if (!header || typeof header !== 'object' || typeof header.alg !== 'string')
+    throw new JwsInvalid('malformed', 'token header is malformed');
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload))
+    throw new JwsInvalid('malformed', 'token payload is not a JSON object');
   // RFC 7515 §4.1.11: a critical extension we do not understand makes the token invalid.
   if (header.crit !== undefined) throw new JwsInvalid('malformed', 'token uses unsupported critical header parameters');
   return { header, payload, signingInput: `${parts[0]}.${parts[1]}`, signature: Buffer.from(parts[2], 'base64url') };
@@ -107,11 +110,14 @@ export interface ClaimChecks {
 /** exp / nbf / iat / aud / iss checks (RFC 7519 §4.1). */
 export function checkClaims(d: DecodedJws, c: ClaimChecks): void {
   const tol = c.clockToleranceSeconds ?? 0;
-  if (c.typ !== undefined && normalizeTyp(d.header.typ) !== normalizeTyp(c.typ)) throw new JwsInvalid('wrong_typ', 'token type is not accepted here');
+  if (c.typ !== undefined && normalizeTyp(d.header.typ) !== normalizeTyp(c.typ))
+    throw new JwsInvalid('wrong_typ', 'token type is not accepted here');
   const p = d.payload;
   if (p.exp !== undefined && (typeof p.exp !== 'number' || p.exp <= c.now - tol)) throw new JwsInvalid('expired', 'token has expired');
-  if (p.nbf !== undefined && (typeof p.nbf !== 'number' || p.nbf > c.now + tol)) throw new JwsInvalid('not_yet_valid', 'token is not yet valid');
-  if (p.iat !== undefined && (typeof p.iat !== 'number' || p.iat > c.now + tol + 60)) throw new JwsInvalid('not_yet_valid', 'token was issued in the future');
+  if (p.nbf !== undefined && (typeof p.nbf !== 'number' || p.nbf > c.now + tol))
+    throw new JwsInvalid('not_yet_valid', 'token is not yet valid');
+  if (p.iat !== undefined && (typeof p.iat !== 'number' || p.iat > c.now + tol + 60))
+    throw new JwsInvalid('not_yet_valid', 'token was issued in the future');
   if (c.issuer !== undefined && p.iss !== c.issuer) throw new JwsInvalid('wrong_issuer', 'token issuer is not accepted');
   if (c.audience !== undefined) {
     const want = Array.isArray(c.audience) ? c.audience : [c.audience];

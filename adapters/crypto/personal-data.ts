@@ -17,7 +17,6 @@ import {
   DataKeyConflict,
 } from '../../core/index.js';
 
-
 /**
  * Crypto-shredding (issue 19). Personal fields of an event (core/events/personal-fields.ts) are
  * encrypted with AES-256-GCM under the data key of the user they are about before the store
@@ -43,7 +42,9 @@ const dayKeyId = (iso: string): string => `d:${iso.slice(0, 10)}`;
 export class DataKeyUnreadable extends Error {
   override readonly name = 'DataKeyUnreadable';
   constructor(readonly keyId: string) {
-    super(`data key ${keyId} does not open with this master key: is this the master key the broker writing the log uses (secrets.masterKey or <dataDir>/master.key)?`);
+    super(
+      `data key ${keyId} does not open with this master key: is this the master key the broker writing the log uses (secrets.masterKey or <dataDir>/master.key)?`,
+    );
   }
 }
 
@@ -163,7 +164,13 @@ const erasedValues = (s: SealedPersonalData): Record<string, unknown> => Object.
 const NET_FIELD = '_net';
 
 /** Sealed under `key`; with no key (destroyed) only the names of the fields are kept, no value. */
-function sealOrDrop(key: Buffer | null | undefined, k: string, aad: string, values: Record<string, unknown>, names = Object.keys(values)): SealedPersonalData {
+function sealOrDrop(
+  key: Buffer | null | undefined,
+  k: string,
+  aad: string,
+  values: Record<string, unknown>,
+  names = Object.keys(values),
+): SealedPersonalData {
   return key ? { ...seal(key, k, aad, values), f: names } : { k, f: names, c: '' };
 }
 
@@ -258,7 +265,10 @@ export class PersonalDataStore implements EventStore {
     const need = [...new Set(plans.flatMap((p) => (p ? p.keys : [])))];
     const result = await this.sealAndAppend(streamId, events, plans, need, options);
     // Callers get what they appended, in the envelope the store recorded.
-    return { ...result, events: result.events.map((r, i) => (plans[i] ? { ...r, data: events[i].data, metadata: plainMetadata(r.metadata, events[i]) } : r)) };
+    return {
+      ...result,
+      events: result.events.map((r, i) => (plans[i] ? { ...r, data: events[i].data, metadata: plainMetadata(r.metadata, events[i]) } : r)),
+    };
   }
 
   /**
@@ -268,7 +278,13 @@ export class PersonalDataStore implements EventStore {
    * making the same user's first key at once: one commits, the other gets DataKeyConflict, loads
    * the winner's key and seals again.
    */
-  private async sealAndAppend(streamId: string, events: NewEvent[], plans: (Plan | null)[], need: string[], options?: AppendOptions): Promise<AppendResult> {
+  private async sealAndAppend(
+    streamId: string,
+    events: NewEvent[],
+    plans: (Plan | null)[],
+    need: string[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
     for (let attempt = 0; ; attempt++) {
       // Known keys are looked up synchronously: only a user seen for the first time costs a read.
       let missing = need.filter((id) => this.ring.peek(id) === undefined);
@@ -278,14 +294,22 @@ export class PersonalDataStore implements EventStore {
       }
       if (!this.raw.keysInAppend) {
         await this.ring.ensure(missing);
-        return this.raw.append(streamId, events.map((e, i) => (plans[i] ? this.sealEvent(e, plans[i]!, (id) => this.ring.peek(id)) : e)), options);
+        return this.raw.append(
+          streamId,
+          events.map((e, i) => (plans[i] ? this.sealEvent(e, plans[i]!, (id) => this.ring.peek(id)) : e)),
+          options,
+        );
       }
       const fresh = this.ring.fresh(missing);
       const staged = new Map(fresh.map((k) => [k.id, k.key]));
       const keyOf = (id: string) => staged.get(id) ?? this.ring.peek(id);
       const sealed = events.map((e, i) => (plans[i] ? this.sealEvent(e, plans[i]!, keyOf) : e));
       try {
-        const r = await this.raw.append(streamId, sealed, fresh.length ? { ...options, dataKeys: fresh.map(({ id, wrapped }) => ({ id, wrapped })) } : options);
+        const r = await this.raw.append(
+          streamId,
+          sealed,
+          fresh.length ? { ...options, dataKeys: fresh.map(({ id, wrapped }) => ({ id, wrapped })) } : options,
+        );
         this.ring.accept(fresh);
         return r;
       } catch (err) {
@@ -304,7 +328,8 @@ export class PersonalDataStore implements EventStore {
     const day = dayKeyId(e.metadata?.recordedAt ?? new Date().toISOString());
     const subject = decl && data ? data[decl.subject] : null;
     const user = hasData && typeof subject === 'string' && subject ? userKeyId(subject) : null;
-    const nestNet = !!user && !!this.options.expireNetworkDataInLog && [...NETWORK_FIELDS].some((f) => decl!.fields.has(f) && data![f] != null);
+    const nestNet =
+      !!user && !!this.options.expireNetworkDataInLog && [...NETWORK_FIELDS].some((f) => decl!.fields.has(f) && data![f] != null);
     const needDay = !user || metaNet || nestNet;
     return { keys: user ? (needDay ? [user, day] : [user]) : [day], day, user, nestNet };
   }

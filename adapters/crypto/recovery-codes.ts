@@ -14,7 +14,11 @@ export function generateRecoveryCodes(n = 10): string[] {
   return codes;
 }
 
-const normalize = (code: string): string => code.trim().toLowerCase().replace(/[^a-z0-9]/g, '');
+const normalize = (code: string): string =>
+  code
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '');
 
 export function looksLikeRecoveryCode(code: string): boolean {
   return normalize(code).length === 10;
@@ -26,7 +30,9 @@ export function looksLikeRecoveryCode(code: string): boolean {
  * when verifying, so codes handed out earlier keep working until used or re-enrolled.
  */
 export function legacyRecoveryCodeHash(code: string): string {
-  return createHash('sha256').update(`recovery.v1.${normalize(code)}`).digest('hex');
+  return createHash('sha256')
+    .update(`recovery.v1.${normalize(code)}`)
+    .digest('hex');
 }
 
 /**
@@ -40,7 +46,12 @@ export class RecoveryCodes {
   }
 
   hash(code: string): string {
-    return HMAC_PREFIX + createHmac('sha256', this.key).update(`recovery.v2.${normalize(code)}`).digest('hex');
+    return (
+      HMAC_PREFIX +
+      createHmac('sha256', this.key)
+        .update(`recovery.v2.${normalize(code)}`)
+        .digest('hex')
+    );
   }
 
   /** Index of the unused entry that matches, or -1. Every entry is compared, each in constant time. */

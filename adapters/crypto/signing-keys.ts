@@ -151,7 +151,8 @@ export class SigningKeys implements Projection {
 
   /** Makes a fresh key current; the previous one stays published for `overlapSeconds`. */
   async rotate(alg: JwsAlg = this.settings.alg): Promise<{ kid: string; alg: JwsAlg }> {
-    const { privateKey } = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey } =
+      alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
     const priv = privateKey.export({ format: 'jwk' }) as Record<string, string>;
     const publicJwk = alg === 'ES256' ? { kty: 'EC', crv: priv.crv, x: priv.x, y: priv.y } : { kty: 'RSA', n: priv.n, e: priv.e };
     const kid = thumbprint(publicJwk);
@@ -159,7 +160,19 @@ export class SigningKeys implements Projection {
     try {
       const res = await this.store.append(
         SIGNING_KEYS_STREAM,
-        [{ type: 'SigningKeyGenerated', data: { kid, alg, publicJwk, privateJwe: encryptDir(JSON.stringify(priv), this.cipherKey, kid), createdAt: this.clock.now().toISOString() }, metadata: { actor: 'system' } }],
+        [
+          {
+            type: 'SigningKeyGenerated',
+            data: {
+              kid,
+              alg,
+              publicJwk,
+              privateJwe: encryptDir(JSON.stringify(priv), this.cipherKey, kid),
+              createdAt: this.clock.now().toISOString(),
+            },
+            metadata: { actor: 'system' },
+          },
+        ],
         { expectedRevision: expected },
       );
       for (const e of res.events) this.apply(e);
@@ -174,7 +187,10 @@ export class SigningKeys implements Projection {
   /** Checks hourly whether the current key is due for rotation (every node; the log settles races). */
   start(intervalMs = 3600_000): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.ensure().catch((e: unknown) => this.onWarn(`signing key rotation failed: ${String(e)}`)), intervalMs);
+    this.timer = setInterval(
+      () => void this.ensure().catch((e: unknown) => this.onWarn(`signing key rotation failed: ${String(e)}`)),
+      intervalMs,
+    );
     this.timer.unref();
   }
 
@@ -208,7 +224,8 @@ export class SigningKeys implements Projection {
    */
   verifySync(jws: string, opts: VerifyOptions = {}): Record<string, unknown> {
     const d = decodeCompact(jws);
-    if (!SUPPORTED_ALGS.includes(d.header.alg as JwsAlg)) throw new JwsInvalid('alg_not_allowed', `alg ${String(d.header.alg).slice(0, 16)} is not accepted`);
+    if (!SUPPORTED_ALGS.includes(d.header.alg as JwsAlg))
+      throw new JwsInvalid('alg_not_allowed', `alg ${String(d.header.alg).slice(0, 16)} is not accepted`);
     const now = this.clock.now().getTime();
     const k = typeof d.header.kid === 'string' ? this.byKid.get(d.header.kid) : undefined;
     if (!k || !this.isPublished(k, now)) throw new JwsInvalid('unknown_kid', 'token was not signed by a key of this broker');
@@ -227,7 +244,10 @@ export class SigningKeys implements Projection {
     if (this.jwksCache && now < this.jwksCache.until) return this.jwksCache.value;
     const live = [...this.byKid.values()].filter((k) => this.isPublished(k, now));
     // Cached until the next retired key leaves the set, so an expired key is never served.
-    const until = Math.min(now + 60_000, ...live.filter((k) => k.retiredAt !== null).map((k) => k.retiredAt! + this.settings.overlapSeconds * 1000));
+    const until = Math.min(
+      now + 60_000,
+      ...live.filter((k) => k.retiredAt !== null).map((k) => k.retiredAt! + this.settings.overlapSeconds * 1000),
+    );
     this.jwksCache = { until, value: { keys: live.reverse().map((k) => ({ ...k.publicJwk })) } };
     return this.jwksCache.value;
   }

@@ -16,7 +16,10 @@ export const totpStream = (userId: string): string => `totp-${userId}`;
 
 export class TotpCodeRefused extends DomainError {
   constructor(readonly reason: 'bad_totp' | 'totp_replayed') {
-    super(reason === 'totp_replayed' ? 'replayed' : 'unauthenticated', reason === 'totp_replayed' ? 'That code was already used; wait for the next one.' : 'That code is not valid.');
+    super(
+      reason === 'totp_replayed' ? 'replayed' : 'unauthenticated',
+      reason === 'totp_replayed' ? 'That code was already used; wait for the next one.' : 'That code is not valid.',
+    );
   }
 }
 
@@ -69,8 +72,10 @@ export class TotpService {
     } catch {
       throw new DomainError('invalid_input', 'The enrollment form was tampered with; start again.');
     }
-    if (v.sub !== subject || typeof v.s !== 'string') throw new DomainError('invalid_input', 'The enrollment form does not belong to this account.');
-    if (typeof v.exp !== 'number' || v.exp < this.clock.now().getTime() / 1000) throw new DomainError('expired', 'The enrollment form has expired; start again.');
+    if (v.sub !== subject || typeof v.s !== 'string')
+      throw new DomainError('invalid_input', 'The enrollment form does not belong to this account.');
+    if (typeof v.exp !== 'number' || v.exp < this.clock.now().getTime() / 1000)
+      throw new DomainError('expired', 'The enrollment form has expired; start again.');
     return v.s;
   }
 

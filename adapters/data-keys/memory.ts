@@ -37,7 +37,11 @@ export class MemoryDataKeys implements DataKeyTable {
   }
 
   async entries(after: string, limit: number): Promise<{ id: string; wrapped: Buffer | null }[]> {
-    return [...this.keys].filter(([id]) => id > after).sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, limit).map(([id, wrapped]) => ({ id, wrapped }));
+    return [...this.keys]
+      .filter(([id]) => id > after)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .slice(0, limit)
+      .map(([id, wrapped]) => ({ id, wrapped }));
   }
 
   async copyIn(id: string, wrapped: Buffer | null): Promise<void> {

@@ -18,7 +18,10 @@ export class PostgresDataKeys implements DataKeyTable {
     private readonly retry: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
   ) {
     this.t = `"${schema}".data_keys`;
-    this.pool = { query: ((...args: Parameters<pg.Pool['query']>) => this.retry(() => (pool.query as (...a: unknown[]) => Promise<unknown>)(...args))) as pg.Pool['query'] };
+    this.pool = {
+      query: ((...args: Parameters<pg.Pool['query']>) =>
+        this.retry(() => (pool.query as (...a: unknown[]) => Promise<unknown>)(...args))) as pg.Pool['query'],
+    };
   }
   private readonly pool: Pick<pg.Pool, 'query'>;
 
@@ -37,12 +40,17 @@ export class PostgresDataKeys implements DataKeyTable {
   }
 
   async destroy(id: string): Promise<boolean> {
-    const r = await this.pool.query(`UPDATE ${this.t} SET wrapped = NULL, destroyed_at = now() WHERE id = $1 AND wrapped IS NOT NULL`, [id]);
+    const r = await this.pool.query(`UPDATE ${this.t} SET wrapped = NULL, destroyed_at = now() WHERE id = $1 AND wrapped IS NOT NULL`, [
+      id,
+    ]);
     return (r.rowCount ?? 0) > 0;
   }
 
   async liveBefore(prefix: string, before: string): Promise<string[]> {
-    const r = await this.pool.query<{ id: string }>(`SELECT id FROM ${this.t} WHERE id >= $1 AND id < $2 AND wrapped IS NOT NULL ORDER BY id`, [prefix, before]);
+    const r = await this.pool.query<{ id: string }>(
+      `SELECT id FROM ${this.t} WHERE id >= $1 AND id < $2 AND wrapped IS NOT NULL ORDER BY id`,
+      [prefix, before],
+    );
     return r.rows.map((x) => x.id);
   }
 
@@ -51,16 +59,27 @@ export class PostgresDataKeys implements DataKeyTable {
   }
 
   async entries(after: string, limit: number): Promise<{ id: string; wrapped: Buffer | null }[]> {
-    return (await this.pool.query<{ id: string; wrapped: Buffer | null }>(`SELECT id, wrapped FROM ${this.t} WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])).rows;
+    return (
+      await this.pool.query<{ id: string; wrapped: Buffer | null }>(
+        `SELECT id, wrapped FROM ${this.t} WHERE id > $1 ORDER BY id LIMIT $2`,
+        [after, limit],
+      )
+    ).rows;
   }
 
   async copyIn(id: string, wrapped: Buffer | null): Promise<void> {
     if (wrapped) await this.pool.query(`INSERT INTO ${this.t} (id, wrapped) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [id, wrapped]);
-    else await this.pool.query(`INSERT INTO ${this.t} (id, wrapped, destroyed_at) VALUES ($1, NULL, now()) ON CONFLICT (id) DO UPDATE SET wrapped = NULL, destroyed_at = now()`, [id]);
+    else
+      await this.pool.query(
+        `INSERT INTO ${this.t} (id, wrapped, destroyed_at) VALUES ($1, NULL, now()) ON CONFLICT (id) DO UPDATE SET wrapped = NULL, destroyed_at = now()`,
+        [id],
+      );
   }
 
   async counts(): Promise<{ live: number; destroyed: number }> {
-    const r = await this.pool.query<{ live: string; destroyed: string }>(`SELECT count(wrapped) AS live, count(*) - count(wrapped) AS destroyed FROM ${this.t}`);
+    const r = await this.pool.query<{ live: string; destroyed: string }>(
+      `SELECT count(wrapped) AS live, count(*) - count(wrapped) AS destroyed FROM ${this.t}`,
+    );
     return { live: Number(r.rows[0].live), destroyed: Number(r.rows[0].destroyed) };
   }
 }

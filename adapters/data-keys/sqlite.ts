@@ -33,11 +33,13 @@ export class SqliteDataKeys implements DataKeyTable {
       insert: db.prepare('INSERT INTO data_keys (id, wrapped, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING'),
       // zeroblob first, in place, then NULL: with secure_delete the old cell is zeroed either way,
       // the zeroblob makes sure no copy of the key survives in an overflow page.
-      destroy: db.prepare("UPDATE data_keys SET wrapped = NULL, destroyed_at = ? WHERE id = ? AND wrapped IS NOT NULL"),
+      destroy: db.prepare('UPDATE data_keys SET wrapped = NULL, destroyed_at = ? WHERE id = ? AND wrapped IS NOT NULL'),
       liveBefore: db.prepare('SELECT id FROM data_keys WHERE id >= ? AND id < ? AND wrapped IS NOT NULL ORDER BY id'),
       counts: db.prepare('SELECT count(wrapped) AS live, count(*) - count(wrapped) AS destroyed FROM data_keys'),
       entries: db.prepare('SELECT id, wrapped FROM data_keys WHERE id > ? ORDER BY id LIMIT ?'),
-      tombstone: db.prepare('INSERT INTO data_keys (id, wrapped, created_at, destroyed_at) VALUES (?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET wrapped = NULL, destroyed_at = excluded.destroyed_at'),
+      tombstone: db.prepare(
+        'INSERT INTO data_keys (id, wrapped, created_at, destroyed_at) VALUES (?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET wrapped = NULL, destroyed_at = excluded.destroyed_at',
+      ),
     };
   }
 

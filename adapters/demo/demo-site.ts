@@ -83,13 +83,19 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
   const callbackUrl = (): string => `${options.publicUrl}/callback`;
 
   // The page layout links the broker's stylesheet by path: serve the same one from this origin.
-  app.get('/assets/broker.css', async (_req, reply) => reply.type('text/css').header('cache-control', 'public, max-age=3600').send(STYLESHEET));
+  app.get('/assets/broker.css', async (_req, reply) =>
+    reply.type('text/css').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+  );
 
   app.get('/', async (req, reply) => {
     const sub = sessions.get(req.cookies[COOKIE] ?? '');
     const user = sub ? users.get(sub) : undefined;
     if (!user || user.banned) {
-      return page(reply, options.title, html`<h1>${options.title}</h1><p>You are not logged in.</p><p><a class="button" href="/login">Log in with the broker</a></p>`);
+      return page(
+        reply,
+        options.title,
+        html`<h1>${options.title}</h1><p>You are not logged in.</p><p><a class="button" href="/login">Log in with the broker</a></p>`,
+      );
     }
     return page(
       reply,
@@ -114,7 +120,8 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
     const params = new URLSearchParams(req.url.split('?')[1] ?? '');
     const expectedNonce = req.cookies[NONCE_COOKIE];
     try {
-      if (!options.legacyV1Fields && !expectedNonce) throw new HandoffVerificationError('nonce_mismatch', 'no login attempt is pending in this browser');
+      if (!options.legacyV1Fields && !expectedNonce)
+        throw new HandoffVerificationError('nonce_mismatch', 'no login attempt is pending in this browser');
       const v = await verifyHandoff(params, options.keys, {
         now: Date.now(),
         expectedSite: options.siteId,
@@ -122,8 +129,15 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
         seenNonce,
         ...(options.legacyV1Fields ? { legacyV1: { fields: options.legacyV1Fields } } : {}),
       });
-      if (banned.has(v.sub)) return page(reply, 'Banned', html`<h1>Banned</h1><p class="error">This account is banned on ${options.title}.</p>`, 403);
-      users.set(v.sub, { sub: v.sub, email: v.fields.email ?? '', name: v.fields.name ?? '', banned: false, lastLoginAt: new Date().toISOString() });
+      if (banned.has(v.sub))
+        return page(reply, 'Banned', html`<h1>Banned</h1><p class="error">This account is banned on ${options.title}.</p>`, 403);
+      users.set(v.sub, {
+        sub: v.sub,
+        email: v.fields.email ?? '',
+        name: v.fields.name ?? '',
+        banned: false,
+        lastLoginAt: new Date().toISOString(),
+      });
       const sid = randomBytes(24).toString('base64url');
       sessions.set(sid, v.sub);
       reply.clearCookie(NONCE_COOKIE, { path: '/' });
@@ -131,7 +145,12 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
       return reply.redirect('/', 303);
     } catch (err) {
       if (!(err instanceof HandoffVerificationError)) throw err;
-      return page(reply, 'Login refused', html`<h1>Login refused</h1><p class="error">${err.message} (<code>${err.code}</code>)</p><p><a href="/login">Try again</a></p>`, 400);
+      return page(
+        reply,
+        'Login refused',
+        html`<h1>Login refused</h1><p class="error">${err.message} (<code>${err.code}</code>)</p><p><a href="/login">Try again</a></p>`,
+        400,
+      );
     }
   });
 
@@ -160,7 +179,8 @@ export async function createDemoSite(options: DemoSiteOptions): Promise<DemoSite
           throw err;
         }
         const sub = hook.data?.userId;
-        if (typeof sub !== 'string' || typeof hook.timestamp !== 'string') return reply.code(400).send({ error: 'no data.userId or timestamp' });
+        if (typeof sub !== 'string' || typeof hook.timestamp !== 'string')
+          return reply.code(400).send({ error: 'no data.userId or timestamp' });
         if ((applied.get(sub) ?? '') > hook.timestamp) return reply.code(204).send(); // older than what we know: acknowledged, ignored
         applied.set(sub, hook.timestamp);
         if (hook.type === 'user.banned') markBanned(sub);

@@ -59,16 +59,33 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   const hasPasswordLogin = 'password-login' in BUILTIN_PLUGINS;
 
   // The site listens first: the broker's config names its callback and webhook URLs.
-  const site: DemoSite = await createDemoSite({ siteId: 'demo', title: 'Demo site', keys: siteKeys, brokerUrl, publicUrl: '', webhookSecret });
+  const site: DemoSite = await createDemoSite({
+    siteId: 'demo',
+    title: 'Demo site',
+    keys: siteKeys,
+    brokerUrl,
+    publicUrl: '',
+    webhookSecret,
+  });
   let brokerListenUrl = brokerUrl; // known once the broker listens
   // Inbound handoff, server to server: what a customer's auth server does after its own login.
   site.app.get('/crm-login', async (_req, reply) => {
-    const body = JSON.stringify({ sub: 'crm-user-1', email: 'crm-user@customer.test', name: 'CRM User', return_to: `${site.options.publicUrl}/login` });
+    const body = JSON.stringify({
+      sub: 'crm-user-1',
+      email: 'crm-user@customer.test',
+      name: 'CRM User',
+      return_to: `${site.options.publicUrl}/login`,
+    });
     const ts = String(Math.floor(Date.now() / 1000));
     const sig = createHmac('sha256', crmSecret).update(`${ts}.${body}`).digest('hex');
-    const res = await request(`${brokerListenUrl}/handoff/demo-crm`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-handoff-timestamp': ts, 'x-handoff-signature': sig }, body });
+    const res = await request(`${brokerListenUrl}/handoff/demo-crm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-handoff-timestamp': ts, 'x-handoff-signature': sig },
+      body,
+    });
     const answer = (await res.body.json()) as { url?: string; detail?: string };
-    if (res.statusCode !== 201 || !answer.url) return reply.code(502).send(`broker refused the handoff: ${answer.detail ?? res.statusCode}`);
+    if (res.statusCode !== 201 || !answer.url)
+      return reply.code(502).send(`broker refused the handoff: ${answer.detail ?? res.statusCode}`);
     return reply.redirect(answer.url, 303);
   });
   await site.app.listen({ port: opts.sitePort, host: '127.0.0.1' });
@@ -106,7 +123,9 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         name: 'hmac-handoff',
         config: {
           // The demo site also plays "the customer's auth server" (seed 000) to show the inbound direction.
-          servers: [{ id: 'demo-crm', name: 'Demo CRM', secret: crmSecret, provisioning: { policy: 'auto' }, returnTargets: [`${siteUrl}/login`] }],
+          servers: [
+            { id: 'demo-crm', name: 'Demo CRM', secret: crmSecret, provisioning: { policy: 'auto' }, returnTargets: [`${siteUrl}/login`] },
+          ],
         },
       },
       // The demo site's webhook is on loopback, which the SSRF guard refuses unless allowed.
@@ -124,7 +143,11 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       for (const u of [DEMO_USER, { ...DEMO_ADMIN, admin: true }]) {
         if (await broker.users.findByEmail(u.email)) continue;
         const { userId } = await broker.users.register({ email: u.email, name: u.name, admin: 'admin' in u }, { actor: 'demo' });
-        const r = await broker.users.execute(userId, { type: 'setPassword', passwordHash: await new PasswordHasher().hash(u.password) }, { actor: 'demo' });
+        const r = await broker.users.execute(
+          userId,
+          { type: 'setPassword', passwordHash: await new PasswordHasher().hash(u.password) },
+          { actor: 'demo' },
+        );
         await broker.projections.waitFor(r.position);
       }
     }

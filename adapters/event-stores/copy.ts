@@ -1,11 +1,21 @@
-import { ChainVerifier, ImportBreaksChain, eventHash, type ChainBreak, type EventStore, type NewEvent, type RecordedEvent } from '../../core/index.js';
+import {
+  ChainVerifier,
+  ImportBreaksChain,
+  eventHash,
+  type ChainBreak,
+  type EventStore,
+  type NewEvent,
+  type RecordedEvent,
+} from '../../core/index.js';
 
 /** The source log has a broken hash chain: nothing is copied from a log that was edited. */
 export class BrokenLog extends Error {
   override readonly name = 'BrokenLog';
   constructor(readonly breaks: ChainBreak[]) {
     const b = breaks[0];
-    super(`the source log's hash chain is broken (${breaks.length} break(s); first: stream ${b.streamId} revision ${b.revision} at position ${b.position}: ${b.problem})`);
+    super(
+      `the source log's hash chain is broken (${breaks.length} break(s); first: stream ${b.streamId} revision ${b.revision} at position ${b.position}: ${b.problem})`,
+    );
   }
 }
 
@@ -20,7 +30,10 @@ export class TargetDiffers extends Error {
 /** The target stored an event whose hash differs from the source's (or whose chain breaks there). */
 export class CopyMismatch extends Error {
   override readonly name = 'CopyMismatch';
-  constructor(readonly source: RecordedEvent, readonly problem: string) {
+  constructor(
+    readonly source: RecordedEvent,
+    readonly problem: string,
+  ) {
     super(`event ${source.id} (stream ${source.streamId} revision ${source.revision}) arrived changed: ${problem}`);
   }
 }
@@ -65,7 +78,7 @@ async function tailOf(store: EventStore, head: number, n: number): Promise<Recor
   for (let span = n; ; span *= 4) {
     const from = Math.max(0, head - span);
     const got: RecordedEvent[] = [];
-    for (let after = from; ; ) {
+    for (let after = from; ;) {
       const page = await store.readAll({ after, limit: 5000 });
       got.push(...page);
       if (page.length < 5000) break;
@@ -141,9 +154,11 @@ export async function copyEvents(from: EventStore, to: EventStore, options: Copy
         // Still in what the target holds: the target's last events must come up here, in order.
         const t = tail[matched];
         if (e.id === t.id) {
-          if (e.hash !== t.hash || e.streamId !== t.streamId || e.revision !== t.revision) throw new TargetDiffers(`its event ${t.id} differs from the source's`);
+          if (e.hash !== t.hash || e.streamId !== t.streamId || e.revision !== t.revision)
+            throw new TargetDiffers(`its event ${t.id} differs from the source's`);
           matched++;
-        } else if (matched > 0) throw new TargetDiffers(`its last events are not in the source's order (expected ${t.id} after ${tail[matched - 1].id})`);
+        } else if (matched > 0)
+          throw new TargetDiffers(`its last events are not in the source's order (expected ${t.id} after ${tail[matched - 1].id})`);
         if (matched === tail.length) resumedAfter = verifier.checked;
         continue;
       }
@@ -153,7 +168,8 @@ export async function copyEvents(from: EventStore, to: EventStore, options: Copy
     }
     options.onProgress?.({ phase: 'verify', done: verifier.checked, total });
   }
-  if (matched < tail.length) throw new TargetDiffers(`its event ${tail[matched].id} at position ${tail[matched].position} is not in the source`);
+  if (matched < tail.length)
+    throw new TargetDiffers(`its event ${tail[matched].id} at position ${tail[matched].position} is not in the source`);
   if (batch.length) await send();
   await settle();
   if (copied === 0) options.onProgress?.({ phase: 'copy', done: resumedAfter, total: resumedAfter });
@@ -176,7 +192,13 @@ function appender(to: EventStore, maxRun: number): (batch: RecordedEvent[]) => P
     const first = run[0];
     const res = await to.append(
       first.streamId,
-      run.map((e): NewEvent => ({ id: e.id, type: e.type as NewEvent['type'], version: e.version, data: e.data as NewEvent['data'], metadata: e.metadata })),
+      run.map((e): NewEvent => ({
+        id: e.id,
+        type: e.type as NewEvent['type'],
+        version: e.version,
+        data: e.data as NewEvent['data'],
+        metadata: e.metadata,
+      })),
       { expectedRevision: first.revision === 0 ? 'no_stream' : first.revision - 1 },
     );
     res.events.forEach((got, i) => {

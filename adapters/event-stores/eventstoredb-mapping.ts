@@ -137,4 +137,3 @@ export function toEsdbExpectedRevision(e: ExpectedRevision | undefined): 'any' |
 export function fromEsdbCurrentRevision(r: 'no_stream' | bigint | undefined): number {
   return r === undefined || r === 'no_stream' ? -1 : Number(r);
 }
-

@@ -106,7 +106,11 @@ export class EventStoreDbEventStore implements EventStore {
 
   private async lastEvent(streamId: string): Promise<RecordedEvent | null> {
     try {
-      for await (const r of this.client.readStream<JSONEventType>(this.prefix + streamId, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })) {
+      for await (const r of this.client.readStream<JSONEventType>(this.prefix + streamId, {
+        direction: BACKWARDS,
+        fromRevision: END,
+        maxCount: 1,
+      })) {
         return this.map(r);
       }
     } catch (err) {
@@ -121,7 +125,11 @@ export class EventStoreDbEventStore implements EventStore {
     if (options.maxCount === 0) return out;
     try {
       const from = options.fromRevision ? BigInt(options.fromRevision) : START;
-      for await (const r of this.client.readStream<JSONEventType>(this.prefix + streamId, { direction: FORWARDS, fromRevision: from, ...(options.maxCount !== undefined ? { maxCount: BigInt(options.maxCount) } : {}) })) {
+      for await (const r of this.client.readStream<JSONEventType>(this.prefix + streamId, {
+        direction: FORWARDS,
+        fromRevision: from,
+        ...(options.maxCount !== undefined ? { maxCount: BigInt(options.maxCount) } : {}),
+      })) {
         const e = this.map(r);
         if (e) out.push(e);
       }
@@ -136,7 +144,8 @@ export class EventStoreDbEventStore implements EventStore {
     const after = options.after ?? 0;
     const limit = options.limit ?? 5000;
     const out: RecordedEvent[] = [];
-    let from: Position | typeof START = after > 0 ? (this.positions.get(after) ?? { commit: BigInt(after), prepare: BigInt(after) }) : START;
+    let from: Position | typeof START =
+      after > 0 ? (this.positions.get(after) ?? { commit: BigInt(after), prepare: BigInt(after) }) : START;
     // readAll cannot filter server-side: keep reading until `limit` broker events or the end.
     for (;;) {
       let seen = 0;

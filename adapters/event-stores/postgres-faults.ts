@@ -27,7 +27,10 @@ export class PgFaultLog implements StoreFaults {
 
   listenerLost(err: unknown): void {
     this.connectionsLost++;
-    this.logger?.warn({ schema: this.schema, err: why(err) }, 'postgres: LISTEN connection lost; reconnecting (subscriptions poll meanwhile)');
+    this.logger?.warn(
+      { schema: this.schema, err: why(err) },
+      'postgres: LISTEN connection lost; reconnecting (subscriptions poll meanwhile)',
+    );
   }
 
   listenerReconnected(): void {

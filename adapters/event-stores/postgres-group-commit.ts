@@ -1,5 +1,12 @@
 import type pg from 'pg';
-import { type WrongExpectedRevision, checkExpectedRevision, sealEvents, type ExpectedRevision, type NewEvent, type RecordedEvent } from '../../core/index.js';
+import {
+  type WrongExpectedRevision,
+  checkExpectedRevision,
+  sealEvents,
+  type ExpectedRevision,
+  type NewEvent,
+  type RecordedEvent,
+} from '../../core/index.js';
 import { isConnectionError } from './postgres-retry.js';
 import type { pgStatements } from './postgres-sql.js';
 
@@ -100,7 +107,9 @@ export class GroupCommitter {
     });
   }
 
-  private async commit(batch: PendingAppend[]): Promise<({ ok: true; sealed: RecordedEvent[] } | { ok: false; err: WrongExpectedRevision })[]> {
+  private async commit(
+    batch: PendingAppend[],
+  ): Promise<({ ok: true; sealed: RecordedEvent[] } | { ok: false; err: WrongExpectedRevision })[]> {
     const { pool, sql } = this.deps;
     const client = await pool.connect();
     let destroy = false;
@@ -108,7 +117,12 @@ export class GroupCommitter {
       await client.query('BEGIN');
       const streams = [...new Set(batch.map((p) => p.streamId))];
       const total = batch.reduce((n, p) => n + p.events.length, 0);
-      let begun: pg.QueryResult<{ first_position: string | null; stream_id: string | null; stream_revision: number | null; last_hash: string | null }>;
+      let begun: pg.QueryResult<{
+        first_position: string | null;
+        stream_id: string | null;
+        stream_revision: number | null;
+        last_hash: string | null;
+      }>;
       try {
         begun = await client.query(sql.beginMany, [streams, total]);
       } catch (err) {
@@ -117,7 +131,8 @@ export class GroupCommitter {
       }
       let position = Number(begun.rows[0].first_position);
       const heads = new Map<string, Head>();
-      for (const r of begun.rows.slice(1)) heads.set(r.stream_id!, { revision: r.stream_revision!, hash: r.last_hash!, existed: true, position: 0 });
+      for (const r of begun.rows.slice(1))
+        heads.set(r.stream_id!, { revision: r.stream_revision!, hash: r.last_hash!, existed: true, position: 0 });
       const outcomes = batch.map((p) => {
         const head = heads.get(p.streamId) ?? { revision: -1, hash: '', existed: false, position: 0 };
         heads.set(p.streamId, head);

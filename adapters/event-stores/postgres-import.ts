@@ -9,7 +9,11 @@ import { jsonColumn as col, type pgStatements } from './postgres-sql.js';
  * import's transaction runs (the table lock below). Every row goes in one multi-row INSERT (importMany),
  * with the streams' new heads in the same statement.
  */
-export async function importEventsPg(pool: pg.Pool, sql: ReturnType<typeof pgStatements>, events: readonly RecordedEvent[]): Promise<number> {
+export async function importEventsPg(
+  pool: pg.Pool,
+  sql: ReturnType<typeof pgStatements>,
+  events: readonly RecordedEvent[],
+): Promise<number> {
   if (events.length === 0) return Number((await pool.query<{ head: string }>(sql.head)).rows[0].head);
   const client = await pool.connect();
   let destroy = false;

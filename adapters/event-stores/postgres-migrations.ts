@@ -226,7 +226,9 @@ export async function migrate(client: pg.ClientBase, schema: string, options: { 
     await client.query(
       `CREATE TABLE IF NOT EXISTS "${s}".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM "${s}".schema_migrations`)).rows.map((r) => r.version));
+    const done = new Set(
+      (await client.query<{ version: number }>(`SELECT version FROM "${s}".schema_migrations`)).rows.map((r) => r.version),
+    );
     for (const m of MIGRATIONS) {
       // upTo: tests build a schema as an older build left it, then let the store upgrade it.
       if (done.has(m.version) || m.version > (options.upTo ?? Infinity)) continue;
@@ -236,7 +238,9 @@ export async function migrate(client: pg.ClientBase, schema: string, options: { 
     }
     const newest = Math.max(0, ...done, ...applied);
     if (newest > LATEST_SCHEMA_VERSION) {
-      throw new Error(`schema "${s}" is at migration ${newest}, newer than this build knows (${LATEST_SCHEMA_VERSION}); upgrade the broker`);
+      throw new Error(
+        `schema "${s}" is at migration ${newest}, newer than this build knows (${LATEST_SCHEMA_VERSION}); upgrade the broker`,
+      );
     }
     await client.query('COMMIT');
   } catch (err) {

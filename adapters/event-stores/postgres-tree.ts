@@ -82,7 +82,9 @@ export class PostgresTree implements TransparencyTree {
     try {
       await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS_TREE, this.s]);
       try {
-        const head = await client.query<{ idx: string; position: string }>(`SELECT idx, position FROM "${this.s}".tlog_leaves ORDER BY idx DESC LIMIT 1`);
+        const head = await client.query<{ idx: string; position: string }>(
+          `SELECT idx, position FROM "${this.s}".tlog_leaves ORDER BY idx DESC LIMIT 1`,
+        );
         const size = head.rows.length ? Number(head.rows[0].idx) + 1 : 0;
         let last = head.rows.length ? Number(head.rows[0].position) : 0;
         const f = this.frontier && this.frontier.size === size ? this.frontier.clone() : await this.loadEdge(client, size);
@@ -158,7 +160,11 @@ export class PostgresTree implements TransparencyTree {
     const r = await client.query<{ level: number; idx: string; hash: Buffer }>(
       `SELECT 0 AS level, idx, hash FROM "${this.s}".tlog_leaves WHERE idx = ANY($1::bigint[])
        UNION ALL SELECT n.level, n.idx, n.hash FROM "${this.s}".tlog_nodes n JOIN unnest($2::smallint[], $3::bigint[]) AS k(level, idx) ON n.level = k.level AND n.idx = k.idx`,
-      [keys.filter((k) => k[0] === 0).map((k) => k[1]), keys.filter((k) => k[0] > 0).map((k) => k[0]), keys.filter((k) => k[0] > 0).map((k) => k[1])],
+      [
+        keys.filter((k) => k[0] === 0).map((k) => k[1]),
+        keys.filter((k) => k[0] > 0).map((k) => k[0]),
+        keys.filter((k) => k[0] > 0).map((k) => k[1]),
+      ],
     );
     return new Map(r.rows.map((x) => [nodeKey(x.level, Number(x.idx)), x.hash]));
   }
@@ -193,21 +199,33 @@ export class PostgresTree implements TransparencyTree {
   }
 
   async leaves(from: number, limit: number): Promise<TreeLeaf[]> {
-    const r = await this.pool.query<[string, string, Buffer]>({ text: `SELECT idx, position, hash FROM "${this.s}".tlog_leaves WHERE idx >= $1 ORDER BY idx LIMIT $2`, values: [from, limit], rowMode: 'array' });
+    const r = await this.pool.query<[string, string, Buffer]>({
+      text: `SELECT idx, position, hash FROM "${this.s}".tlog_leaves WHERE idx >= $1 ORDER BY idx LIMIT $2`,
+      values: [from, limit],
+      rowMode: 'array',
+    });
     return r.rows.map(([i, p, h]) => ({ index: Number(i), position: Number(p), hash: h }));
   }
 
   async leafAtPosition(position: number): Promise<TreeLeaf | null> {
-    const r = await this.pool.query<{ idx: string; hash: Buffer }>(`SELECT idx, hash FROM "${this.s}".tlog_leaves WHERE position = $1`, [position]);
+    const r = await this.pool.query<{ idx: string; hash: Buffer }>(`SELECT idx, hash FROM "${this.s}".tlog_leaves WHERE position = $1`, [
+      position,
+    ]);
     return r.rows.length ? { index: Number(r.rows[0].idx), position, hash: r.rows[0].hash } : null;
   }
 
   async recordCheckpoint(c: StoredCheckpoint): Promise<void> {
-    await this.pool.query(`INSERT INTO "${this.s}".tlog_checkpoints (size, root, note, issued_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [c.size, c.root, c.note, c.issuedAt]);
+    await this.pool.query(
+      `INSERT INTO "${this.s}".tlog_checkpoints (size, root, note, issued_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [c.size, c.root, c.note, c.issuedAt],
+    );
   }
 
   async checkpoints(limit: number): Promise<StoredCheckpoint[]> {
-    const r = await this.pool.query<{ size: string; root: Buffer; note: string; issued_at: Date }>(`SELECT size, root, note, issued_at FROM "${this.s}".tlog_checkpoints ORDER BY size DESC LIMIT $1`, [limit]);
+    const r = await this.pool.query<{ size: string; root: Buffer; note: string; issued_at: Date }>(
+      `SELECT size, root, note, issued_at FROM "${this.s}".tlog_checkpoints ORDER BY size DESC LIMIT $1`,
+      [limit],
+    );
     return r.rows.map((x) => ({ size: Number(x.size), root: x.root, note: x.note, issuedAt: x.issued_at.toISOString() }));
   }
 
@@ -219,7 +237,10 @@ export class PostgresTree implements TransparencyTree {
   }
 
   async witnessAcks(size: number): Promise<WitnessAck[]> {
-    const r = await this.pool.query<{ witness: string; ok: boolean; detail: string; at: Date }>(`SELECT witness, ok, detail, at FROM "${this.s}".tlog_witness_acks WHERE size = $1 ORDER BY witness`, [size]);
+    const r = await this.pool.query<{ witness: string; ok: boolean; detail: string; at: Date }>(
+      `SELECT witness, ok, detail, at FROM "${this.s}".tlog_witness_acks WHERE size = $1 ORDER BY witness`,
+      [size],
+    );
     return r.rows.map((x) => ({ size, witness: x.witness, ok: x.ok, detail: x.detail, at: x.at.toISOString() }));
   }
 }

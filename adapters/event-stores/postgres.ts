@@ -111,7 +111,9 @@ export class PostgresEventStore implements EventStore {
     if (options.tree !== false) this.tree = new PostgresTree(this.pool, this.schema);
     this.dataKeys = new PostgresDataKeys(this.pool, this.schema, (fn) => this.withRetry(fn));
     this.committer =
-      options.groupCommit === false ? null : new GroupCommitter({ pool: this.pool, sql: this.sql, appendOnce: (s, e, x) => this.appendOnce(s, e, x) });
+      options.groupCommit === false
+        ? null
+        : new GroupCommitter({ pool: this.pool, sql: this.sql, appendOnce: (s, e, x) => this.appendOnce(s, e, x) });
   }
 
   static async open(options: PostgresStoreOptions): Promise<PostgresEventStore> {
@@ -144,7 +146,7 @@ export class PostgresEventStore implements EventStore {
     const deadline = Date.now() + this.retry.deadlineMs;
     let delay = this.retry.initialDelayMs;
     let uncertain = false;
-    for (let conflicts = 0; ; ) {
+    for (let conflicts = 0; ;) {
       try {
         if (uncertain) {
           const done = await this.findCommitted(streamId, ids);
@@ -153,7 +155,9 @@ export class PostgresEventStore implements EventStore {
             return done;
           }
         }
-        const sealed = this.committer ? await this.committer.submit(streamId, withIds, expected) : await this.appendOnce(streamId, withIds, expected);
+        const sealed = this.committer
+          ? await this.committer.submit(streamId, withIds, expected)
+          : await this.appendOnce(streamId, withIds, expected);
         this.afterCommit();
         const last = sealed[sealed.length - 1];
         return { revision: last.revision, position: last.position, events: sealed };
@@ -232,7 +236,8 @@ export class PostgresEventStore implements EventStore {
     const r = await this.withRetry(() => this.pool.query<EventRow>(this.sql.byIds, [ids]));
     if (r.rows.length === 0) return null;
     const events = r.rows.map(rowToEvent);
-    if (events.length !== ids.length || events.some((e, i) => e.streamId !== streamId || e.id !== ids[i])) throw new DuplicateEventId(events[0].id);
+    if (events.length !== ids.length || events.some((e, i) => e.streamId !== streamId || e.id !== ids[i]))
+      throw new DuplicateEventId(events[0].id);
     const last = events[events.length - 1];
     return { revision: last.revision, position: last.position, events };
   }
@@ -370,6 +375,11 @@ export class PostgresEventStore implements EventStore {
 
   private withRetry<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new EventStoreClosed());
-    return retryOnConnectionError(fn, this.retry, () => this.closed, (attempt, delay, err) => this.faults.retried('read', attempt, delay, err));
+    return retryOnConnectionError(
+      fn,
+      this.retry,
+      () => this.closed,
+      (attempt, delay, err) => this.faults.retried('read', attempt, delay, err),
+    );
   }
 }

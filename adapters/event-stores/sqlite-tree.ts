@@ -27,7 +27,10 @@ CREATE TABLE IF NOT EXISTS tlog_witness_acks (size INTEGER NOT NULL, witness TEX
 export class SqliteTree implements TransparencyTree {
   /** The right edge as of `frontier.size` leaves; reloaded whenever the file says otherwise. */
   private frontier: Frontier | null = null;
-  private readonly stmt: Record<'size' | 'lastPos' | 'leaf' | 'node' | 'leaves' | 'leafAt' | 'addCp' | 'cps' | 'addAck' | 'acks', Database.Statement>;
+  private readonly stmt: Record<
+    'size' | 'lastPos' | 'leaf' | 'node' | 'leaves' | 'leafAt' | 'addCp' | 'cps' | 'addAck' | 'acks',
+    Database.Statement
+  >;
   private readonly insertLeaf: Database.Statement;
   private readonly insertNode: Database.Statement;
 
@@ -41,7 +44,11 @@ export class SqliteTree implements TransparencyTree {
       leaves: db.prepare('SELECT idx, position, hash FROM tlog_leaves WHERE idx >= ? ORDER BY idx LIMIT ?').raw(),
       // Positions are dense, so leaf position - 1 is the first guess; no index on position (one
       // b-tree less per append). Only a log with an accepted gap falls back to the scan.
-      leafAt: db.prepare('SELECT idx, position, hash FROM tlog_leaves WHERE idx = ? AND position = ? UNION ALL SELECT idx, position, hash FROM tlog_leaves WHERE position = ? LIMIT 1').raw(),
+      leafAt: db
+        .prepare(
+          'SELECT idx, position, hash FROM tlog_leaves WHERE idx = ? AND position = ? UNION ALL SELECT idx, position, hash FROM tlog_leaves WHERE position = ? LIMIT 1',
+        )
+        .raw(),
       addCp: db.prepare('INSERT OR IGNORE INTO tlog_checkpoints (size, root, note, issued_at) VALUES (?, ?, ?, ?)'),
       cps: db.prepare('SELECT size, root, note, issued_at FROM tlog_checkpoints ORDER BY size DESC LIMIT ?').raw(),
       addAck: db.prepare('REPLACE INTO tlog_witness_acks (size, witness, ok, detail, at) VALUES (?, ?, ?, ?, ?)'),
@@ -97,7 +104,10 @@ export class SqliteTree implements TransparencyTree {
    * at a gap without failing: the store still opens, so `audit verify` can report it, and the
    * broker's start check refuses the log.
    */
-  backfill(readAfter: (position: number, limit: number) => Pick<RecordedEvent, 'position' | 'hash'>[]): { added: number; gap: TreePositionGap | null } {
+  backfill(readAfter: (position: number, limit: number) => Pick<RecordedEvent, 'position' | 'hash'>[]): {
+    added: number;
+    gap: TreePositionGap | null;
+  } {
     let added = 0;
     for (;;) {
       const size = this.stmt.size.get() as number;
@@ -119,18 +129,20 @@ export class SqliteTree implements TransparencyTree {
   readAfter: ((position: number, limit: number) => Pick<RecordedEvent, 'position' | 'hash'>[]) | null = null;
 
   async rebuild(): Promise<void> {
-    this.db.transaction(() => {
-      this.db.exec('DELETE FROM tlog_leaves; DELETE FROM tlog_nodes;');
-      this.invalidate();
-      let after = 0;
-      for (;;) {
-        const page = this.readAfter!(after, 5000);
-        if (!page.length) break;
-        this.appendEvents(page, true); // the accepted log may have gaps: they stay visible to audit verify
-        after = page[page.length - 1].position;
-      }
-      this.db.prepare('DELETE FROM tlog_checkpoints WHERE size >= ?').run(this.stmt.size.get());
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.db.exec('DELETE FROM tlog_leaves; DELETE FROM tlog_nodes;');
+        this.invalidate();
+        let after = 0;
+        for (;;) {
+          const page = this.readAfter!(after, 5000);
+          if (!page.length) break;
+          this.appendEvents(page, true); // the accepted log may have gaps: they stay visible to audit verify
+          after = page[page.length - 1].position;
+        }
+        this.db.prepare('DELETE FROM tlog_checkpoints WHERE size >= ?').run(this.stmt.size.get());
+      })
+      .immediate();
   }
 
   async size(): Promise<number> {
@@ -160,7 +172,12 @@ export class SqliteTree implements TransparencyTree {
   }
 
   async checkpoints(limit: number): Promise<StoredCheckpoint[]> {
-    return (this.stmt.cps.all(limit) as [number, Hash, string, string][]).map(([size, root, note, issuedAt]) => ({ size, root, note, issuedAt }));
+    return (this.stmt.cps.all(limit) as [number, Hash, string, string][]).map(([size, root, note, issuedAt]) => ({
+      size,
+      root,
+      note,
+      issuedAt,
+    }));
   }
 
   async recordWitnessAck(a: WitnessAck): Promise<void> {
@@ -168,6 +185,12 @@ export class SqliteTree implements TransparencyTree {
   }
 
   async witnessAcks(size: number): Promise<WitnessAck[]> {
-    return (this.stmt.acks.all(size) as [number, string, number, string, string][]).map(([s, witness, ok, detail, at]) => ({ size: s, witness, ok: ok === 1, detail, at }));
+    return (this.stmt.acks.all(size) as [number, string, number, string, string][]).map(([s, witness, ok, detail, at]) => ({
+      size: s,
+      witness,
+      ok: ok === 1,
+      detail,
+      at,
+    }));
   }
 }

@@ -154,8 +154,16 @@ export class SqliteEventStore implements EventStore {
       const sealed = sealEvents(p.streamId, p.events, state.revision, state.hash, head + 1);
       for (const e of sealed) {
         this.stmt.insert.run(
-          e.position, e.streamId, e.revision, e.id, e.type, e.version,
-          JSON.stringify(e.data ?? null), JSON.stringify(e.metadata), e.prevHash, e.hash,
+          e.position,
+          e.streamId,
+          e.revision,
+          e.id,
+          e.type,
+          e.version,
+          JSON.stringify(e.data ?? null),
+          JSON.stringify(e.metadata),
+          e.prevHash,
+          e.hash,
         );
       }
       const end = sealed[sealed.length - 1];
@@ -174,7 +182,18 @@ export class SqliteEventStore implements EventStore {
         }
         checkImportLink(e, state);
         head++;
-        this.stmt.insert.run(head, e.streamId, e.revision, e.id, e.type, e.version, JSON.stringify(e.data ?? null), JSON.stringify(e.metadata), e.prevHash, e.hash);
+        this.stmt.insert.run(
+          head,
+          e.streamId,
+          e.revision,
+          e.id,
+          e.type,
+          e.version,
+          JSON.stringify(e.data ?? null),
+          JSON.stringify(e.metadata),
+          e.prevHash,
+          e.hash,
+        );
         streams.set(e.streamId, { revision: e.revision, hash: e.hash });
       }
       tree?.appendEvents(events.map((e, i) => ({ position: head - events.length + 1 + i, hash: e.hash })));
@@ -296,7 +315,10 @@ export class SqliteEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     if (this.closed) throw new EventStoreClosed();
-    const rows = options.maxCount !== undefined ? this.stmt.streamLimit.all(streamId, options.fromRevision ?? 0, options.maxCount) : this.stmt.stream.all(streamId, options.fromRevision ?? 0);
+    const rows =
+      options.maxCount !== undefined
+        ? this.stmt.streamLimit.all(streamId, options.fromRevision ?? 0, options.maxCount)
+        : this.stmt.stream.all(streamId, options.fromRevision ?? 0);
     return (rows as Row[]).map(toEvent);
   }
 

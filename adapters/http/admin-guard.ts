@@ -31,7 +31,9 @@ export class AdminGuard {
     private readonly read: ReadModels,
     apiTokens: { name: string; tokenHash: string }[],
   ) {
-    this.tokenHashes = apiTokens.filter((t) => /^[0-9a-f]{64}$/i.test(t.tokenHash)).map((t) => ({ name: t.name, hash: Buffer.from(t.tokenHash, 'hex') }));
+    this.tokenHashes = apiTokens
+      .filter((t) => /^[0-9a-f]{64}$/i.test(t.tokenHash))
+      .map((t) => ({ name: t.name, hash: Buffer.from(t.tokenHash, 'hex') }));
   }
 
   /** The principal, or null after sending the refusal. */

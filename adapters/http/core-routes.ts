@@ -29,7 +29,9 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
   const { projections, store, login, state } = deps;
   const web = deps.webFor(app);
 
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
+    status: 'ok',
+  }));
 
   // Ready: started, caught up with the log once, the read models no further behind than
   // `readModels.readyMaxLag` events, and applying (not stalled on a database error). A node under
@@ -40,21 +42,26 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
     const lag = Math.max(0, head - projections.position);
     const quarantined = deps.quarantines?.() ?? [];
     const critical = quarantined.find((q) => deps.critical?.(q));
-    const rebuilding = projections.status().filter((p) => p.rebuild).map((p) => ({ name: p.name, reason: p.rebuild!.reason, checkpoint: p.checkpoint, target: p.rebuild!.target }));
+    const rebuilding = projections
+      .status()
+      .filter((p) => p.rebuild)
+      .map((p) => ({ name: p.name, reason: p.rebuild!.reason, checkpoint: p.checkpoint, target: p.rebuild!.target }));
     const writes = store.writeHealth ? await store.writeHealth() : { ok: true as const };
     const reason = state.stopping
       ? 'stopping'
       : !state.ready
-        ? rebuilding.length ? 'rebuilding read models' : 'catching up with the log'
+        ? rebuilding.length
+          ? 'rebuilding read models'
+          : 'catching up with the log'
         : !writes.ok
           ? `writes are failing (${writes.reason})`
           : projections.stalled
-          ? `read models cannot be written: ${projections.stalled.message}`
-          : lag > maxLag
-            ? `read models ${lag} events behind (more than ${maxLag})`
-            : critical
-              ? `read model ${critical.component} is quarantined on event ${critical.position} (${critical.type}): ${critical.error}`
-              : null;
+            ? `read models cannot be written: ${projections.stalled.message}`
+            : lag > maxLag
+              ? `read models ${lag} events behind (more than ${maxLag})`
+              : critical
+                ? `read model ${critical.component} is quarantined on event ${critical.position} (${critical.type}): ${critical.error}`
+                : null;
     // A node behind the cluster's sites config still serves (its logins and sessions are right);
     // the detail tells the operator to finish the rollout.
     const sites = deps.sitesConfig?.();
@@ -65,13 +72,24 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
     // field and broker_component_quarantined; logins, sessions and the other read models serve on.
     // A core read model quarantined is `critical` above: its answers (bans, sessions) would be wrong.
     const status = reason ? 'not_ready' : quarantined.length ? 'degraded' : 'ready';
-    return reply.code(reason ? 503 : 200).send({ status, ...(reason ? { reason } : {}), position: projections.position, head, lag, ...(rebuilding.length ? { rebuilding } : {}), ...(quarantined.length ? { quarantined } : {}), ...sitesDetail });
+    return reply.code(reason ? 503 : 200).send({
+      status,
+      ...(reason ? { reason } : {}),
+      position: projections.position,
+      head,
+      lag,
+      ...(rebuilding.length ? { rebuilding } : {}),
+      ...(quarantined.length ? { quarantined } : {}),
+      ...sitesDetail,
+    });
   });
 
   for (const path of ['/favicon.svg', '/favicon.ico']) {
     app.get(path, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON_SVG));
   }
-  app.get('/assets/broker.css', async (_req, reply) => reply.type('text/css').header('cache-control', 'public, max-age=3600').send(STYLESHEET));
+  app.get('/assets/broker.css', async (_req, reply) =>
+    reply.type('text/css').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+  );
 
   // The login page: offers the configured identity providers, or goes straight to the only one.
   app.get<{ Querystring: { lr?: string } }>(
@@ -104,7 +122,8 @@ export function registerCoreRoutes(app: FastifyInstance, deps: CoreRouteDeps): v
   // logout, the first step of logging them back in as someone else). No session: nothing to end.
   app.post('/logout', async (req, reply) => {
     const s = web.session(req);
-    if (s && !checkSessionCsrf(req, web.cookieName)) return sendErrorPage(reply, 403, 'Forbidden', 'The form token is missing or wrong; reload the page and try again.');
+    if (s && !checkSessionCsrf(req, web.cookieName))
+      return sendErrorPage(reply, 403, 'Forbidden', 'The form token is missing or wrong; reload the page and try again.');
     if (s) await login.endSession(s.sessionId, 'logout', `user:${s.userId}`);
     web.clearSessionCookie(reply);
     return web.page(reply, 'Logged out', html`<h1>Logged out</h1><p>You are logged out of the broker.</p>`);

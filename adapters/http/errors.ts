@@ -38,7 +38,14 @@ export function wantsHtml(req: FastifyRequest): boolean {
   return accept.includes('text/html');
 }
 
-export function sendProblem(reply: FastifyReply, status: number, code: string, title: string, detail: string, extra: Record<string, unknown> = {}): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  title: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
   return reply
     .code(status)
     .type('application/problem+json')
@@ -46,7 +53,10 @@ export function sendProblem(reply: FastifyReply, status: number, code: string, t
 }
 
 export function sendErrorPage(reply: FastifyReply, status: number, title: string, message: string): FastifyReply {
-  return reply.code(status).type('text/html; charset=utf-8').send(layout(title, html`<h1>${title}</h1><p class="error">${message}</p>`));
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(layout(title, html`<h1>${title}</h1><p class="error">${message}</p>`));
 }
 
 const STATUS_TITLES: Record<number, string> = {

@@ -39,10 +39,15 @@ ${u?.admin ? html`<p><a href="/admin/users">Administration</a></p>` : ''}
   app.post('/logout/everywhere', async (req, reply) => {
     const s = web.session(req);
     if (!s) return sendErrorPage(reply, 401, 'Not logged in', 'There is no session to end.');
-    if (!checkSessionCsrf(req, web.cookieName)) return sendErrorPage(reply, 403, 'Forbidden', 'The form token is missing or wrong; reload the page and try again.');
+    if (!checkSessionCsrf(req, web.cookieName))
+      return sendErrorPage(reply, 403, 'Forbidden', 'The form token is missing or wrong; reload the page and try again.');
     const n = read.sessions.forUser(s.userId).length;
     await login.endAllSessions(s.userId, 'logout_everywhere', `user:${s.userId}`);
     web.clearSessionCookie(reply);
-    return web.page(reply, 'Logged out everywhere', html`<h1>Logged out everywhere</h1><p>${String(n)} session(s) ended on every device.</p>`);
+    return web.page(
+      reply,
+      'Logged out everywhere',
+      html`<h1>Logged out everywhere</h1><p>${String(n)} session(s) ended on every device.</p>`,
+    );
   });
 }

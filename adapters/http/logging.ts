@@ -1,4 +1,11 @@
-import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { pino, type Bindings, type ChildLoggerOptions, type Logger, type LoggerOptions } from 'pino';
 
@@ -135,7 +142,12 @@ export class LevelAwareLogController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
     if (writes(request.log, 'info')) super.incomingRequest(request, reply, metadata);
   }
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
     if (writes(reply.log, error ? 'error' : 'info')) super.requestCompleted(error, request, reply, metadata);
   }
 }
@@ -175,15 +187,26 @@ export interface RequestLogging {
 export function requestLogging(logger: Logger): RequestLogging {
   const logController = new LevelAwareLogController();
   if (logger.isLevelEnabled('info')) {
-    return { options: { loggerInstance: logger as unknown as FastifyBaseLogger, childLoggerFactory: lazyChildLoggerFactory as never, logController }, install() {} };
+    return {
+      options: {
+        loggerInstance: logger as unknown as FastifyBaseLogger,
+        childLoggerFactory: lazyChildLoggerFactory as never,
+        logController,
+      },
+      install() {},
+    };
   }
   // What fastify makes of a logger it is given: a child carrying its serializers for `req`, `res`
   // and `err` (the logger's own win), so a line in fastify's shape ({ req, res, err }) is written
   // as fastify would write it, whatever serializers the logger came with. Made once, here.
   const own = (logger as unknown as Record<symbol, object | undefined>)[pino.symbols.serializersSym];
-  const base = logger.child({}, { serializers: { req: requestSerializer, res: replySerializer, err: pino.stdSerializers.err, ...own } as never });
+  const base = logger.child(
+    {},
+    { serializers: { req: requestSerializer, res: replySerializer, err: pino.stdSerializers.err, ...own } as never },
+  );
   // Fastify passes its null logger as the parent; each request's logger is a child of `base`.
-  const childOf = (_fastifyNullLogger: unknown, bindings: Bindings, opts: ChildLoggerOptions): Logger => lazyChildLoggerFactory(base, bindings, opts);
+  const childOf = (_fastifyNullLogger: unknown, bindings: Bindings, opts: ChildLoggerOptions): Logger =>
+    lazyChildLoggerFactory(base, bindings, opts);
   return {
     options: { childLoggerFactory: childOf as never, logController },
     install(app) {

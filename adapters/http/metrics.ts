@@ -1,7 +1,15 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ResponseStep } from './response-hook.js';
-import type { ClusterNode, EventStore, ProjectionEngine, ProjectionStatus, Projection, Quarantine, RecordedEvent } from '../../core/index.js';
+import type {
+  ClusterNode,
+  EventStore,
+  ProjectionEngine,
+  ProjectionStatus,
+  Projection,
+  Quarantine,
+  RecordedEvent,
+} from '../../core/index.js';
 
 /**
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), from a registry small
@@ -25,7 +33,10 @@ interface Metric {
 
 export class Counter implements Metric {
   private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(readonly name: string, private readonly help: string) {}
+  constructor(
+    readonly name: string,
+    private readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const key = labelText(labels);
     const v = this.values.get(key);
@@ -51,7 +62,11 @@ export class Counter implements Metric {
 
 /** A gauge whose value is read at scrape time (positions, memory), so it is never stale. */
 export class Gauge implements Metric {
-  constructor(readonly name: string, private readonly help: string, private readonly read: () => number | Promise<number>) {}
+  constructor(
+    readonly name: string,
+    private readonly help: string,
+    private readonly read: () => number | Promise<number>,
+  ) {}
   private last = 0;
   async collect(): Promise<void> {
     this.last = await this.read();
@@ -74,13 +89,21 @@ export class LabelledGauge implements Metric {
     this.last = await this.read();
   }
   render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...this.last.map((s) => `${this.name}${labelText(s.labels)} ${num(s.value)}`)].join('\n');
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} ${this.type}`,
+      ...this.last.map((s) => `${this.name}${labelText(s.labels)} ${num(s.value)}`),
+    ].join('\n');
   }
 }
 
 export class Histogram implements Metric {
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, private readonly help: string, private readonly buckets: number[]) {}
+  constructor(
+    readonly name: string,
+    private readonly help: string,
+    private readonly buckets: number[],
+  ) {}
   observe(labels: Labels, value: number): void {
     this.observer(labels)(value);
   }
@@ -143,15 +166,33 @@ class EventsCounter implements Projection {
 /** Which node holds each reactor's lease, takeovers, and side effects done (or maybe done) twice. */
 function registerClusterMetrics(registry: MetricsRegistry, cluster: ClusterNode): void {
   const node = cluster.nodeId;
-  registry.add(new LabelledGauge('broker_reactor_lease_held', "1 while this node (label node, cluster.nodeId) holds the reactor's lease and acts for the cluster; a lease is held only while there is work.", async () =>
-    cluster.leaseStatus().map((s) => ({ labels: { reactor: s.reactor, node }, value: s.held ? 1 : 0 }))));
-  registry.add(new LabelledGauge('broker_reactor_lease_acquired_total', 'Times this node took the lease, by how it found it: free (never held or released) or expired (its holder stopped renewing: a crash, a pause, a cut-off node).', async () =>
-    cluster.leaseStatus().flatMap((s) => [
-      { labels: { reactor: s.reactor, node, found: 'free' }, value: s.takeovers.free },
-      { labels: { reactor: s.reactor, node, found: 'expired' }, value: s.takeovers.expired },
-    ]), 'counter'));
-  registry.add(new LabelledGauge('broker_reactor_duplicates_total', 'Side effects done twice (kind=concurrent: two nodes recorded the same attempt) or possibly twice (kind=after_expired_takeover: repeated after taking over an expired lease; an upper bound). Duplicates keep their id (webhook-id) so receivers can drop them.', async () =>
-    cluster.duplicateCounts().map((d) => ({ labels: { reactor: d.reactor, kind: d.kind, node }, value: d.count })), 'counter'));
+  registry.add(
+    new LabelledGauge(
+      'broker_reactor_lease_held',
+      "1 while this node (label node, cluster.nodeId) holds the reactor's lease and acts for the cluster; a lease is held only while there is work.",
+      async () => cluster.leaseStatus().map((s) => ({ labels: { reactor: s.reactor, node }, value: s.held ? 1 : 0 })),
+    ),
+  );
+  registry.add(
+    new LabelledGauge(
+      'broker_reactor_lease_acquired_total',
+      'Times this node took the lease, by how it found it: free (never held or released) or expired (its holder stopped renewing: a crash, a pause, a cut-off node).',
+      async () =>
+        cluster.leaseStatus().flatMap((s) => [
+          { labels: { reactor: s.reactor, node, found: 'free' }, value: s.takeovers.free },
+          { labels: { reactor: s.reactor, node, found: 'expired' }, value: s.takeovers.expired },
+        ]),
+      'counter',
+    ),
+  );
+  registry.add(
+    new LabelledGauge(
+      'broker_reactor_duplicates_total',
+      'Side effects done twice (kind=concurrent: two nodes recorded the same attempt) or possibly twice (kind=after_expired_takeover: repeated after taking over an expired lease; an upper bound). Duplicates keep their id (webhook-id) so receivers can drop them.',
+      async () => cluster.duplicateCounts().map((d) => ({ labels: { reactor: d.reactor, kind: d.kind, node }, value: d.count })),
+      'counter',
+    ),
+  );
 }
 
 const kStart = Symbol('broker.requestStart');
@@ -199,49 +240,131 @@ export function registerMetrics(
     /** Every projection and reactor, and those quarantined (kernel fault isolation). */
     components?: () => { component: string; kind: 'projection' | 'reactor' }[];
     quarantines?: () => Quarantine[];
-    sitesConfig?: () => { revision: number; logRevision: number; agreement: string } },
+    sitesConfig?: () => { revision: number; logRevision: number; agreement: string };
+  },
 ): BrokerMetrics {
   const registry = new MetricsRegistry();
   const requests = registry.add(new Counter('broker_http_requests_total', 'HTTP requests answered, by method, route pattern and status.'));
   const duration = registry.add(
-    new Histogram('broker_http_request_duration_seconds', 'Seconds from a request\'s arrival until its response (its headers, and its body unless streamed) is handed to node, by method, route pattern and status.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+    new Histogram(
+      'broker_http_request_duration_seconds',
+      "Seconds from a request's arrival until its response (its headers, and its body unless streamed) is handed to node, by method, route pattern and status.",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
   );
-  const applied = registry.add(new Counter('broker_events_applied_total', 'Events applied by the projections since this process started, by event type.'));
+  const applied = registry.add(
+    new Counter('broker_events_applied_total', 'Events applied by the projections since this process started, by event type.'),
+  );
   deps.projections.add(new EventsCounter(applied));
-  registry.add(new Gauge('broker_event_store_head_position', 'Global position of the last event appended to the store (rate() of it = events appended per second).', () => deps.store.headPosition()));
+  registry.add(
+    new Gauge(
+      'broker_event_store_head_position',
+      'Global position of the last event appended to the store (rate() of it = events appended per second).',
+      () => deps.store.headPosition(),
+    ),
+  );
   registry.add(new Gauge('broker_projection_position', 'Global position the read models have applied.', () => deps.projections.position));
-  registry.add(new Gauge('broker_projection_lag_events', 'Events appended but not yet applied by the read models.', async () => Math.max(0, (await deps.store.headPosition()) - deps.projections.position)));
+  registry.add(
+    new Gauge('broker_projection_lag_events', 'Events appended but not yet applied by the read models.', async () =>
+      Math.max(0, (await deps.store.headPosition()) - deps.projections.position),
+    ),
+  );
   const perProjection = (pick: (s: ProjectionStatus) => number) => (): Promise<{ labels: Record<string, string>; value: number }[]> =>
     Promise.resolve(deps.projections.status().map((s) => ({ labels: { projection: s.name }, value: pick(s) })));
-  registry.add(new LabelledGauge('broker_projection_checkpoint', 'Global position each projection has committed (persisted) or applied (memory).', perProjection((s) => s.checkpoint)));
-  registry.add(new LabelledGauge('broker_projection_rebuilding', '1 while a persisted projection rebuilds from the log.', perProjection((s) => (s.rebuild ? 1 : 0))));
-  registry.add(new LabelledGauge('broker_projection_rebuild_target', 'Log position a rebuilding projection must reach (0 when not rebuilding).', perProjection((s) => s.rebuild?.target ?? 0)));
-  registry.add(new LabelledGauge('broker_projection_failed_events', 'Events a projection threw on since this start (each one quarantined it; see projection_quarantine).', perProjection((s) => s.failures)));
+  registry.add(
+    new LabelledGauge(
+      'broker_projection_checkpoint',
+      'Global position each projection has committed (persisted) or applied (memory).',
+      perProjection((s) => s.checkpoint),
+    ),
+  );
+  registry.add(
+    new LabelledGauge(
+      'broker_projection_rebuilding',
+      '1 while a persisted projection rebuilds from the log.',
+      perProjection((s) => (s.rebuild ? 1 : 0)),
+    ),
+  );
+  registry.add(
+    new LabelledGauge(
+      'broker_projection_rebuild_target',
+      'Log position a rebuilding projection must reach (0 when not rebuilding).',
+      perProjection((s) => s.rebuild?.target ?? 0),
+    ),
+  );
+  registry.add(
+    new LabelledGauge(
+      'broker_projection_failed_events',
+      'Events a projection threw on since this start (each one quarantined it; see projection_quarantine).',
+      perProjection((s) => s.failures),
+    ),
+  );
   if (deps.components && deps.quarantines) {
     const all = deps.components;
     const held = deps.quarantines;
     registry.add(
-      new LabelledGauge('broker_component_quarantined', '1 while a projection or reactor is stopped on an event it threw on (until broker projections retry <name>); the broker serves on.', async () => {
-        const q = held();
-        return all().map((c) => ({ labels: c, value: q.some((x) => x.component === c.component && x.kind === c.kind) ? 1 : 0 }));
-      }),
+      new LabelledGauge(
+        'broker_component_quarantined',
+        '1 while a projection or reactor is stopped on an event it threw on (until broker projections retry <name>); the broker serves on.',
+        async () => {
+          const q = held();
+          return all().map((c) => ({ labels: c, value: q.some((x) => x.component === c.component && x.kind === c.kind) ? 1 : 0 }));
+        },
+      ),
     );
   }
   registerClusterMetrics(registry, deps.cluster);
   const faults = deps.store.faults;
   if (faults) {
     // Read at scrape time from the store's own counts (networked stores only).
-    registry.add(new LabelledGauge('broker_event_store_connections_lost_total', 'Connections to the event store lost (terminated backend, server restart, network), pooled and LISTEN.', async () => [{ labels: {}, value: faults.connectionsLost }], 'counter'));
-    registry.add(new LabelledGauge('broker_event_store_listener_reconnects_total', 'Times the event store\'s LISTEN connection (wake-ups for subscriptions) was re-established.', async () => [{ labels: {}, value: faults.listenerReconnects }], 'counter'));
-    registry.add(new LabelledGauge('broker_event_store_retries_total', 'Event store operations run again after a connection error.', async () => [{ labels: {}, value: faults.retries }], 'counter'));
+    registry.add(
+      new LabelledGauge(
+        'broker_event_store_connections_lost_total',
+        'Connections to the event store lost (terminated backend, server restart, network), pooled and LISTEN.',
+        async () => [{ labels: {}, value: faults.connectionsLost }],
+        'counter',
+      ),
+    );
+    registry.add(
+      new LabelledGauge(
+        'broker_event_store_listener_reconnects_total',
+        "Times the event store's LISTEN connection (wake-ups for subscriptions) was re-established.",
+        async () => [{ labels: {}, value: faults.listenerReconnects }],
+        'counter',
+      ),
+    );
+    registry.add(
+      new LabelledGauge(
+        'broker_event_store_retries_total',
+        'Event store operations run again after a connection error.',
+        async () => [{ labels: {}, value: faults.retries }],
+        'counter',
+      ),
+    );
   }
   if (deps.sitesConfig) {
     const sc = deps.sitesConfig;
     registry.add(new Gauge('broker_sites_config_revision', "This node's config sitesRevision.", () => sc().revision));
-    registry.add(new Gauge('broker_sites_log_revision', 'Highest sitesRevision the log has applied (a rollout is done when every node reports it as its own).', () => sc().logRevision));
-    registry.add(new Gauge('broker_sites_config_disagrees', "1 while this node's sites config is older than the log's (behind) or differs from it at the same revision (conflict).", () => (sc().agreement === 'current' ? 0 : 1)));
+    registry.add(
+      new Gauge(
+        'broker_sites_log_revision',
+        'Highest sitesRevision the log has applied (a rollout is done when every node reports it as its own).',
+        () => sc().logRevision,
+      ),
+    );
+    registry.add(
+      new Gauge(
+        'broker_sites_config_disagrees',
+        "1 while this node's sites config is older than the log's (behind) or differs from it at the same revision (conflict).",
+        () => (sc().agreement === 'current' ? 0 : 1),
+      ),
+    );
   }
-  registry.add(new Gauge('broker_projection_stalled', '1 while the read database refuses writes (the projections retry; /readyz is 503).', () => (deps.projections.stalled ? 1 : 0)));
+  registry.add(
+    new Gauge('broker_projection_stalled', '1 while the read database refuses writes (the projections retry; /readyz is 503).', () =>
+      deps.projections.stalled ? 1 : 0,
+    ),
+  );
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -249,12 +372,16 @@ export function registerMetrics(
   registry.add(new Gauge('process_resident_memory_bytes', 'Resident set size in bytes.', () => process.memoryUsage.rss()));
   registry.add(new Gauge('nodejs_heap_used_bytes', 'V8 heap used in bytes.', () => process.memoryUsage().heapUsed));
   registry.add(new Gauge('nodejs_heap_total_bytes', 'V8 heap total in bytes.', () => process.memoryUsage().heapTotal));
-  registry.add(new Gauge('nodejs_eventloop_lag_seconds', 'Mean event loop delay since the last scrape, in seconds.', () => {
-    const mean = Number.isNaN(loop.mean) ? 0 : loop.mean / 1e9;
-    loop.reset();
-    return mean;
-  }));
-  registry.add(new Gauge('nodejs_eventloop_lag_max_seconds', 'Largest event loop delay since the last scrape, in seconds.', () => loop.max / 1e9));
+  registry.add(
+    new Gauge('nodejs_eventloop_lag_seconds', 'Mean event loop delay since the last scrape, in seconds.', () => {
+      const mean = Number.isNaN(loop.mean) ? 0 : loop.mean / 1e9;
+      loop.reset();
+      return mean;
+    }),
+  );
+  registry.add(
+    new Gauge('nodejs_eventloop_lag_max_seconds', 'Largest event loop delay since the last scrape, in seconds.', () => loop.max / 1e9),
+  );
   registry.add(new Gauge('process_uptime_seconds', 'Seconds since the broker process started.', () => process.uptime()));
   registry.add(new Gauge('process_start_time_seconds', 'Start time of the broker, Unix seconds.', () => Math.floor(started / 1000)));
 

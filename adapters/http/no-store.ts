@@ -23,6 +23,7 @@ export const noStore: ResponseStep = (route) => {
   return (_req: FastifyRequest, reply: FastifyReply): void => {
     if (reply.getHeader('cache-control') !== undefined) return;
     const type = reply.getHeader('content-type');
-    if (always || (typeof type === 'string' && DOCUMENT.test(type)) || reply.getHeader('set-cookie') !== undefined) reply.header('cache-control', 'no-store');
+    if (always || (typeof type === 'string' && DOCUMENT.test(type)) || reply.getHeader('set-cookie') !== undefined)
+      reply.header('cache-control', 'no-store');
   };
 };

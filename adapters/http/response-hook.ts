@@ -45,7 +45,10 @@ export function responseHook(steps: ResponseStep[]): ResponseHook {
       // A GET's HEAD twin is registered through here too, with its own copy of the hook (fastify
       // copies the GET's options before this runs), so a HEAD answer is counted once.
       app.addHook('onRoute', (route) => {
-        route.onSend = ([] as unknown[]).concat(route.onSend ?? [], hookFor({ url: route.url, config: route.config })) as typeof route.onSend;
+        route.onSend = ([] as unknown[]).concat(
+          route.onSend ?? [],
+          hookFor({ url: route.url, config: route.config }),
+        ) as typeof route.onSend;
       });
     },
   };

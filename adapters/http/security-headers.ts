@@ -48,7 +48,10 @@ export async function securityHeaders(app: FastifyInstance, options: FastifyHelm
   app.addHook('onRoute', (route) => {
     const opt = (route as { helmet?: unknown }).helmet;
     if (opt === false) route.config = { ...(route.config ?? {}), helmet: { skipRoute: true } } as typeof route.config;
-    else if (opt !== undefined) throw new Error(`route ${route.method} ${route.url}: route-level helmet options are not supported (use helmet: false and set headers in the handler)`);
+    else if (opt !== undefined)
+      throw new Error(
+        `route ${route.method} ${route.url}: route-level helmet options are not supported (use helmet: false and set headers in the handler)`,
+      );
   });
   const add = (_req: FastifyRequest, reply: FastifyReply): void => {
     const set = isDocument(reply.getHeader('content-type')) ? documentEntries : api;

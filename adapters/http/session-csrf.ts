@@ -25,7 +25,8 @@ export function checkSessionCsrf(req: FastifyRequest, cookieName: string): boole
   const expected = csrfTokenFor(req, cookieName);
   const header = req.headers['x-csrf-token'];
   const body = req.body as { _csrf?: unknown } | null | undefined;
-  const given = typeof header === 'string' ? header : body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : null;
+  const given =
+    typeof header === 'string' ? header : body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : null;
   if (!expected || !given) return false;
   const a = Buffer.from(expected);
   const b = Buffer.from(given);

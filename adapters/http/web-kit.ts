@@ -51,7 +51,14 @@ export interface WebKit {
    */
   beginLogin(req: FastifyRequest, reply: FastifyReply, request: Omit<LoginRequest, 'iat' | 'exp' | 'jti'>): Promise<FastifyReply>;
   /** An identity provider vouched for someone: complete the login, set the cookie, resume. */
-  finishLogin(req: FastifyRequest, reply: FastifyReply, identity: AuthenticatedIdentity, loginRequestToken: string | undefined, idpId: string, plugin?: string): Promise<FastifyReply>;
+  finishLogin(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    identity: AuthenticatedIdentity,
+    loginRequestToken: string | undefined,
+    idpId: string,
+    plugin?: string,
+  ): Promise<FastifyReply>;
   /** Decodes a login request token (throws a DomainError when forged or expired). */
   decodeLoginRequest(token: string): LoginRequest;
   page(reply: FastifyReply, title: string, body: SafeHtml, status?: number): FastifyReply;
@@ -108,57 +115,71 @@ export function createWebKitFactory(login: LoginService, clock: Clock, ids: Ids,
     if (!protocol) return sendErrorPage(reply, 400, 'Unknown request', 'The site that sent you here is not configured.');
     const action = await protocol.resume(request, s);
     if (action.kind === 'redirect') return reply.redirect(action.location, 303);
-    return reply.code(action.status ?? 200).type('text/html; charset=utf-8').send(action.html);
+    return reply
+      .code(action.status ?? 200)
+      .type('text/html; charset=utf-8')
+      .send(action.html);
   };
 
   return (app: FastifyInstance): WebKit => {
     let guard: AdminGuard | null = null;
     const kit: WebKit = {
-    app,
-    cookieName,
-    cookies: requestCookies,
-    session,
-    setSessionCookie,
-    clearSessionCookie,
-    decodeLoginRequest: (token) => login.requests.decode(token, clock.now()),
-    async beginLogin(req, reply, request) {
-      const now = clock.now();
-      const s = request.forceLogin ? null : session(req);
-      const token = login.requests.encode(request, now, ids.token(12));
-      if (s) return resume(reply, login.requests.decode(token, now), s);
-      return reply.redirect(`/login?lr=${encodeURIComponent(token)}`, 303);
-    },
-    async finishLogin(req, reply, identity, loginRequestToken, idpId, plugin) {
-      try {
-        const request = loginRequestToken ? login.requests.decode(loginRequestToken, clock.now()) : null;
-        const out = await login.complete(identity, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: idpId, loginRequest: loginRequestToken, ...(plugin ? { plugin } : {}) });
-        // A login over an existing session ends the old one (recorded, so back-channel logout
-        // tells its clients): the overwritten cookie must not stay a live credential elsewhere.
-        const previous = requestCookies(req)[cookieName];
-        if (previous && previous.length <= 200) {
-          const old = sessionIdFromToken(previous);
-          if (old !== out.session.sessionId) await login.endSession(old, 'replaced_by_login', `user:${out.userId}`);
+      app,
+      cookieName,
+      cookies: requestCookies,
+      session,
+      setSessionCookie,
+      clearSessionCookie,
+      decodeLoginRequest: (token) => login.requests.decode(token, clock.now()),
+      async beginLogin(req, reply, request) {
+        const now = clock.now();
+        const s = request.forceLogin ? null : session(req);
+        const token = login.requests.encode(request, now, ids.token(12));
+        if (s) return resume(reply, login.requests.decode(token, now), s);
+        return reply.redirect(`/login?lr=${encodeURIComponent(token)}`, 303);
+      },
+      async finishLogin(req, reply, identity, loginRequestToken, idpId, plugin) {
+        try {
+          const request = loginRequestToken ? login.requests.decode(loginRequestToken, clock.now()) : null;
+          const out = await login.complete(identity, {
+            ip: req.ip,
+            userAgent: String(req.headers['user-agent'] ?? ''),
+            idp: idpId,
+            loginRequest: loginRequestToken,
+            ...(plugin ? { plugin } : {}),
+          });
+          // A login over an existing session ends the old one (recorded, so back-channel logout
+          // tells its clients): the overwritten cookie must not stay a live credential elsewhere.
+          const previous = requestCookies(req)[cookieName];
+          if (previous && previous.length <= 200) {
+            const old = sessionIdFromToken(previous);
+            if (old !== out.session.sessionId) await login.endSession(old, 'replaced_by_login', `user:${out.userId}`);
+          }
+          setSessionCookie(reply, out.sessionToken, login.sessionSettings.absoluteSeconds);
+          if (!request) return reply.redirect('/', 303);
+          return await resume(reply, request, out.session);
+        } catch (err) {
+          // One more step first (a second factor, an enrolment): the step finishes the login itself.
+          if (err instanceof LoginContinues) return reply.redirect(err.location, 303);
+          if (err instanceof DomainError && (err.code === 'banned' || err.code === 'disabled' || err.code === 'not_provisioned')) {
+            return sendErrorPage(
+              reply,
+              403,
+              err.code === 'banned' ? 'Account banned' : err.code === 'disabled' ? 'Account disabled' : 'No account',
+              err.message,
+            );
+          }
+          return sendError(req, reply, err);
         }
-        setSessionCookie(reply, out.sessionToken, login.sessionSettings.absoluteSeconds);
-        if (!request) return reply.redirect('/', 303);
-        return await resume(reply, request, out.session);
-      } catch (err) {
-        // One more step first (a second factor, an enrolment): the step finishes the login itself.
-        if (err instanceof LoginContinues) return reply.redirect(err.location, 303);
-        if (err instanceof DomainError && (err.code === 'banned' || err.code === 'disabled' || err.code === 'not_provisioned')) {
-          return sendErrorPage(reply, 403, err.code === 'banned' ? 'Account banned' : err.code === 'disabled' ? 'Account disabled' : 'No account', err.message);
-        }
-        return sendError(req, reply, err);
-      }
-    },
-    page: (reply, title, body, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(layout(title, body)),
-    errorPage: sendErrorPage,
-    sendError,
-    requireAdmin(req, reply) {
-      guard ??= new AdminGuard(kit, admin?.read ?? emptyAdmins, admin?.apiTokens ?? []);
-      return guard.check(req, reply);
-    },
-    csrfToken: (req) => csrfTokenFor(req, cookieName),
+      },
+      page: (reply, title, body, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(layout(title, body)),
+      errorPage: sendErrorPage,
+      sendError,
+      requireAdmin(req, reply) {
+        guard ??= new AdminGuard(kit, admin?.read ?? emptyAdmins, admin?.apiTokens ?? []);
+        return guard.check(req, reply);
+      },
+      csrfToken: (req) => csrfTokenFor(req, cookieName),
     };
     return kit;
   };

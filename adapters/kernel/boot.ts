@@ -53,7 +53,18 @@ import { PersonalDataStore, withPersonalData } from '../crypto/personal-data.js'
 import { MasterKeyCheck } from './key-check.js';
 import { TOKENS } from './tokens.js';
 import { BUILTIN_PLUGINS } from './builtin-plugins.js';
-import { EventOwners, loginRefusal, pluginKeys, pluginReactorState, pluginServices, scopedCommands, scopedLogin, scopedStore, scopedUsers, type ServiceRules } from './plugin-capabilities.js';
+import {
+  EventOwners,
+  loginRefusal,
+  pluginKeys,
+  pluginReactorState,
+  pluginServices,
+  scopedCommands,
+  scopedLogin,
+  scopedStore,
+  scopedUsers,
+  type ServiceRules,
+} from './plugin-capabilities.js';
 import { createMailer } from '../mail/mailer.js';
 import { SiteRegistry, sitesConfigState, syncSites, warnSitesDisagreement } from './site-registry.js';
 import { SigningKeys, signingSettings } from '../crypto/signing-keys.js';
@@ -124,16 +135,24 @@ let brokersInProcess = 0;
  */
 export async function bootBroker(config: BrokerConfig, options: BootOptions = {}): Promise<Broker> {
   // A store passed in is the caller's to share (tests run two nodes on one file on purpose).
-  const lock = !options.store && config.store.kind === 'sqlite' ? (await import('../event-stores/sqlite-lock.js')).lockSqliteStore(sqlitePath(config.store, config.dataDir)) : null;
+  const lock =
+    !options.store && config.store.kind === 'sqlite'
+      ? (await import('../event-stores/sqlite-lock.js')).lockSqliteStore(sqlitePath(config.store, config.dataDir))
+      : null;
   let store: EventStore | undefined;
   // The logger first: the store reports lost connections and retries through it.
   const logger = options.logger ?? pino(brokerLoggerOptions(config.log.level));
   options = { ...options, logger };
   try {
-    const keys = new Keys(loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir));
+    const keys = new Keys(
+      loadMasterKey(config.secrets.masterKey, config.store.kind === 'memory' && !options.store ? null : config.dataDir),
+    );
     store = options.store ?? (await openEventStore(config.store, config.dataDir, logger as unknown as Logger));
     // Personal fields are sealed under per-user keys on the way in and opened on the way out (issue 19).
-    const opened = options.sealPersonalData === false ? store : withPersonalData(store, keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
+    const opened =
+      options.sealPersonalData === false
+        ? store
+        : withPersonalData(store, keys.derive('data-keys'), { expireNetworkDataInLog: config.privacy?.expireNetworkDataInLog });
     return await assemble(config, options, opened, keys, () => lock?.release());
   } catch (e) {
     if (!options.store) await store?.close();
@@ -142,7 +161,13 @@ export async function bootBroker(config: BrokerConfig, options: BootOptions = {}
   }
 }
 
-async function assemble(config: BrokerConfig, options: BootOptions, store: EventStore, keys: Keys, releaseLock: () => void): Promise<Broker> {
+async function assemble(
+  config: BrokerConfig,
+  options: BootOptions,
+  store: EventStore,
+  keys: Keys,
+  releaseLock: () => void,
+): Promise<Broker> {
   const logger =
     options.logger ??
     // Secrets never reach the logs (CONVENTIONS): redaction and query-string scrubbing live in logging.ts.
@@ -163,7 +188,10 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     identities: new IdentitiesView(),
     bans: new BansView(),
     audit: new AuditView(),
-    sessions: new SessionsView(config.readModels?.sessionRetentionSeconds, (config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS) * 86_400),
+    sessions: new SessionsView(
+      config.readModels?.sessionRetentionSeconds,
+      (config.privacy?.networkDataDays ?? DEFAULT_NETWORK_DATA_DAYS) * 86_400,
+    ),
     sites: new SitesView(),
   };
   for (const p of Object.values(read)) projections.add(p);
@@ -178,7 +206,11 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   const coreProjections = new Set(projections.names);
   projections.onUnknown = (r) => logger.warn({ event: r }, 'unknown event in the log (skipped)');
   projections.onError = (err) => logger.error({ err }, 'projections could not apply events (will retry)');
-  projections.onFailure = (f) => logger.error({ projection: f.projection, position: f.position, err: f.error }, 'projection threw on an event; quarantined (stopped until broker projections retry <name>; see projection_quarantine)');
+  projections.onFailure = (f) =>
+    logger.error(
+      { projection: f.projection, position: f.position, err: f.error },
+      'projection threw on an event; quarantined (stopped until broker projections retry <name>; see projection_quarantine)',
+    );
   projections.onRelease = (name) => logger.info({ projection: name }, 'projection released from quarantine; catching up');
   const reactors = new ReactorSupervisor(store, logger as unknown as Logger);
   // Retry requests reach every node through its own subscription to the log.
@@ -254,14 +286,36 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
   // Security headers and request metrics: one onSend hook bound to each route as it is registered
   // (installed before any route and after securityHeaders' onRoute hook, so it sees core and plugin
   // routes with their helmet options resolved; 404s of any scope get it from an app-wide hook).
-  const metrics = registerMetrics(app, { store, projections, cluster, quarantines, components: () => [...projections.names.map((c) => ({ component: c, kind: 'projection' as const })), ...reactors.names.map((c) => ({ component: c, kind: 'reactor' as const }))], sitesConfig: () => sitesConfigState(read.sites, sites) });
+  const metrics = registerMetrics(app, {
+    store,
+    projections,
+    cluster,
+    quarantines,
+    components: () => [
+      ...projections.names.map((c) => ({ component: c, kind: 'projection' as const })),
+      ...reactors.names.map((c) => ({ component: c, kind: 'reactor' as const })),
+    ],
+    sitesConfig: () => sitesConfigState(read.sites, sites),
+  });
   const perResponse = responseHook([headers, noStore, metrics.record]);
   perResponse.install(app);
   registerMetricsRoute(app, metrics);
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' })));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(
+      req,
+      reply,
+      Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404, code: 'not_found' }),
+    ),
+  );
 
-  const webFor = createWebKitFactory(login, clock, ids, { secure: !config.server.insecureCookies }, { read, apiTokens: config.admin?.apiTokens ?? [] });
+  const webFor = createWebKitFactory(
+    login,
+    clock,
+    ids,
+    { secure: !config.server.insecureCookies },
+    { read, apiTokens: config.admin?.apiTokens ?? [] },
+  );
   const stopHooks: (() => Promise<void> | void)[] = [];
   const events = (after = 0): Observable<RecordedEvent> => store.subscribe(after);
 
@@ -277,16 +331,36 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
     if (url === '/healthz' || url === '/readyz' || url === '/metrics') return;
     return reply.code(503).header('retry-after', '1').send({ error: 'starting', message: 'the broker is catching up with its log' });
   });
-  registerCoreRoutes(app, { config, projections, store, login, webFor, state, read, quarantines, critical: (q) => q.kind === 'projection' && coreProjections.has(q.component), sitesConfig: () => sitesConfigState(read.sites, sites) });
+  registerCoreRoutes(app, {
+    config,
+    projections,
+    store,
+    login,
+    webFor,
+    state,
+    read,
+    quarantines,
+    critical: (q) => q.kind === 'projection' && coreProjections.has(q.component),
+    sitesConfig: () => sitesConfigState(read.sites, sites),
+  });
   registerJwksRoute(app, signingKeys);
   // The checkpoint routes and issuer; the start check against the latest checkpoint runs in ready().
-  const transparency = installTransparency({ app, store, config, keys, clock, logger: logger as unknown as Logger, acceptContradiction: options.acceptLogContradiction });
+  const transparency = installTransparency({
+    app,
+    store,
+    config,
+    keys,
+    clock,
+    logger: logger as unknown as Logger,
+    acceptContradiction: options.acceptLogContradiction,
+  });
   const checkpoints = transparency?.issuer ?? null;
   container.bind(TOKENS.Checkpoints).toConstantValue(checkpoints);
 
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
   const entries: { plugin: Plugin<any>; config?: unknown; at: (string | number)[] }[] = [];
-  for (const [i, p] of config.plugins.entries()) entries.push({ plugin: await resolvePlugin(p), config: p.config ?? {}, at: ['plugins', i, 'config'] });
+  for (const [i, p] of config.plugins.entries())
+    entries.push({ plugin: await resolvePlugin(p), config: p.config ?? {}, at: ['plugins', i, 'config'] });
   for (const p of options.plugins ?? []) entries.push({ plugin: p.plugin, config: p.config ?? {}, at: [`plugin ${p.plugin.name}`] });
 
   // What plugins reach through ctx.services, and who may (see plugin-capabilities.ts).
@@ -325,7 +399,11 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
       if (!validate(pluginConfig)) {
         // Every error, each with its key path (`plugins[2].config.clients[0].secret: is required`).
         const problems = describeSchemaErrors(validate.errors, at);
-        throw new ConfigError(problems.length === 1 ? problems[0] : `plugin ${plugin.name}: ${problems.length} errors in its config:\n  ${problems.join('\n  ')}`);
+        throw new ConfigError(
+          problems.length === 1
+            ? problems[0]
+            : `plugin ${plugin.name}: ${problems.length} errors in its config:\n  ${problems.join('\n  ')}`,
+        );
       }
     }
     if (names.has(plugin.name)) throw new ConfigError(`plugin ${plugin.name} is loaded twice`);
@@ -376,7 +454,8 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
           },
           downstreamProtocol: (p) => {
             open(plugin.name, 'downstreamProtocol');
-            if (login.protocols.has(p.name)) throw new ConfigError(`plugin ${plugin.name}: downstream protocol ${p.name} is already registered`);
+            if (login.protocols.has(p.name))
+              throw new ConfigError(`plugin ${plugin.name}: downstream protocol ${p.name} is already registered`);
             login.protocols.set(p.name, p);
             container.bind(TOKENS.DownstreamProtocol).toConstantValue(p);
           },
@@ -387,7 +466,8 @@ async function assemble(config: BrokerConfig, options: BootOptions, store: Event
           },
           provisioningPolicy: (p) => {
             open(plugin.name, 'provisioningPolicy');
-            if (login.policies.has(p.name)) throw new ConfigError(`plugin ${plugin.name}: provisioning policy ${p.name} is already registered`);
+            if (login.policies.has(p.name))
+              throw new ConfigError(`plugin ${plugin.name}: provisioning policy ${p.name} is already registered`);
             login.policies.set(p.name, p);
             container.bind(TOKENS.ProvisioningPolicy).toConstantValue(p);
           },
@@ -509,7 +589,18 @@ async function waitCaughtUp(projections: ProjectionEngine, head: number, logger:
     } catch (err) {
       if ((err as Error).message === 'projection engine stopped') throw err;
       const at = projections.position;
-      logger.info({ position: at, head, eventsPerSecond: Math.round((at - last) / 5), rebuilding: projections.status().filter((p) => p.rebuild).map((p) => p.name) }, 'projections catching up');
+      logger.info(
+        {
+          position: at,
+          head,
+          eventsPerSecond: Math.round((at - last) / 5),
+          rebuilding: projections
+            .status()
+            .filter((p) => p.rebuild)
+            .map((p) => p.name),
+        },
+        'projections catching up',
+      );
       last = at;
     }
   }

@@ -40,12 +40,15 @@ export class MasterKeyCheck implements PersistedProjection {
   verify(keys: Keys, signingKeys: SigningKeys): void {
     const wrong = `is not the key this event log was written with; restore the right master key (from backup). The broker will not start with it`;
     const kids = signingKeys.undecryptable();
-    if (kids.length) throw new ConfigError(`${keys.source}: cannot decrypt signing key ${kids[0]} in the event log: this master key ${wrong}`);
+    if (kids.length)
+      throw new ConfigError(`${keys.source}: cannot decrypt signing key ${kids[0]} in the event log: this master key ${wrong}`);
     if (!this.lastTotp) return;
     try {
       decryptDir(this.lastTotp.cipher, keys.derive('totp-secret'));
     } catch {
-      throw new ConfigError(`${keys.source}: cannot decrypt the TOTP secret of user ${this.lastTotp.userId} in the event log: this master key ${wrong}`);
+      throw new ConfigError(
+        `${keys.source}: cannot decrypt the TOTP secret of user ${this.lastTotp.userId} in the event log: this master key ${wrong}`,
+      );
     }
   }
 }

@@ -26,7 +26,10 @@ export function loadMasterKey(configured: string | undefined, dataDir: string | 
     // 64+ hex digits are raw key bytes; anything else is a passphrase taken as its UTF-8 bytes.
     // (The test is unchanged from earlier releases so a configured key derives the same keys.)
     const b = /^[0-9a-f]{64,}$/i.test(configured) ? Buffer.from(configured, 'hex') : Buffer.from(configured, 'utf8');
-    if (b.length < MIN_BYTES) throw new ConfigError(`secrets.masterKey: is ${b.length} bytes; it must be at least ${MIN_BYTES} (64 hex digits, or a passphrase of 32+ bytes)`);
+    if (b.length < MIN_BYTES)
+      throw new ConfigError(
+        `secrets.masterKey: is ${b.length} bytes; it must be at least ${MIN_BYTES} (64 hex digits, or a passphrase of 32+ bytes)`,
+      );
     return { key: b, source: 'secrets.masterKey' };
   }
   if (!dataDir) return { key: randomBytes(32), source: 'generated (memory store)' };
@@ -35,7 +38,8 @@ export function loadMasterKey(configured: string | undefined, dataDir: string | 
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`${file}: cannot read the master key (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new ConfigError(`${file}: cannot read the master key (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   if (text !== null) return { key: parseKeyFile(text, file), source: file };
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -46,9 +50,16 @@ export function loadMasterKey(configured: string | undefined, dataDir: string | 
 
 function parseKeyFile(text: string, file: string): Buffer {
   const hex = text.trim();
-  if (hex === '') throw new ConfigError(`${file}: the master key file is empty; restore it from your backup (a new key cannot read the log's encrypted keys)`);
-  if (!HEX_FILE.test(hex)) throw new ConfigError(`${file}: the master key file is not hex (expected an even number, ${2 * MIN_BYTES} or more, of hex digits)`);
-  if (hex.length < 2 * MIN_BYTES) throw new ConfigError(`${file}: the master key is ${hex.length / 2} bytes; it must be at least ${MIN_BYTES} (${2 * MIN_BYTES} hex digits)`);
+  if (hex === '')
+    throw new ConfigError(
+      `${file}: the master key file is empty; restore it from your backup (a new key cannot read the log's encrypted keys)`,
+    );
+  if (!HEX_FILE.test(hex))
+    throw new ConfigError(`${file}: the master key file is not hex (expected an even number, ${2 * MIN_BYTES} or more, of hex digits)`);
+  if (hex.length < 2 * MIN_BYTES)
+    throw new ConfigError(
+      `${file}: the master key is ${hex.length / 2} bytes; it must be at least ${MIN_BYTES} (${2 * MIN_BYTES} hex digits)`,
+    );
   return Buffer.from(hex, 'hex');
 }
 

@@ -61,7 +61,8 @@ export function pluginKeys(keys: Keys, plugin: string, builtin: boolean): Plugin
   const legacy = builtin ? new Set(LEGACY_KEY_PURPOSES[plugin] ?? []) : new Set<string>();
   return {
     derive: (purpose, length) => {
-      if (!purpose || purpose.includes(':')) throw new PluginCapabilityError(plugin, `key purpose ${JSON.stringify(purpose)} must be a plain name`);
+      if (!purpose || purpose.includes(':'))
+        throw new PluginCapabilityError(plugin, `key purpose ${JSON.stringify(purpose)} must be a plain name`);
       return keys.derive(legacy.has(purpose) ? purpose : `plugin:${plugin}:${purpose}`, length);
     },
   };
@@ -79,15 +80,21 @@ export class EventOwners {
       throw new ConfigError(`plugin ${plugin.name}: privileges (${plugin.privileges.join(', ')}) are granted to built-in plugins only`);
     }
     for (const prefix of plugin.streams ?? []) {
-      if (!/^[a-z0-9][a-z0-9-]*$/.test(prefix)) throw new ConfigError(`plugin ${plugin.name}: stream prefix ${JSON.stringify(prefix)} is not lower-case words and dashes`);
+      if (!/^[a-z0-9][a-z0-9-]*$/.test(prefix))
+        throw new ConfigError(`plugin ${plugin.name}: stream prefix ${JSON.stringify(prefix)} is not lower-case words and dashes`);
     }
     for (const type of plugin.events ?? []) {
-      if (isCoreEventType(type)) throw new ConfigError(`plugin ${plugin.name}: ${type} is a core event; core facts change through core commands only`);
+      if (isCoreEventType(type))
+        throw new ConfigError(`plugin ${plugin.name}: ${type} is a core event; core facts change through core commands only`);
       if (!isKnownEventType(type)) throw new ConfigError(`plugin ${plugin.name}: event ${type} is declared but not defined (defineEvent)`);
       const schema = eventSchema(type);
-      if (!schema) throw new ConfigError(`plugin ${plugin.name}: event ${type} is defined without a schema (defineEvent(type, version, upcasters, { fields }))`);
+      if (!schema)
+        throw new ConfigError(
+          `plugin ${plugin.name}: event ${type} is defined without a schema (defineEvent(type, version, upcasters, { fields }))`,
+        );
       const other = this.owner.get(type);
-      if (other && other !== plugin.name) throw new ConfigError(`plugin ${plugin.name}: event ${type} is already declared by plugin ${other}`);
+      if (other && other !== plugin.name)
+        throw new ConfigError(`plugin ${plugin.name}: event ${type} is already declared by plugin ${other}`);
       this.owner.set(type, plugin.name);
       if (!this.validators.has(type)) this.validators.set(type, this.ajv.compile(schema));
     }
@@ -112,12 +119,18 @@ export function scopedStore(store: EventStore, plugin: BrokerPlugin<any, any>, o
       throw new PluginCapabilityError(name, `stream ${streamId} is outside its namespace (${prefixes.join(', ') || 'none declared'})`);
     }
     return list.map((e) => {
-      if (isCoreEventType(e.type)) throw new PluginCapabilityError(name, `${e.type} is a core event; it changes through core commands only`);
+      if (isCoreEventType(e.type))
+        throw new PluginCapabilityError(name, `${e.type} is a core event; it changes through core commands only`);
       if (!events.has(e.type)) throw new PluginCapabilityError(name, `${e.type} is not one of its declared events`);
       const validate = owners.validator(e.type)!;
-      if (!validate(e.data)) throw new PluginCapabilityError(name, `${e.type} data does not match its schema: ${validate.errors?.map((x) => `${x.instancePath || '/'} ${x.message}`).join('; ')}`);
+      if (!validate(e.data))
+        throw new PluginCapabilityError(
+          name,
+          `${e.type} data does not match its schema: ${validate.errors?.map((x) => `${x.instancePath || '/'} ${x.message}`).join('; ')}`,
+        );
       const actor = e.metadata?.actor ?? `plugin:${name}`;
-      if (actor.startsWith('plugin:') && actor !== `plugin:${name}`) throw new PluginCapabilityError(name, `actor ${actor} names another plugin`);
+      if (actor.startsWith('plugin:') && actor !== `plugin:${name}`)
+        throw new PluginCapabilityError(name, `actor ${actor} names another plugin`);
       return { ...e, metadata: { ...e.metadata, actor, plugin: name } };
     });
   };
@@ -134,7 +147,7 @@ export function scopedStore(store: EventStore, plugin: BrokerPlugin<any, any>, o
     readAll: (options) => store.readAll(options),
     headPosition: () => store.headPosition(),
     subscribe: (after) => store.subscribe(after),
-    close: () => Promise.reject(new PluginCapabilityError(name, 'the event store is the kernel\'s to close')),
+    close: () => Promise.reject(new PluginCapabilityError(name, "the event store is the kernel's to close")),
     // The events as stored (personal fields sealed), for hash-chain checks (storedEvents): read only.
     ...(store.raw ? { raw: readOnlyStore(storedEvents(store), name) } : {}),
   };
@@ -155,21 +168,43 @@ function readOnlyStore(store: EventStore, plugin: string): EventStore {
 }
 
 /** User commands an administrator gives (privilege `user-admin`). */
-const ADMIN_COMMANDS = new Set(['grantAdmin', 'revokeAdmin', 'disable', 'enable', 'ban', 'unban', 'erase', 'revokeCredentials', 'assignRoles', 'unlinkIdentity']);
+const ADMIN_COMMANDS = new Set([
+  'grantAdmin',
+  'revokeAdmin',
+  'disable',
+  'enable',
+  'ban',
+  'unban',
+  'erase',
+  'revokeCredentials',
+  'assignRoles',
+  'unlinkIdentity',
+]);
 /** User commands that set or spend a credential (privilege `credentials`). */
-const CREDENTIAL_COMMANDS = new Set(['setPassword', 'enrollTotp', 'removeTotp', 'useRecoveryCode', 'linkIdentity', 'recordProvisioned', 'updateProfile']);
+const CREDENTIAL_COMMANDS = new Set([
+  'setPassword',
+  'enrollTotp',
+  'removeTotp',
+  'useRecoveryCode',
+  'linkIdentity',
+  'recordProvisioned',
+  'updateProfile',
+]);
 
 /** The core user commands as a plugin may give them; every event is stamped with the plugin's name. */
 export function scopedUsers(users: Users, plugin: string, privileges: ReadonlySet<PluginPrivilege>): Users {
   const stamp = (meta: CommandMeta): CommandMeta => ({ ...meta, extra: { ...meta.extra, plugin } });
   const scoped = Object.create(users) as Users;
   scoped.execute = (userId: string, command: Exclude<UserCommand, { type: 'register' }>, meta: CommandMeta): Promise<CommandResult> => {
-    if (ADMIN_COMMANDS.has(command.type) && !privileges.has('user-admin')) return Promise.reject(new PluginCapabilityError(plugin, `${command.type} needs the user-admin privilege`));
-    if (CREDENTIAL_COMMANDS.has(command.type) && !privileges.has('credentials') && !privileges.has('user-admin')) return Promise.reject(new PluginCapabilityError(plugin, `${command.type} needs the credentials privilege`));
+    if (ADMIN_COMMANDS.has(command.type) && !privileges.has('user-admin'))
+      return Promise.reject(new PluginCapabilityError(plugin, `${command.type} needs the user-admin privilege`));
+    if (CREDENTIAL_COMMANDS.has(command.type) && !privileges.has('credentials') && !privileges.has('user-admin'))
+      return Promise.reject(new PluginCapabilityError(plugin, `${command.type} needs the credentials privilege`));
     return users.execute(userId, command, stamp(meta));
   };
   scoped.register = (input: RegisterUser, meta: CommandMeta) => {
-    if ((input as { admin?: boolean }).admin && !privileges.has('user-admin')) return Promise.reject(new PluginCapabilityError(plugin, 'registering an administrator needs the user-admin privilege'));
+    if ((input as { admin?: boolean }).admin && !privileges.has('user-admin'))
+      return Promise.reject(new PluginCapabilityError(plugin, 'registering an administrator needs the user-admin privilege'));
     return users.register(input, stamp(meta));
   };
   return scoped;
@@ -204,9 +239,17 @@ export function mayComplete(idp: string | undefined, ownIdps: ReadonlySet<string
  * (`identity.userId`, as the password form does after checking the password) skips linking, so
  * it takes the `credentials` privilege: otherwise any plugin could open a session for anyone.
  */
-export function loginRefusal(plugin: string, idp: string | undefined, identity: { userId?: string }, ownIdps: ReadonlySet<string>, privileges: ReadonlySet<PluginPrivilege>): PluginCapabilityError | null {
-  if (!mayComplete(idp, ownIdps, privileges)) return new PluginCapabilityError(plugin, `cannot complete a login for identity provider ${idp ?? '(none)'}: it did not register it`);
-  if (identity.userId !== undefined && !privileges.has('credentials')) return new PluginCapabilityError(plugin, 'naming the broker user of a login (identity.userId) needs the credentials privilege');
+export function loginRefusal(
+  plugin: string,
+  idp: string | undefined,
+  identity: { userId?: string },
+  ownIdps: ReadonlySet<string>,
+  privileges: ReadonlySet<PluginPrivilege>,
+): PluginCapabilityError | null {
+  if (!mayComplete(idp, ownIdps, privileges))
+    return new PluginCapabilityError(plugin, `cannot complete a login for identity provider ${idp ?? '(none)'}: it did not register it`);
+  if (identity.userId !== undefined && !privileges.has('credentials'))
+    return new PluginCapabilityError(plugin, 'naming the broker user of a login (identity.userId) needs the credentials privilege');
   return null;
 }
 
@@ -214,7 +257,12 @@ export function loginRefusal(plugin: string, idp: string | undefined, identity: 
  * The login service for one plugin. `complete` opens a session only for an identity provider the
  * plugin registered itself, and records the plugin with the login.
  */
-export function scopedLogin(login: LoginService, plugin: string, ownIdps: ReadonlySet<string>, privileges: ReadonlySet<PluginPrivilege>): PluginLogin {
+export function scopedLogin(
+  login: LoginService,
+  plugin: string,
+  ownIdps: ReadonlySet<string>,
+  privileges: ReadonlySet<PluginPrivilege>,
+): PluginLogin {
   return {
     requests: login.requests,
     sessionSettings: login.sessionSettings,
@@ -257,7 +305,13 @@ export interface ServiceRules {
  * once (a second provider of a single-valued service is a start error), nothing after boot, no
  * rebind or unbind.
  */
-export function pluginServices(container: Container, plugin: string, privileges: ReadonlySet<PluginPrivilege>, rules: ServiceRules, booted: () => boolean): PluginServices {
+export function pluginServices(
+  container: Container,
+  plugin: string,
+  privileges: ReadonlySet<PluginPrivilege>,
+  rules: ServiceRules,
+  booted: () => boolean,
+): PluginServices {
   const allowed = (t: symbol): void => {
     const need = rules.privileged.get(t);
     if (need && !privileges.has(need)) throw new PluginCapabilityError(plugin, `${t.description} needs the ${need} privilege`);
@@ -280,8 +334,10 @@ export function pluginServices(container: Container, plugin: string, privileges:
     },
     provide<T>(t: Token<T>, value: T): void {
       if (booted()) throw new PluginCapabilityError(plugin, `services are frozen after boot (${t.description})`);
-      if (rules.kernel.has(t) || (container.isBound(t) && !rules.provided.has(t))) throw new PluginCapabilityError(plugin, `${t.description} is the kernel's to provide`);
-      if (!rules.multi.has(t) && container.isBound(t)) throw new ConfigError(`plugin ${plugin}: service ${t.description} is already provided`);
+      if (rules.kernel.has(t) || (container.isBound(t) && !rules.provided.has(t)))
+        throw new PluginCapabilityError(plugin, `${t.description} is the kernel's to provide`);
+      if (!rules.multi.has(t) && container.isBound(t))
+        throw new ConfigError(`plugin ${plugin}: service ${t.description} is already provided`);
       container.bind(t).toConstantValue(value);
       rules.provided.add(t);
     },
@@ -291,7 +347,8 @@ export function pluginServices(container: Container, plugin: string, privileges:
 /** Leases and checkpoints over the whole store, for reactors named after the plugin. */
 export function pluginReactorState(store: EventStore, plugin: string): PluginReactorState {
   const own = (name: string): string => {
-    if (name !== plugin && !name.startsWith(`${plugin}.`)) throw new PluginCapabilityError(plugin, `reactor ${name} is not named after it (${plugin} or ${plugin}.<name>)`);
+    if (name !== plugin && !name.startsWith(`${plugin}.`))
+      throw new PluginCapabilityError(plugin, `reactor ${name} is not named after it (${plugin} or ${plugin}.<name>)`);
     return name;
   };
   return {

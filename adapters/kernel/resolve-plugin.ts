@@ -36,7 +36,9 @@ export function locatePlugin(name: string, baseDir: string): string {
       if (path.dirname(dir) === dir) break;
     }
   }
-  throw new ConfigError(`plugin ${name}: not a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(', ')}) and no package ${pkg} in node_modules of ${baseDir}, a folder above it, or the broker's own`);
+  throw new ConfigError(
+    `plugin ${name}: not a built-in plugin (${Object.keys(BUILTIN_PLUGINS).join(', ')}) and no package ${pkg} in node_modules of ${baseDir}, a folder above it, or the broker's own`,
+  );
 }
 
 // Node's ESM conditions for `import` (nodejs.org/api/packages.html#conditional-exports).
@@ -100,7 +102,8 @@ export async function resolvePlugin(entry: PluginEntry | string): Promise<Broker
       throw e;
     }
   }
-  if (!mod.default || typeof mod.default.register !== 'function') throw new ConfigError(`plugin ${name}: module has no default BrokerPlugin export`);
+  if (!mod.default || typeof mod.default.register !== 'function')
+    throw new ConfigError(`plugin ${name}: module has no default BrokerPlugin export`);
   return mod.default;
 }
 

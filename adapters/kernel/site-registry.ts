@@ -75,7 +75,13 @@ function differences(view: SitesView, sites: SiteConfig[]): { changed: SiteConfi
     return !same(current, recorded(s));
   });
   const configured = new Set(sites.map((s) => s.id));
-  return { changed, removed: view.active().filter((v) => !configured.has(v.siteId)).map((v) => v.siteId) };
+  return {
+    changed,
+    removed: view
+      .active()
+      .filter((v) => !configured.has(v.siteId))
+      .map((v) => v.siteId),
+  };
 }
 
 /** How this node's sites config stands against the log's registry (read at scrape / probe time). */
@@ -83,8 +89,12 @@ export function sitesConfigState(view: SitesView, registry: SiteRegistry): Sites
   const logRevision = view.latestRevision();
   const diff = differences(view, registry.sites);
   const agrees = !diff.changed.length && !diff.removed.length;
-  const agreement: SitesAgreement = registry.revision < logRevision ? 'behind' : agrees || registry.revision > logRevision ? 'current' : 'conflict';
-  const unknownHere = view.active().filter((v) => v.webhookUrl && !registry.get(v.siteId)?.webhook).map((v) => v.siteId);
+  const agreement: SitesAgreement =
+    registry.revision < logRevision ? 'behind' : agrees || registry.revision > logRevision ? 'current' : 'conflict';
+  const unknownHere = view
+    .active()
+    .filter((v) => v.webhookUrl && !registry.get(v.siteId)?.webhook)
+    .map((v) => v.siteId);
   return { revision: registry.revision, logRevision, agreement, unknownHere };
 }
 
@@ -96,7 +106,11 @@ export function sitesConfigState(view: SitesView, registry: SiteRegistry): Sites
  * nodes); both are reported for the caller to warn about. With revisions never set (0 everywhere)
  * the config simply wins, as on a single node. Returns the last position written (or 0).
  */
-export async function syncSites(store: EventStore, view: SitesView, registry: SiteRegistry): Promise<{ position: number; state: SitesConfigState }> {
+export async function syncSites(
+  store: EventStore,
+  view: SitesView,
+  registry: SiteRegistry,
+): Promise<{ position: number; state: SitesConfigState }> {
   const before = sitesConfigState(view, registry);
   const mayWrite = registry.revision > before.logRevision || (registry.revision === 0 && before.logRevision === 0);
   let position = 0;
@@ -107,17 +121,29 @@ export async function syncSites(store: EventStore, view: SitesView, registry: Si
     for (const s of changed) {
       const have = view.byId.get(s.id);
       const type = !have || have.removed ? 'SiteRegistered' : 'SiteUpdated';
-      position = (await store.append(`site-${s.id}`, [{ type, data: { ...recorded(s), configRevision } as never, metadata: meta }])).position;
+      position = (await store.append(`site-${s.id}`, [{ type, data: { ...recorded(s), configRevision } as never, metadata: meta }]))
+        .position;
     }
-    for (const siteId of removed) position = (await store.append(`site-${siteId}`, [{ type: 'SiteRemoved', data: { siteId, configRevision }, metadata: meta }])).position;
+    for (const siteId of removed)
+      position = (await store.append(`site-${siteId}`, [{ type: 'SiteRemoved', data: { siteId, configRevision }, metadata: meta }]))
+        .position;
   }
-  return { position, state: mayWrite ? { ...before, agreement: 'current', logRevision: Math.max(before.logRevision, registry.revision) } : before };
+  return {
+    position,
+    state: mayWrite ? { ...before, agreement: 'current', logRevision: Math.max(before.logRevision, registry.revision) } : before,
+  };
 }
 
 /** Says loudly, once per start, that this node's sites config and the log's disagree, and what that means. */
 export function warnSitesDisagreement(logger: Logger, st: SitesConfigState): void {
   if (st.agreement === 'behind')
-    logger.warn(st, `sites config is OLDER than the log (sitesRevision ${st.revision} < ${st.logRevision}): this node changes no site and sends no ban webhook until it runs the newer config`);
+    logger.warn(
+      st,
+      `sites config is OLDER than the log (sitesRevision ${st.revision} < ${st.logRevision}): this node changes no site and sends no ban webhook until it runs the newer config`,
+    );
   else if (st.agreement === 'conflict')
-    logger.warn(st, `sites config DIFFERS from the log at the same sitesRevision ${st.revision}: two configs claim one revision; nothing was changed; raise sitesRevision on the config that should win`);
+    logger.warn(
+      st,
+      `sites config DIFFERS from the log at the same sitesRevision ${st.revision}: two configs claim one revision; nothing was changed; raise sitesRevision on the config that should win`,
+    );
 }

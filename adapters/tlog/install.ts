@@ -37,19 +37,33 @@ export function installTransparency(d: TransparencyDeps): Transparency | null {
   if (!tree) return null;
   const signer = checkpointSigner(d.config, d.keys);
   const t = d.config.transparency ?? {};
-  const issuer = new CheckpointIssuer(tree, signer, d.clock, { everyEvents: t.everyEvents ?? 1000, everySeconds: t.everySeconds ?? 60, witnesses: t.witnesses ?? [] }, d.logger);
+  const issuer = new CheckpointIssuer(
+    tree,
+    signer,
+    d.clock,
+    { everyEvents: t.everyEvents ?? 1000, everySeconds: t.everySeconds ?? 60, witnesses: t.witnesses ?? [] },
+    d.logger,
+  );
   // The start check runs from ready(), after the master key check: with a wrong master key the
   // checkpoint key is wrong too, and that must stop the start as a key error, not as tampering.
   const checkAtStart = async (): Promise<void> => {
     const contradiction = await checkLogAgainstCheckpoint(d.store, signer);
     if (!contradiction) return;
     if (!d.acceptContradiction) throw new LogContradictsCheckpoint(contradiction.checkpoint, contradiction.problem);
-    const data = { checkpointSize: contradiction.checkpoint.size, checkpointRoot: contradiction.checkpoint.root.toString('base64'), checkpointNote: contradiction.checkpoint.note, problem: contradiction.problem, actor: 'operator' };
+    const data = {
+      checkpointSize: contradiction.checkpoint.size,
+      checkpointRoot: contradiction.checkpoint.root.toString('base64'),
+      checkpointNote: contradiction.checkpoint.note,
+      problem: contradiction.problem,
+      actor: 'operator',
+    };
     // The tree is rebuilt from the log as it is: later checkpoints describe this log, and are not
     // consistent with the old ones (a witness refuses them, as it should). The old checkpoint's
     // signed note stays in the override event, with the problem found.
     await tree.rebuild();
-    await d.store.append('tlog-overrides', [{ type: 'LogContradictionOverridden', data, metadata: { actor: 'operator:start --accept-log-contradiction' } }]);
+    await d.store.append('tlog-overrides', [
+      { type: 'LogContradictionOverridden', data, metadata: { actor: 'operator:start --accept-log-contradiction' } },
+    ]);
     d.logger.warn(data, 'started on a log that contradicts its latest checkpoint (--accept-log-contradiction, recorded in the log)');
     // A checkpoint of the log as it is now: the next start checks against it.
     await issuer.issue();
@@ -58,7 +72,11 @@ export function installTransparency(d: TransparencyDeps): Transparency | null {
   d.app.get(CHECKPOINT_PATH, async (_req, reply) => {
     const cp = await issuer.latest();
     if (!cp) return reply.code(404).type('text/plain; charset=utf-8').send('no checkpoint yet\n');
-    return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').header('access-control-allow-origin', '*').send(cp.note);
+    return reply
+      .type('text/plain; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('access-control-allow-origin', '*')
+      .send(cp.note);
   });
   d.app.get(KEY_PATH, async (_req, reply) =>
     reply.type('text/plain; charset=utf-8').header('access-control-allow-origin', '*').send(`${signer.verifierKey}\n`),

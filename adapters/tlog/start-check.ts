@@ -34,7 +34,10 @@ const TAIL = 1000;
  * O(log n) node reads plus the tail: a start does not re-read the whole log (`audit verify` does).
  * Returns the problem, or null when the log agrees (or has no checkpoint yet).
  */
-export async function checkLogAgainstCheckpoint(store: EventStore, signer: NoteSigner): Promise<{ checkpoint: StoredCheckpoint; problem: string } | null> {
+export async function checkLogAgainstCheckpoint(
+  store: EventStore,
+  signer: NoteSigner,
+): Promise<{ checkpoint: StoredCheckpoint; problem: string } | null> {
   const tree = store.tree;
   if (!tree) return null;
   const [cp] = await tree.checkpoints(1);
@@ -42,7 +45,8 @@ export async function checkLogAgainstCheckpoint(store: EventStore, signer: NoteS
   const text = openNote(cp.note, parseVerifierKey(signer.verifierKey));
   if (!text) return { checkpoint: cp, problem: 'the recorded checkpoint does not carry the broker key signature' };
   const body = parseCheckpoint(text);
-  if (body.size !== cp.size || !body.root.equals(cp.root)) return { checkpoint: cp, problem: 'the recorded checkpoint row differs from its signed note' };
+  if (body.size !== cp.size || !body.root.equals(cp.root))
+    return { checkpoint: cp, problem: 'the recorded checkpoint row differs from its signed note' };
   const size = await tree.size();
   if (size < cp.size) return { checkpoint: cp, problem: `the tree holds ${size} events, the checkpoint ${cp.size} (truncated)` };
   let root: Buffer;
@@ -51,7 +55,8 @@ export async function checkLogAgainstCheckpoint(store: EventStore, signer: NoteS
   } catch (err) {
     return { checkpoint: cp, problem: `the tree is incomplete (${(err as Error).message})` };
   }
-  if (!root.equals(cp.root)) return { checkpoint: cp, problem: "the tree's root at the checkpoint's size differs (the tree was rewritten)" };
+  if (!root.equals(cp.root))
+    return { checkpoint: cp, problem: "the tree's root at the checkpoint's size differs (the tree was rewritten)" };
   const leaves = await tree.leaves(Math.max(0, size - TAIL), TAIL);
   if (!leaves.length) return null;
   const events = await store.readAll({ after: leaves[0].position - 1, limit: leaves.length + TAIL });
@@ -59,7 +64,8 @@ export async function checkLogAgainstCheckpoint(store: EventStore, signer: NoteS
   for (const l of leaves) {
     const e = byPosition.get(l.position);
     if (!e) return { checkpoint: cp, problem: `the event at position ${l.position} is gone (deleted or truncated)` };
-    if (!leafHash(entryOf(e.hash)).equals(l.hash)) return { checkpoint: cp, problem: `the event at position ${l.position} is not the one appended there` };
+    if (!leafHash(entryOf(e.hash)).equals(l.hash))
+      return { checkpoint: cp, problem: `the event at position ${l.position} is not the one appended there` };
   }
   return null;
 }

@@ -12,7 +12,13 @@ export interface Witness {
  * the witness actually holds (it restarted, or another node pushed meanwhile): one retry from
  * there. Each answer (cosignature or error) is recorded per checkpoint for the admin console.
  */
-export async function pushToWitnesses(tree: TransparencyTree, cp: StoredCheckpoint, witnesses: Witness[], clock: Clock, logger: Logger): Promise<void> {
+export async function pushToWitnesses(
+  tree: TransparencyTree,
+  cp: StoredCheckpoint,
+  witnesses: Witness[],
+  clock: Clock,
+  logger: Logger,
+): Promise<void> {
   await Promise.all(
     witnesses.map(async (w) => {
       let detail = '';
@@ -22,13 +28,22 @@ export async function pushToWitnesses(tree: TransparencyTree, cp: StoredCheckpoi
         for (let attempt = 0; attempt < 2; attempt++) {
           const proof = old > 0 && old < cp.size ? await proveConsistency(tree, old, cp.size) : [];
           const body = `old ${old}\n${proof.map((h) => `${h.toString('base64')}\n`).join('')}\n${cp.note}`;
-          const res = await fetch(`${w.url.replace(/\/$/, '')}/add-checkpoint`, { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
+          const res = await fetch(`${w.url.replace(/\/$/, '')}/add-checkpoint`, {
+            method: 'POST',
+            body,
+            signal: AbortSignal.timeout(10_000),
+          });
           const text = (await res.text()).slice(0, 2000);
           if (res.status === 409 && attempt === 0 && /^\d+\n?$/.test(text) && Number(text) <= cp.size) {
             old = Number(text);
             continue;
           }
-          ok = res.status === 200 && text.split('\n').filter(Boolean).every((l) => l.startsWith('\u2014 '));
+          ok =
+            res.status === 200 &&
+            text
+              .split('\n')
+              .filter(Boolean)
+              .every((l) => l.startsWith('\u2014 '));
           detail = ok ? text.trim() : `HTTP ${res.status}: ${text.trim().slice(0, 300)}`;
           break;
         }

@@ -31,7 +31,8 @@ export function declarePersonalFields<K extends EventType>(
 ): void {
   const before = registry.get(type);
   const subject = options.subject ?? before?.subject ?? 'userId';
-  if (before && before.subject !== subject) throw new Error(`event type ${type}: personal data declared about ${before.subject} and ${subject}`);
+  if (before && before.subject !== subject)
+    throw new Error(`event type ${type}: personal data declared about ${before.subject} and ${subject}`);
   registry.set(type, { fields: new Set([...(before?.fields ?? []), ...fields]), subject });
 }
 
@@ -60,7 +61,13 @@ export interface SealedPersonalData {
 }
 
 export function isSealed(v: unknown): v is SealedPersonalData {
-  return !!v && typeof v === 'object' && typeof (v as SealedPersonalData).k === 'string' && typeof (v as SealedPersonalData).c === 'string' && Array.isArray((v as SealedPersonalData).f);
+  return (
+    !!v &&
+    typeof v === 'object' &&
+    typeof (v as SealedPersonalData).k === 'string' &&
+    typeof (v as SealedPersonalData).c === 'string' &&
+    Array.isArray((v as SealedPersonalData).f)
+  );
 }
 
 // --- the core's personal data. Plugins declare theirs beside their `defineEvent`.

@@ -62,7 +62,12 @@ export function fieldsSchema(fields: EventFields): Record<string, unknown> {
   return { type: 'object', properties, required };
 }
 
-export function defineEvent(type: string, version = 1, upcasters: Record<number, Upcaster> = {}, options: EventDefinitionOptions = {}): void {
+export function defineEvent(
+  type: string,
+  version = 1,
+  upcasters: Record<number, Upcaster> = {},
+  options: EventDefinitionOptions = {},
+): void {
   const existing = defs.get(type);
   if (existing && existing.version !== version) {
     throw new Error(`event type ${type} defined twice with versions ${existing.version} and ${version}`);
@@ -119,11 +124,37 @@ export function upcast(event: RecordedEvent): UpcastResult {
 // The core's own catalog, all at version 1 today. A change to an event's shape bumps its
 // version here and adds the upcaster from the previous one.
 const CORE_CATALOG = [
-  'UserRegistered', 'UserProfileUpdated', 'PasswordSet', 'TotpEnrolled', 'TotpRemoved', 'RecoveryCodeUsed',
-  'AdminGranted', 'AdminRevoked', 'AccountDisabled', 'AccountEnabled', 'UserBanned', 'UserUnbanned', 'UserErased', 'CredentialsRevoked',
-  'ExternalIdentityLinked', 'ExternalIdentityUnlinked', 'AccountProvisioned', 'RolesAssigned',
-  'ReservationClaimed', 'ReservationReleased', 'LoginSucceeded', 'LoginFailed', 'SessionRefreshed', 'SessionEnded',
-  'AdminBootstrapped', 'SetupTokenIssued', 'SiteRegistered', 'SiteUpdated', 'SiteRemoved', 'ClientRegistered', 'ClientUpdated',
+  'UserRegistered',
+  'UserProfileUpdated',
+  'PasswordSet',
+  'TotpEnrolled',
+  'TotpRemoved',
+  'RecoveryCodeUsed',
+  'AdminGranted',
+  'AdminRevoked',
+  'AccountDisabled',
+  'AccountEnabled',
+  'UserBanned',
+  'UserUnbanned',
+  'UserErased',
+  'CredentialsRevoked',
+  'ExternalIdentityLinked',
+  'ExternalIdentityUnlinked',
+  'AccountProvisioned',
+  'RolesAssigned',
+  'ReservationClaimed',
+  'ReservationReleased',
+  'LoginSucceeded',
+  'LoginFailed',
+  'SessionRefreshed',
+  'SessionEnded',
+  'AdminBootstrapped',
+  'SetupTokenIssued',
+  'SiteRegistered',
+  'SiteUpdated',
+  'SiteRemoved',
+  'ClientRegistered',
+  'ClientUpdated',
   'LogContradictionOverridden',
 ];
 for (const t of CORE_CATALOG) defineEvent(t, 1);
@@ -134,6 +165,14 @@ const PLUGIN_OWNED = new Set(['AdminBootstrapped', 'SetupTokenIssued', 'ClientRe
 const CORE_EVENT_TYPES: ReadonlySet<string> = new Set([
   ...CORE_CATALOG.filter((t) => !PLUGIN_OWNED.has(t)),
   // Defined beside the core services that write them, core facts all the same.
-  'PasswordLinkIssued', 'PasswordLinkUsed', 'ReactorCheckpointed', 'LeaseAcquired', 'LeaseRenewed', 'LeaseReleased',
-  'SigningKeyGenerated', 'TotpCodeAccepted', 'ReactorQuarantined', 'ComponentRetryRequested',
+  'PasswordLinkIssued',
+  'PasswordLinkUsed',
+  'ReactorCheckpointed',
+  'LeaseAcquired',
+  'LeaseRenewed',
+  'LeaseReleased',
+  'SigningKeyGenerated',
+  'TotpCodeAccepted',
+  'ReactorQuarantined',
+  'ComponentRetryRequested',
 ]);

@@ -29,9 +29,7 @@ export interface IdentityProvider {
 }
 
 /** What a downstream protocol answers when it resumes a request once there is a session. */
-export type ResumeAction =
-  | { kind: 'redirect'; location: string }
-  | { kind: 'html'; status?: number; html: string };
+export type ResumeAction = { kind: 'redirect'; location: string } | { kind: 'html'; status?: number; html: string };
 
 /** Resumes a pending login request once there is a session (OAuth authorize, HMAC handoff, gateway). */
 export interface DownstreamProtocol {

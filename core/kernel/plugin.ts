@@ -11,13 +11,7 @@ import type { ReadModels } from '../read/read-models.js';
 import type { ClusterNode } from '../reactors/cluster-node.js';
 import type { LeaseOptions, StreamLease } from '../reactors/lease.js';
 import type { StreamCheckpoint } from '../reactors/checkpoint.js';
-import type {
-  IdentityProvider,
-  DownstreamProtocol,
-  IdentityEnricher,
-  ProvisioningPolicy,
-  Reactor,
-} from './extension-points.js';
+import type { IdentityProvider, DownstreamProtocol, IdentityEnricher, ProvisioningPolicy, Reactor } from './extension-points.js';
 
 /** A JSON Schema (draft 2020-12 subset that Ajv understands). */
 export type JsonSchema = Record<string, unknown>;
@@ -92,8 +86,19 @@ export interface PluginKeys {
  * The login service as a plugin sees it: registries read-only, and `complete` only for an
  * identity provider this plugin registered (recorded with the plugin's name).
  */
-export interface PluginLogin
-  extends Pick<LoginService, 'requests' | 'sessionSettings' | 'validateSession' | 'needsRefresh' | 'refresh' | 'endSession' | 'endAllSessions' | 'recordFailure' | 'resolveUser' | 'complete'> {
+export interface PluginLogin extends Pick<
+  LoginService,
+  | 'requests'
+  | 'sessionSettings'
+  | 'validateSession'
+  | 'needsRefresh'
+  | 'refresh'
+  | 'endSession'
+  | 'endAllSessions'
+  | 'recordFailure'
+  | 'resolveUser'
+  | 'complete'
+> {
   readonly identityProviders: ReadonlyMap<string, IdentityProvider>;
   readonly protocols: ReadonlyMap<string, DownstreamProtocol>;
   readonly enrichers: readonly IdentityEnricher[];

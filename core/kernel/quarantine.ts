@@ -49,5 +49,7 @@ export function describeError(err: unknown): string {
 }
 
 export function eventRef(e: RecordedEvent | null): Pick<Quarantine, 'position' | 'streamId' | 'eventId' | 'type'> {
-  return e ? { position: e.position, streamId: e.streamId, eventId: e.id, type: e.type } : { position: 0, streamId: '', eventId: '', type: '' };
+  return e
+    ? { position: e.position, streamId: e.streamId, eventId: e.id, type: e.type }
+    : { position: 0, streamId: '', eventId: '', type: '' };
 }

@@ -21,7 +21,9 @@ export class AnonymousRefusals {
     /** Names the refusals in the log lines (`SAML refusals`, `OIDC refusals`, ...). */
     private readonly what: string,
   ) {
-    this.cap = new PerSecondCap(clock, maxPerSecond, (dropped) => logger.warn({ dropped }, `${what} not recorded as LoginFailed (rate cap)`));
+    this.cap = new PerSecondCap(clock, maxPerSecond, (dropped) =>
+      logger.warn({ dropped }, `${what} not recorded as LoginFailed (rate cap)`),
+    );
   }
 
   async record(f: { issuer: string; reason: string; subject?: string | null }, ctx: LoginContext): Promise<void> {

@@ -47,7 +47,8 @@ export class LoginRequestCodec {
     const token = `${body}.${this.sign(body)}`;
     // Never hand out a token `decode` would refuse: a huge return address (a gateway or admin URL
     // with a long query) would otherwise become a redirect no browser can follow back.
-    if (token.length > MAX_LOGIN_REQUEST_LENGTH) throw new LoginRequestInvalid('The request is too large to carry through the login; use a shorter address.');
+    if (token.length > MAX_LOGIN_REQUEST_LENGTH)
+      throw new LoginRequestInvalid('The request is too large to carry through the login; use a shorter address.');
     return token;
   }
 
@@ -58,14 +59,16 @@ export class LoginRequestCodec {
     const body = token.slice(0, dot);
     const mac = Buffer.from(token.slice(dot + 1), 'base64url');
     const expected = Buffer.from(this.sign(body), 'base64url');
-    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw new LoginRequestInvalid('login request signature is invalid');
+    if (mac.length !== expected.length || !timingSafeEqual(mac, expected))
+      throw new LoginRequestInvalid('login request signature is invalid');
     let req: LoginRequest;
     try {
       req = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as LoginRequest;
     } catch {
       throw new LoginRequestInvalid('login request is malformed');
     }
-    if (typeof req.exp !== 'number' || req.exp < Math.floor(now.getTime() / 1000)) throw new LoginRequestInvalid('login request has expired; start again');
+    if (typeof req.exp !== 'number' || req.exp < Math.floor(now.getTime() / 1000))
+      throw new LoginRequestInvalid('login request has expired; start again');
     return req;
   }
 

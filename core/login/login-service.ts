@@ -7,12 +7,7 @@ import type { ReadModels } from '../read/read-models.js';
 import type { SessionView } from '../read/sessions-view.js';
 import type { ProjectionEngine } from '../read/projection.js';
 import { DomainError, NotProvisioned, UserBannedError, UserDisabledError } from '../errors.js';
-import type {
-  IdentityProvider,
-  DownstreamProtocol,
-  IdentityEnricher,
-  ProvisioningPolicy,
-} from '../kernel/extension-points.js';
+import type { IdentityProvider, DownstreamProtocol, IdentityEnricher, ProvisioningPolicy } from '../kernel/extension-points.js';
 import { builtinPolicies } from './provisioning.js';
 import type { LoginRequestCodec } from './login-request.js';
 
@@ -115,7 +110,11 @@ export class LoginService {
     if (settings.linkByEmail && identity.email && identity.emailVerified === true) {
       const existing = await this.users.findByEmail(identity.email);
       if (existing) {
-        const linkedNow = await this.users.execute(existing, { type: 'linkIdentity', issuer: identity.issuer, subject: identity.subject, via: 'verified_email' }, meta);
+        const linkedNow = await this.users.execute(
+          existing,
+          { type: 'linkIdentity', issuer: identity.issuer, subject: identity.subject, via: 'verified_email' },
+          meta,
+        );
         await this.engine.waitFor(linkedNow.position);
         return existing;
       }
@@ -130,7 +129,11 @@ export class LoginService {
     const email = identity.email && !(await this.users.findByEmail(identity.email)) ? identity.email : null;
     const { userId } = await this.users.register({ email, name: identity.name ?? null, via: identity.issuer }, meta);
     await this.users.execute(userId, { type: 'linkIdentity', issuer: identity.issuer, subject: identity.subject, via: policy.name }, meta);
-    const provisioned = await this.users.execute(userId, { type: 'recordProvisioned', issuer: identity.issuer, subject: identity.subject, policy: policy.name }, meta);
+    const provisioned = await this.users.execute(
+      userId,
+      { type: 'recordProvisioned', issuer: identity.issuer, subject: identity.subject, policy: policy.name },
+      meta,
+    );
     // Read-your-writes: callers (the gateway's bearer path) read the read models right after.
     await this.engine.waitFor(provisioned.position);
     return userId;
@@ -166,10 +169,17 @@ export class LoginService {
         await fail(reason, err instanceof DomainError ? err : new DomainError('forbidden', 'Your roles could not be determined.'));
       }
       // Only a path on this site: an enricher cannot turn the login into an open redirect.
-      if (continueAt !== undefined) throw new LoginContinues(continueAt.startsWith('/') && !continueAt.startsWith('//') && !continueAt.startsWith('/\\') ? continueAt : '/');
+      if (continueAt !== undefined)
+        throw new LoginContinues(
+          continueAt.startsWith('/') && !continueAt.startsWith('//') && !continueAt.startsWith('/\\') ? continueAt : '/',
+        );
     }
     if (this.enrichers.length) {
-      await this.users.execute(userId, { type: 'assignRoles', roles, tenant, source: this.enrichers.map((e) => e.name).join(',') }, { actor: 'system' });
+      await this.users.execute(
+        userId,
+        { type: 'assignRoles', roles, tenant, source: this.enrichers.map((e) => e.name).join(',') },
+        { actor: 'system' },
+      );
     }
 
     const token = this.ids.token(32);
@@ -235,7 +245,11 @@ export class LoginService {
 
   async refresh(s: SessionView): Promise<void> {
     await this.store.append(sessionStream(s.sessionId), [
-      { type: 'SessionRefreshed', data: { sessionId: s.sessionId, userId: s.userId }, metadata: { actor: `user:${s.userId}`, recordedAt: this.clock.now().toISOString() } },
+      {
+        type: 'SessionRefreshed',
+        data: { sessionId: s.sessionId, userId: s.userId },
+        metadata: { actor: `user:${s.userId}`, recordedAt: this.clock.now().toISOString() },
+      },
     ]);
   }
 
@@ -243,7 +257,11 @@ export class LoginService {
     const s = this.read.sessions.byId.get(sessionId);
     if (!s) return this.engine.position;
     const res = await this.store.append(sessionStream(sessionId), [
-      { type: 'SessionEnded', data: { sessionId, userId: s.userId, reason }, metadata: { actor, ...(correlationId ? { correlationId } : {}) } },
+      {
+        type: 'SessionEnded',
+        data: { sessionId, userId: s.userId, reason },
+        metadata: { actor, ...(correlationId ? { correlationId } : {}) },
+      },
     ]);
     await this.engine.waitFor(res.position);
     return res.position;

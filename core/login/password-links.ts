@@ -52,7 +52,13 @@ function fold(events: RecordedEvent[]): { links: Issued[]; revision: number } {
       const d = e.data as { tokenHash: string; purpose: LinkPurpose; expiresAt: string };
       // Issued at = expiry - its time to live: on the issuer's clock, like the expiry itself.
       const expiresAt = Date.parse(d.expiresAt);
-      links.push({ tokenHash: d.tokenHash, purpose: d.purpose, expiresAt, at: expiresAt - LINK_TTL_SECONDS[d.purpose] * 1000, used: false });
+      links.push({
+        tokenHash: d.tokenHash,
+        purpose: d.purpose,
+        expiresAt,
+        at: expiresAt - LINK_TTL_SECONDS[d.purpose] * 1000,
+        used: false,
+      });
     } else if (e.type === 'PasswordLinkUsed') {
       const l = links.find((x) => x.tokenHash === (e.data as { tokenHash: string }).tokenHash);
       if (l) l.used = true;
@@ -73,13 +79,20 @@ export class PasswordLinks {
     for (let attempt = 0; ; attempt++) {
       const now = this.clock.now();
       const { links, revision } = fold(await this.store.readStream(linkStream(userId)));
-      if (purpose === 'reset' && links.filter((l) => l.purpose === 'reset' && l.at > now.getTime() - 3600_000).length >= RESETS_PER_HOUR) return null;
+      if (purpose === 'reset' && links.filter((l) => l.purpose === 'reset' && l.at > now.getTime() - 3600_000).length >= RESETS_PER_HOUR)
+        return null;
       const secret = randomBytes(32).toString('base64url');
       const expiresAt = new Date(now.getTime() + LINK_TTL_SECONDS[purpose] * 1000);
       try {
         await this.store.append(
           linkStream(userId),
-          [{ type: 'PasswordLinkIssued', data: { userId, purpose, tokenHash: hash(secret), expiresAt: expiresAt.toISOString(), by }, metadata: { actor: by } }],
+          [
+            {
+              type: 'PasswordLinkIssued',
+              data: { userId, purpose, tokenHash: hash(secret), expiresAt: expiresAt.toISOString(), by },
+              metadata: { actor: by },
+            },
+          ],
           { expectedRevision: revision === -1 ? 'no_stream' : revision },
         );
         return { token: `${userId}.${secret}`, expiresAt };
@@ -106,7 +119,17 @@ export class PasswordLinks {
   /** Spends the link: once, across nodes (a second use loses the expected-revision race). */
   async consume(link: { userId: string; purpose: LinkPurpose; tokenHash: string; revision: number }): Promise<void> {
     try {
-      await this.store.append(linkStream(link.userId), [{ type: 'PasswordLinkUsed', data: { userId: link.userId, tokenHash: link.tokenHash, purpose: link.purpose }, metadata: { actor: `user:${link.userId}` } }], { expectedRevision: link.revision });
+      await this.store.append(
+        linkStream(link.userId),
+        [
+          {
+            type: 'PasswordLinkUsed',
+            data: { userId: link.userId, tokenHash: link.tokenHash, purpose: link.purpose },
+            metadata: { actor: `user:${link.userId}` },
+          },
+        ],
+        { expectedRevision: link.revision },
+      );
     } catch (err) {
       if (err instanceof WrongExpectedRevision) throw new LinkInvalid('used');
       throw err;
@@ -114,10 +137,17 @@ export class PasswordLinks {
   }
 }
 
-export const linkUrl = (baseUrl: string, token: string): string => `${baseUrl.replace(/\/$/, '')}/password/set?token=${encodeURIComponent(token)}`;
+export const linkUrl = (baseUrl: string, token: string): string =>
+  `${baseUrl.replace(/\/$/, '')}/password/set?token=${encodeURIComponent(token)}`;
 
 export function linkMail(purpose: LinkPurpose, url: string, expiresAt: Date): { subject: string; text: string } {
   return purpose === 'invite'
-    ? { subject: 'You are invited: set your password', text: `An account was made for you.\n\nSet your password here (the link works once, until ${expiresAt.toISOString()}):\n\n${url}\n` }
-    : { subject: 'Reset your password', text: `Someone (hopefully you) asked to reset the password of this account.\n\nSet a new one here (the link works once, for 30 minutes):\n\n${url}\n\nIf it was not you, ignore this mail: your password stays as it is.\n` };
+    ? {
+        subject: 'You are invited: set your password',
+        text: `An account was made for you.\n\nSet your password here (the link works once, until ${expiresAt.toISOString()}):\n\n${url}\n`,
+      }
+    : {
+        subject: 'Reset your password',
+        text: `Someone (hopefully you) asked to reset the password of this account.\n\nSet a new one here (the link works once, for 30 minutes):\n\n${url}\n\nIf it was not you, ignore this mail: your password stays as it is.\n`,
+      };
 }

@@ -35,13 +35,19 @@ const decider: Decider<UseOnce, OnceState, DomainEvent> = {
 };
 
 /** The one-time-use Decider (typed for the caller's event). */
-export const onceDecider = <E extends DomainEvent>(): Decider<UseOnce<E>, OnceState, E> => decider as unknown as Decider<UseOnce<E>, OnceState, E>;
+export const onceDecider = <E extends DomainEvent>(): Decider<UseOnce<E>, OnceState, E> =>
+  decider as unknown as Decider<UseOnce<E>, OnceState, E>;
 
 /**
  * Records `event` on `streamId` through the CommandHandler unless the stream already holds a use:
  * the result, or null when it was used already (here or on another node).
  */
-export async function useOnce<E extends DomainEvent>(commands: CommandHandler | EventStore, streamId: string, event: E, meta: CommandMeta): Promise<CommandResult | null> {
+export async function useOnce<E extends DomainEvent>(
+  commands: CommandHandler | EventStore,
+  streamId: string,
+  event: E,
+  meta: CommandMeta,
+): Promise<CommandResult | null> {
   const handler = commands instanceof CommandHandler ? commands : new CommandHandler(commands);
   try {
     return await handler.handle(onceDecider<E>(), streamId, { type: 'use', event }, meta);

@@ -65,7 +65,11 @@ export async function claimReservation(
   for (let attempt = 0; attempt < 5; attempt++) {
     const events = await store.readStream(streamId);
     const last = events[events.length - 1];
-    const metadata = { actor: meta.actor, causationId: meta.causationId ?? null, ...(meta.correlationId ? { correlationId: meta.correlationId } : {}) };
+    const metadata = {
+      actor: meta.actor,
+      causationId: meta.causationId ?? null,
+      ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
+    };
     const hashedKey = streamId.slice(kind.length + 1);
     if (last && last.type === 'ReservationClaimed') {
       const holder = (last.data as { userId: string }).userId;

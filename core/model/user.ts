@@ -45,9 +45,24 @@ type UserEvent = Extract<
   DomainEvent,
   {
     type:
-      | 'UserRegistered' | 'UserProfileUpdated' | 'PasswordSet' | 'TotpEnrolled' | 'TotpRemoved' | 'RecoveryCodeUsed'
-      | 'AdminGranted' | 'AdminRevoked' | 'AccountDisabled' | 'AccountEnabled' | 'UserBanned' | 'UserUnbanned'
-      | 'UserErased' | 'CredentialsRevoked' | 'ExternalIdentityLinked' | 'ExternalIdentityUnlinked' | 'AccountProvisioned' | 'RolesAssigned';
+      | 'UserRegistered'
+      | 'UserProfileUpdated'
+      | 'PasswordSet'
+      | 'TotpEnrolled'
+      | 'TotpRemoved'
+      | 'RecoveryCodeUsed'
+      | 'AdminGranted'
+      | 'AdminRevoked'
+      | 'AccountDisabled'
+      | 'AccountEnabled'
+      | 'UserBanned'
+      | 'UserUnbanned'
+      | 'UserErased'
+      | 'CredentialsRevoked'
+      | 'ExternalIdentityLinked'
+      | 'ExternalIdentityUnlinked'
+      | 'AccountProvisioned'
+      | 'RolesAssigned';
   }
 >;
 
@@ -179,7 +194,12 @@ function decide(c: UserCommand, s: UserState): UserEvent[] {
  * The events of a user stream that void every credential from a login before them. An unban or
  * an enable is not among the reversals: it restores the account, never the old sessions and grants.
  */
-export const CREDENTIAL_REVOKING_EVENTS: ReadonlySet<string> = new Set(['CredentialsRevoked', 'UserBanned', 'AccountDisabled', 'UserErased']);
+export const CREDENTIAL_REVOKING_EVENTS: ReadonlySet<string> = new Set([
+  'CredentialsRevoked',
+  'UserBanned',
+  'AccountDisabled',
+  'UserErased',
+]);
 
 /** Log position of the last credential-voiding event in a user's stream (0 when none). */
 export function lastRevocationPosition(events: readonly { type: string; position: number }[]): number {

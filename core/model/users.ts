@@ -63,14 +63,25 @@ export class Users {
       const before = await this.load(userId);
       await claimReservation(this.store, 'email', email, userId, meta, this.emailHolderGone, this.reservationKey);
       const res = await this.handler.handle(userDecider, userStream(userId), { ...command, email }, meta);
-      if (before.email && before.email !== email) await releaseReservation(this.store, 'email', before.email, userId, meta, this.reservationKey);
+      if (before.email && before.email !== email)
+        await releaseReservation(this.store, 'email', before.email, userId, meta, this.reservationKey);
       return res;
     }
     if (command.type === 'linkIdentity') {
-      await claimReservation(this.store, 'identity', identityKey(command.issuer, command.subject), userId, meta, async (h) => {
-        const holder = await this.load(h);
-        return !holder.exists || holder.erased || !holder.identities.some((i) => i.issuer === command.issuer && i.subject === command.subject);
-      }, this.reservationKey);
+      await claimReservation(
+        this.store,
+        'identity',
+        identityKey(command.issuer, command.subject),
+        userId,
+        meta,
+        async (h) => {
+          const holder = await this.load(h);
+          return (
+            !holder.exists || holder.erased || !holder.identities.some((i) => i.issuer === command.issuer && i.subject === command.subject)
+          );
+        },
+        this.reservationKey,
+      );
     }
     if (command.type === 'erase') {
       const before = await this.load(userId);
@@ -83,7 +94,8 @@ export class Users {
       }
       const res = await this.handler.handle(userDecider, userStream(userId), command, meta);
       if (before.email) await releaseReservation(this.store, 'email', before.email, userId, meta, this.reservationKey);
-      for (const i of before.identities) await releaseReservation(this.store, 'identity', identityKey(i.issuer, i.subject), userId, meta, this.reservationKey);
+      for (const i of before.identities)
+        await releaseReservation(this.store, 'identity', identityKey(i.issuer, i.subject), userId, meta, this.reservationKey);
       // Last: the releases above needed the email and subjects in clear. A crash before this line
       // is repaired by every node's subscription, which destroys the key when it sees UserErased.
       await this.store.destroyUserKey?.(userId);

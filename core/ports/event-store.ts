@@ -142,7 +142,9 @@ export class ImportBreaksChain extends Error {
     /** The target stream's last revision (-1 when it does not exist). */
     readonly actual: number,
   ) {
-    super(`imported event ${event.id} (stream ${event.streamId} revision ${event.revision}) does not continue the stream here (its last revision is ${actual}, or the hashes do not link)`);
+    super(
+      `imported event ${event.id} (stream ${event.streamId} revision ${event.revision}) does not continue the stream here (its last revision is ${actual}, or the hashes do not link)`,
+    );
   }
 }
 

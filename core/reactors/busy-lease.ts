@@ -38,7 +38,8 @@ export class BusyLease {
   /** True when this process may act now (taking the lease when free). */
   async hold(): Promise<boolean> {
     if (!this.eligible()) {
-      if (!this.declined) this.logger.warn(this.fields, 'this node may not act for the cluster now: it does not take the lease (see the preceding warnings)');
+      if (!this.declined)
+        this.logger.warn(this.fields, 'this node may not act for the cluster now: it does not take the lease (see the preceding warnings)');
       this.declined = true;
       if (this.lease.isHeld()) await this.giveUp();
       return false;

@@ -49,7 +49,9 @@ export class StreamCheckpoint {
 
   async save(position: number): Promise<void> {
     if (position <= this.last) return;
-    const res = await this.store.append(this.streamId, [{ type: 'ReactorCheckpointed', data: { reactor: this.reactor, position }, metadata: { actor: 'system' } }]);
+    const res = await this.store.append(this.streamId, [
+      { type: 'ReactorCheckpointed', data: { reactor: this.reactor, position }, metadata: { actor: 'system' } },
+    ]);
     this.revision = Math.max(this.revision, res.revision);
     this.last = position;
   }

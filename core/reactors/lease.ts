@@ -102,13 +102,19 @@ export class StreamLease {
 
   private async write(type: 'LeaseAcquired' | 'LeaseRenewed' | 'LeaseReleased'): Promise<boolean> {
     const expiresAt = new Date(this.now() + this.options.durationMs).toISOString();
-    const data = type === 'LeaseReleased' ? { name: this.options.name, holder: this.options.holder } : { name: this.options.name, holder: this.options.holder, expiresAt };
+    const data =
+      type === 'LeaseReleased'
+        ? { name: this.options.name, holder: this.options.holder }
+        : { name: this.options.name, holder: this.options.holder, expiresAt };
     try {
       const res = await this.store.append(this.streamId, [{ type, data: data as never, metadata: { actor: 'system' } }], {
         expectedRevision: this.revision === -1 ? 'no_stream' : this.revision,
       });
       this.revision = res.revision;
-      this.state = type === 'LeaseReleased' ? { holder: null, expiresAt: 0, byUs: false } : { holder: this.options.holder, expiresAt: Date.parse(expiresAt), byUs: true };
+      this.state =
+        type === 'LeaseReleased'
+          ? { holder: null, expiresAt: 0, byUs: false }
+          : { holder: this.options.holder, expiresAt: Date.parse(expiresAt), byUs: true };
       return true;
     } catch (err) {
       if (err instanceof WrongExpectedRevision) {
@@ -125,7 +131,11 @@ export class StreamLease {
     const mine = this.mine();
     const free = !this.state.holder || this.now() >= this.state.expiresAt;
     if (!mine && !free) return false;
-    const acquisition: Acquisition = mine ? { how: 'renewed', previous: null } : this.state.holder ? { how: 'expired', previous: this.state.holder } : { how: 'taken', previous: null };
+    const acquisition: Acquisition = mine
+      ? { how: 'renewed', previous: null }
+      : this.state.holder
+        ? { how: 'expired', previous: this.state.holder }
+        : { how: 'taken', previous: null };
     if (!(await this.write(mine ? 'LeaseRenewed' : 'LeaseAcquired'))) return false;
     this.lastAcquisition = acquisition;
     return this.isHeld();

@@ -35,9 +35,16 @@ class GuardedEvents<T> extends Observable<T> {
     return o;
   }
 
-  override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null, error?: ((e: unknown) => void) | null, complete?: (() => void) | null): Subscription {
+  override subscribe(
+    observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null,
+    error?: ((e: unknown) => void) | null,
+    complete?: (() => void) | null,
+  ): Subscription {
     const guard = this.guard;
-    const o: Partial<Observer<T>> = typeof observerOrNext === 'function' || observerOrNext == null ? { next: observerOrNext ?? undefined, error: error ?? undefined, complete: complete ?? undefined } : observerOrNext;
+    const o: Partial<Observer<T>> =
+      typeof observerOrNext === 'function' || observerOrNext == null
+        ? { next: observerOrNext ?? undefined, error: error ?? undefined, complete: complete ?? undefined }
+        : observerOrNext;
     return super.subscribe({
       next: (v) => {
         try {
@@ -107,7 +114,10 @@ export class ReactorSupervisor {
     for (const s of this.reactors) {
       s.quarantine = await this.loadQuarantine(s.reactor.name);
       if (s.quarantine) {
-        this.logger.warn({ reactor: s.reactor.name, quarantine: strip(s.quarantine) }, 'reactor quarantined; not started (broker projections retry <name> after the fix)');
+        this.logger.warn(
+          { reactor: s.reactor.name, quarantine: strip(s.quarantine) },
+          'reactor quarantined; not started (broker projections retry <name> after the fix)',
+        );
         this.onQuarantine(strip(s.quarantine));
       } else await this.start(s);
     }
@@ -133,10 +143,21 @@ export class ReactorSupervisor {
     for (const e of await this.store.readStream(`reactor-${name}`)) {
       if (e.type !== 'ReactorQuarantined') continue;
       const d = e.data as { position: number; streamId: string; eventId: string; type: string; error: string };
-      q = { component: name, kind: 'reactor', position: d.position, streamId: d.streamId, eventId: d.eventId, type: d.type, error: d.error, at: e.metadata.recordedAt, recordedAt: e.position };
+      q = {
+        component: name,
+        kind: 'reactor',
+        position: d.position,
+        streamId: d.streamId,
+        eventId: d.eventId,
+        type: d.type,
+        error: d.error,
+        at: e.metadata.recordedAt,
+        recordedAt: e.position,
+      };
     }
     if (!q) return null;
-    for (const e of await this.store.readStream(retryStream(name))) if (e.type === 'ComponentRetryRequested' && e.position > q.recordedAt) return null;
+    for (const e of await this.store.readStream(retryStream(name)))
+      if (e.type === 'ComponentRetryRequested' && e.position > q.recordedAt) return null;
     return q;
   }
 
@@ -186,14 +207,27 @@ export class ReactorSupervisor {
   private async quarantine(s: Supervised, guard: Guard, err: unknown): Promise<void> {
     if (s.quarantine || this.stopped) return;
     const e = guard.current ?? guard.last;
-    const q: Quarantine = { component: s.reactor.name, kind: 'reactor', ...eventRef(e), error: describeError(err), at: new Date().toISOString() };
+    const q: Quarantine = {
+      component: s.reactor.name,
+      kind: 'reactor',
+      ...eventRef(e),
+      error: describeError(err),
+      at: new Date().toISOString(),
+    };
     s.quarantine = { ...q, recordedAt: Number.MAX_SAFE_INTEGER };
-    this.logger.error({ err, reactor: s.reactor.name, position: q.position, type: q.type }, 'reactor threw; quarantined (stopped until broker projections retry <name>)');
+    this.logger.error(
+      { err, reactor: s.reactor.name, position: q.position, type: q.type },
+      'reactor threw; quarantined (stopped until broker projections retry <name>)',
+    );
     this.onQuarantine(q);
     await this.stop(s);
     try {
       const res = await this.store.append(`reactor-${s.reactor.name}`, [
-        { type: 'ReactorQuarantined', data: { reactor: s.reactor.name, position: q.position, streamId: q.streamId, eventId: q.eventId, type: q.type, error: q.error }, metadata: { actor: 'system' } },
+        {
+          type: 'ReactorQuarantined',
+          data: { reactor: s.reactor.name, position: q.position, streamId: q.streamId, eventId: q.eventId, type: q.type, error: q.error },
+          metadata: { actor: 'system' },
+        },
       ]);
       s.quarantine.recordedAt = res.position;
     } catch (appendErr) {

@@ -20,14 +20,19 @@ export class AuditView implements PersistedProjection {
   readonly name = 'audit';
   readonly version = 1;
   readonly tables = ['audit'];
-  private st!: { put: ReadStatement; timeline: ReadStatement<{ position: number; type: string; recorded_at: string; actor: string; stream_id: string }> };
+  private st!: {
+    put: ReadStatement;
+    timeline: ReadStatement<{ position: number; type: string; recorded_at: string; actor: string; stream_id: string }>;
+  };
 
   open(db: ReadDatabase): void {
     db.exec(`CREATE TABLE IF NOT EXISTS audit (user_id TEXT NOT NULL, position INTEGER NOT NULL, type TEXT NOT NULL, recorded_at TEXT NOT NULL,
       actor TEXT NOT NULL, stream_id TEXT NOT NULL, PRIMARY KEY (user_id, position)) WITHOUT ROWID;`);
     this.st = {
       put: db.prepare(`INSERT OR REPLACE INTO audit (user_id, position, type, recorded_at, actor, stream_id) VALUES (?, ?, ?, ?, ?, ?)`),
-      timeline: db.prepare(`SELECT position, type, recorded_at, actor, stream_id FROM audit WHERE user_id = ? AND position > ? ORDER BY position LIMIT ?`),
+      timeline: db.prepare(
+        `SELECT position, type, recorded_at, actor, stream_id FROM audit WHERE user_id = ? AND position > ? ORDER BY position LIMIT ?`,
+      ),
     };
   }
 
@@ -39,6 +44,8 @@ export class AuditView implements PersistedProjection {
 
   /** The user's entries in log order, after position `after`, at most `limit`. */
   timeline(userId: string, opts: { after?: number; limit?: number } = {}): AuditEntry[] {
-    return this.st.timeline.all(userId, opts.after ?? 0, opts.limit ?? 100_000).map((r) => ({ position: r.position, type: r.type, recordedAt: r.recorded_at, actor: r.actor, streamId: r.stream_id }));
+    return this.st.timeline
+      .all(userId, opts.after ?? 0, opts.limit ?? 100_000)
+      .map((r) => ({ position: r.position, type: r.type, recordedAt: r.recorded_at, actor: r.actor, streamId: r.stream_id }));
   }
 }

@@ -12,7 +12,15 @@ export interface BanView {
 }
 
 type Row = { user_id: string; reason: string; actor: string; at: string; event_id: string; position: number; lifted_at: string | null };
-const toView = (r: Row): BanView & { liftedAt: string | null } => ({ userId: r.user_id, reason: r.reason, actor: r.actor, at: r.at, eventId: r.event_id, position: r.position, liftedAt: r.lifted_at });
+const toView = (r: Row): BanView & { liftedAt: string | null } => ({
+  userId: r.user_id,
+  reason: r.reason,
+  actor: r.actor,
+  at: r.at,
+  eventId: r.event_id,
+  position: r.position,
+  liftedAt: r.lifted_at,
+});
 
 /** Who is banned now, and every ban ever (for operators), persisted. */
 export class BansView implements PersistedProjection {
@@ -33,7 +41,9 @@ export class BansView implements PersistedProjection {
       at TEXT NOT NULL, event_id TEXT NOT NULL, lifted_at TEXT);
       CREATE INDEX IF NOT EXISTS bans_active ON bans (user_id) WHERE lifted_at IS NULL;`);
     this.st = {
-      insert: db.prepare(`INSERT OR REPLACE INTO bans (position, user_id, reason, actor, at, event_id, lifted_at) VALUES (?, ?, ?, ?, ?, ?, NULL)`),
+      insert: db.prepare(
+        `INSERT OR REPLACE INTO bans (position, user_id, reason, actor, at, event_id, lifted_at) VALUES (?, ?, ?, ?, ?, ?, NULL)`,
+      ),
       lift: db.prepare(`UPDATE bans SET lifted_at = ? WHERE user_id = ? AND lifted_at IS NULL`),
       isBanned: db.prepare(`SELECT 1 AS x FROM bans WHERE user_id = ? AND lifted_at IS NULL LIMIT 1`),
       active: db.prepare(`SELECT * FROM bans WHERE lifted_at IS NULL ORDER BY position LIMIT ?`),

@@ -109,7 +109,9 @@ export class ProjectionEngine {
       this.dataVersion = db.prepare('PRAGMA data_version');
       this.readCheckpoint = db.prepare(`SELECT position FROM ${META_TABLE} WHERE name = ?`);
       this.saveFailure = db.prepare(`INSERT OR REPLACE INTO ${FAILURES_TABLE} (name, position, type, error, at) VALUES (?, ?, ?, ?, ?)`);
-      this.saveQuarantine = db.prepare(`INSERT OR REPLACE INTO ${QUARANTINE_TABLE} (name, position, stream_id, event_id, type, error, at, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+      this.saveQuarantine = db.prepare(
+        `INSERT OR REPLACE INTO ${QUARANTINE_TABLE} (name, position, stream_id, event_id, type, error, at, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
     }
   }
 
@@ -140,8 +142,24 @@ export class ProjectionEngine {
 
   status(): ProjectionStatus[] {
     return [
-      ...this.persisted.map((x) => ({ name: x.p.name, kind: 'persisted' as const, version: x.p.version, checkpoint: x.checkpoint, rebuild: x.rebuild, failures: x.failures, quarantined: this.quarantineOf(x.p.name) })),
-      ...this.memory.map((p) => ({ name: p.name, kind: 'memory' as const, version: null, checkpoint: p.checkpoint, rebuild: null, failures: this.failureCounts.get(p.name) ?? 0, quarantined: this.quarantineOf(p.name) })),
+      ...this.persisted.map((x) => ({
+        name: x.p.name,
+        kind: 'persisted' as const,
+        version: x.p.version,
+        checkpoint: x.checkpoint,
+        rebuild: x.rebuild,
+        failures: x.failures,
+        quarantined: this.quarantineOf(x.p.name),
+      })),
+      ...this.memory.map((p) => ({
+        name: p.name,
+        kind: 'memory' as const,
+        version: null,
+        checkpoint: p.checkpoint,
+        rebuild: null,
+        failures: this.failureCounts.get(p.name) ?? 0,
+        quarantined: this.quarantineOf(p.name),
+      })),
     ];
   }
 
@@ -174,15 +192,40 @@ export class ProjectionEngine {
     const head = await store.headPosition();
     const db = this.db;
     if (db) {
-      const rows = db.prepare<{ name: string; position: number; stream_id: string; event_id: string; type: string; error: string; at: string; seen: number }>(`SELECT * FROM ${QUARANTINE_TABLE}`).all();
+      const rows = db
+        .prepare<{
+          name: string;
+          position: number;
+          stream_id: string;
+          event_id: string;
+          type: string;
+          error: string;
+          at: string;
+          seen: number;
+        }>(`SELECT * FROM ${QUARANTINE_TABLE}`)
+        .all();
       const mine = new Set(this.names);
       for (const r of rows) {
         if (!mine.has(r.name)) continue;
-        this.held.set(r.name, { component: r.name, kind: 'projection', position: r.position, streamId: r.stream_id, eventId: r.event_id, type: r.type, error: r.error, at: r.at, seen: r.seen });
+        this.held.set(r.name, {
+          component: r.name,
+          kind: 'projection',
+          position: r.position,
+          streamId: r.stream_id,
+          eventId: r.event_id,
+          type: r.type,
+          error: r.error,
+          at: r.at,
+          seen: r.seen,
+        });
       }
     }
     for (const x of this.persisted) {
-      const row = db!.prepare<{ version: number; position: number; hash: string; rebuild_reason: string | null; rebuild_target: number | null }>(`SELECT version, position, hash, rebuild_reason, rebuild_target FROM ${META_TABLE} WHERE name = ?`).get(x.p.name);
+      const row = db!
+        .prepare<{ version: number; position: number; hash: string; rebuild_reason: string | null; rebuild_target: number | null }>(
+          `SELECT version, position, hash, rebuild_reason, rebuild_target FROM ${META_TABLE} WHERE name = ?`,
+        )
+        .get(x.p.name);
       let reason: RebuildReason | null = null;
       if (!row) reason = 'new';
       else if (row.version !== x.p.version) reason = 'version changed';
@@ -203,7 +246,11 @@ export class ProjectionEngine {
     // A held projection does not drag the start back to its checkpoint (it applies nothing until a
     // retry); only to where the engine was when it was held, since a retry that releases it (one
     // written while the broker was down) lies past that.
-    const from = Math.min(head, ...this.persisted.map((x) => this.held.get(x.p.name)?.seen ?? x.checkpoint), ...this.memory.map((p) => p.checkpoint));
+    const from = Math.min(
+      head,
+      ...this.persisted.map((x) => this.held.get(x.p.name)?.seen ?? x.checkpoint),
+      ...this.memory.map((p) => p.checkpoint),
+    );
     this.position = from;
     this.prepared = true;
     return from;
@@ -214,8 +261,10 @@ export class ProjectionEngine {
     const db = this.db!;
     db.transaction(() => {
       for (const t of x.p.tables) db.exec(`DROP TABLE IF EXISTS "${t}"`);
-      db.prepare(`INSERT INTO ${META_TABLE} (name, version, position, hash, rebuild_reason, rebuild_target) VALUES (?, ?, 0, '', ?, ?)
-        ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = 0, hash = '', rebuild_reason = excluded.rebuild_reason, rebuild_target = excluded.rebuild_target`).run(x.p.name, x.p.version, reason, head);
+      db.prepare(
+        `INSERT INTO ${META_TABLE} (name, version, position, hash, rebuild_reason, rebuild_target) VALUES (?, ?, 0, '', ?, ?)
+        ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = 0, hash = '', rebuild_reason = excluded.rebuild_reason, rebuild_target = excluded.rebuild_target`,
+      ).run(x.p.name, x.p.version, reason, head);
       db.prepare(`DELETE FROM ${FAILURES_TABLE} WHERE name = ?`).run(x.p.name);
       // A new version is a new fold (often the fix): it starts over without the old quarantine.
       db.prepare(`DELETE FROM ${QUARANTINE_TABLE} WHERE name = ?`).run(x.p.name);
@@ -234,7 +283,8 @@ export class ProjectionEngine {
   /** Subscribes after `after` (by default where `prepare` says) and keeps up live. */
   start(store: EventStore, after?: number): void {
     if (this.sub) return;
-    if (this.persisted.length && !this.prepared) throw new Error('ProjectionEngine.start: call prepare(store) first (it checks the persisted checkpoints)');
+    if (this.persisted.length && !this.prepared)
+      throw new Error('ProjectionEngine.start: call prepare(store) first (it checks the persisted checkpoints)');
     const from = after ?? this.position;
     this.position = from;
     this.store = store;
@@ -307,12 +357,14 @@ export class ProjectionEngine {
           }
           p.checkpoint = raw.position;
         }
-        if (raw.type === 'ComponentRetryRequested') retries.push({ name: (raw.data as { component: string }).component, position: raw.position });
+        if (raw.type === 'ComponentRetryRequested')
+          retries.push({ name: (raw.data as { component: string }).component, position: raw.position });
       } else {
         const rep = { position: raw.position, type: raw.type, version: raw.version, reason: r.reason };
         if (this.unknown.length < 1000) this.unknown.push(rep);
         this.onUnknown(rep);
-        for (const p of this.memory) if (raw.position > p.checkpoint && !this.memoryBlocked(p.name, raw.position)) p.checkpoint = raw.position;
+        for (const p of this.memory)
+          if (raw.position > p.checkpoint && !this.memoryBlocked(p.name, raw.position)) p.checkpoint = raw.position;
       }
       this.applied++;
     }
@@ -378,7 +430,9 @@ export class ProjectionEngine {
       }
     }
     for (const f of failed) this.recordQuarantine(f.x.p.name, f.raw, f.err, f.seen, f.covered);
-    const names = failed.length ? JSON.stringify(this.activeNames().filter((n) => !failed.some((f) => f.x.p.name === n))) : (this.namesJson ??= JSON.stringify(this.activeNames()));
+    const names = failed.length
+      ? JSON.stringify(this.activeNames().filter((n) => !failed.some((f) => f.x.p.name === n)))
+      : (this.namesJson ??= JSON.stringify(this.activeNames()));
     this.saveCheckpoint!.run({ last: lastEvent.position, hash: lastEvent.hash, names });
     return failed;
   }
@@ -398,7 +452,14 @@ export class ProjectionEngine {
 
   /** After the commit: the projection is held (in memory) and reported. */
   private hold(name: string, raw: RecordedEvent, err: unknown, seen: number, coveredPosition: number | undefined): void {
-    const q: Held = { component: name, kind: 'projection', ...eventRef(raw), error: describeError(err), at: new Date().toISOString(), seen };
+    const q: Held = {
+      component: name,
+      kind: 'projection',
+      ...eventRef(raw),
+      error: describeError(err),
+      at: new Date().toISOString(),
+      seen,
+    };
     this.held.set(name, q);
     this.namesJson = null;
     const x = this.persisted.find((y) => y.p.name === name);
@@ -506,7 +567,17 @@ export class ProjectionEngine {
     } catch (err) {
       // The log or the read database failed under the catch-up: held again, with that error.
       const at = (x ? x.checkpoint : m!.checkpoint) + 1;
-      this.held.set(name, { component: name, kind: 'projection', position: at, streamId: '', eventId: '', type: '', error: describeError(err), at: new Date().toISOString(), seen: this.position });
+      this.held.set(name, {
+        component: name,
+        kind: 'projection',
+        position: at,
+        streamId: '',
+        eventId: '',
+        type: '',
+        error: describeError(err),
+        at: new Date().toISOString(),
+        seen: this.position,
+      });
       this.onError(err);
       return false;
     } finally {

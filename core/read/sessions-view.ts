@@ -107,7 +107,9 @@ export class SessionsView implements PersistedProjection {
       CREATE INDEX IF NOT EXISTS sessions_last_use ON sessions (last_use_ms);`);
     this.st = {
       insert: db.prepare(`INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      touch: db.prepare(`UPDATE sessions SET last_seen_at = ?, last_use_ms = MIN(expires_ms, ? + idle_seconds * 1000) WHERE session_id = ?`),
+      touch: db.prepare(
+        `UPDATE sessions SET last_seen_at = ?, last_use_ms = MIN(expires_ms, ? + idle_seconds * 1000) WHERE session_id = ?`,
+      ),
       del: db.prepare(`DELETE FROM sessions WHERE session_id = ?`),
       byId: db.prepare(`SELECT * FROM sessions WHERE session_id = ?`),
       idsOfUser: db.prepare(`SELECT session_id FROM sessions WHERE user_id = ?`),
@@ -116,7 +118,9 @@ export class SessionsView implements PersistedProjection {
       roles: db.prepare(`UPDATE sessions SET roles = ?, tenant = COALESCE(?, tenant) WHERE user_id = ?`),
       count: db.prepare(`SELECT count(*) AS n FROM sessions`),
       purge: db.prepare(`DELETE FROM sessions WHERE last_use_ms < ?`),
-      dropNetwork: db.prepare(`UPDATE sessions SET ip = NULL, user_agent = NULL WHERE created_at < ? AND (ip IS NOT NULL OR user_agent IS NOT NULL)`),
+      dropNetwork: db.prepare(
+        `UPDATE sessions SET ip = NULL, user_agent = NULL WHERE created_at < ? AND (ip IS NOT NULL OR user_agent IS NOT NULL)`,
+      ),
     };
     this.cache.clear();
   }
@@ -133,9 +137,21 @@ export class SessionsView implements PersistedProjection {
         const seenMs = Date.parse(e.metadata.recordedAt);
         const expiresMs = Date.parse(d.expiresAt);
         this.st.insert.run(
-          d.sessionId, d.userId, d.issuer, d.subject, JSON.stringify(d.amr), JSON.stringify(d.roles ?? []), d.tenant ?? null,
-          e.metadata.recordedAt, e.metadata.recordedAt, d.expiresAt, expiresMs, d.idleTimeoutSeconds,
-          Math.min(expiresMs, seenMs + d.idleTimeoutSeconds * 1000), known(d.ip), known(d.userAgent),
+          d.sessionId,
+          d.userId,
+          d.issuer,
+          d.subject,
+          JSON.stringify(d.amr),
+          JSON.stringify(d.roles ?? []),
+          d.tenant ?? null,
+          e.metadata.recordedAt,
+          e.metadata.recordedAt,
+          d.expiresAt,
+          expiresMs,
+          d.idleTimeoutSeconds,
+          Math.min(expiresMs, seenMs + d.idleTimeoutSeconds * 1000),
+          known(d.ip),
+          known(d.userAgent),
         );
         this.cache.delete(d.sessionId);
         break;

@@ -72,14 +72,24 @@ export class SitesView implements PersistedProjection {
       this.mirror = null;
     } else if (e.type === 'SiteRemoved') {
       const row = this.st.get.get(e.data.siteId);
-      if (row) this.st.put.run(e.data.siteId, JSON.stringify({ ...(JSON.parse(row.doc) as SiteView), removed: true, configRevision: e.data.configRevision ?? 0 }));
+      if (row)
+        this.st.put.run(
+          e.data.siteId,
+          JSON.stringify({ ...(JSON.parse(row.doc) as SiteView), removed: true, configRevision: e.data.configRevision ?? 0 }),
+        );
       this.mirror = null;
     }
   }
 
   /** Every site ever registered (removed ones flagged), by id. */
   get byId(): ReadonlyMap<string, SiteView> {
-    if (!this.mirror) this.mirror = new Map(this.st.all.all().map((r) => JSON.parse(r.doc) as SiteView).map((s) => [s.siteId, s]));
+    if (!this.mirror)
+      this.mirror = new Map(
+        this.st.all
+          .all()
+          .map((r) => JSON.parse(r.doc) as SiteView)
+          .map((s) => [s.siteId, s]),
+      );
     return this.mirror;
   }
 

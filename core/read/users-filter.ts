@@ -23,7 +23,9 @@ export function filteredQuery(q: string, f: UserFilter): { page: string; count: 
   if (f.disabled !== undefined) where.push(`u.disabled = ${f.disabled ? 1 : 0}`);
   if (f.admin !== undefined) where.push(`u.admin = ${f.admin ? 1 : 0}`);
   if (q) {
-    where.push(`((u.email >= @q AND u.email < @q || char(1114111)) OR (u.name_lower >= @q AND u.name_lower < @q || char(1114111)) OR (u.user_id >= @q AND u.user_id < @q || char(1114111)))`);
+    where.push(
+      `((u.email >= @q AND u.email < @q || char(1114111)) OR (u.name_lower >= @q AND u.name_lower < @q || char(1114111)) OR (u.user_id >= @q AND u.user_id < @q || char(1114111)))`,
+    );
     params.q = q;
   }
   const from = f.provider ? `user_providers p JOIN users u ON u.user_id = p.user_id` : `users u`;

@@ -36,7 +36,6 @@ export interface UserSearch {
   filter?: UserFilter;
 }
 
-
 export interface UserPage {
   /** Exact for the whole list; for a search, capped at `SEARCH_COUNT_CAP` (then `totalCapped`). */
   total: number;
@@ -50,8 +49,21 @@ export const SEARCH_COUNT_CAP = 1000;
 
 /** The event types `apply` folds into an existing user's document (UserRegistered aside). */
 const CHANGES_USER: ReadonlySet<string> = new Set([
-  'UserProfileUpdated', 'PasswordSet', 'TotpEnrolled', 'TotpRemoved', 'AdminGranted', 'AdminRevoked', 'AccountDisabled', 'AccountEnabled',
-  'UserBanned', 'UserUnbanned', 'UserErased', 'ExternalIdentityLinked', 'ExternalIdentityUnlinked', 'RolesAssigned', 'LoginSucceeded',
+  'UserProfileUpdated',
+  'PasswordSet',
+  'TotpEnrolled',
+  'TotpRemoved',
+  'AdminGranted',
+  'AdminRevoked',
+  'AccountDisabled',
+  'AccountEnabled',
+  'UserBanned',
+  'UserUnbanned',
+  'UserErased',
+  'ExternalIdentityLinked',
+  'ExternalIdentityUnlinked',
+  'RolesAssigned',
+  'LoginSucceeded',
 ]);
 
 interface Row {
@@ -118,10 +130,14 @@ export class UsersView implements PersistedProjection {
       UNION SELECT rowid FROM users WHERE erased = 0 AND user_id >= @q AND user_id < @q || char(1114111)`;
     const match = `erased = 0 AND ((email >= @q AND email < @q || char(1114111)) OR (name_lower >= @q AND name_lower < @q || char(1114111)) OR (user_id >= @q AND user_id < @q || char(1114111)))`;
     this.st = {
-      put: db.prepare(`INSERT OR REPLACE INTO users (user_id, seq, email, name_lower, admin, erased, banned, disabled, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      put: db.prepare(
+        `INSERT OR REPLACE INTO users (user_id, seq, email, name_lower, admin, erased, banned, disabled, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
       // Most events (a login) change only the document: `setDoc` then leaves every index alone,
       // where a REPLACE would delete and re-insert the row in all seven (a rebuild ran 3x slower).
-      update: db.prepare(`UPDATE users SET email = ?, name_lower = ?, admin = ?, erased = ?, banned = ?, disabled = ?, doc = ? WHERE user_id = ?`),
+      update: db.prepare(
+        `UPDATE users SET email = ?, name_lower = ?, admin = ?, erased = ?, banned = ?, disabled = ?, doc = ? WHERE user_id = ?`,
+      ),
       setDoc: db.prepare(`UPDATE users SET doc = ? WHERE user_id = ?`),
       byId: db.prepare(`SELECT user_id, seq, doc FROM users WHERE user_id = ?`),
       byEmail: db.prepare(`SELECT user_id, seq, doc FROM users WHERE email = ? AND erased = 0`),
@@ -137,10 +153,13 @@ export class UsersView implements PersistedProjection {
       // A longer prefix matches few users: read the three index ranges and sort what they hold,
       // instead of walking every user newest first until enough match (392 ms at 500k users).
       narrow: db.prepare(`SELECT user_id, seq, doc FROM users WHERE rowid IN (${ranges}) ORDER BY seq DESC LIMIT @limit`),
-      narrowAfter: db.prepare(`SELECT user_id, seq, doc FROM users WHERE rowid IN (${ranges}) AND seq < @after ORDER BY seq DESC LIMIT @limit`),
+      narrowAfter: db.prepare(
+        `SELECT user_id, seq, doc FROM users WHERE rowid IN (${ranges}) AND seq < @after ORDER BY seq DESC LIMIT @limit`,
+      ),
       narrowCount: db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM (${ranges}) LIMIT @limit)`),
       admins: db.prepare(`SELECT count(*) AS n FROM users WHERE admin = 1 AND erased = 0`),
-      stats: db.prepare(`SELECT count(*) FILTER (WHERE erased = 0) AS live, count(*) FILTER (WHERE erased = 0 AND json_extract(doc, '$.disabled')) AS disabled,
+      stats:
+        db.prepare(`SELECT count(*) FILTER (WHERE erased = 0) AS live, count(*) FILTER (WHERE erased = 0 AND json_extract(doc, '$.disabled')) AS disabled,
         count(*) FILTER (WHERE erased = 1) AS erased, coalesce(sum(json_array_length(doc, '$.identities')), 0) AS identities FROM users`),
       all: db.prepare(`SELECT user_id, seq, doc FROM users WHERE erased = 0 ORDER BY seq`),
       delProvider: db.prepare(`DELETE FROM user_providers WHERE provider = ? AND seq = ?`),
@@ -161,8 +180,20 @@ export class UsersView implements PersistedProjection {
     if (e.type === 'UserRegistered') {
       const d = e.data;
       this.put(raw.position, {
-        userId: d.userId, email: clear(d.email), name: clear(d.name), admin: !!d.admin, disabled: false, banned: null, erased: false,
-        hasPassword: false, hasTotp: false, roles: [], tenant: null, identities: [], createdAt: e.metadata.recordedAt, lastLoginAt: null,
+        userId: d.userId,
+        email: clear(d.email),
+        name: clear(d.name),
+        admin: !!d.admin,
+        disabled: false,
+        banned: null,
+        erased: false,
+        hasPassword: false,
+        hasTotp: false,
+        roles: [],
+        tenant: null,
+        identities: [],
+        createdAt: e.metadata.recordedAt,
+        lastLoginAt: null,
       });
       this.st.bump.run(1);
       return;
@@ -234,12 +265,20 @@ export class UsersView implements PersistedProjection {
     const nameLower = u.name ? u.name.toLowerCase() : null;
     const flags = [u.admin ? 1 : 0, u.erased ? 1 : 0, u.banned ? 1 : 0, u.disabled ? 1 : 0] as const;
     if (!before) this.st.put.run(u.userId, seq, u.email, nameLower, ...flags, JSON.stringify(u));
-    else if (u.email === before.email && u.name === before.name && u.admin === before.admin && u.erased === before.erased && !u.banned === !before.banned && u.disabled === before.disabled)
+    else if (
+      u.email === before.email &&
+      u.name === before.name &&
+      u.admin === before.admin &&
+      u.erased === before.erased &&
+      !u.banned === !before.banned &&
+      u.disabled === before.disabled
+    )
       this.st.setDoc.run(JSON.stringify(u), u.userId);
     else this.st.update.run(u.email, nameLower, ...flags, JSON.stringify(u), u.userId);
     // The provider index changes only with a password or an identity: a login rewrites nothing here.
     // Old rows go by their key (provider, seq): a delete by user id would scan the whole table.
-    const providers = (v: UserView | undefined) => (v ? [...(v.hasPassword ? ['password'] : []), ...v.identities.map((i) => i.issuer)] : []);
+    const providers = (v: UserView | undefined) =>
+      v ? [...(v.hasPassword ? ['password'] : []), ...v.identities.map((i) => i.issuer)] : [];
     const was = providers(before);
     const is = providers(u);
     if (was.join('\n') !== is.join('\n')) {
@@ -292,15 +331,29 @@ export class UsersView implements PersistedProjection {
     const q = (opts.q ?? '').trim().toLowerCase();
     const after = opts.after ? Number(opts.after) : null;
     const f = opts.filter;
-    if (f && (f.banned !== undefined || f.disabled !== undefined || f.admin !== undefined || f.provider)) return this.listFiltered(q, f, after, limit);
+    if (f && (f.banned !== undefined || f.disabled !== undefined || f.admin !== undefined || f.provider))
+      return this.listFiltered(q, f, after, limit);
     const offset = opts.offset ?? 0;
     let rows: Row[];
     // One or two characters match a large share of users: walking newest first finds a page soon.
     // From three on, the matches are few: read them from the three prefix indexes.
     const narrow = q.length >= 3 && !offset;
-    if (!q) rows = after !== null ? this.st.pageAfter.all(after, limit + 1) : offset ? this.st.pageOffset.all(limit + 1, offset) : this.st.page.all(limit + 1);
-    else if (narrow) rows = after !== null ? this.st.narrowAfter.all({ q, limit: limit + 1, after }) : this.st.narrow.all({ q, limit: limit + 1 });
-    else rows = after !== null ? this.st.searchAfter.all({ q, limit: limit + 1, after }) : offset ? this.st.searchOffset.all({ q, limit: limit + 1, offset }) : this.st.search.all({ q, limit: limit + 1 });
+    if (!q)
+      rows =
+        after !== null
+          ? this.st.pageAfter.all(after, limit + 1)
+          : offset
+            ? this.st.pageOffset.all(limit + 1, offset)
+            : this.st.page.all(limit + 1);
+    else if (narrow)
+      rows = after !== null ? this.st.narrowAfter.all({ q, limit: limit + 1, after }) : this.st.narrow.all({ q, limit: limit + 1 });
+    else
+      rows =
+        after !== null
+          ? this.st.searchAfter.all({ q, limit: limit + 1, after })
+          : offset
+            ? this.st.searchOffset.all({ q, limit: limit + 1, offset })
+            : this.st.search.all({ q, limit: limit + 1 });
     const more = rows.length > limit;
     if (more) rows.pop();
     let total: number;
@@ -313,7 +366,12 @@ export class UsersView implements PersistedProjection {
         totalCapped = true;
       }
     }
-    return { total, totalCapped, users: rows.map((r) => JSON.parse(r.doc) as UserView), next: more ? String(rows[rows.length - 1].seq) : null };
+    return {
+      total,
+      totalCapped,
+      users: rows.map((r) => JSON.parse(r.doc) as UserView),
+      next: more ? String(rows[rows.length - 1].seq) : null,
+    };
   }
 
   /** A keyset page with filters (the SQL is built in users-filter.ts, each shape prepared once). */
@@ -330,7 +388,12 @@ export class UsersView implements PersistedProjection {
     let total = (prepared(query.count).get({ ...query.params, limit: SEARCH_COUNT_CAP + 1 }) as unknown as { n: number }).n;
     const totalCapped = total > SEARCH_COUNT_CAP;
     if (totalCapped) total = SEARCH_COUNT_CAP;
-    return { total, totalCapped, users: rows.map((r) => JSON.parse(r.doc) as UserView), next: more ? String(rows[rows.length - 1].seq) : null };
+    return {
+      total,
+      totalCapped,
+      users: rows.map((r) => JSON.parse(r.doc) as UserView),
+      next: more ? String(rows[rows.length - 1].seq) : null,
+    };
   }
 
   /** The providers users have (`password` and each linked issuer), for the console's filter. */

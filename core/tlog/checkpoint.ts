@@ -17,10 +17,12 @@ export function formatCheckpoint(c: Checkpoint): string {
 
 export function parseCheckpoint(text: string): Checkpoint {
   const lines = text.split('\n');
-  if (lines.length < 4 || lines[lines.length - 1] !== '') throw new MalformedNote('a checkpoint has an origin, a size and a root hash line');
+  if (lines.length < 4 || lines[lines.length - 1] !== '')
+    throw new MalformedNote('a checkpoint has an origin, a size and a root hash line');
   const [origin, size, root] = lines;
   // Decimal without leading zeros (the spec's form), and within what a JS number holds exactly.
-  if (!origin || !/^(0|[1-9][0-9]{0,15})$/.test(size) || !Number.isSafeInteger(Number(size))) throw new MalformedNote('bad checkpoint origin or size');
+  if (!origin || !/^(0|[1-9][0-9]{0,15})$/.test(size) || !Number.isSafeInteger(Number(size)))
+    throw new MalformedNote('bad checkpoint origin or size');
   const r = Buffer.from(root, 'base64');
   if (r.length !== 32 || r.toString('base64') !== root) throw new MalformedNote('bad checkpoint root hash');
   return { origin, size: Number(size), root: r };

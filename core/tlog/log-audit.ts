@@ -52,17 +52,28 @@ export class LogAuditor {
 
   /** One event, with the stored leaf of the same ordinal (undefined when the tree is shorter). */
   check(e: Pick<RecordedEvent, 'position' | 'hash'>, leaf: TreeLeaf | undefined): void {
-    if (this.densePositions && e.position !== this.lastPosition + 1) this.add('position_gap', this.lastPosition + 1, `positions jump from ${this.lastPosition} to ${e.position}: event(s) deleted`);
+    if (this.densePositions && e.position !== this.lastPosition + 1)
+      this.add('position_gap', this.lastPosition + 1, `positions jump from ${this.lastPosition} to ${e.position}: event(s) deleted`);
     const h = leafHash(entryOf(e.hash));
     if (!leaf) this.add('not_in_tree', e.position, `the event at position ${e.position} is not in the tree`);
     else if (leaf.position !== e.position) {
       const first = Math.min(leaf.position, e.position);
-      this.add(leaf.position < e.position ? 'event_missing' : 'leaf_mismatch', first, `leaf ${leaf.index} was the event at position ${leaf.position}, the log now has position ${e.position} there`);
-    } else if (!leaf.hash.equals(h)) this.add('leaf_mismatch', e.position, `the event at position ${e.position} is not the one appended there (edited, reordered or rewritten)`);
+      this.add(
+        leaf.position < e.position ? 'event_missing' : 'leaf_mismatch',
+        first,
+        `leaf ${leaf.index} was the event at position ${leaf.position}, the log now has position ${e.position} there`,
+      );
+    } else if (!leaf.hash.equals(h))
+      this.add(
+        'leaf_mismatch',
+        e.position,
+        `the event at position ${e.position} is not the one appended there (edited, reordered or rewritten)`,
+      );
     this.lastPosition = e.position;
     this.frontier.push(h);
     this.checked++;
-    if (this.claims.length) for (const c of this.claims) if (c.size === this.frontier.size && !this.frontier.root().equals(c.root)) this.claimMismatch(c);
+    if (this.claims.length)
+      for (const c of this.claims) if (c.size === this.frontier.size && !this.frontier.root().equals(c.root)) this.claimMismatch(c);
   }
 
   private claimMismatch(c: RootClaim): void {
@@ -74,9 +85,15 @@ export class LogAuditor {
 
   /** After the last event: leaves and claims beyond the log's end are truncation. */
   finish(treeLeavesLeft: TreeLeaf | undefined): TamperFinding[] {
-    if (treeLeavesLeft) this.add('truncated', treeLeavesLeft.position, `the tree continues (leaf ${treeLeavesLeft.index}, position ${treeLeavesLeft.position}) past the log's last event`);
+    if (treeLeavesLeft)
+      this.add(
+        'truncated',
+        treeLeavesLeft.position,
+        `the tree continues (leaf ${treeLeavesLeft.index}, position ${treeLeavesLeft.position}) past the log's last event`,
+      );
     for (const c of this.claims) {
-      if (c.size > this.frontier.size) this.add('truncated', this.lastPosition + 1, `${c.label} covers ${c.size} events, the log holds ${this.frontier.size}`);
+      if (c.size > this.frontier.size)
+        this.add('truncated', this.lastPosition + 1, `${c.label} covers ${c.size} events, the log holds ${this.frontier.size}`);
     }
     this.findings.sort((a, b) => a.position - b.position);
     return this.findings;

@@ -116,7 +116,8 @@ export function consistencyProof(m: number, size: number, get: NodeReader): Hash
 /** RFC 9162 2.1.3.2: does `proof` put `leaf` at index m of a tree of `size` with `root`? */
 export function verifyInclusion(m: number, size: number, leaf: Hash, proof: Hash[], root: Hash): boolean {
   // Hashes are 32 bytes, a proof is never longer than the tree is tall (refuses junk early).
-  if (m < 0 || m >= size || leaf.length !== 32 || root.length !== 32 || proof.length > 64 || proof.some((p) => p.length !== 32)) return false;
+  if (m < 0 || m >= size || leaf.length !== 32 || root.length !== 32 || proof.length > 64 || proof.some((p) => p.length !== 32))
+    return false;
   let fn = m;
   let sn = size - 1;
   let r = leaf;

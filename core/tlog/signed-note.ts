@@ -58,9 +58,11 @@ export function parseVerifierKey(vkey: string): VerifierKey {
   const [name, id, ...keyParts] = vkey.trim().split('+');
   const key = keyParts.join('+');
   const raw = Buffer.from(key, 'base64');
-  if (!name || !/^[0-9a-f]{8}$/.test(id ?? '') || raw.length !== 33 || raw[0] !== ED25519_TYPE) throw new MalformedNote('not an Ed25519 verifier key (name+keyid+base64 key)');
+  if (!name || !/^[0-9a-f]{8}$/.test(id ?? '') || raw.length !== 33 || raw[0] !== ED25519_TYPE)
+    throw new MalformedNote('not an Ed25519 verifier key (name+keyid+base64 key)');
   const publicKey = raw.subarray(1);
-  if (!noteKeyId(name, publicKey).equals(Buffer.from(id, 'hex'))) throw new MalformedNote('verifier key: the key ID does not match the name and key');
+  if (!noteKeyId(name, publicKey).equals(Buffer.from(id, 'hex')))
+    throw new MalformedNote('verifier key: the key ID does not match the name and key');
   return { name, keyId: Buffer.from(id, 'hex'), publicKey };
 }
 
@@ -85,9 +87,14 @@ export function splitNote(note: string): { text: string; signatures: { name: str
 /** The note's text when `vkey` signed it, else null. */
 export function openNote(note: string, vkey: VerifierKey): string | null {
   const { text, signatures } = splitNote(note);
-  const spki = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), vkey.publicKey]), format: 'der', type: 'spki' });
+  const spki = createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), vkey.publicKey]),
+    format: 'der',
+    type: 'spki',
+  });
   for (const s of signatures) {
-    if (s.name === vkey.name && s.keyId.equals(vkey.keyId) && s.sig.length === 64 && verify(null, Buffer.from(text, 'utf8'), spki, s.sig)) return text;
+    if (s.name === vkey.name && s.keyId.equals(vkey.keyId) && s.sig.length === 64 && verify(null, Buffer.from(text, 'utf8'), spki, s.sig))
+      return text;
   }
   return null;
 }

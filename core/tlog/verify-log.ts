@@ -74,7 +74,12 @@ export async function verifyLog(given: EventStore, claims: RootClaim[], onEvent?
       } catch {
         root = null;
       }
-      if (!root || !root.equals(c.root)) extra.push({ kind: 'checkpoint_mismatch', position: auditor.findings[0]?.position ?? 1, detail: `the stored tree's root at size ${c.size} is not the root of ${c.label} (the tree was rewritten)` });
+      if (!root || !root.equals(c.root))
+        extra.push({
+          kind: 'checkpoint_mismatch',
+          position: auditor.findings[0]?.position ?? 1,
+          detail: `the stored tree's root at size ${c.size} is not the root of ${c.label} (the tree was rewritten)`,
+        });
     }
   }
   const findings = [...auditor.findings, ...extra].sort((a, b) => a.position - b.position);

@@ -45,8 +45,13 @@ export function firstRunSetup(deps: FirstRunSetupDeps): Reactor & FirstRunSetup 
       if (!('token' in issued)) {
         // Another node's link is still pending: printing a new one would void it (only the latest works).
         const from = issued.pendingFrom ?? 'another node';
-        deps.logger.warn({ issuedBy: issued.pendingFrom, expiresAt: issued.expiresAt }, `first-run setup pending: use the one-time setup URL printed by ${from}`);
-        deps.console?.write(`\nNo administrator yet. Setup is pending: use the one-time URL printed by node ${from} (valid until ${issued.expiresAt}); after that, the next node to start prints a new one.\n\n`);
+        deps.logger.warn(
+          { issuedBy: issued.pendingFrom, expiresAt: issued.expiresAt },
+          `first-run setup pending: use the one-time setup URL printed by ${from}`,
+        );
+        deps.console?.write(
+          `\nNo administrator yet. Setup is pending: use the one-time URL printed by node ${from} (valid until ${issued.expiresAt}); after that, the next node to start prints a new one.\n\n`,
+        );
         return;
       }
       url = `${deps.baseUrl}/admin/setup?token=${issued.token}`;

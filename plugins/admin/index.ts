@@ -34,7 +34,13 @@ const plugin: Plugin<AdminConfig> = {
       errorResponseBuilder: () => new DomainError('rate_limited', 'Too many attempts from your address. Wait a minute and try again.'),
     });
     // Same key purpose as the password IdP, which checks the codes at login.
-    registerSetupRoutes(app, { ctx, hasher: new PasswordHasher(ctx.config.argon2), totp, recovery: new RecoveryCodes(keys.derive('recovery-code')), tokens });
+    registerSetupRoutes(app, {
+      ctx,
+      hasher: new PasswordHasher(ctx.config.argon2),
+      totp,
+      recovery: new RecoveryCodes(keys.derive('recovery-code')),
+      tokens,
+    });
     registerConsole(ctx, new AdminGuard(ctx.web, ctx.read, ctx.services.get(TOKENS.AdminApiTokens)));
 
     const { printUrl, printToStdout, ttlSeconds } = ctx.config.setup;

@@ -43,11 +43,18 @@ export function registerSetupRoutes(app: FastifyInstance, d: SetupDeps): void {
   // OIDC refusals): junk traffic cannot grow the event log without bound.
   const refusals = new AnonymousRefusals(ctx.login, ctx.logger, ctx.clock, REFUSAL_EVENTS_PER_SECOND, 'setup link refusals');
   const refuse = async (req: FastifyRequest, reply: FastifyReply, err: SetupLinkRefused) => {
-    await refusals.record({ issuer: 'admin-setup', reason: err.reason }, { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
+    await refusals.record(
+      { issuer: 'admin-setup', reason: err.reason },
+      { ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') },
+    );
     return web.errorPage(reply, err.reason === 'setup_token_invalid' ? 404 : 410, 'Setup link refused', err.message);
   };
 
-  const form = async (reply: FastifyReply, token: string, o: { sealed?: string; email?: string; name?: string; error?: string; status?: number }) => {
+  const form = async (
+    reply: FastifyReply,
+    token: string,
+    o: { sealed?: string; email?: string; name?: string; error?: string; status?: number },
+  ) => {
     const secret = o.sealed ? totp.openEnrollment(o.sealed, `setup:${hashSetupToken(token)}`) : totp.newSecret();
     const sealed = o.sealed ?? totp.sealEnrollment(secret, `setup:${hashSetupToken(token)}`);
     const setupUrl = `${ctx.baseUrl}/admin/setup?token=${encodeURIComponent(token)}`;
@@ -117,14 +124,19 @@ ${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
         if (!EMAIL.test(b.email.trim())) return again('That is not an email address.');
         if (await ctx.users.findByEmail(b.email)) return again('An account with this email already exists.');
         const secret = totp.openEnrollment(b.sealed, `setup:${hashSetupToken(b.token)}`);
-        if (totp.match(secret, b.code) === null) return again('That code is not valid; check the clock of your phone and try the next one.');
+        if (totp.match(secret, b.code) === null)
+          return again('That code is not valid; check the clock of your phone and try the next one.');
         const userId = randomUUID();
         await tokens.claim(b.token, userId); // from here on the link is dead
         const meta = { actor: `setup:${userId}` };
         await ctx.users.register({ userId, email: b.email, name, via: 'admin-setup' }, meta);
         await ctx.users.execute(userId, { type: 'setPassword', passwordHash: await hasher.hash(b.password) }, meta);
         const codes = generateRecoveryCodes();
-        await ctx.users.execute(userId, { type: 'enrollTotp', secretCipher: totp.seal(secret), recoveryCodeHashes: codes.map((c) => d.recovery.hash(c)) }, meta);
+        await ctx.users.execute(
+          userId,
+          { type: 'enrollTotp', secretCipher: totp.seal(secret), recoveryCodeHashes: codes.map((c) => d.recovery.hash(c)) },
+          meta,
+        );
         await totp.verifyAndConsume(userId, secret, b.code).catch(() => undefined); // spend the code: the first login needs a fresh one
         const res = await ctx.users.execute(userId, { type: 'grantAdmin' }, meta);
         await ctx.projections.waitFor(res.position);

@@ -1,5 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { CommandHandler, DomainError, defineEvent, foldStream, type Clock, type Decider, type EventOf, type EventStore, type Ids } from '../../plugin/index.js';
+import {
+  CommandHandler,
+  DomainError,
+  defineEvent,
+  foldStream,
+  type Clock,
+  type Decider,
+  type EventOf,
+  type EventStore,
+  type Ids,
+} from '../../plugin/index.js';
 
 /** One stream holds the first-run story: every `SetupTokenIssued`, then `AdminBootstrapped`. */
 export const SETUP_STREAM = 'admin-setup';
@@ -65,7 +75,12 @@ export function checkSetupToken(s: SetupState, tokenHash: string, now: number): 
 export const setupDecider: Decider<SetupCommand, SetupState, SetupEvent> = {
   initialState: () => ({ issued: [], latest: null, bootstrapped: false }),
   evolve: (s, e) => {
-    if (e.type === 'SetupTokenIssued') return { ...s, issued: [...s.issued, e.data.tokenHash], latest: { tokenHash: e.data.tokenHash, expiresAt: e.data.expiresAt, issuedBy: e.data.issuedBy ?? null } };
+    if (e.type === 'SetupTokenIssued')
+      return {
+        ...s,
+        issued: [...s.issued, e.data.tokenHash],
+        latest: { tokenHash: e.data.tokenHash, expiresAt: e.data.expiresAt, issuedBy: e.data.issuedBy ?? null },
+      };
     if (e.type === 'AdminBootstrapped') return { ...s, latest: null, bootstrapped: true };
     return s;
   },
@@ -109,12 +124,20 @@ export class SetupTokens {
    * token is never in the log, only its hash, so this node cannot print that link: it gets who
    * issued it. Of two nodes starting at once, one issues and the other finds its link.
    */
-  async issueOnce(ttlSeconds: number, nodeId: string): Promise<{ token: string; expiresAt: string } | { pendingFrom: string | null; expiresAt: string }> {
+  async issueOnce(
+    ttlSeconds: number,
+    nodeId: string,
+  ): Promise<{ token: string; expiresAt: string } | { pendingFrom: string | null; expiresAt: string }> {
     const token = this.ids.token(32);
     const now = this.clock.now().getTime();
     const expiresAt = new Date(now + ttlSeconds * 1000).toISOString();
     try {
-      await this.commands.handle(setupDecider, SETUP_STREAM, { type: 'issue', tokenHash: hashSetupToken(token), expiresAt, issuedBy: nodeId, now }, { actor: 'system' });
+      await this.commands.handle(
+        setupDecider,
+        SETUP_STREAM,
+        { type: 'issue', tokenHash: hashSetupToken(token), expiresAt, issuedBy: nodeId, now },
+        { actor: 'system' },
+      );
       return { token, expiresAt };
     } catch (err) {
       if (err instanceof SetupLinkPending) return { pendingFrom: err.pendingFrom, expiresAt: err.expiresAt };
@@ -131,7 +154,12 @@ export class SetupTokens {
 
   /** Uses the link up: records `AdminBootstrapped` iff nothing was appended since the token. */
   async claim(token: string, userId: string): Promise<number> {
-    const res = await this.commands.handle(setupDecider, SETUP_STREAM, { type: 'claim', tokenHash: hashSetupToken(token), userId, now: this.clock.now().getTime() }, { actor: 'setup-link' });
+    const res = await this.commands.handle(
+      setupDecider,
+      SETUP_STREAM,
+      { type: 'claim', tokenHash: hashSetupToken(token), userId, now: this.clock.now().getTime() },
+      { actor: 'setup-link' },
+    );
     return res.position;
   }
 }

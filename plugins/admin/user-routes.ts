@@ -20,7 +20,11 @@ const publicUser = (u: UserView) => ({
   lastLoginAt: u.lastLoginAt,
 });
 
-export const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' } } } as const;
+export const idParam = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' } },
+} as const;
 const isForm = (req: FastifyRequest) => String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 
 /**
@@ -34,13 +38,36 @@ export function registerUserRoutes(d: ConsoleDeps): void {
   const app = ctx.web.app;
   // `after` is the keyset cursor (the previous page's `next`): a page costs the same at any depth.
   // `offset` still works for old scripts, at O(offset).
-  const qsSchema = { type: 'object', properties: { q: { type: 'string', maxLength: 200 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, offset: { type: 'integer', minimum: 0, maximum: 100_000, default: 0 }, after: { type: 'string', pattern: '^[0-9]{1,16}$' } } };
+  const qsSchema = {
+    type: 'object',
+    properties: {
+      q: { type: 'string', maxLength: 200 },
+      limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+      offset: { type: 'integer', minimum: 0, maximum: 100_000, default: 0 },
+      after: { type: 'string', pattern: '^[0-9]{1,16}$' },
+    },
+  };
 
-  app.get<{ Querystring: { q?: string; limit: number; offset: number; after?: string } }>('/admin/api/users', { schema: { querystring: qsSchema } }, async (req, reply) => {
-    if (!(await guard.check(req, reply))) return reply;
-    const page = ctx.read.users.list({ q: req.query.q ?? '', limit: req.query.limit, offset: req.query.offset, after: req.query.after ?? null });
-    return { total: page.total, totalCapped: page.totalCapped, users: page.users.map(publicUser), next: page.next, position: ctx.projections.position };
-  });
+  app.get<{ Querystring: { q?: string; limit: number; offset: number; after?: string } }>(
+    '/admin/api/users',
+    { schema: { querystring: qsSchema } },
+    async (req, reply) => {
+      if (!(await guard.check(req, reply))) return reply;
+      const page = ctx.read.users.list({
+        q: req.query.q ?? '',
+        limit: req.query.limit,
+        offset: req.query.offset,
+        after: req.query.after ?? null,
+      });
+      return {
+        total: page.total,
+        totalCapped: page.totalCapped,
+        users: page.users.map(publicUser),
+        next: page.next,
+        position: ctx.projections.position,
+      };
+    },
+  );
 
   // For script clients on an admin session: the token to send as `x-csrf-token`.
   app.get('/admin/api/csrf', { config: { noStore: true } }, async (req, reply) => {
@@ -53,12 +80,36 @@ export function registerUserRoutes(d: ConsoleDeps): void {
   const confirm = (verb: Action, u: UserView, p: AdminPrincipal, req: FastifyRequest, reply: FastifyReply) => {
     const name = userLabel(u);
     const sessions = ctx.read.sessions.forUser(u.userId).length;
-    const grants = d.sources().flatMap((s) => s.userCredentials?.(u.userId) ?? []).filter((c) => !c.revoked).length;
+    const grants = d
+      .sources()
+      .flatMap((s) => s.userCredentials?.(u.userId) ?? [])
+      .filter((c) => !c.revoked).length;
     const sites = ctx.read.sites.active().filter((s) => s.webhookUrl).length;
     const c = {
-      ban: [`Ban ${name}?`, [`end ${sessions} live session(s) at once`, `revoke ${grants} live app grant(s): their tokens stop working`, `refuse every future login`, `notify ${sites} site(s) with a webhook so they end their own sessions`], `Ban ${name}`],
-      unban: [`Lift the ban on ${name}?`, ['let them log in again (sessions and tokens ended by the ban stay ended)', `notify ${sites} site(s) with a webhook`], `Unban ${name}`],
-      disable: [`Disable ${name}?`, [`end ${sessions} live session(s) at once`, `revoke ${grants} live app grant(s)`, 'refuse every login until the account is enabled again'], `Disable ${name}`],
+      ban: [
+        `Ban ${name}?`,
+        [
+          `end ${sessions} live session(s) at once`,
+          `revoke ${grants} live app grant(s): their tokens stop working`,
+          `refuse every future login`,
+          `notify ${sites} site(s) with a webhook so they end their own sessions`,
+        ],
+        `Ban ${name}`,
+      ],
+      unban: [
+        `Lift the ban on ${name}?`,
+        ['let them log in again (sessions and tokens ended by the ban stay ended)', `notify ${sites} site(s) with a webhook`],
+        `Unban ${name}`,
+      ],
+      disable: [
+        `Disable ${name}?`,
+        [
+          `end ${sessions} live session(s) at once`,
+          `revoke ${grants} live app grant(s)`,
+          'refuse every login until the account is enabled again',
+        ],
+        `Disable ${name}`,
+      ],
       enable: [`Enable ${name}?`, ['let them log in again'], `Enable ${name}`],
       erase: [
         `Erase ${name} for good?`,
@@ -78,10 +129,23 @@ export function registerUserRoutes(d: ConsoleDeps): void {
         : verb === 'disable' || verb === 'unban'
           ? html`<p><label for="reason">Reason (optional, recorded in the log)</label><br><textarea id="reason" name="reason" maxlength="500"></textarea></p>`
           : undefined;
-    return confirmPage(d, req, reply, p, { title: c[0], section: 'users', consequences: c[1], action: `${userHref(u.userId)}/${verb}`, button: c[2], cancel: userHref(u.userId), fields, danger: verb === 'ban' || verb === 'disable' || verb === 'erase' });
+    return confirmPage(d, req, reply, p, {
+      title: c[0],
+      section: 'users',
+      consequences: c[1],
+      action: `${userHref(u.userId)}/${verb}`,
+      button: c[2],
+      cancel: userHref(u.userId),
+      fields,
+      danger: verb === 'ban' || verb === 'disable' || verb === 'erase',
+    });
   };
 
-  const act = async (verb: Action, req: FastifyRequest<{ Params: { id: string }; Body: { reason?: string; confirm?: string } | null }>, reply: FastifyReply) => {
+  const act = async (
+    verb: Action,
+    req: FastifyRequest<{ Params: { id: string }; Body: { reason?: string; confirm?: string } | null }>,
+    reply: FastifyReply,
+  ) => {
     const p = await guard.check(req, reply);
     if (!p) return reply;
     const userId = req.params.id;
@@ -94,7 +158,8 @@ export function registerUserRoutes(d: ConsoleDeps): void {
     let position: number;
     if (verb === 'erase') {
       // It cannot be undone: the API asks for the same explicit confirmation as the form (docs/security/erasure.md).
-      if (req.body?.confirm !== 'yes') return ctx.web.sendError(req, reply, new InvalidInput('An erasure cannot be undone: send "confirm": "yes".', { path: 'confirm' }));
+      if (req.body?.confirm !== 'yes')
+        return ctx.web.sendError(req, reply, new InvalidInput('An erasure cannot be undone: send "confirm": "yes".', { path: 'confirm' }));
       if (!reason) return ctx.web.sendError(req, reply, new InvalidInput('An erasure needs a reason.', { path: 'reason' }));
       if (p.userId === userId) return ctx.web.sendError(req, reply, new Forbidden('You cannot erase yourself.'));
       const correlationId = ctx.ids.token(16);
@@ -111,7 +176,11 @@ export function registerUserRoutes(d: ConsoleDeps): void {
       const already = verb === 'ban' ? !!before.banned : before.disabled;
       const correlationId = ctx.ids.token(16);
       if (!already) await ctx.login.endAllSessions(userId, verb === 'ban' ? 'banned' : 'disabled', p.actor, correlationId);
-      const res = await ctx.users.execute(userId, verb === 'ban' ? { type: 'ban', reason: reason!, actor: p.actor } : { type: 'disable', reason }, { ...meta, correlationId });
+      const res = await ctx.users.execute(
+        userId,
+        verb === 'ban' ? { type: 'ban', reason: reason!, actor: p.actor } : { type: 'disable', reason },
+        { ...meta, correlationId },
+      );
       position = res.position;
     } else {
       const res = await ctx.users.execute(userId, verb === 'unban' ? { type: 'unban', reason, actor: p.actor } : { type: 'enable' }, meta);
@@ -120,7 +189,11 @@ export function registerUserRoutes(d: ConsoleDeps): void {
     // Read-your-writes: answer only once the read models (sessions included) reflect the change.
     await ctx.projections.waitFor(position);
     ctx.logger.info({ userId, action: verb, actor: p.actor }, 'admin action');
-    if (isForm(req)) return reply.redirect(`${userHref(userId)}${qs({ done: DONE[verb], n: sessionsBefore - ctx.read.sessions.forUser(userId).length })}`, 303);
+    if (isForm(req))
+      return reply.redirect(
+        `${userHref(userId)}${qs({ done: DONE[verb], n: sessionsBefore - ctx.read.sessions.forUser(userId).length })}`,
+        303,
+      );
     const u = ctx.read.users.get(userId)!;
     return { ...publicUser(u), sessions: ctx.read.sessions.forUser(userId).length, position };
   };
@@ -138,7 +211,15 @@ export function registerUserRoutes(d: ConsoleDeps): void {
       {
         schema: {
           params: idParam,
-          body: { type: ['object', 'null'], properties: { reason: { type: 'string', maxLength: 500 }, _csrf: { type: 'string', maxLength: 256 }, confirm: { type: 'string', enum: ['yes'] } }, additionalProperties: false },
+          body: {
+            type: ['object', 'null'],
+            properties: {
+              reason: { type: 'string', maxLength: 500 },
+              _csrf: { type: 'string', maxLength: 256 },
+              confirm: { type: 'string', enum: ['yes'] },
+            },
+            additionalProperties: false,
+          },
         },
       },
       (req, reply) => act(verb, req, reply),

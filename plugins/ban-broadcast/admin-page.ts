@@ -50,15 +50,21 @@ export function registerAdminPage(web: WebKit, path: string, deps: { read: ReadM
 <button type="submit">Redeliver</button></form></td></tr>`,
       )}</table>`,
     );
-    return web.page(reply, 'Ban deliveries', html`<h1>Ban deliveries</h1>${rows.length ? rows : html`<p>No ban has been broadcast yet.</p>`}`);
+    return web.page(
+      reply,
+      'Ban deliveries',
+      html`<h1>Ban deliveries</h1>${rows.length ? rows : html`<p>No ban has been broadcast yet.</p>`}`,
+    );
   });
 
   web.app.post(path + '/redeliver', async (req, reply) => {
     const who = admin(req, reply);
     if (!who) return reply;
-    if (!checkSessionCsrf(req, web.cookieName)) return web.errorPage(reply, 403, 'Forbidden', 'The form expired; reload the page and try again.');
+    if (!checkSessionCsrf(req, web.cookieName))
+      return web.errorPage(reply, 403, 'Forbidden', 'The form expired; reload the page and try again.');
     const body = (req.body ?? {}) as { banEventId?: unknown; siteId?: unknown };
-    if (typeof body.banEventId !== 'string' || typeof body.siteId !== 'string') return web.errorPage(reply, 400, 'Bad request', 'banEventId and siteId are required.');
+    if (typeof body.banEventId !== 'string' || typeof body.siteId !== 'string')
+      return web.errorPage(reply, 400, 'Bad request', 'banEventId and siteId are required.');
     try {
       await requeueDelivery(deps.store, body.banEventId, body.siteId, `admin:${who.userId}`);
     } catch (err) {

@@ -33,7 +33,7 @@ export interface AttemptOutcome {
   disable?: { url: string; status: number };
 }
 
-const ev = <K extends keyof EventMap>(type: K, data: EventMap[K]): NewEvent => ({ type, data } as NewEvent);
+const ev = <K extends keyof EventMap>(type: K, data: EventMap[K]): NewEvent => ({ type, data }) as NewEvent;
 
 /** RFC 8935 §2.3: a 400 carries `{ "err": ..., "description": ... }`. Untrusted: bounded and typed. */
 function receiverError(body: string): ReceiverError | null {
@@ -50,7 +50,10 @@ function receiverError(body: string): ReceiverError | null {
 export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): Promise<AttemptOutcome> {
   const { banEventId, siteId, state } = input;
   const attempt = state.attempts + 1;
-  const abandon = (reason: string): AttemptOutcome => ({ events: [ev('BanNotificationAbandoned', { banEventId, siteId, attempts: state.attempts, reason })], nextAt: null });
+  const abandon = (reason: string): AttemptOutcome => ({
+    events: [ev('BanNotificationAbandoned', { banEventId, siteId, attempts: state.attempts, reason })],
+    nextAt: null,
+  });
   const hook = input.webhook;
   if (!hook?.url) return abandon('no_webhook');
   if (input.disabledUrl === hook.url) return abandon('endpoint_disabled');
@@ -82,7 +85,16 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
   const d = decide(result);
   const after = deps.clock.now().getTime();
   const failed = (error: string, next: number | null, extra: { receiverError?: ReceiverError | null } = {}): NewEvent =>
-    ev('BanNotificationFailed', { banEventId, siteId, attempt, status, error, durationMs: result.durationMs, nextAttemptAt: next ? new Date(next).toISOString() : null, ...extra });
+    ev('BanNotificationFailed', {
+      banEventId,
+      siteId,
+      attempt,
+      status,
+      error,
+      durationMs: result.durationMs,
+      nextAttemptAt: next ? new Date(next).toISOString() : null,
+      ...extra,
+    });
   const giveUp = (error: string, reason: string, extra: { receiverError?: ReceiverError | null } = {}): AttemptOutcome => ({
     events: [failed(error, null, extra), ev('BanNotificationAbandoned', { banEventId, siteId, attempts: attempt, reason })],
     nextAt: null,
@@ -90,11 +102,18 @@ export async function attemptDelivery(input: AttemptInput, deps: AttemptDeps): P
 
   switch (d.outcome) {
     case 'delivered':
-      return { events: [ev('BanNotificationDelivered', { banEventId, siteId, attempt, status: status!, durationMs: result.durationMs, format })], nextAt: null };
+      return {
+        events: [ev('BanNotificationDelivered', { banEventId, siteId, attempt, status: status!, durationMs: result.durationMs, format })],
+        nextAt: null,
+      };
     case 'gone':
       return { ...giveUp('http_410', 'endpoint_gone'), disable: { url: hook.url, status: 410 } };
     case 'permanent':
-      return giveUp(d.error, d.error, format === 'secevent' && status === 400 && result.kind === 'response' ? { receiverError: receiverError(result.body) } : {});
+      return giveUp(
+        d.error,
+        d.error,
+        format === 'secevent' && status === 400 && result.kind === 'response' ? { receiverError: receiverError(result.body) } : {},
+      );
     case 'retry': {
       const roundStart = state.roundStartedAt ?? now;
       let next = nextAttemptAt(deps.retry, attempt, after, roundStart, d.notBeforeMs);

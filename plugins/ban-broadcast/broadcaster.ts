@@ -1,5 +1,21 @@
 import { concatMap, from, type Subscription } from 'rxjs';
-import { BusyLease, type ClusterNode, StreamCheckpoint, StreamLease, WrongExpectedRevision, useOnce, type Clock, type EventMap, type EventStore, type Logger, type PluginReactorState, type Reactor, type ReactorContext, type RecordedEvent, type SitesView } from '../../plugin/index.js';
+import {
+  BusyLease,
+  type ClusterNode,
+  StreamCheckpoint,
+  StreamLease,
+  WrongExpectedRevision,
+  useOnce,
+  type Clock,
+  type EventMap,
+  type EventStore,
+  type Logger,
+  type PluginReactorState,
+  type Reactor,
+  type ReactorContext,
+  type RecordedEvent,
+  type SitesView,
+} from '../../plugin/index.js';
 import type { SiteConfig } from '../../config/types.js';
 import { attemptDelivery } from './attempt.js';
 import type { RetrySettings } from './delivery-policy.js';
@@ -157,12 +173,27 @@ export class BanBroadcaster implements Reactor {
 
   /** Records which sites are to be told about this ban (once, whoever gets there first), then moves the checkpoint. */
   private async fanOut(e: RecordedEvent, kind: Broadcast['kind']): Promise<void> {
-    const siteIds = this.deps.sites.active().filter((s) => s.webhookUrl).map((s) => s.siteId);
-    const data: Broadcast = { banEventId: e.id, banStreamId: e.streamId, banPosition: e.position, userId: (e.data as { userId: string }).userId, kind, siteIds };
+    const siteIds = this.deps.sites
+      .active()
+      .filter((s) => s.webhookUrl)
+      .map((s) => s.siteId);
+    const data: Broadcast = {
+      banEventId: e.id,
+      banStreamId: e.streamId,
+      banPosition: e.position,
+      userId: (e.data as { userId: string }).userId,
+      kind,
+      siteIds,
+    };
     for (let wait = 100; !this.stopped; wait = Math.min(wait * 2, 10_000)) {
       try {
         // Once per ban, whoever gets there first (null: already fanned out, on a restart or another node).
-        await useOnce(this.deps.store, broadcastStream(e.id), { type: 'BanBroadcastQueued', data }, { ...META, causationId: e.id, correlationId: e.metadata.correlationId });
+        await useOnce(
+          this.deps.store,
+          broadcastStream(e.id),
+          { type: 'BanBroadcastQueued', data },
+          { ...META, causationId: e.id, correlationId: e.metadata.correlationId },
+        );
         this.fannedOut = e.position;
         this.sinceSave++;
         await this.saveCheckpoint(false);
@@ -214,11 +245,14 @@ export class BanBroadcaster implements Reactor {
   private arm(key: string, job: Job, dueAt: number): void {
     if (job.timer) clearTimeout(job.timer);
     job.dueAt = dueAt;
-    job.timer = setTimeout(() => {
-      job.state = 'ready';
-      this.readyQueue.push(key);
-      this.pump();
-    }, Math.max(0, dueAt - this.now()));
+    job.timer = setTimeout(
+      () => {
+        job.state = 'ready';
+        this.readyQueue.push(key);
+        this.pump();
+      },
+      Math.max(0, dueAt - this.now()),
+    );
   }
 
   private pump(): void {
@@ -230,7 +264,10 @@ export class BanBroadcaster implements Reactor {
       this.running++;
       this.run(job)
         .catch((err) => {
-          this.deps.logger.error({ err, banEventId: job.banEventId, siteId: job.siteId }, 'ban broadcast: delivery crashed; will look again');
+          this.deps.logger.error(
+            { err, banEventId: job.banEventId, siteId: job.siteId },
+            'ban broadcast: delivery crashed; will look again',
+          );
           return this.now() + this.settings.retry.initialDelayMs;
         })
         .then((nextAt) => {
@@ -287,13 +324,23 @@ export class BanBroadcaster implements Reactor {
           disabledUrl: this.disabled.get(job.siteId),
           notification: () => this.payload(b),
         },
-        { sender: this.deps.sender, clock: this.deps.clock, retry: this.settings.retry, issuer: this.deps.issuer, signer: this.deps.signer },
+        {
+          sender: this.deps.sender,
+          clock: this.deps.clock,
+          retry: this.settings.retry,
+          issuer: this.deps.issuer,
+          signer: this.deps.signer,
+        },
       );
       // A POST went out (not only an abandon): the receiver saw this webhook-id, maybe again.
       const sent = out.events.some((e) => e.type !== 'BanNotificationAbandoned');
       if (sent && inherited && conflicts === 0) this.deps.cluster.countDuplicate(this.name, 'after_expired_takeover');
       try {
-        await this.deps.store.append(stream, out.events.map((e) => ({ ...e, metadata: META })), { expectedRevision: state.revision === -1 ? 'no_stream' : state.revision });
+        await this.deps.store.append(
+          stream,
+          out.events.map((e) => ({ ...e, metadata: META })),
+          { expectedRevision: state.revision === -1 ? 'no_stream' : state.revision },
+        );
       } catch (err) {
         if (err instanceof WrongExpectedRevision) {
           // Another node recorded an outcome for this attempt meanwhile: both sent it.
@@ -304,7 +351,13 @@ export class BanBroadcaster implements Reactor {
       }
       if (out.disable) {
         this.disabled.set(job.siteId, out.disable.url);
-        await this.deps.store.append(endpointStream(job.siteId), [{ type: 'WebhookEndpointDisabled', data: { siteId: job.siteId, url: out.disable.url, banEventId: job.banEventId, status: out.disable.status }, metadata: META }]);
+        await this.deps.store.append(endpointStream(job.siteId), [
+          {
+            type: 'WebhookEndpointDisabled',
+            data: { siteId: job.siteId, url: out.disable.url, banEventId: job.banEventId, status: out.disable.status },
+            metadata: META,
+          },
+        ]);
       }
       return out.nextAt;
     }
@@ -316,7 +369,10 @@ export class BanBroadcaster implements Reactor {
     if (this.deps.sites.byId.get(siteId)?.removed !== false || this.deps.webhookOf(siteId)) return false;
     if (!this.unknownSites.has(siteId)) {
       this.unknownSites.add(siteId);
-      this.deps.logger.error({ siteId, node: this.deps.cluster.nodeId }, 'ban broadcast: the log has this site but this node\'s config does not (older sites config?); leaving its deliveries to a node that has it');
+      this.deps.logger.error(
+        { siteId, node: this.deps.cluster.nodeId },
+        "ban broadcast: the log has this site but this node's config does not (older sites config?); leaving its deliveries to a node that has it",
+      );
     }
     return true;
   }

@@ -51,7 +51,8 @@ export class DeliveriesView implements PersistedProjection {
       CREATE TABLE IF NOT EXISTS ban_disabled_endpoints (site_id TEXT PRIMARY KEY, url TEXT NOT NULL) WITHOUT ROWID;`);
     this.st = {
       // A second BanBroadcastQueued for the same ban (never written: `no_stream`) would start it over, keeping its place.
-      putBroadcast: db.prepare(`INSERT INTO ban_broadcasts (ban_event_id, user_id, kind, queued_at, ban_position, queued_position) VALUES (?, ?, ?, ?, ?, ?)
+      putBroadcast:
+        db.prepare(`INSERT INTO ban_broadcasts (ban_event_id, user_id, kind, queued_at, ban_position, queued_position) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (ban_event_id) DO UPDATE SET user_id = excluded.user_id, kind = excluded.kind, queued_at = excluded.queued_at, ban_position = excluded.ban_position`),
       clearSites: db.prepare(`DELETE FROM ban_deliveries WHERE ban_event_id = ?`),
       // An upsert keeps the rowid, so sites stay in the order the broadcast named them.
@@ -61,8 +62,12 @@ export class DeliveriesView implements PersistedProjection {
       getDelivery: db.prepare(`SELECT state FROM ban_deliveries WHERE ban_event_id = ? AND site_id = ?`),
       disable: db.prepare(`INSERT OR REPLACE INTO ban_disabled_endpoints (site_id, url) VALUES (?, ?)`),
       disabled: db.prepare(`SELECT site_id, url FROM ban_disabled_endpoints ORDER BY site_id`),
-      listAll: db.prepare(`SELECT ban_event_id, user_id, kind, queued_at, ban_position FROM ban_broadcasts ORDER BY queued_position DESC LIMIT ?`),
-      listUser: db.prepare(`SELECT ban_event_id, user_id, kind, queued_at, ban_position FROM ban_broadcasts WHERE user_id = ? ORDER BY queued_position DESC LIMIT ?`),
+      listAll: db.prepare(
+        `SELECT ban_event_id, user_id, kind, queued_at, ban_position FROM ban_broadcasts ORDER BY queued_position DESC LIMIT ?`,
+      ),
+      listUser: db.prepare(
+        `SELECT ban_event_id, user_id, kind, queued_at, ban_position FROM ban_broadcasts WHERE user_id = ? ORDER BY queued_position DESC LIMIT ?`,
+      ),
       sitesOf: db.prepare(`SELECT ban_event_id, site_id, state FROM ban_deliveries WHERE ban_event_id = ? ORDER BY rowid`),
       // No ORDER BY: in the partial index's order (by ban), an ORDER BY rowid would make SQLite scan the table instead.
       unfinished: db.prepare(`SELECT ban_event_id, site_id, state FROM ban_deliveries WHERE status IN ('pending', 'retrying')`),
@@ -117,6 +122,8 @@ export class DeliveriesView implements PersistedProjection {
 
   /** Deliveries not yet acknowledged nor given up, from the partial index on their status. */
   unfinished(): { banEventId: string; siteId: string; state: DeliveryState }[] {
-    return this.st.unfinished.all().map((r) => ({ banEventId: r.ban_event_id, siteId: r.site_id, state: JSON.parse(r.state) as DeliveryState }));
+    return this.st.unfinished
+      .all()
+      .map((r) => ({ banEventId: r.ban_event_id, siteId: r.site_id, state: JSON.parse(r.state) as DeliveryState }));
   }
 }

@@ -41,7 +41,15 @@ export function evolveDelivery(s: DeliveryState, raw: RecordedEvent): DeliverySt
     case 'BanNotificationRequeued':
       return { ...base, status: 'pending', roundStartedAt: null, nextAttemptAt: null, abandonReason: null };
     case 'BanNotificationDelivered':
-      return { ...base, status: 'delivered', attempts: e.data.attempt, deliveredAt: at, lastStatus: e.data.status, lastError: null, nextAttemptAt: null };
+      return {
+        ...base,
+        status: 'delivered',
+        attempts: e.data.attempt,
+        deliveredAt: at,
+        lastStatus: e.data.status,
+        lastError: null,
+        nextAttemptAt: null,
+      };
     case 'BanNotificationFailed':
       return {
         ...base,

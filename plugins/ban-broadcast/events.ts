@@ -42,20 +42,46 @@ declare module '../../core/index.js' {
   }
 }
 
-defineEvent('BanBroadcastQueued', 1, {}, {
-  fields: { banEventId: 'string', banStreamId: 'string', banPosition: 'integer', userId: 'string', kind: 'string', siteIds: 'string[]' },
-});
-defineEvent('BanNotificationRequeued', 1, {}, { fields: { banEventId: 'string', siteId: 'string', actor: 'string' } });
-defineEvent('BanNotificationDelivered', 1, {}, {
-  fields: { banEventId: 'string', siteId: 'string', attempt: 'integer', status: 'integer', durationMs: 'number', format: 'string' },
-});
-defineEvent('BanNotificationFailed', 1, {}, {
-  fields: {
-    banEventId: 'string', siteId: 'string', attempt: 'integer', status: 'integer|null', error: 'string', durationMs: 'number', nextAttemptAt: 'string|null',
-    receiverError: 'object|null?',
+defineEvent(
+  'BanBroadcastQueued',
+  1,
+  {},
+  {
+    fields: { banEventId: 'string', banStreamId: 'string', banPosition: 'integer', userId: 'string', kind: 'string', siteIds: 'string[]' },
   },
-});
-defineEvent('BanNotificationAbandoned', 1, {}, { fields: { banEventId: 'string', siteId: 'string', attempts: 'integer', reason: 'string' } });
+);
+defineEvent('BanNotificationRequeued', 1, {}, { fields: { banEventId: 'string', siteId: 'string', actor: 'string' } });
+defineEvent(
+  'BanNotificationDelivered',
+  1,
+  {},
+  {
+    fields: { banEventId: 'string', siteId: 'string', attempt: 'integer', status: 'integer', durationMs: 'number', format: 'string' },
+  },
+);
+defineEvent(
+  'BanNotificationFailed',
+  1,
+  {},
+  {
+    fields: {
+      banEventId: 'string',
+      siteId: 'string',
+      attempt: 'integer',
+      status: 'integer|null',
+      error: 'string',
+      durationMs: 'number',
+      nextAttemptAt: 'string|null',
+      receiverError: 'object|null?',
+    },
+  },
+);
+defineEvent(
+  'BanNotificationAbandoned',
+  1,
+  {},
+  { fields: { banEventId: 'string', siteId: 'string', attempts: 'integer', reason: 'string' } },
+);
 defineEvent('WebhookEndpointDisabled', 1, {}, { fields: { siteId: 'string', url: 'string', banEventId: 'string', status: 'integer' } });
 
 export const broadcastStream = (banEventId: string): string => `broadcast-${banEventId}`;

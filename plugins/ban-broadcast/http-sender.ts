@@ -40,7 +40,13 @@ export class HttpSender {
         this.agent = new Agent({ connect: { lookup: this.guard.lookup }, keepAliveTimeout: 10_000, connections: 8 });
         this.closed = false;
       }
-      const res = await request(u, { method: 'POST', headers: { ...headers, 'user-agent': 'identity-broker-ban-broadcast' }, body, dispatcher: this.agent, signal });
+      const res = await request(u, {
+        method: 'POST',
+        headers: { ...headers, 'user-agent': 'identity-broker-ban-broadcast' },
+        body,
+        dispatcher: this.agent,
+        signal,
+      });
       const chunks: Buffer[] = [];
       let kept = 0;
       for await (const chunk of res.body) {
@@ -76,9 +82,14 @@ function classifyError(err: unknown, timedOut: boolean, durationMs: number): Att
   if (timedOut) return { kind: 'network', error: 'timeout', durationMs };
   const code = String((err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code ?? '');
   const error =
-    code === 'ECONNREFUSED' ? 'connection_refused'
-    : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' ? 'connection_closed'
-    : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'dns_failure'
-    : code ? `network_${code.toLowerCase()}` : 'network_error';
+    code === 'ECONNREFUSED'
+      ? 'connection_refused'
+      : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE'
+        ? 'connection_closed'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'dns_failure'
+          : code
+            ? `network_${code.toLowerCase()}`
+            : 'network_error';
   return { kind: 'network', error, durationMs };
 }

@@ -30,7 +30,14 @@ export interface BanBroadcastConfig {
 
 const plugin: Plugin<BanBroadcastConfig> = {
   name: 'ban-broadcast',
-  events: ['BanBroadcastQueued', 'BanNotificationRequeued', 'BanNotificationDelivered', 'BanNotificationFailed', 'BanNotificationAbandoned', 'WebhookEndpointDisabled'],
+  events: [
+    'BanBroadcastQueued',
+    'BanNotificationRequeued',
+    'BanNotificationDelivered',
+    'BanNotificationFailed',
+    'BanNotificationAbandoned',
+    'WebhookEndpointDisabled',
+  ],
   streams: ['broadcast-', 'delivery-', 'webhook-endpoint-'],
   // Sites' webhook URLs and secrets; the broker's keys sign the Security Event Tokens.
   privileges: ['sites', 'signing'],

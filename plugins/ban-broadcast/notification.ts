@@ -36,7 +36,14 @@ export async function buildNotification(store: EventStore, banStreamId: string, 
         timestamp: e.metadata.recordedAt,
         // An erasure names the user by id alone: its subjects are personal data whose key the
         // erasure destroyed (and would read `[erased]` on a retry, changing the body).
-        data: { eventId: e.id, userId: d.userId, identities: e.type === 'UserErased' ? [] : [...linked], reason: d.reason ?? null, actor: d.actor, until: d.until ?? null },
+        data: {
+          eventId: e.id,
+          userId: d.userId,
+          identities: e.type === 'UserErased' ? [] : [...linked],
+          reason: d.reason ?? null,
+          actor: d.actor,
+          until: d.until ?? null,
+        },
       };
     }
     if (e.type === 'ExternalIdentityLinked') linked.add(`${e.data.subject}@${e.data.issuer}`);

@@ -34,7 +34,12 @@ export function setClaims(n: BanNotification, issuer: string, audience: string, 
   const events: Record<string, Record<string, unknown>> = {};
   if (n.type === 'user.banned') {
     events[RISC_ACCOUNT_DISABLED] = { subject };
-    events[CAEP_SESSION_REVOKED] = { subject, event_timestamp: eventTime, initiating_entity: 'admin', reason_admin: { en: n.data.reason ?? '' } };
+    events[CAEP_SESSION_REVOKED] = {
+      subject,
+      event_timestamp: eventTime,
+      initiating_entity: 'admin',
+      reason_admin: { en: n.data.reason ?? '' },
+    };
   } else if (n.type === 'user.unbanned') {
     events[RISC_ACCOUNT_ENABLED] = { subject };
   } else {

@@ -13,7 +13,15 @@ export function mayEnter(rule: AccessRule | undefined, who: GatewayIdentity): bo
 function matches(alt: AlternateUpstream, who: GatewayIdentity): boolean {
   const w = alt.when;
   const value: unknown =
-    w.attribute === 'roles' ? who.roles : w.attribute === 'tenant' ? who.tenant : w.attribute === 'email' ? who.email : w.attribute === 'admin' ? who.admin : who.userId;
+    w.attribute === 'roles'
+      ? who.roles
+      : w.attribute === 'tenant'
+        ? who.tenant
+        : w.attribute === 'email'
+          ? who.email
+          : w.attribute === 'admin'
+            ? who.admin
+            : who.userId;
   if (w.equals !== undefined && value !== w.equals) return false;
   if (w.includes !== undefined && !(Array.isArray(value) ? value.includes(w.includes) : value === w.includes)) return false;
   if (w.notIncludes !== undefined && (Array.isArray(value) ? value.includes(w.notIncludes) : value === w.notIncludes)) return false;

@@ -112,26 +112,29 @@ export class BearerAuthenticator {
       if (!res) throw new BearerRejected('invalid_token', 'the identity provider could not be reached');
       if (res.statusCode !== 200) {
         await res.body.dump();
-        if (res.statusCode === 401 || res.statusCode === 403) this.negative.set(key, 'refused', (up.cache?.negativeTtlSeconds ?? 10) * 1000, now);
+        if (res.statusCode === 401 || res.statusCode === 403)
+          this.negative.set(key, 'refused', (up.cache?.negativeTtlSeconds ?? 10) * 1000, now);
         throw new BearerRejected('invalid_token', 'the token was refused by the identity provider');
       }
       const info = (await res.body.json().catch(() => null)) as Record<string, unknown> | null;
       const sub = info && typeof info.sub === 'string' ? info.sub : null;
       if (!sub) throw new BearerRejected('invalid_token', 'the identity provider returned no subject');
       // sub@iss → broker user through the normal linking and provisioning path (seed 002).
-      const userId = await this.deps.login.resolveUser(
-        {
-          issuer: up.issuer,
-          subject: sub,
-          email: typeof info!.email === 'string' ? info!.email : null,
-          emailVerified: info!.email_verified === true,
-          name: typeof info!.name === 'string' ? info!.name : null,
-          groups: Array.isArray(info!.groups) ? (info!.groups as string[]) : undefined,
-          attributes: info!,
-          amr: ['fed'],
-        },
-        { idp: up.idp },
-      ).catch(() => null);
+      const userId = await this.deps.login
+        .resolveUser(
+          {
+            issuer: up.issuer,
+            subject: sub,
+            email: typeof info!.email === 'string' ? info!.email : null,
+            emailVerified: info!.email_verified === true,
+            name: typeof info!.name === 'string' ? info!.name : null,
+            groups: Array.isArray(info!.groups) ? (info!.groups as string[]) : undefined,
+            attributes: info!,
+            amr: ['fed'],
+          },
+          { idp: up.idp },
+        )
+        .catch(() => null);
       if (!userId) {
         this.negative.set(key, 'not_provisioned', (up.cache?.negativeTtlSeconds ?? 10) * 1000, now);
         throw new BearerRejected('invalid_token', 'no account may be used with this token');

@@ -12,7 +12,12 @@ export interface AccessRule {
 
 /** Seed 002's legacy fallback: users matching `when` go to `upstream` instead. */
 export interface AlternateUpstream {
-  when: { attribute: 'roles' | 'tenant' | 'email' | 'userId' | 'admin'; equals?: string | boolean; includes?: string; notIncludes?: string };
+  when: {
+    attribute: 'roles' | 'tenant' | 'email' | 'userId' | 'admin';
+    equals?: string | boolean;
+    includes?: string;
+    notIncludes?: string;
+  };
   upstream: string;
 }
 

@@ -12,7 +12,11 @@ export const canonicalHeader = (name: string): string => name.toLowerCase().repl
 
 /** Every header name the gateway vouches for, canonical. Never forwarded from a client, never allow-listed. */
 export function identityHeaderNames(cfg: GatewayConfig): Set<string> {
-  return new Set([cfg.internalJwt.header, cfg.headers.userId, cfg.headers.email, cfg.headers.roles, cfg.headers.tenant, ...cfg.stripHeaders].map(canonicalHeader));
+  return new Set(
+    [cfg.internalJwt.header, cfg.headers.userId, cfg.headers.email, cfg.headers.roles, cfg.headers.tenant, ...cfg.stripHeaders].map(
+      canonicalHeader,
+    ),
+  );
 }
 
 /**
@@ -28,9 +32,17 @@ const CREDENTIALS = new Set(['authorization', 'proxy-authorization', 'remote-use
  * the broker sets its own below; a route cannot allow them (an app would believe them). Also
  * `X-Original-URL` / `X-Rewrite-URL`: some frameworks route by them, past the path the broker authorized.
  */
-const FORWARDING = new Set(['forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip', 'x-original-url', 'x-rewrite-url']);
+const FORWARDING = new Set([
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'client-ip',
+  'x-original-url',
+  'x-rewrite-url',
+]);
 const isForwarding = (canonical: string): boolean => FORWARDING.has(canonical) || canonical.startsWith('x-forwarded-');
-
 
 /**
  * `Connection` is dropped so a client cannot name our headers as hop-by-hop and have a later hop
@@ -52,8 +64,10 @@ export function allowList(route: GatewayRoute): Set<string> {
 /** Why a route's `forwardHeaders` is refused, or null: only CREDENTIALS can be allowed (others pass anyway). */
 export function allowListProblem(route: GatewayRoute, identity: Set<string>): string | null {
   for (const h of allowList(route)) {
-    if (identity.has(h) || isForwarding(h) || HOP.has(h)) return `gateway route ${route.id}: forwardHeaders may not name ${h} (the broker sets or drops it)`;
-    if (!CREDENTIALS.has(h)) return `gateway route ${route.id}: forwardHeaders names ${h}, which is forwarded anyway (only ${[...CREDENTIALS].join(', ')} need allowing)`;
+    if (identity.has(h) || isForwarding(h) || HOP.has(h))
+      return `gateway route ${route.id}: forwardHeaders may not name ${h} (the broker sets or drops it)`;
+    if (!CREDENTIALS.has(h))
+      return `gateway route ${route.id}: forwardHeaders names ${h}, which is forwarded anyway (only ${[...CREDENTIALS].join(', ')} need allowing)`;
   }
   return null;
 }

@@ -18,7 +18,12 @@ export function identityFromSession(read: ReadModels, s: SessionView): GatewayId
   return { userId: s.userId, email: u.email, roles: s.roles, tenant: s.tenant, admin: u.admin, via: 'session', sessionId: s.sessionId };
 }
 
-export function identityFromUser(read: ReadModels, userId: string, via: GatewayIdentity['via'], extra: { roles?: string[]; tenant?: string | null; sessionId?: string | null } = {}): GatewayIdentity | null {
+export function identityFromUser(
+  read: ReadModels,
+  userId: string,
+  via: GatewayIdentity['via'],
+  extra: { roles?: string[]; tenant?: string | null; sessionId?: string | null } = {},
+): GatewayIdentity | null {
   const u = read.users.get(userId);
   if (!u || !read.users.isActive(userId)) return null;
   return {

@@ -62,10 +62,24 @@ const gateway: Plugin<GatewayConfig> = {
       },
     });
 
-    const refuse = (req: FastifyRequest, reply: FastifyReply, status: number, code: string, title: string, detail: string, bearerError?: string) => {
+    const refuse = (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      status: number,
+      code: string,
+      title: string,
+      detail: string,
+      bearerError?: string,
+    ) => {
       // RFC 6750 §3: a challenge on every 401, bare when no token was sent (§3.1); a 400 or 403
       // answering a bearer token carries its error code too (invalid_request, insufficient_scope).
-      if (status === 401 || bearerError) reply.header('www-authenticate', bearerError ? `Bearer realm="broker", error="${bearerError}", error_description="${detail.replace(/"/g, "'")}"` : 'Bearer realm="broker"');
+      if (status === 401 || bearerError)
+        reply.header(
+          'www-authenticate',
+          bearerError
+            ? `Bearer realm="broker", error="${bearerError}", error_description="${detail.replace(/"/g, "'")}"`
+            : 'Bearer realm="broker"',
+        );
       if (wantsHtml(req)) return ctx.web.errorPage(reply, status, title, detail);
       return sendProblem(reply, status, code, title, detail);
     };
@@ -79,7 +93,18 @@ const gateway: Plugin<GatewayConfig> = {
       if (cached) return cached;
       const iat = Math.floor(now / 1000);
       const jwt = await signer.sign(
-        { iss: ctx.baseUrl, aud: route.id, sub: who.userId, email: who.email, roles: who.roles, tenant: who.tenant, admin: who.admin, iat, exp: iat + cfg.internalJwt.ttlSeconds, jti: ctx.ids.uuid() },
+        {
+          iss: ctx.baseUrl,
+          aud: route.id,
+          sub: who.userId,
+          email: who.email,
+          roles: who.roles,
+          tenant: who.tenant,
+          admin: who.admin,
+          iat,
+          exp: iat + cfg.internalJwt.ttlSeconds,
+          jti: ctx.ids.uuid(),
+        },
         { typ: 'JWT' },
       );
       jwtCache.set(key, jwt, (cfg.internalJwt.ttlSeconds * 1000) / 2, now);
@@ -118,7 +143,16 @@ const gateway: Plugin<GatewayConfig> = {
       } else {
         return refuse(req, reply, 401, 'unauthenticated', 'Not authenticated', 'a bearer token is required');
       }
-      if (!mayEnter(route.access, who)) return refuse(req, reply, 403, 'forbidden', 'Forbidden', `You may not open ${route.name ?? route.id}.`, viaBearer ? 'insufficient_scope' : undefined);
+      if (!mayEnter(route.access, who))
+        return refuse(
+          req,
+          reply,
+          403,
+          'forbidden',
+          'Forbidden',
+          `You may not open ${route.name ?? route.id}.`,
+          viaBearer ? 'insufficient_scope' : undefined,
+        );
       req.gatewayIdentity = who;
       req.gatewayJwt = await mint(who, route);
     };
@@ -155,7 +189,15 @@ const gateway: Plugin<GatewayConfig> = {
         replyOptions: {
           getUpstream: (req: unknown) => pickUpstream(route, (req as FastifyRequest).gatewayIdentity),
           rewriteRequestHeaders: (req: unknown, headers: import('node:http').IncomingHttpHeaders) =>
-            upstreamHeaders(req as FastifyRequest, headers, cfg, strip, allow, (req as FastifyRequest).gatewayIdentity, (req as FastifyRequest).gatewayJwt),
+            upstreamHeaders(
+              req as FastifyRequest,
+              headers,
+              cfg,
+              strip,
+              allow,
+              (req as FastifyRequest).gatewayIdentity,
+              (req as FastifyRequest).gatewayJwt,
+            ),
           onError: (reply: FastifyReply, { error }: { error: unknown }) => {
             const req = reply.request;
             req.log.warn({ err: error, app: route.id }, 'upstream failed');
@@ -164,12 +206,27 @@ const gateway: Plugin<GatewayConfig> = {
             // rest sits unread in the client's connection, and the next request on it would never
             // be answered. Close that connection after this answer (RFC 9112 §9.6) rather than read on.
             if (!req.raw.complete) reply.header('connection', 'close');
-            void refuse(req, reply as FastifyReply, timeout ? 504 : 502, 'bad_gateway', timeout ? 'Gateway timeout' : 'Bad gateway', `${route.name ?? route.id} is not answering.`);
+            void refuse(
+              req,
+              reply as FastifyReply,
+              timeout ? 504 : 502,
+              'bad_gateway',
+              timeout ? 'Gateway timeout' : 'Bad gateway',
+              `${route.name ?? route.id} is not answering.`,
+            );
           },
         },
         wsClientOptions: {
           rewriteRequestHeaders: (headers: Record<string, unknown>, req: FastifyRequest) =>
-            upstreamHeaders(req, { ...(req.headers ?? {}), ...(headers as object) }, cfg, strip, allow, req.gatewayIdentity, req.gatewayJwt) as Record<string, string>,
+            upstreamHeaders(
+              req,
+              { ...(req.headers ?? {}), ...(headers as object) },
+              cfg,
+              strip,
+              allow,
+              req.gatewayIdentity,
+              req.gatewayJwt,
+            ) as Record<string, string>,
         },
       } as never);
     }

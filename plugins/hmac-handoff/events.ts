@@ -33,12 +33,24 @@ declare module '../../core/events/catalog.js' {
   }
 }
 
-defineEvent('HandoffIssued', 1, {}, {
-  fields: {
-    siteId: 'string', userId: 'string', sessionId: 'string', version: 'string', kid: 'string', siteNonce: 'string|null', brokerNonce: 'string|null',
-    returnTo: 'string', expiresAt: 'string|null',
+defineEvent(
+  'HandoffIssued',
+  1,
+  {},
+  {
+    fields: {
+      siteId: 'string',
+      userId: 'string',
+      sessionId: 'string',
+      version: 'string',
+      kid: 'string',
+      siteNonce: 'string|null',
+      brokerNonce: 'string|null',
+      returnTo: 'string',
+      expiresAt: 'string|null',
+    },
   },
-});
+);
 defineEvent('HandoffRejected', 1, {}, { fields: { direction: 'string', target: 'string', reason: 'string', ip: 'string|null' } });
 defineEvent('InboundHandoffIssued', 1, {}, { fields: { serverId: 'string', subject: 'string', jti: 'string', expiresAt: 'string' } });
 defineEvent('InboundHandoffConsumed', 1, {}, { fields: { serverId: 'string', subject: 'string', jti: 'string' } });

@@ -38,7 +38,13 @@ export class InboundAuthenticator {
   async init(): Promise<void> {
     const pk = this.server.publicKey;
     if (!pk) return;
-    const alg = this.server.jwtAlg ?? (typeof pk === 'object' && (pk as JWK).kty === 'EC' ? 'ES256' : typeof pk === 'object' && (pk as JWK).kty === 'OKP' ? 'EdDSA' : 'RS256');
+    const alg =
+      this.server.jwtAlg ??
+      (typeof pk === 'object' && (pk as JWK).kty === 'EC'
+        ? 'ES256'
+        : typeof pk === 'object' && (pk as JWK).kty === 'OKP'
+          ? 'EdDSA'
+          : 'RS256');
     this.server.jwtAlg = alg;
     this.key = typeof pk === 'string' ? await importSPKI(pk, alg) : await importJWK(pk as JWK, alg);
   }
@@ -69,7 +75,8 @@ export class InboundAuthenticator {
 
   private async checkJwt(headers: Record<string, string | string[] | undefined>, rawBody: string, now: Date): Promise<void> {
     const auth = headers.authorization;
-    if (typeof auth !== 'string' || !auth.startsWith('Bearer ') || auth.length > 8192) throw new InboundAuthError('missing_signature', 'Authorization: Bearer <JWT> is required');
+    if (typeof auth !== 'string' || !auth.startsWith('Bearer ') || auth.length > 8192)
+      throw new InboundAuthError('missing_signature', 'Authorization: Bearer <JWT> is required');
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(auth.slice(7), this.key!, {
@@ -83,7 +90,8 @@ export class InboundAuthenticator {
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new InboundAuthError('expired', 'the JWT has expired');
-      if (err instanceof joseErrors.JWTClaimValidationFailed) throw new InboundAuthError(err.claim === 'aud' ? 'wrong_audience' : 'bad_claims', `the JWT claim ${err.claim} is not acceptable`);
+      if (err instanceof joseErrors.JWTClaimValidationFailed)
+        throw new InboundAuthError(err.claim === 'aud' ? 'wrong_audience' : 'bad_claims', `the JWT claim ${err.claim} is not acceptable`);
       throw new InboundAuthError('bad_signature', 'the JWT is malformed or its signature does not verify');
     }
     const digest = createHash('sha256').update(rawBody, 'utf8').digest();

@@ -59,8 +59,10 @@ export class InboundTokens {
         requiredClaims: ['jti', 'exp', 'sub'],
       }));
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new InboundTokenError('expired', 'This sign-in link has expired. Start again from your organisation’s site.');
-      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') throw new InboundTokenError('wrong_audience', 'This sign-in link was issued for another server.');
+      if (err instanceof joseErrors.JWTExpired)
+        throw new InboundTokenError('expired', 'This sign-in link has expired. Start again from your organisation’s site.');
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud')
+        throw new InboundTokenError('wrong_audience', 'This sign-in link was issued for another server.');
       throw new InboundTokenError('malformed', 'This sign-in link is not valid.');
     }
     if (typeof payload.jti !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(payload.jti) || typeof payload.srv !== 'string') {

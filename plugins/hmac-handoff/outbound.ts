@@ -1,5 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type DownstreamProtocol, type LoginRequest, type ResumeAction, type SessionView, type PluginCtx, html, layout } from '../../plugin/index.js';
+import {
+  type DownstreamProtocol,
+  type LoginRequest,
+  type ResumeAction,
+  type SessionView,
+  type PluginCtx,
+  html,
+  layout,
+} from '../../plugin/index.js';
 import { TOKENS } from '../../adapters/kernel/tokens.js';
 import type { SiteConfig } from '../../config/types.js';
 import type { HandoffPluginConfig } from './config.js';
@@ -35,7 +43,8 @@ export function checkSiteHandoffConfig(sites: SiteConfig[]): void {
     if (!s.handoff.keys?.length) throw new Error(`sites.${s.id}.handoff.keys: at least one key is required`);
     for (const k of s.handoff.keys) {
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k.kid)) throw new Error(`sites.${s.id}.handoff.keys: kid ${k.kid} must be 1-64 of [A-Za-z0-9_.-]`);
-      if (typeof k.secret !== 'string' || Buffer.byteLength(k.secret) < 16) throw new Error(`sites.${s.id}.handoff.keys.${k.kid}: secret must be at least 16 bytes`);
+      if (typeof k.secret !== 'string' || Buffer.byteLength(k.secret) < 16)
+        throw new Error(`sites.${s.id}.handoff.keys.${k.kid}: secret must be at least 16 bytes`);
     }
     for (const u of s.returnUrls) {
       let parsed: URL;
@@ -44,9 +53,11 @@ export function checkSiteHandoffConfig(sites: SiteConfig[]): void {
       } catch {
         throw new Error(`sites.${s.id}.returnUrls: ${u} is not an absolute URL`);
       }
-      if (!/^https?:$/.test(parsed.protocol) || parsed.hash || u.includes('#')) throw new Error(`sites.${s.id}.returnUrls: ${u} must be http(s) without a fragment`);
+      if (!/^https?:$/.test(parsed.protocol) || parsed.hash || u.includes('#'))
+        throw new Error(`sites.${s.id}.returnUrls: ${u} must be http(s) without a fragment`);
       for (const k of parsed.searchParams.keys()) {
-        if (RESERVED_PARAMS.has(k) || (SUPPORTED_FIELDS as readonly string[]).includes(k)) throw new Error(`sites.${s.id}.returnUrls: ${u} uses the handoff parameter ${k}`);
+        if (RESERVED_PARAMS.has(k) || (SUPPORTED_FIELDS as readonly string[]).includes(k))
+          throw new Error(`sites.${s.id}.returnUrls: ${u} uses the handoff parameter ${k}`);
       }
     }
     for (const f of s.handoff.fields ?? []) {
@@ -65,12 +76,20 @@ export function registerOutbound(ctx: PluginCtx<HandoffPluginConfig>, rejections
 
   /** Site and return_to checks, shared by the entry route and resume (config may change in between). */
   const checkTarget = (siteId: unknown, returnTo: unknown): SiteConfig & { handoff: NonNullable<SiteConfig['handoff']> } => {
-    if (typeof siteId !== 'string' || !SITE_ID.test(siteId)) throw new Refusal(400, 'malformed_site', 'Unknown site', 'The site that sent you here is not known to this broker.');
+    if (typeof siteId !== 'string' || !SITE_ID.test(siteId))
+      throw new Refusal(400, 'malformed_site', 'Unknown site', 'The site that sent you here is not known to this broker.');
     const site = sites.get(siteId);
     if (!site?.handoff) throw new Refusal(404, 'unknown_site', 'Unknown site', 'The site that sent you here is not known to this broker.');
-    if (typeof returnTo !== 'string' || returnTo.length > MAX_URL) throw new Refusal(400, 'malformed_return_to', 'Invalid request', 'The return address is missing or too long.');
+    if (typeof returnTo !== 'string' || returnTo.length > MAX_URL)
+      throw new Refusal(400, 'malformed_return_to', 'Invalid request', 'The return address is missing or too long.');
     // Exact match only: a prefix or host match is how open redirects leak signed handoffs.
-    if (!site.returnUrls.includes(returnTo)) throw new Refusal(400, 'return_to_not_allowed', 'Invalid return address', 'The site asked to return to an address it has not registered.');
+    if (!site.returnUrls.includes(returnTo))
+      throw new Refusal(
+        400,
+        'return_to_not_allowed',
+        'Invalid return address',
+        'The site asked to return to an address it has not registered.',
+      );
     return site as SiteConfig & { handoff: NonNullable<SiteConfig['handoff']> };
   };
 
@@ -109,7 +128,12 @@ export function registerOutbound(ctx: PluginCtx<HandoffPluginConfig>, rejections
     return '';
   };
 
-  async function issue(site: SiteConfig & { handoff: NonNullable<SiteConfig['handoff']> }, returnTo: string, nonce: string | null, session: SessionView): Promise<string> {
+  async function issue(
+    site: SiteConfig & { handoff: NonNullable<SiteConfig['handoff']> },
+    returnTo: string,
+    nonce: string | null,
+    session: SessionView,
+  ): Promise<string> {
     const h = site.handoff;
     const key = h.keys[0]; // the first key signs; the others still verify on the site (rotation overlap)
     const fields = (h.fields ?? DEFAULT_FIELDS).filter((f) => f !== USER_ID_ALIAS);
@@ -149,38 +173,59 @@ export function registerOutbound(ctx: PluginCtx<HandoffPluginConfig>, rejections
     await ctx.store.append(`handoffs-${session.userId}`, [
       {
         type: 'HandoffIssued',
-        data: { siteId: site.id, userId: session.userId, sessionId: session.sessionId, version: h.version ?? 'v2', kid: key.kid, siteNonce: nonce, brokerNonce, returnTo, expiresAt },
+        data: {
+          siteId: site.id,
+          userId: session.userId,
+          sessionId: session.sessionId,
+          version: h.version ?? 'v2',
+          kid: key.kid,
+          siteNonce: nonce,
+          brokerNonce,
+          returnTo,
+          expiresAt,
+        },
         metadata: { actor: `user:${session.userId}` },
       },
     ]);
     return location;
   }
 
-  ctx.web.app.get<{ Params: { siteId: string }; Querystring: Record<string, unknown> }>('/sso/:siteId', limits.browser, async (req: FastifyRequest<{ Params: { siteId: string }; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
-    const { siteId } = req.params;
-    const { return_to: returnTo, nonce } = req.query;
-    try {
-      const site = checkTarget(siteId, returnTo);
-      const v2 = (site.handoff.version ?? 'v2') === 'v2';
-      // v2 binds the answer to the site's own login attempt; a legacy v1 site may not send one.
-      if (nonce !== undefined || v2) {
-        if (typeof nonce !== 'string' || !NONCE.test(nonce)) throw new Refusal(400, 'malformed_nonce', 'Invalid request', 'The nonce is missing or not 16-128 characters of [A-Za-z0-9_-].');
+  ctx.web.app.get<{ Params: { siteId: string }; Querystring: Record<string, unknown> }>(
+    '/sso/:siteId',
+    limits.browser,
+    async (req: FastifyRequest<{ Params: { siteId: string }; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
+      const { siteId } = req.params;
+      const { return_to: returnTo, nonce } = req.query;
+      try {
+        const site = checkTarget(siteId, returnTo);
+        const v2 = (site.handoff.version ?? 'v2') === 'v2';
+        // v2 binds the answer to the site's own login attempt; a legacy v1 site may not send one.
+        if (nonce !== undefined || v2) {
+          if (typeof nonce !== 'string' || !NONCE.test(nonce))
+            throw new Refusal(400, 'malformed_nonce', 'Invalid request', 'The nonce is missing or not 16-128 characters of [A-Za-z0-9_-].');
+        }
+        const params: Record<string, string> = { site: site.id, return_to: returnTo as string };
+        if (typeof nonce === 'string') params.nonce = nonce;
+        // Hot path (a logged-in browser, the common case): resume straight away instead of letting
+        // beginLogin encode and decode a login request token (two HMACs and JSON) it would not keep.
+        const session = ctx.web.session(req);
+        if (session) {
+          const action = await protocol.resume({ protocol: PROTOCOL, params, iat: 0, exp: 0, jti: '' }, session);
+          if (action.kind === 'redirect') return reply.redirect(action.location, 303);
+          return reply
+            .code(action.status ?? 200)
+            .type('text/html; charset=utf-8')
+            .send(action.html);
+        }
+        return await ctx.web.beginLogin(req, reply, { protocol: PROTOCOL, params });
+      } catch (err) {
+        const page = await refusalPage(err, siteId, req.ip);
+        if (page.kind !== 'html') throw err;
+        return reply
+          .code(page.status ?? 400)
+          .type('text/html; charset=utf-8')
+          .send(page.html);
       }
-      const params: Record<string, string> = { site: site.id, return_to: returnTo as string };
-      if (typeof nonce === 'string') params.nonce = nonce;
-      // Hot path (a logged-in browser, the common case): resume straight away instead of letting
-      // beginLogin encode and decode a login request token (two HMACs and JSON) it would not keep.
-      const session = ctx.web.session(req);
-      if (session) {
-        const action = await protocol.resume({ protocol: PROTOCOL, params, iat: 0, exp: 0, jti: '' }, session);
-        if (action.kind === 'redirect') return reply.redirect(action.location, 303);
-        return reply.code(action.status ?? 200).type('text/html; charset=utf-8').send(action.html);
-      }
-      return await ctx.web.beginLogin(req, reply, { protocol: PROTOCOL, params });
-    } catch (err) {
-      const page = await refusalPage(err, siteId, req.ip);
-      if (page.kind !== 'html') throw err;
-      return reply.code(page.status ?? 400).type('text/html; charset=utf-8').send(page.html);
-    }
-  });
+    },
+  );
 }

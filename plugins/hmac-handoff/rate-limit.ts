@@ -10,7 +10,9 @@ export interface HandoffRouteLimits {
   server: RouteShorthandOptions;
 }
 
-const routeLimit = (c: RateLimitConfig): RouteShorthandOptions => ({ config: { rateLimit: { max: c.max, timeWindow: c.windowSeconds * 1000 } } });
+const routeLimit = (c: RateLimitConfig): RouteShorthandOptions => ({
+  config: { rateLimit: { max: c.max, timeWindow: c.windowSeconds * 1000 } },
+});
 
 /**
  * Per-IP throttling of the plugin's unauthenticated routes, so one address cannot burn CPU (JWE,
@@ -25,7 +27,8 @@ export async function registerRateLimit(ctx: PluginCtx<HandoffPluginConfig>): Pr
   // kernel maps to a 429 (an error page for browsers, problem+json otherwise).
   await app.register(fastifyRateLimit, {
     global: false,
-    errorResponseBuilder: (_req, c) => new DomainError('rate_limited', `Too many requests from your address. Try again in ${Math.max(1, Math.ceil(c.ttl / 1000))} seconds.`),
+    errorResponseBuilder: (_req, c) =>
+      new DomainError('rate_limited', `Too many requests from your address. Try again in ${Math.max(1, Math.ceil(c.ttl / 1000))} seconds.`),
   });
   return { browser: routeLimit(ctx.config.rateLimit.browser), server: routeLimit(ctx.config.rateLimit.server) };
 }

@@ -18,7 +18,9 @@ export class Rejections {
     clock: Clock,
     maxPerSecond = REJECTIONS_RECORDED_PER_SECOND,
   ) {
-    this.cap = new PerSecondCap(clock, maxPerSecond, (dropped) => logger.warn({ dropped }, 'HandoffRejected events not recorded (rate cap)'));
+    this.cap = new PerSecondCap(clock, maxPerSecond, (dropped) =>
+      logger.warn({ dropped }, 'HandoffRejected events not recorded (rate cap)'),
+    );
   }
 
   async record(direction: 'outbound' | 'inbound', target: unknown, reason: string, ip: string | null): Promise<void> {

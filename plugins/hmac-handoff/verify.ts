@@ -98,7 +98,9 @@ export function signV2(secret: string, values: Record<string, string>, fieldName
 /** The seed's scheme, exactly: HMAC-SHA1 keyed by the pre-shared key over the data then the 5-minute time bucket. */
 export function legacyV1Signature(secret: string, dataInOrder: string[], unixSeconds: number): string {
   const bucket = Math.floor(unixSeconds / V1_BUCKET_SECONDS) * V1_BUCKET_SECONDS;
-  return createHmac('sha1', secret).update(dataInOrder.join('') + String(bucket), 'utf8').digest('hex');
+  return createHmac('sha1', secret)
+    .update(dataInOrder.join('') + String(bucket), 'utf8')
+    .digest('hex');
 }
 
 function single(params: HandoffParams, name: string): string | undefined {
@@ -106,7 +108,8 @@ function single(params: HandoffParams, name: string): string | undefined {
   // A repeated parameter is how "append &email=evil and hope the parser takes the last one" starts.
   if (all.length > 1) throw new HandoffVerificationError('malformed', `parameter ${name} appears more than once`);
   const v = all[0];
-  if (v !== undefined && (typeof v !== 'string' || v.length > MAX_VALUE)) throw new HandoffVerificationError('malformed', `parameter ${name} is too long`);
+  if (v !== undefined && (typeof v !== 'string' || v.length > MAX_VALUE))
+    throw new HandoffVerificationError('malformed', `parameter ${name} is too long`);
   return v;
 }
 
@@ -129,7 +132,10 @@ export async function verifyHandoff(params: HandoffParams, keys: HandoffKeys, op
   const version = single(params, 'handoff');
   if (version === undefined) {
     if (options.legacyV1 && single(params, 'signature') !== undefined) return verifyV1(params, keys, options.legacyV1.fields, nowSec);
-    throw new HandoffVerificationError('unsupported_version', 'not a v2 handoff (a v1 signature is refused unless this site opted into legacy v1)');
+    throw new HandoffVerificationError(
+      'unsupported_version',
+      'not a v2 handoff (a v1 signature is refused unless this site opted into legacy v1)',
+    );
   }
   if (version !== 'v2') throw new HandoffVerificationError('unsupported_version', `handoff version ${version} is not supported`);
 
@@ -142,7 +148,11 @@ export async function verifyHandoff(params: HandoffParams, keys: HandoffKeys, op
   const sig = single(params, 'sig');
   if (!sig || !/^[A-Za-z0-9_-]{43}$/.test(sig)) throw new HandoffVerificationError('malformed', 'parameter sig is missing or malformed');
   const fieldNames = values.fields === '' ? [] : values.fields.split(',');
-  if (fieldNames.length > MAX_FIELDS || new Set(fieldNames).size !== fieldNames.length || fieldNames.some((f) => !FIELD_NAME.test(f) || RESERVED_PARAMS.has(f))) {
+  if (
+    fieldNames.length > MAX_FIELDS ||
+    new Set(fieldNames).size !== fieldNames.length ||
+    fieldNames.some((f) => !FIELD_NAME.test(f) || RESERVED_PARAMS.has(f))
+  ) {
     throw new HandoffVerificationError('malformed', 'parameter fields is malformed');
   }
   for (const f of fieldNames) values[f] = single(params, f) ?? '';
@@ -150,9 +160,11 @@ export async function verifyHandoff(params: HandoffParams, keys: HandoffKeys, op
   const key = keyList(keys).find((k) => k.kid === values.kid);
   if (!key) throw new HandoffVerificationError('unknown_kid', 'unknown key id');
   // Signature first: nothing else in the parameters is trusted before it holds.
-  if (!sameBytes(signV2(key.secret, values, fieldNames), sig)) throw new HandoffVerificationError('bad_signature', 'signature does not match');
+  if (!sameBytes(signV2(key.secret, values, fieldNames), sig))
+    throw new HandoffVerificationError('bad_signature', 'signature does not match');
 
-  if (!sameBytes(values.aud, options.expectedSite)) throw new HandoffVerificationError('wrong_audience', 'handoff was issued for another site');
+  if (!sameBytes(values.aud, options.expectedSite))
+    throw new HandoffVerificationError('wrong_audience', 'handoff was issued for another site');
   if (!INT.test(values.iat) || !INT.test(values.exp)) throw new HandoffVerificationError('malformed', 'iat/exp are not integers');
   const iat = Number(values.iat);
   const exp = Number(values.exp);
@@ -168,7 +180,8 @@ export async function verifyHandoff(params: HandoffParams, keys: HandoffKeys, op
     throw new HandoffVerificationError('nonce_mismatch', 'handoff answers another login attempt');
   }
   if (!options.seenNonce) throw new HandoffVerificationError('malformed', 'seenNonce is required to refuse replays');
-  if (await options.seenNonce(values.bnonce, (exp + skew) * 1000)) throw new HandoffVerificationError('replayed', 'handoff was already used');
+  if (await options.seenNonce(values.bnonce, (exp + skew) * 1000))
+    throw new HandoffVerificationError('replayed', 'handoff was already used');
 
   const fields: Record<string, string> = {};
   for (const f of fieldNames) fields[f] = values[f];

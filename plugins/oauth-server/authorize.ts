@@ -1,6 +1,18 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type Clock, type EventStore, type Ids, type LoginRequest, type LoginRequestCodec, type ProjectionEngine, type ResumeAction, type SessionView, type WebKit, html, layout } from '../../plugin/index.js';
+import {
+  type Clock,
+  type EventStore,
+  type Ids,
+  type LoginRequest,
+  type LoginRequestCodec,
+  type ProjectionEngine,
+  type ResumeAction,
+  type SessionView,
+  type WebKit,
+  html,
+  layout,
+} from '../../plugin/index.js';
 import type { Client, ClientRegistry } from './clients.js';
 import type { CodeCodec } from './codes.js';
 import type { OAuthError } from './errors.js';
@@ -48,11 +60,13 @@ export function registerAuthorize(d: AuthorizeDeps): (request: LoginRequest, ses
       return web.errorPage(reply, 400, 'Invalid request', (err as OAuthError).description ?? 'invalid_request');
     }
     const client = d.clients.get(p.client_id);
-    if (!client) return web.errorPage(reply, 400, 'Unknown application', 'The application that sent you here is not registered (invalid client_id).');
+    if (!client)
+      return web.errorPage(reply, 400, 'Unknown application', 'The application that sent you here is not registered (invalid client_id).');
     let redirectUri: string;
     if (p.redirect_uri !== undefined) {
       // RFC 9700 §4.1.3: exact string match.
-      if (!client.redirectUris.includes(p.redirect_uri)) return web.errorPage(reply, 400, 'Invalid redirect', 'The redirect_uri is not registered for this application.');
+      if (!client.redirectUris.includes(p.redirect_uri))
+        return web.errorPage(reply, 400, 'Invalid redirect', 'The redirect_uri is not registered for this application.');
       redirectUri = p.redirect_uri;
     } else if (client.redirectUris.length === 1) {
       redirectUri = client.redirectUris[0];
@@ -65,8 +79,10 @@ export function registerAuthorize(d: AuthorizeDeps): (request: LoginRequest, ses
     for (const k of ['state', 'nonce'] as const) if ((p[k]?.length ?? 0) > 1024) return fail('invalid_request', `${k} is too long`);
     if (p.request !== undefined || p.request_uri !== undefined) return fail('request_not_supported', 'request objects are not supported');
     if (p.response_type !== 'code') return fail('unsupported_response_type', 'only response_type=code is supported');
-    if (p.response_mode !== undefined && p.response_mode !== 'query') return fail('invalid_request', 'only response_mode=query is supported');
-    if (!client.grantTypes.includes('authorization_code')) return fail('unauthorized_client', 'this client may not use the authorization code grant');
+    if (p.response_mode !== undefined && p.response_mode !== 'query')
+      return fail('invalid_request', 'only response_mode=query is supported');
+    if (!client.grantTypes.includes('authorization_code'))
+      return fail('unauthorized_client', 'this client may not use the authorization code grant');
     if (p.code_challenge === undefined) {
       if (client.isPublic) return fail('invalid_request', 'code_challenge (PKCE, S256) is required for public clients');
       if (p.code_challenge_method !== undefined) return fail('invalid_request', 'code_challenge_method without code_challenge');
@@ -88,7 +104,12 @@ export function registerAuthorize(d: AuthorizeDeps): (request: LoginRequest, ses
     if (prompts.includes('none') && !session) return fail('login_required', 'no session and prompt=none');
     if (prompts.includes('none') && tooOld) return fail('login_required', 'the login is older than max_age and prompt=none');
 
-    const params: Record<string, string> = { client_id: client.clientId, redirect_uri: redirectUri, rg: p.redirect_uri !== undefined ? '1' : '0', scope: scopes.join(' ') };
+    const params: Record<string, string> = {
+      client_id: client.clientId,
+      redirect_uri: redirectUri,
+      rg: p.redirect_uri !== undefined ? '1' : '0',
+      scope: scopes.join(' '),
+    };
     for (const k of ['state', 'nonce', 'code_challenge', 'prompt'] as const) if (p[k] !== undefined) params[k] = p[k]!;
     return web.beginLogin(req, reply, { protocol: 'oauth', params, forceLogin: prompts.includes('login') || tooOld });
   };
@@ -112,20 +133,26 @@ export function registerAuthorize(d: AuthorizeDeps): (request: LoginRequest, ses
     return withParams(params.redirect_uri, { code, state: params.state, iss: d.issuer });
   };
 
-  const csrfFor = (sessionId: string, jti: string): string => createHmac('sha256', d.csrfKey).update(`${sessionId}.${jti}`).digest('base64url');
+  const csrfFor = (sessionId: string, jti: string): string =>
+    createHmac('sha256', d.csrfKey).update(`${sessionId}.${jti}`).digest('base64url');
 
   const resume = async (request: LoginRequest, s: SessionView): Promise<ResumeAction> => {
     const params = request.params;
     const client = d.clients.get(params.client_id);
     if (!client || !client.redirectUris.includes(params.redirect_uri)) {
-      return { kind: 'html', status: 400, html: layout('Invalid request', html`<h1>Invalid request</h1><p class="error">The application is no longer registered.</p>`) };
+      return {
+        kind: 'html',
+        status: 400,
+        html: layout('Invalid request', html`<h1>Invalid request</h1><p class="error">The application is no longer registered.</p>`),
+      };
     }
     const scopes = params.scope ? params.scope.split(' ') : [];
     const prompts = (params.prompt ?? '').split(' ');
     // prompt=consent (OIDC Core §3.1.2.1): ask again, even when consent is remembered or the client is first-party.
     const remembered = client.firstParty || d.grants.hasConsent(s.userId, client.clientId, scopes);
     if (remembered && !prompts.includes('consent')) return { kind: 'redirect', location: issueCode(client, params, s) };
-    if (prompts.includes('none')) return { kind: 'redirect', location: errorRedirect(params, params.redirect_uri, 'consent_required', 'consent is required') };
+    if (prompts.includes('none'))
+      return { kind: 'redirect', location: errorRedirect(params, params.redirect_uri, 'consent_required', 'consent is required') };
     const now = d.clock.now();
     const jti = d.ids.token(12);
     // Signed with the login-request codec (same key, distinct protocol), so it cannot be forged or resumed as a login.
@@ -163,16 +190,26 @@ export function registerAuthorize(d: AuthorizeDeps): (request: LoginRequest, ses
     }
     const csrf = Buffer.from(body.csrf ?? '');
     const want = Buffer.from(csrfFor(s.sessionId, ticket.jti));
-    if (ticket.protocol !== 'oauth-consent' || ticket.params.sid !== s.sessionId || csrf.length !== want.length || !timingSafeEqual(csrf, want)) {
+    if (
+      ticket.protocol !== 'oauth-consent' ||
+      ticket.params.sid !== s.sessionId ||
+      csrf.length !== want.length ||
+      !timingSafeEqual(csrf, want)
+    ) {
       return web.errorPage(reply, 403, 'Forbidden', 'The consent form does not belong to this session.');
     }
     const params = ticket.params;
     const client = d.clients.get(params.client_id);
-    if (!client || !client.redirectUris.includes(params.redirect_uri)) return web.errorPage(reply, 400, 'Invalid request', 'The application is no longer registered.');
+    if (!client || !client.redirectUris.includes(params.redirect_uri))
+      return web.errorPage(reply, 400, 'Invalid request', 'The application is no longer registered.');
     const scopes = params.scope ? params.scope.split(' ') : [];
     const allow = body.decision === 'allow';
     const res = await d.store.append(consentStream(s.userId, client.clientId), [
-      { type: allow ? 'ConsentGranted' : 'ConsentDenied', data: { userId: s.userId, clientId: client.clientId, scopes }, metadata: { actor: `user:${s.userId}` } },
+      {
+        type: allow ? 'ConsentGranted' : 'ConsentDenied',
+        data: { userId: s.userId, clientId: client.clientId, scopes },
+        metadata: { actor: `user:${s.userId}` },
+      },
     ]);
     await d.projections.waitFor(res.position);
     if (!allow) return reply.redirect(errorRedirect(params, params.redirect_uri, 'access_denied', 'the user denied access'), 303);

@@ -1,6 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { Subscription } from 'rxjs';
-import { CommandHandler, type Clock, type EventStore, type Ids, type KnownEvent, type Logger, type ProjectionEngine, type Reactor, type ReactorContext, type RecordedEvent } from '../../plugin/index.js';
+import {
+  CommandHandler,
+  type Clock,
+  type EventStore,
+  type Ids,
+  type KnownEvent,
+  type Logger,
+  type ProjectionEngine,
+  type Reactor,
+  type ReactorContext,
+  type RecordedEvent,
+} from '../../plugin/index.js';
 import type { SigningKeys } from '../../adapters/crypto/signing-keys.js';
 import type { ClientRegistry } from './clients.js';
 import type { OAuthGrantsView } from './grants-view.js';
@@ -26,7 +37,17 @@ export class BackChannelLogout implements Reactor {
   delays = [0, 500, 2000];
 
   constructor(
-    private readonly d: { store: EventStore; projections: ProjectionEngine; grants: OAuthGrantsView; clients: ClientRegistry; keys: SigningKeys; clock: Clock; ids: Ids; issuer: string; logger: Logger },
+    private readonly d: {
+      store: EventStore;
+      projections: ProjectionEngine;
+      grants: OAuthGrantsView;
+      clients: ClientRegistry;
+      keys: SigningKeys;
+      clock: Clock;
+      ids: Ids;
+      issuer: string;
+      logger: Logger;
+    },
   ) {}
 
   async start(ctx: ReactorContext): Promise<void> {
@@ -42,7 +63,9 @@ export class BackChannelLogout implements Reactor {
 
   private track(p: Promise<void>): void {
     this.inflight.add(p);
-    void p.catch((err: unknown) => this.d.logger.warn({ err: String(err) }, 'back-channel logout failed')).finally(() => this.inflight.delete(p));
+    void p
+      .catch((err: unknown) => this.d.logger.warn({ err: String(err) }, 'back-channel logout failed'))
+      .finally(() => this.inflight.delete(p));
   }
 
   private async handle(raw: RecordedEvent): Promise<void> {
@@ -68,18 +91,34 @@ export class BackChannelLogout implements Reactor {
 
   private async notify(cause: RecordedEvent, t: { clientId: string; userId: string; sessionId: string | null }): Promise<void> {
     const client = this.d.clients.get(t.clientId)!;
-    const stream = `oauth-bcl-${createHash('sha256').update(`${cause.metadata.correlationId ?? cause.id}|${t.clientId}|${t.sessionId ?? ''}`).digest('base64url').slice(0, 32)}`;
+    const stream = `oauth-bcl-${createHash('sha256')
+      .update(`${cause.metadata.correlationId ?? cause.id}|${t.clientId}|${t.sessionId ?? ''}`)
+      .digest('base64url')
+      .slice(0, 32)}`;
     const commands = new CommandHandler(this.d.store);
     const meta = { actor: 'system', causationId: cause.id };
     try {
-      await commands.handle(noticeDecider, stream, { type: 'claim', notice: { clientId: t.clientId, userId: t.userId, sessionId: t.sessionId, cause: cause.type } }, meta);
+      await commands.handle(
+        noticeDecider,
+        stream,
+        { type: 'claim', notice: { clientId: t.clientId, userId: t.userId, sessionId: t.sessionId, cause: cause.type } },
+        meta,
+      );
     } catch (err) {
       if (err instanceof NoticeRefused) return; // another node is sending it
       throw err;
     }
     const iat = Math.floor(this.d.clock.now().getTime() / 1000);
     // §2.4: iss, aud, iat, exp, jti, events, sub and/or sid; never a nonce. typ per §2.4 / RFC 8725 §3.11.
-    const payload: Record<string, unknown> = { iss: this.d.issuer, aud: t.clientId, iat, exp: iat + 120, jti: this.d.ids.token(16), sub: t.userId, events: { [BACKCHANNEL_EVENT]: {} } };
+    const payload: Record<string, unknown> = {
+      iss: this.d.issuer,
+      aud: t.clientId,
+      iat,
+      exp: iat + 120,
+      jti: this.d.ids.token(16),
+      sub: t.userId,
+      events: { [BACKCHANNEL_EVENT]: {} },
+    };
     if (t.sessionId) payload.sid = t.sessionId;
     const token = this.d.keys.signSync(payload, { typ: 'logout+jwt' });
     let error = '';
@@ -96,7 +135,12 @@ export class BackChannelLogout implements Reactor {
           redirect: 'manual',
         });
         if (res.status === 200 || res.status === 204) {
-          await commands.handle(noticeDecider, stream, { type: 'finish', outcome: { type: 'BackChannelLogoutDelivered', data: { clientId: t.clientId, attempts } } }, meta);
+          await commands.handle(
+            noticeDecider,
+            stream,
+            { type: 'finish', outcome: { type: 'BackChannelLogoutDelivered', data: { clientId: t.clientId, attempts } } },
+            meta,
+          );
           return;
         }
         error = `HTTP ${res.status}`;
@@ -104,6 +148,11 @@ export class BackChannelLogout implements Reactor {
         error = (err as Error).name === 'TimeoutError' ? 'timeout' : 'network error';
       }
     }
-    await commands.handle(noticeDecider, stream, { type: 'finish', outcome: { type: 'BackChannelLogoutFailed', data: { clientId: t.clientId, attempts, error } } }, meta);
+    await commands.handle(
+      noticeDecider,
+      stream,
+      { type: 'finish', outcome: { type: 'BackChannelLogoutFailed', data: { clientId: t.clientId, attempts, error } } },
+      meta,
+    );
   }
 }

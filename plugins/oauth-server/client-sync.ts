@@ -37,7 +37,12 @@ export class ClientSync implements Reactor {
   async start(): Promise<void> {
     const commands = new CommandHandler(this.store);
     for (const c of this.clients.byId.values()) {
-      await commands.handle(clientRecordDecider, clientStream(c.clientId), { type: 'sync', clientId: c.clientId, name: c.name, record: clientRecord(c) }, { actor: 'system' });
+      await commands.handle(
+        clientRecordDecider,
+        clientStream(c.clientId),
+        { type: 'sync', clientId: c.clientId, name: c.name, record: clientRecord(c) },
+        { actor: 'system' },
+      );
     }
   }
 

@@ -65,10 +65,13 @@ export class ClientRegistry {
     for (const c of configs) {
       const method = c.tokenEndpointAuthMethod ?? 'client_secret_basic';
       if (this.byId.has(c.clientId)) throw new Error(`oauth-server: client ${c.clientId} is configured twice`);
-      if ((method === 'client_secret_basic' || method === 'client_secret_post') && !c.secret) throw new Error(`oauth-server: client ${c.clientId} needs a secret for ${method}`);
-      if (method === 'private_key_jwt' && !c.jwks?.keys?.length) throw new Error(`oauth-server: client ${c.clientId} needs jwks for private_key_jwt`);
+      if ((method === 'client_secret_basic' || method === 'client_secret_post') && !c.secret)
+        throw new Error(`oauth-server: client ${c.clientId} needs a secret for ${method}`);
+      if (method === 'private_key_jwt' && !c.jwks?.keys?.length)
+        throw new Error(`oauth-server: client ${c.clientId} needs jwks for private_key_jwt`);
       const grantTypes = c.grantTypes ?? ['authorization_code', 'refresh_token'];
-      if (method === 'none' && grantTypes.includes('client_credentials')) throw new Error(`oauth-server: public client ${c.clientId} cannot use client_credentials`);
+      if (method === 'none' && grantTypes.includes('client_credentials'))
+        throw new Error(`oauth-server: public client ${c.clientId} cannot use client_credentials`);
       const secret = method === 'client_secret_basic' || method === 'client_secret_post' ? c.secret! : null;
       this.byId.set(c.clientId, {
         clientId: c.clientId,
@@ -122,7 +125,8 @@ export class ClientRegistry {
       } catch {
         throw new OAuthError('invalid_client', 'malformed Basic credentials', 401, 'Basic');
       }
-      if (body.client_id !== undefined && body.client_id !== id) throw new OAuthError('invalid_request', 'client_id does not match the authenticated client');
+      if (body.client_id !== undefined && body.client_id !== id)
+        throw new OAuthError('invalid_request', 'client_id does not match the authenticated client');
       const c = this.checkSecret(id, secret, 'client_secret_basic', 'Basic');
       if (this.basicCache.size >= 256) this.basicCache.delete(this.basicCache.keys().next().value as string);
       this.basicCache.set(authz!, c);
@@ -150,7 +154,8 @@ export class ClientRegistry {
 
   /** private_key_jwt (RFC 7523 §3, OIDC Core §9): iss = sub = client_id, aud = us, short-lived, jti once. */
   private async checkAssertion(body: Record<string, unknown>): Promise<Client> {
-    if (body.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') throw new OAuthError('invalid_client', 'unsupported client_assertion_type');
+    if (body.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+      throw new OAuthError('invalid_client', 'unsupported client_assertion_type');
     const assertion = body.client_assertion;
     if (typeof assertion !== 'string' || assertion.length > 8192) throw new OAuthError('invalid_client', 'malformed client assertion');
     let sub: unknown;
@@ -161,7 +166,8 @@ export class ClientRegistry {
     }
     const c = this.get(sub);
     if (!c || !c.jwks || c.authMethod !== 'private_key_jwt') throw new OAuthError('invalid_client', 'client authentication failed');
-    if (body.client_id !== undefined && body.client_id !== c.clientId) throw new OAuthError('invalid_client', 'client_id does not match the assertion');
+    if (body.client_id !== undefined && body.client_id !== c.clientId)
+      throw new OAuthError('invalid_client', 'client_id does not match the assertion');
     let payload: jose.JWTPayload;
     try {
       ({ payload } = await jose.jwtVerify(assertion, c.jwks, {
@@ -179,7 +185,14 @@ export class ClientRegistry {
     }
     // Single use across nodes (RFC 7523 §3 item 7): the jti claims a stream.
     const jtiHash = sha256(`${c.clientId}|${String(payload.jti)}`).slice(0, 40);
-    if (!(await useOnce(this.store, `client-assertion-${jtiHash}`, { type: 'ClientAssertionUsed', data: { clientId: c.clientId, jtiHash } }, { actor: `client:${c.clientId}` }))) {
+    if (
+      !(await useOnce(
+        this.store,
+        `client-assertion-${jtiHash}`,
+        { type: 'ClientAssertionUsed', data: { clientId: c.clientId, jtiHash } },
+        { actor: `client:${c.clientId}` },
+      ))
+    ) {
       throw new OAuthError('invalid_client', 'client assertion was already used');
     }
     return c;

@@ -60,13 +60,24 @@ export const configSchema: JsonSchema = {
         properties: {
           clientId: { type: 'string', pattern: '^[A-Za-z0-9._~-]{1,128}$' },
           name: { type: 'string', maxLength: 200 },
-          tokenEndpointAuthMethod: { enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'], default: 'client_secret_basic' },
+          tokenEndpointAuthMethod: {
+            enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+            default: 'client_secret_basic',
+          },
           secret: { type: 'string', minLength: 16, maxLength: 512 },
           jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object' } } } },
           redirectUris: { type: 'array', items: uri, default: [] },
           postLogoutRedirectUris: { type: 'array', items: uri, default: [] },
-          scopes: { type: 'array', items: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$' }, default: ['openid', 'profile', 'email', 'offline_access'] },
-          grantTypes: { type: 'array', items: { enum: ['authorization_code', 'refresh_token', 'client_credentials'] }, default: ['authorization_code', 'refresh_token'] },
+          scopes: {
+            type: 'array',
+            items: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$' },
+            default: ['openid', 'profile', 'email', 'offline_access'],
+          },
+          grantTypes: {
+            type: 'array',
+            items: { enum: ['authorization_code', 'refresh_token', 'client_credentials'] },
+            default: ['authorization_code', 'refresh_token'],
+          },
           firstParty: { type: 'boolean', default: false },
           backchannelLogoutUri: uri,
           audience: { type: 'string', minLength: 1, maxLength: 2048 },

@@ -14,17 +14,15 @@ export function oauthConsoleSource(clients: ClientRegistry, view: OAuthGrantsVie
       return view
         .grantsOfUser(userId)
         .reverse()
-        .map(
-          (g): ConsoleCredential => ({
-            id: g.grantId,
-            kind: 'OAuth grant',
-            audience: g.clientId,
-            scope: g.scope,
-            expiresAt: g.expiresAt ? new Date(g.expiresAt).toISOString() : null,
-            revoked: g.revoked,
-            covers: g.refreshTokenHash ? 'its refresh token and every access token minted from it' : 'every access token minted from it',
-          }),
-        );
+        .map((g): ConsoleCredential => ({
+          id: g.grantId,
+          kind: 'OAuth grant',
+          audience: g.clientId,
+          scope: g.scope,
+          expiresAt: g.expiresAt ? new Date(g.expiresAt).toISOString() : null,
+          revoked: g.revoked,
+          covers: g.refreshTokenHash ? 'its refresh token and every access token minted from it' : 'every access token minted from it',
+        }));
     },
     async revokeCredential(userId, credentialId, actor) {
       const g = view.grant(credentialId);

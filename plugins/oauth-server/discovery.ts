@@ -41,7 +41,11 @@ export function metadata(issuer: string, keys: SigningKeys, clients: ClientRegis
 
 export function registerDiscovery(app: FastifyInstance, issuer: string, keys: SigningKeys, clients: ClientRegistry): void {
   const send = async (_req: unknown, reply: import('fastify').FastifyReply) =>
-    reply.header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').header('access-control-allow-origin', '*').send(metadata(issuer, keys, clients));
+    reply
+      .header('cache-control', 'public, max-age=300')
+      .header('x-content-type-options', 'nosniff')
+      .header('access-control-allow-origin', '*')
+      .send(metadata(issuer, keys, clients));
   app.get('/.well-known/openid-configuration', { helmet: false }, send);
   app.get('/.well-known/oauth-authorization-server', { helmet: false }, send);
 }

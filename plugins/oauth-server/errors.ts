@@ -37,9 +37,16 @@ export function sendOAuthError(reply: FastifyReply, err: OAuthError, realm = 'br
   if (err.challenge === 'Basic') reply.header('www-authenticate', `Basic realm="${realm}"`);
   if (err.challenge === 'Bearer') {
     const scope = err.scope ? `, scope="${err.scope}"` : '';
-    reply.header('www-authenticate', `Bearer realm="${realm}", error="${err.error}", error_description="${err.description.replace(/"/g, "'")}"${scope}`);
+    reply.header(
+      'www-authenticate',
+      `Bearer realm="${realm}", error="${err.error}", error_description="${err.description.replace(/"/g, "'")}"${scope}`,
+    );
   }
-  return reply.code(err.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send({ error: err.error, error_description: err.description });
+  return reply
+    .code(err.status)
+    .header('cache-control', 'no-store')
+    .header('pragma', 'no-cache')
+    .send({ error: err.error, error_description: err.description });
 }
 
 /**
@@ -47,5 +54,10 @@ export function sendOAuthError(reply: FastifyReply, err: OAuthError, realm = 'br
  * no error code (a client that has not tried has done nothing wrong).
  */
 export function sendBearerChallenge(reply: FastifyReply, realm = 'broker'): FastifyReply {
-  return reply.code(401).header('www-authenticate', `Bearer realm="${realm}"`).header('cache-control', 'no-store').header('pragma', 'no-cache').send();
+  return reply
+    .code(401)
+    .header('www-authenticate', `Bearer realm="${realm}"`)
+    .header('cache-control', 'no-store')
+    .header('pragma', 'no-cache')
+    .send();
 }

@@ -43,8 +43,15 @@ declare module '../../core/events/catalog.js' {
 // Each with its data's fields: the kernel validates every append against them.
 const FIELDS: Record<string, Record<string, string>> = {
   GrantIssued: {
-    grantId: 'string', clientId: 'string', userId: 'string', sessionId: 'string|null', scope: 'string', refreshTokenHash: 'string|null',
-    expiresAt: 'string', authTime: 'number|null', loginPosition: 'integer?',
+    grantId: 'string',
+    clientId: 'string',
+    userId: 'string',
+    sessionId: 'string|null',
+    scope: 'string',
+    refreshTokenHash: 'string|null',
+    expiresAt: 'string',
+    authTime: 'number|null',
+    loginPosition: 'integer?',
   },
   RefreshTokenRotated: { grantId: 'string', previousHash: 'string', newHash: 'string' },
   GrantRevoked: { grantId: 'string', reason: 'string' },

@@ -71,10 +71,12 @@ export class OAuthGrantsView implements PersistedProjection {
       CREATE TABLE IF NOT EXISTS oauth_consents (user_id TEXT NOT NULL, client_id TEXT NOT NULL, scope TEXT NOT NULL, PRIMARY KEY (user_id, client_id, scope));
       CREATE TABLE IF NOT EXISTS oauth_revoked_upto (user_id TEXT PRIMARY KEY, position INTEGER NOT NULL);`);
     this.st = {
-      insert: db.prepare(`INSERT OR REPLACE INTO oauth_grants (grant_id, client_id, user_id, session_id, scope, refresh_hash, expires_at, revoked, position)
+      insert:
+        db.prepare(`INSERT OR REPLACE INTO oauth_grants (grant_id, client_id, user_id, session_id, scope, refresh_hash, expires_at, revoked, position)
         VALUES (@grantId, @clientId, @userId, @sessionId, @scope, @refreshTokenHash, @expiresAt, @revoked, @position)`),
       rotate: db.prepare(`UPDATE oauth_grants SET refresh_hash = ? WHERE grant_id = ?`),
-      revoke: db.prepare(`INSERT INTO oauth_grants (grant_id, client_id, user_id, session_id, scope, refresh_hash, expires_at, revoked, position)
+      revoke:
+        db.prepare(`INSERT INTO oauth_grants (grant_id, client_id, user_id, session_id, scope, refresh_hash, expires_at, revoked, position)
         VALUES (?, '', '', NULL, '', NULL, 0, 1, ?) ON CONFLICT (grant_id) DO UPDATE SET revoked = 1`),
       revokeAllOf: db.prepare(`UPDATE oauth_grants SET revoked = 1 WHERE user_id = ? AND revoked = 0`),
       revokedUpTo: db.prepare(`SELECT position FROM oauth_revoked_upto WHERE user_id = ?`),

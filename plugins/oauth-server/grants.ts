@@ -1,5 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { foldStream, sessionStream, type Clock, type CommandHandler, type EventStore, type ProjectionEngine, type ReadModels, type Users } from '../../plugin/index.js';
+import {
+  foldStream,
+  sessionStream,
+  type Clock,
+  type CommandHandler,
+  type EventStore,
+  type ProjectionEngine,
+  type ReadModels,
+  type Users,
+} from '../../plugin/index.js';
 import { grantDecider, GrantRefused, safeEqual, type GrantState } from './grant.js';
 import type { Client } from './clients.js';
 import type { CodeCodec } from './codes.js';
@@ -57,11 +66,29 @@ export class GrantService {
     return out;
   }
 
-  private respond(client: Client, g: { grantId: string; userId: string; sessionId: string | null; scope: string; authTime: number | null; nonce?: string | null }, refreshToken: string | null): TokenResponse {
+  private respond(
+    client: Client,
+    g: { grantId: string; userId: string; sessionId: string | null; scope: string; authTime: number | null; nonce?: string | null },
+    refreshToken: string | null,
+  ): TokenResponse {
     const scopes = g.scope ? g.scope.split(' ') : [];
     const { roles, tenant } = this.userClaims(g.userId, g.sessionId);
-    const at = this.tokens.issueAccessToken({ sub: g.userId, clientId: client.clientId, scope: g.scope, grantId: g.grantId, sessionId: g.sessionId, roles, tenant, authTime: g.authTime });
-    const res: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: at.exp - Math.floor(this.clock.now().getTime() / 1000), scope: g.scope };
+    const at = this.tokens.issueAccessToken({
+      sub: g.userId,
+      clientId: client.clientId,
+      scope: g.scope,
+      grantId: g.grantId,
+      sessionId: g.sessionId,
+      roles,
+      tenant,
+      authTime: g.authTime,
+    });
+    const res: TokenResponse = {
+      access_token: at.token,
+      token_type: 'Bearer',
+      expires_in: at.exp - Math.floor(this.clock.now().getTime() / 1000),
+      scope: g.scope,
+    };
     if (refreshToken) res.refresh_token = refreshToken;
     if (scopes.includes('openid')) {
       res.id_token = this.tokens.issueIdToken({
@@ -84,13 +111,15 @@ export class GrantService {
     if (!c) throw new OAuthError('invalid_grant', 'authorization code is invalid');
     if (c.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'authorization code was issued to another client');
     if (c.exp <= Math.floor(this.clock.now().getTime() / 1000)) throw new OAuthError('invalid_grant', 'authorization code has expired');
-    if ((c.redirectUriGiven || body.redirect_uri !== undefined) && body.redirect_uri !== c.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+    if ((c.redirectUriGiven || body.redirect_uri !== undefined) && body.redirect_uri !== c.redirectUri)
+      throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
     if (c.codeChallenge) {
       if (!body.code_verifier) throw new OAuthError('invalid_grant', 'code_verifier is required (PKCE)');
       if (!PKCE_VERIFIER.test(body.code_verifier)) throw new OAuthError('invalid_grant', 'code_verifier is malformed');
       const a = Buffer.from(hash(body.code_verifier));
       const b = Buffer.from(c.codeChallenge);
-      if (a.length !== b.length || !timingSafeEqual(a, b)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+      if (a.length !== b.length || !timingSafeEqual(a, b))
+        throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
     } else if (body.code_verifier !== undefined) {
       // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE downgrade attempt.
       throw new OAuthError('invalid_grant', 'code_verifier sent for a code issued without code_challenge');
@@ -105,7 +134,17 @@ export class GrantService {
     const grantId = c.jti;
     const refresh = client.grantTypes.includes('refresh_token') ? `${grantId}.${randomBytes(32).toString('base64url')}` : null;
     const expiresAt = new Date(this.clock.now().getTime() + this.refreshTtlSeconds * 1000).toISOString();
-    const grant = { grantId, clientId: client.clientId, userId: c.userId, sessionId: c.sessionId, scope: c.scope, refreshTokenHash: refresh ? hash(refresh) : null, expiresAt, authTime: c.authTime, loginPosition: login.position };
+    const grant = {
+      grantId,
+      clientId: client.clientId,
+      userId: c.userId,
+      sessionId: c.sessionId,
+      scope: c.scope,
+      refreshTokenHash: refresh ? hash(refresh) : null,
+      expiresAt,
+      authTime: c.authTime,
+      loginPosition: login.position,
+    };
     try {
       await this.commands.handle(grantDecider, grantStream(grantId), { type: 'issue', grant }, { actor: `client:${client.clientId}` });
     } catch (err) {
@@ -116,8 +155,13 @@ export class GrantService {
     }
     // Checked after the grant is recorded: a revocation that raced the append still voids it (its
     // position is past the login's), and no token leaves for it.
-    if (await this.users.revokedSince(c.userId, login.position)) throw new OAuthError('invalid_grant', "the user's sessions and grants were revoked");
-    return this.respond(client, { grantId, userId: c.userId, sessionId: c.sessionId, scope: c.scope, authTime: c.authTime, nonce: c.nonce }, refresh);
+    if (await this.users.revokedSince(c.userId, login.position))
+      throw new OAuthError('invalid_grant', "the user's sessions and grants were revoked");
+    return this.respond(
+      client,
+      { grantId, userId: c.userId, sessionId: c.sessionId, scope: c.scope, authTime: c.authTime, nonce: c.nonce },
+      refresh,
+    );
   }
 
   /** RFC 6749 §6 with rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): a reused token revokes the grant. */
@@ -141,7 +185,8 @@ export class GrantService {
     if (!this.read.users.isActive(g.userId)) throw new OAuthError('invalid_grant', 'the user may no longer sign in');
     // Log out everywhere, a ban or a disable after the grant's login voids it for good (an unban
     // or enable does not bring it back). Read from the user's stream: no lagging view can mint.
-    if (await this.users.revokedSince(g.userId, g.loginPosition)) throw new OAuthError('invalid_grant', "the user's sessions and grants were revoked");
+    if (await this.users.revokedSince(g.userId, g.loginPosition))
+      throw new OAuthError('invalid_grant', "the user's sessions and grants were revoked");
     const granted = g.scope ? g.scope.split(' ') : [];
     // Without offline_access the grant lives with the broker session (OIDC Core §11).
     if (!granted.includes('offline_access') && g.sessionId && !this.read.sessions.byId.has(g.sessionId)) {
@@ -157,7 +202,12 @@ export class GrantService {
     try {
       // Decided again on the stream as appended: of two uses of one token that raced, the second
       // finds it rotated out (a replay) and the grant is revoked.
-      await this.commands.handle(grantDecider, grantStream(grantId), { type: 'rotate', grantId, presentedHash: h, newHash: hash(next) }, { actor: `client:${client.clientId}` });
+      await this.commands.handle(
+        grantDecider,
+        grantStream(grantId),
+        { type: 'rotate', grantId, presentedHash: h, newHash: hash(next) },
+        { actor: `client:${client.clientId}` },
+      );
     } catch (err) {
       if (!(err instanceof GrantRefused)) throw err;
       if (err.reason === 'refresh_token_reused') {

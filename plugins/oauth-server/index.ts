@@ -32,15 +32,35 @@ const plugin: Plugin<OAuthServerConfig> = {
     const audience = cfg.audience ?? `${issuer}/api`;
     const keys = ctx.keys;
     const signing = ctx.services.get(TOKENS.SigningKeys);
-    const clients = new ClientRegistry(cfg.clients, keys.derive('oauth-client-secret'), ctx.clock, `${issuer}/oauth/token`, issuer, ctx.store);
+    const clients = new ClientRegistry(
+      cfg.clients,
+      keys.derive('oauth-client-secret'),
+      ctx.clock,
+      `${issuer}/oauth/token`,
+      issuer,
+      ctx.store,
+    );
     const view = new OAuthGrantsView();
     ctx.add.projection(view);
-    const tokens = new TokenService(signing, ctx.clock, ctx.read, view, clients, issuer, audience, { access: cfg.accessTokenTtlSeconds, id: cfg.idTokenTtlSeconds });
+    const tokens = new TokenService(signing, ctx.clock, ctx.read, view, clients, issuer, audience, {
+      access: cfg.accessTokenTtlSeconds,
+      id: cfg.idTokenTtlSeconds,
+    });
     // The gateway verifies broker tokens with TOKENS.SigningKeys and asks this for revocation.
     ctx.services.provide(TOKENS.AccessTokenRevoked, (claims: Record<string, unknown>) => tokens.isRevoked(claims));
     ctx.services.provide(TOKENS.AccessTokenIssuer, issuer);
     const codes = new CodeCodec(keys.derive('oauth-code'));
-    const grants = new GrantService(ctx.store, ctx.commands, ctx.projections, ctx.read, ctx.users, tokens, codes, ctx.clock, cfg.refreshTokenTtlSeconds);
+    const grants = new GrantService(
+      ctx.store,
+      ctx.commands,
+      ctx.projections,
+      ctx.read,
+      ctx.users,
+      tokens,
+      codes,
+      ctx.clock,
+      cfg.refreshTokenTtlSeconds,
+    );
     const csrfKey = keys.derive('oauth-csrf');
     ctx.services.provide(TOKENS.ConsoleSource, oauthConsoleSource(clients, view, grants, ctx.clock));
 
@@ -60,10 +80,32 @@ const plugin: Plugin<OAuthServerConfig> = {
       tickets: ctx.login.requests,
     });
     ctx.add.downstreamProtocol({ name: 'oauth', resume });
-    registerEndpoints({ web: ctx.web, clients, grants, tokens, keys: signing, store: ctx.store, projections: ctx.projections, read: ctx.read, clock: ctx.clock });
+    registerEndpoints({
+      web: ctx.web,
+      clients,
+      grants,
+      tokens,
+      keys: signing,
+      store: ctx.store,
+      projections: ctx.projections,
+      read: ctx.read,
+      clock: ctx.clock,
+    });
     registerLogout({ web: ctx.web, login: ctx.login, keys: signing, clients, issuer, csrfKey });
     ctx.add.reactor(new ClientSync(ctx.store, clients));
-    ctx.add.reactor(new BackChannelLogout({ store: ctx.store, projections: ctx.projections, grants: view, clients, keys: signing, clock: ctx.clock, ids: ctx.ids, issuer, logger: ctx.logger }));
+    ctx.add.reactor(
+      new BackChannelLogout({
+        store: ctx.store,
+        projections: ctx.projections,
+        grants: view,
+        clients,
+        keys: signing,
+        clock: ctx.clock,
+        ids: ctx.ids,
+        issuer,
+        logger: ctx.logger,
+      }),
+    );
   },
 };
 

@@ -11,7 +11,14 @@ import { singleParams, withParams } from './params.js';
  * (§2: the OP SHOULD ask, so a third-party page cannot log people out). Ending the session is a
  * `SessionEnded` event, which the back-channel reactor turns into logout tokens for the clients.
  */
-export function registerLogout(d: { web: WebKit; login: PluginLogin; keys: SigningKeys; clients: ClientRegistry; issuer: string; csrfKey: Buffer }): void {
+export function registerLogout(d: {
+  web: WebKit;
+  login: PluginLogin;
+  keys: SigningKeys;
+  clients: ClientRegistry;
+  issuer: string;
+  csrfKey: Buffer;
+}): void {
   const { web } = d;
   const confirmFor = (sid: string) => createHmac('sha256', d.csrfKey).update(`logout.${sid}`).digest('base64url');
 
@@ -32,7 +39,8 @@ export function registerLogout(d: { web: WebKit; login: PluginLogin; keys: Signi
       }
     }
     const clientId = (hint?.aud as string | undefined) ?? p.client_id;
-    if (p.client_id && hint && p.client_id !== hint.aud) return web.errorPage(reply, 400, 'Invalid request', 'client_id does not match the id_token_hint.');
+    if (p.client_id && hint && p.client_id !== hint.aud)
+      return web.errorPage(reply, 400, 'Invalid request', 'client_id does not match the id_token_hint.');
     const client = d.clients.get(clientId);
     if (p.post_logout_redirect_uri !== undefined && (!client || !client.postLogoutRedirectUris.includes(p.post_logout_redirect_uri))) {
       return web.errorPage(reply, 400, 'Invalid redirect', 'The post_logout_redirect_uri is not registered for this application.');

@@ -91,9 +91,24 @@ export class TokenService {
   }
 
   /** OIDC Core §2 and §3.1.3.6 (at_hash). */
-  issueIdToken(i: { sub: string; clientId: string; nonce?: string | null; authTime?: number | null; sessionId?: string | null; accessToken?: string; claims?: Record<string, unknown> }): string {
+  issueIdToken(i: {
+    sub: string;
+    clientId: string;
+    nonce?: string | null;
+    authTime?: number | null;
+    sessionId?: string | null;
+    accessToken?: string;
+    claims?: Record<string, unknown>;
+  }): string {
     const iat = this.nowS();
-    const payload: Record<string, unknown> = { iss: this.issuer, sub: i.sub, aud: i.clientId, exp: iat + this.ttl.id, iat, ...(i.claims ?? {}) };
+    const payload: Record<string, unknown> = {
+      iss: this.issuer,
+      sub: i.sub,
+      aud: i.clientId,
+      exp: iat + this.ttl.id,
+      iat,
+      ...(i.claims ?? {}),
+    };
     if (i.authTime) payload.auth_time = i.authTime;
     if (i.nonce) payload.nonce = i.nonce;
     if (i.sessionId) payload.sid = i.sessionId;

@@ -33,7 +33,11 @@ export class AttemptCodec {
   async open(token: string | undefined, now: Date): Promise<Attempt> {
     if (!token) throw new OidcRejected('oidc_no_attempt', 'This login was not started here, or took too long; start again.');
     try {
-      const { payload } = await jwtDecrypt(token, this.key, { currentDate: now, contentEncryptionAlgorithms: ['A256GCM'], keyManagementAlgorithms: ['dir'] });
+      const { payload } = await jwtDecrypt(token, this.key, {
+        currentDate: now,
+        contentEncryptionAlgorithms: ['A256GCM'],
+        keyManagementAlgorithms: ['dir'],
+      });
       return payload as unknown as Attempt;
     } catch {
       throw new OidcRejected('oidc_no_attempt', 'This login was not started here, or took too long; start again.');

@@ -7,7 +7,12 @@ const provisioningSchema: JsonSchema = {
     policy: { type: 'string', minLength: 1 },
     condition: {
       type: 'object',
-      properties: { group: { type: 'string' }, claim: { type: 'string' }, equals: { type: ['string', 'number', 'boolean'] }, includes: { type: 'string' } },
+      properties: {
+        group: { type: 'string' },
+        claim: { type: 'string' },
+        equals: { type: ['string', 'number', 'boolean'] },
+        includes: { type: 'string' },
+      },
       additionalProperties: false,
     },
     linkByEmail: { type: 'boolean' },

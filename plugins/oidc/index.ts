@@ -18,10 +18,16 @@ function discoverer(cfg: OidcIdpConfig): () => Promise<client.Configuration> {
   let pending: Promise<client.Configuration> | null = null;
   return () => {
     pending ??= client
-      .discovery(new URL(cfg.issuer), cfg.clientId, cfg.clientSecret ? undefined : { token_endpoint_auth_method: 'none' }, cfg.clientSecret ? client.ClientSecretPost(cfg.clientSecret) : client.None(), {
-        execute: cfg.allowInsecureIssuer ? [client.allowInsecureRequests] : [],
-        timeout: 10,
-      })
+      .discovery(
+        new URL(cfg.issuer),
+        cfg.clientId,
+        cfg.clientSecret ? undefined : { token_endpoint_auth_method: 'none' },
+        cfg.clientSecret ? client.ClientSecretPost(cfg.clientSecret) : client.None(),
+        {
+          execute: cfg.allowInsecureIssuer ? [client.allowInsecureRequests] : [],
+          timeout: 10,
+        },
+      )
       .catch((err) => {
         pending = null;
         throw err;
@@ -61,7 +67,16 @@ const plugin: Plugin<OidcPluginConfig> = {
     const keys = ctx.keys;
     const codec = new AttemptCodec(keys.derive('oidc-rp'), ctx.config.attemptTtlSeconds);
     const secure = ctx.web.cookieName.startsWith('__Host-');
-    const idps = new Map<string, { cfg: OidcIdpConfig; id: string; discover: () => Promise<client.Configuration>; redirectUri: string; jwks?: ReturnType<typeof createRemoteJWKSet> }>();
+    const idps = new Map<
+      string,
+      {
+        cfg: OidcIdpConfig;
+        id: string;
+        discover: () => Promise<client.Configuration>;
+        redirectUri: string;
+        jwks?: ReturnType<typeof createRemoteJWKSet>;
+      }
+    >();
     for (const cfg of ctx.config.idps) {
       const id = `oidc-${cfg.name}`;
       idps.set(cfg.name, { cfg, id, discover: discoverer(cfg), redirectUri: `${ctx.baseUrl}/oidc/${cfg.name}/callback` });
@@ -83,7 +98,13 @@ const plugin: Plugin<OidcPluginConfig> = {
     // Anyone can call the callback without credentials (no cookie, a forged state): refusals are
     // recorded as LoginFailed up to a per-node cap per second, as for SAML refusals.
     const refusals = new AnonymousRefusals(ctx.login, ctx.logger, ctx.clock, REFUSAL_EVENTS_PER_SECOND, 'OIDC refusals');
-    const refuse = async (req: FastifyRequest, reply: FastifyReply, issuer: string, idpId: string | undefined, err: OidcRejected): Promise<FastifyReply> => {
+    const refuse = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      issuer: string,
+      idpId: string | undefined,
+      err: OidcRejected,
+    ): Promise<FastifyReply> => {
       await refusals.record({ issuer, reason: err.reason }, { ip: req.ip, idp: idpId });
       return ctx.web.errorPage(reply, err.code === 'unauthenticated' ? 401 : 400, 'Login refused', err.message);
     };
@@ -91,7 +112,12 @@ const plugin: Plugin<OidcPluginConfig> = {
     // Discovery failed (IdP down or misconfigured): say so plainly, never a 500.
     const unavailable = (reply: FastifyReply, cfg: OidcIdpConfig): FastifyReply => {
       ctx.logger.warn({ issuer: cfg.issuer }, 'OIDC discovery failed');
-      return ctx.web.errorPage(reply, 503, 'Identity provider unavailable', `${cfg.displayName ?? cfg.name} cannot be reached right now. Try again later.`);
+      return ctx.web.errorPage(
+        reply,
+        503,
+        'Identity provider unavailable',
+        `${cfg.displayName ?? cfg.name} cannot be reached right now. Try again later.`,
+      );
     };
 
     app.get<{ Params: { name: string }; Querystring: { lr?: string } }>(
@@ -104,7 +130,13 @@ const plugin: Plugin<OidcPluginConfig> = {
         if (lr) ctx.web.decodeLoginRequest(lr);
         const config = await idp.discover().catch(() => null);
         if (!config) return unavailable(reply, idp.cfg);
-        const attempt = { idp: idp.id, state: client.randomState(), nonce: client.randomNonce(), verifier: client.randomPKCECodeVerifier(), lr };
+        const attempt = {
+          idp: idp.id,
+          state: client.randomState(),
+          nonce: client.randomNonce(),
+          verifier: client.randomPKCECodeVerifier(),
+          lr,
+        };
         const url = client.buildAuthorizationUrl(config, {
           redirect_uri: idp.redirectUri,
           scope: idp.cfg.scopes.join(' '),
@@ -114,69 +146,82 @@ const plugin: Plugin<OidcPluginConfig> = {
           state: attempt.state,
           nonce: attempt.nonce,
         });
-        reply.setCookie(cookieOf(idp.cfg.name), await codec.seal(attempt, ctx.clock.now()), { ...cookieOpts(idp.cfg.name), maxAge: ctx.config.attemptTtlSeconds });
+        reply.setCookie(cookieOf(idp.cfg.name), await codec.seal(attempt, ctx.clock.now()), {
+          ...cookieOpts(idp.cfg.name),
+          maxAge: ctx.config.attemptTtlSeconds,
+        });
         return reply.redirect(url.href, 303);
       },
     );
 
-    app.get<{ Params: { name: string }; Querystring: Record<string, string> }>('/oidc/:name/callback', { schema: { params: nameParam } }, async (req, reply) => {
-      const idp = idps.get(req.params.name);
-      if (!idp) return ctx.web.errorPage(reply, 404, 'Not found', 'Unknown identity provider.');
-      // One attempt, one callback: the cookie goes whatever the outcome.
-      reply.clearCookie(cookieOf(idp.cfg.name), cookieOpts(idp.cfg.name));
-      let identity: AuthenticatedIdentity;
-      let lr: string | null;
-      try {
-        const attempt = await codec.open(ctx.web.cookies(req)[cookieOf(idp.cfg.name)], ctx.clock.now());
-        if (attempt.idp !== idp.id) throw new OidcRejected('oidc_no_attempt', 'This login was started with another identity provider.');
-        // CSRF defence (OIDC Core §3.1.2.7, RFC 6749 §10.12), compared in constant time.
-        if (typeof req.query.state !== 'string' || !sameString(req.query.state, attempt.state))
-          throw new OidcRejected('oidc_state_mismatch', 'This login does not match the one started here.');
-        lr = attempt.lr;
-        const config = await idp.discover().catch(() => null);
-        if (!config) return unavailable(reply, idp.cfg);
-        const current = new URL(req.url, ctx.baseUrl);
-        let tokens;
+    app.get<{ Params: { name: string }; Querystring: Record<string, string> }>(
+      '/oidc/:name/callback',
+      { schema: { params: nameParam } },
+      async (req, reply) => {
+        const idp = idps.get(req.params.name);
+        if (!idp) return ctx.web.errorPage(reply, 404, 'Not found', 'Unknown identity provider.');
+        // One attempt, one callback: the cookie goes whatever the outcome.
+        reply.clearCookie(cookieOf(idp.cfg.name), cookieOpts(idp.cfg.name));
+        let identity: AuthenticatedIdentity;
+        let lr: string | null;
         try {
-          // Checks the RFC 9207 `iss` parameter (mix-up defence), exchanges the code with the PKCE
-          // verifier, and validates the ID token: signature (issuer JWKS), iss, aud, exp/iat, nonce.
-          tokens = await client.authorizationCodeGrant(config, current, {
-            pkceCodeVerifier: attempt.verifier,
-            expectedState: attempt.state,
-            expectedNonce: attempt.nonce,
-            idTokenExpected: true,
-          });
-        } catch (err) {
-          throw fromOpenidClient(err);
-        }
-        // openid-client (like OIDC Core §3.1.3.7 step 6 permits) trusts TLS for an ID token from the
-        // token endpoint and skips its signature. The broker verifies it anyway against the
-        // issuer's JWKS: a compromised or mis-routed token endpoint cannot mint identities.
-        const meta = config.serverMetadata();
-        if (!tokens.id_token || !meta.jwks_uri) throw new OidcRejected('oidc_bad_signature', 'The identity token is not signed by the identity provider.', 'bad_signature');
-        idp.jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: 5000 });
-        try {
-          await jwtVerify(tokens.id_token, idp.jwks, { issuer: meta.issuer, audience: idp.cfg.clientId, currentDate: ctx.clock.now(), clockTolerance: 60 });
-        } catch {
-          throw new OidcRejected('oidc_bad_signature', 'The identity token is not signed by the identity provider.', 'bad_signature');
-        }
-        let claims: Record<string, unknown> = { ...(tokens.claims() ?? {}) };
-        if (idp.cfg.userinfo) {
+          const attempt = await codec.open(ctx.web.cookies(req)[cookieOf(idp.cfg.name)], ctx.clock.now());
+          if (attempt.idp !== idp.id) throw new OidcRejected('oidc_no_attempt', 'This login was started with another identity provider.');
+          // CSRF defence (OIDC Core §3.1.2.7, RFC 6749 §10.12), compared in constant time.
+          if (typeof req.query.state !== 'string' || !sameString(req.query.state, attempt.state))
+            throw new OidcRejected('oidc_state_mismatch', 'This login does not match the one started here.');
+          lr = attempt.lr;
+          const config = await idp.discover().catch(() => null);
+          if (!config) return unavailable(reply, idp.cfg);
+          const current = new URL(req.url, ctx.baseUrl);
+          let tokens;
           try {
-            const info = await client.fetchUserInfo(config, tokens.access_token, String(claims.sub));
-            // The ID token's sub stays authoritative (fetchUserInfo already refused a different sub, OIDC Core §5.3.4).
-            claims = { ...info, ...claims };
+            // Checks the RFC 9207 `iss` parameter (mix-up defence), exchanges the code with the PKCE
+            // verifier, and validates the ID token: signature (issuer JWKS), iss, aud, exp/iat, nonce.
+            tokens = await client.authorizationCodeGrant(config, current, {
+              pkceCodeVerifier: attempt.verifier,
+              expectedState: attempt.state,
+              expectedNonce: attempt.nonce,
+              idTokenExpected: true,
+            });
           } catch (err) {
             throw fromOpenidClient(err);
           }
+          // openid-client (like OIDC Core §3.1.3.7 step 6 permits) trusts TLS for an ID token from the
+          // token endpoint and skips its signature. The broker verifies it anyway against the
+          // issuer's JWKS: a compromised or mis-routed token endpoint cannot mint identities.
+          const meta = config.serverMetadata();
+          if (!tokens.id_token || !meta.jwks_uri)
+            throw new OidcRejected('oidc_bad_signature', 'The identity token is not signed by the identity provider.', 'bad_signature');
+          idp.jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: 5000 });
+          try {
+            await jwtVerify(tokens.id_token, idp.jwks, {
+              issuer: meta.issuer,
+              audience: idp.cfg.clientId,
+              currentDate: ctx.clock.now(),
+              clockTolerance: 60,
+            });
+          } catch {
+            throw new OidcRejected('oidc_bad_signature', 'The identity token is not signed by the identity provider.', 'bad_signature');
+          }
+          let claims: Record<string, unknown> = { ...(tokens.claims() ?? {}) };
+          if (idp.cfg.userinfo) {
+            try {
+              const info = await client.fetchUserInfo(config, tokens.access_token, String(claims.sub));
+              // The ID token's sub stays authoritative (fetchUserInfo already refused a different sub, OIDC Core §5.3.4).
+              claims = { ...info, ...claims };
+            } catch (err) {
+              throw fromOpenidClient(err);
+            }
+          }
+          identity = toIdentity(idp.cfg, config.serverMetadata().issuer, claims);
+        } catch (err) {
+          if (err instanceof OidcRejected) return refuse(req, reply, idp.cfg.issuer, idp.id, err);
+          throw err;
         }
-        identity = toIdentity(idp.cfg, config.serverMetadata().issuer, claims);
-      } catch (err) {
-        if (err instanceof OidcRejected) return refuse(req, reply, idp.cfg.issuer, idp.id, err);
-        throw err;
-      }
-      return ctx.web.finishLogin(req, reply, identity, lr ?? undefined, idp.id);
-    });
+        return ctx.web.finishLogin(req, reply, identity, lr ?? undefined, idp.id);
+      },
+    );
   },
 };
 

@@ -5,9 +5,7 @@ import { IDP_ID, recordFailure, type Deps } from './deps.js';
 import { passkeyStream } from './events.js';
 import type { PasskeyView } from './passkeys-view.js';
 
-export type AssertionOutcome =
-  | { ok: true; key: PasskeyView; userVerified: boolean }
-  | { ok: false; status: number; message: string };
+export type AssertionOutcome = { ok: true; key: PasskeyView; userVerified: boolean } | { ok: false; status: number; message: string };
 
 const META = { actor: `plugin:${IDP_ID}` };
 
@@ -22,7 +20,13 @@ const META = { actor: `plugin:${IDP_ID}` };
  * - `PasskeyUsed` (new counter, backup flag) is decided on the credential's stream by passkeyDecider:
  *   two racing logins presenting one counter value cannot both pass, on one node or several.
  */
-export async function verifyAssertion(d: Deps, req: FastifyRequest, response: AuthenticationResponseJSON, challenge: string, forUser?: string): Promise<AssertionOutcome> {
+export async function verifyAssertion(
+  d: Deps,
+  req: FastifyRequest,
+  response: AuthenticationResponseJSON,
+  challenge: string,
+  forUser?: string,
+): Promise<AssertionOutcome> {
   const { ctx, view, rp } = d;
   const key = typeof response.id === 'string' && response.id.length <= 1024 ? view.get(response.id) : undefined;
   if (!key) {
@@ -48,7 +52,12 @@ export async function verifyAssertion(d: Deps, req: FastifyRequest, response: Au
       expectedRPID: rp.id,
       requireUserVerification: false,
       // Counter 0 here: the library compares counters before it checks the signature; we compare after.
-      credential: { id: key.credentialId, publicKey: Buffer.from(key.publicKey, 'base64url'), counter: 0, transports: key.transports as never },
+      credential: {
+        id: key.credentialId,
+        publicKey: Buffer.from(key.publicKey, 'base64url'),
+        counter: 0,
+        transports: key.transports as never,
+      },
     });
     if (!verified.verified) throw new Error('signature');
     info = verified.authenticationInfo;
@@ -59,7 +68,12 @@ export async function verifyAssertion(d: Deps, req: FastifyRequest, response: Au
   let r;
   try {
     // Decided on the credential's stream, not the view: a use racing this one is seen here.
-    r = await ctx.commands.handle(passkeyDecider, passkeyStream(key.credentialId), { type: 'use', userId: key.userId, counter: info.newCounter, backedUp: info.credentialBackedUp }, META);
+    r = await ctx.commands.handle(
+      passkeyDecider,
+      passkeyStream(key.credentialId),
+      { type: 'use', userId: key.userId, counter: info.newCounter, backedUp: info.credentialBackedUp },
+      META,
+    );
   } catch (err) {
     if (!(err instanceof PasskeyRefused)) throw err;
     await recordFailure(d, req, key.userId, 'unknown_passkey', key.credentialId);
@@ -68,7 +82,11 @@ export async function verifyAssertion(d: Deps, req: FastifyRequest, response: Au
   await ctx.projections.waitFor(r.position);
   if (r.events.some((e) => e.type === 'PasskeyCounterRejected')) {
     await recordFailure(d, req, key.userId, 'passkey_counter', key.credentialId);
-    return { ok: false, status: 401, message: 'This passkey looks cloned (its signature counter went backwards). It was refused and the attempt recorded.' };
+    return {
+      ok: false,
+      status: 401,
+      message: 'This passkey looks cloned (its signature counter went backwards). It was refused and the attempt recorded.',
+    };
   }
   return { ok: true, key, userVerified: info.userVerified };
 }

@@ -61,7 +61,8 @@ export const passkeyDecider: Decider<PasskeyCommand, PasskeyState, PasskeyEvent>
       case 'use':
         // When either side counts, the presented value must exceed the stored one; otherwise a
         // second authenticator holds this key (a clone): recorded, and the login refused.
-        if ((s.counter > 0 || c.counter > 0) && c.counter <= s.counter) return [{ type: 'PasskeyCounterRejected', data: { ...ids, stored: s.counter, presented: c.counter } }];
+        if ((s.counter > 0 || c.counter > 0) && c.counter <= s.counter)
+          return [{ type: 'PasskeyCounterRejected', data: { ...ids, stored: s.counter, presented: c.counter } }];
         return [{ type: 'PasskeyUsed', data: { ...ids, counter: c.counter, backedUp: c.backedUp } }];
       case 'rename':
         return [{ type: 'PasskeyRenamed', data: { ...ids, name: c.name } }];

@@ -26,7 +26,13 @@ export interface Deps {
 export const loginCtx = (req: FastifyRequest) => ({ ip: req.ip, userAgent: String(req.headers['user-agent'] ?? ''), idp: IDP_ID });
 
 /** Records a refused passkey ceremony as `LoginFailed` (issuer `passkey`, subject the credential id) and waits for it to be read. */
-export async function recordFailure(d: Deps, req: FastifyRequest, userId: string | null, reason: string, credentialId: string | null): Promise<void> {
+export async function recordFailure(
+  d: Deps,
+  req: FastifyRequest,
+  userId: string | null,
+  reason: string,
+  credentialId: string | null,
+): Promise<void> {
   const pos = await d.ctx.login.recordFailure({ userId, issuer: IDP_ID, subject: credentialId, reason }, loginCtx(req));
   await d.ctx.projections.waitFor(pos);
 }
@@ -40,7 +46,13 @@ export function flowOf(d: Deps, req: FastifyRequest, reply?: FastifyReply): stri
   if (have && /^[\w-]{22}$/.test(have)) return have;
   if (!reply) return null;
   const flow = randomBytes(16).toString('base64url');
-  reply.setCookie(FLOW_COOKIE, flow, { path: '/passkey', httpOnly: true, secure: d.ctx.web.cookieName.startsWith('__Host-'), sameSite: 'strict', maxAge: 600 });
+  reply.setCookie(FLOW_COOKIE, flow, {
+    path: '/passkey',
+    httpOnly: true,
+    secure: d.ctx.web.cookieName.startsWith('__Host-'),
+    sameSite: 'strict',
+    maxAge: 600,
+  });
   return flow;
 }
 
@@ -65,4 +77,5 @@ export function parseResponse<T>(text: string): T | null {
   }
 }
 
-export const jsonError = (reply: FastifyReply, status: number, error: string, message: string) => reply.code(status).header('cache-control', 'no-store').send({ error, message });
+export const jsonError = (reply: FastifyReply, status: number, error: string, message: string) =>
+  reply.code(status).header('cache-control', 'no-store').send({ error, message });

@@ -30,11 +30,30 @@ declare module '../../core/events/catalog.js' {
   }
 }
 
-defineEvent('PasskeyRegistered', 1, {}, {
-  fields: { userId: 'string', credentialId: 'string', publicKey: 'string', counter: 'integer', transports: 'string[]', deviceType: 'string', backedUp: 'boolean', name: 'string' },
-});
+defineEvent(
+  'PasskeyRegistered',
+  1,
+  {},
+  {
+    fields: {
+      userId: 'string',
+      credentialId: 'string',
+      publicKey: 'string',
+      counter: 'integer',
+      transports: 'string[]',
+      deviceType: 'string',
+      backedUp: 'boolean',
+      name: 'string',
+    },
+  },
+);
 defineEvent('PasskeyUsed', 1, {}, { fields: { userId: 'string', credentialId: 'string', counter: 'integer', backedUp: 'boolean' } });
-defineEvent('PasskeyCounterRejected', 1, {}, { fields: { userId: 'string', credentialId: 'string', stored: 'integer', presented: 'integer' } });
+defineEvent(
+  'PasskeyCounterRejected',
+  1,
+  {},
+  { fields: { userId: 'string', credentialId: 'string', stored: 'integer', presented: 'integer' } },
+);
 defineEvent('PasskeyRenamed', 1, {}, { fields: { userId: 'string', credentialId: 'string', name: 'string' } });
 defineEvent('PasskeyRemoved', 1, {}, { fields: { userId: 'string', credentialId: 'string' } });
 defineEvent('PasskeyStepUsed', 1, {}, { fields: { userId: 'string', ticketHash: 'string' } });

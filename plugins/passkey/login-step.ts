@@ -13,7 +13,12 @@ import type { StepMode, StepTickets } from './step-ticket.js';
  *   A password + TOTP login (`mfa`) is already two factors and goes on.
  * The step completes the login through `finishLogin` again with `hwk` in `amr`, which this lets by.
  */
-export function passkeyStep(config: Pick<PasskeyConfig, 'require' | 'secondFactor'>, view: PasskeysView, tickets: StepTickets, clock: Clock): IdentityEnricher {
+export function passkeyStep(
+  config: Pick<PasskeyConfig, 'require' | 'secondFactor'>,
+  view: PasskeysView,
+  tickets: StepTickets,
+  clock: Clock,
+): IdentityEnricher {
   return {
     name: 'passkey-step',
     async enrich({ userId, user, identity, context }) {
@@ -24,7 +29,10 @@ export function passkeyStep(config: Pick<PasskeyConfig, 'require' | 'secondFacto
       if (covered) mode = has ? 'assert' : 'enrol';
       else if (config.secondFactor && has && identity.amr.includes('pwd') && !identity.amr.includes('mfa')) mode = 'assert';
       else return {};
-      const ticket = tickets.issue({ uid: userId, identity, idp: context?.idp ?? identity.issuer, lr: context?.loginRequest ?? '', mode }, clock.now());
+      const ticket = tickets.issue(
+        { uid: userId, identity, idp: context?.idp ?? identity.issuer, lr: context?.loginRequest ?? '', mode },
+        clock.now(),
+      );
       return { continueAt: `/passkey/step?t=${encodeURIComponent(ticket)}` };
     },
   };

@@ -40,30 +40,36 @@ ${error}
   <button type="submit" id="passkey-step-button">Use my passkey</button>
 </form>
 ${status}
-${o.recovery
-  ? html`<details><summary>Lost your passkey? Use a recovery code</summary>
+${
+  o.recovery
+    ? html`<details><summary>Lost your passkey? Use a recovery code</summary>
 <form class="stack" method="post" action="/passkey/step/recovery">
   <input type="hidden" name="t" value="${o.ticket}">
   <label for="recovery-code">Recovery code</label><input id="recovery-code" name="code" autocomplete="one-time-code" required>
   <button type="submit">Continue</button>
 </form></details>`
-  : ''}`;
+    : ''
+}`;
 }
 
 export function managePage(o: { keys: PasskeyView[]; csrf: string; message?: string }): SafeHtml {
   return html`<h1>Your passkeys</h1>
 ${o.message ? html`<p class="flash" role="status">${o.message}</p>` : ''}
-${o.keys.length
-  ? html`<table><thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col">Synced</th><th scope="col">Actions</th></tr></thead><tbody>
+${
+  o.keys.length
+    ? html`<table><thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col">Synced</th><th scope="col">Actions</th></tr></thead><tbody>
 ${o.keys.map(
-  (k) => html`<tr data-credential="${k.credentialId}"><td>${k.name}</td><td>${k.createdAt.slice(0, 10)}</td><td>${k.lastUsedAt ? k.lastUsedAt.slice(0, 16).replace('T', ' ') : 'never'}</td>
+  (
+    k,
+  ) => html`<tr data-credential="${k.credentialId}"><td>${k.name}</td><td>${k.createdAt.slice(0, 10)}</td><td>${k.lastUsedAt ? k.lastUsedAt.slice(0, 16).replace('T', ' ') : 'never'}</td>
 <td>${k.backedUp ? 'yes' : 'no'}</td><td>
 <form method="post" action="/passkey/rename"><input type="hidden" name="_csrf" value="${o.csrf}"><input type="hidden" name="credentialId" value="${k.credentialId}">
 <label>New name <input name="name" maxlength="64" required></label> <button type="submit">Rename</button></form>
 <form method="post" action="/passkey/remove"><input type="hidden" name="_csrf" value="${o.csrf}"><input type="hidden" name="credentialId" value="${k.credentialId}">
 <button type="submit" class="danger">Remove</button></form></td></tr>`,
 )}</tbody></table>`
-  : html`<p>No passkey yet.</p>`}
+    : html`<p>No passkey yet.</p>`
+}
 <h2>Add a passkey</h2>
 <form id="passkey-register" data-csrf="${o.csrf}">
   <label for="passkey-name">Name it (where it lives)</label> <input id="passkey-name" name="name" maxlength="64" value="My passkey" required>

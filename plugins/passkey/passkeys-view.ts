@@ -66,7 +66,9 @@ export class PasskeysView implements PersistedProjection {
       created_at TEXT NOT NULL, last_used_at TEXT, revision INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS passkey_credentials_user ON passkey_credentials (user_id);`);
     this.st = {
-      insert: db.prepare(`INSERT OR REPLACE INTO passkey_credentials VALUES (@credentialId, @userId, @publicKey, @counter, @transports, @deviceType, @backedUp, @name, @at, NULL, @revision)`),
+      insert: db.prepare(
+        `INSERT OR REPLACE INTO passkey_credentials VALUES (@credentialId, @userId, @publicKey, @counter, @transports, @deviceType, @backedUp, @name, @at, NULL, @revision)`,
+      ),
       used: db.prepare(`UPDATE passkey_credentials SET counter = ?, backed_up = ?, last_used_at = ?, revision = ? WHERE credential_id = ?`),
       bump: db.prepare(`UPDATE passkey_credentials SET revision = ? WHERE credential_id = ?`),
       rename: db.prepare(`UPDATE passkey_credentials SET name = ?, revision = ? WHERE credential_id = ?`),
@@ -83,7 +85,13 @@ export class PasskeysView implements PersistedProjection {
     switch (e.type) {
       case 'PasskeyRegistered': {
         const d = e.data;
-        this.st.insert.run({ ...d, transports: JSON.stringify(d.transports), backedUp: d.backedUp ? 1 : 0, at: e.metadata.recordedAt, revision: e.revision });
+        this.st.insert.run({
+          ...d,
+          transports: JSON.stringify(d.transports),
+          backedUp: d.backedUp ? 1 : 0,
+          at: e.metadata.recordedAt,
+          revision: e.revision,
+        });
         break;
       }
       case 'PasskeyUsed':

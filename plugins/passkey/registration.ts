@@ -31,14 +31,33 @@ export function registrationOptions(d: Deps, userId: string): Promise<PublicKeyC
  * Verifies an attestation (§7.1) for `userId` and records `PasskeyRegistered` (public key, counter,
  * transports, device type, backup state), appended `no_stream` so a credential id belongs to one user.
  */
-export async function registerCredential(d: Deps, userId: string, response: RegistrationResponseJSON, challenge: string, rawName: string | undefined, actor: string): Promise<RegistrationOutcome> {
+export async function registerCredential(
+  d: Deps,
+  userId: string,
+  response: RegistrationResponseJSON,
+  challenge: string,
+  rawName: string | undefined,
+  actor: string,
+): Promise<RegistrationOutcome> {
   let verified;
   try {
-    verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: d.rp.origin, expectedRPID: d.rp.id, requireUserVerification: false });
+    verified = await verifyRegistrationResponse({
+      response,
+      expectedChallenge: challenge,
+      expectedOrigin: d.rp.origin,
+      expectedRPID: d.rp.id,
+      requireUserVerification: false,
+    });
   } catch (err) {
-    return { ok: false, status: 400, error: 'invalid_registration', message: `The passkey could not be registered: ${(err as Error).message}` };
+    return {
+      ok: false,
+      status: 400,
+      error: 'invalid_registration',
+      message: `The passkey could not be registered: ${(err as Error).message}`,
+    };
   }
-  if (!verified.verified || !verified.registrationInfo) return { ok: false, status: 400, error: 'invalid_registration', message: 'The passkey could not be verified.' };
+  if (!verified.verified || !verified.registrationInfo)
+    return { ok: false, status: 400, error: 'invalid_registration', message: 'The passkey could not be verified.' };
   const { credential, credentialDeviceType, credentialBackedUp } = verified.registrationInfo;
   const name = (rawName ?? '').trim().slice(0, 64) || 'Passkey';
   try {
@@ -55,7 +74,8 @@ export async function registerCredential(d: Deps, userId: string, response: Regi
     const r = await d.ctx.commands.handle(passkeyDecider, passkeyStream(credential.id), { type: 'register', passkey }, { actor });
     await d.ctx.projections.waitFor(r.position);
   } catch (err) {
-    if (err instanceof PasskeyRefused) return { ok: false, status: 409, error: 'already_registered', message: 'This passkey is already registered.' };
+    if (err instanceof PasskeyRefused)
+      return { ok: false, status: 409, error: 'already_registered', message: 'This passkey is already registered.' };
     throw err;
   }
   return { ok: true, credentialId: credential.id };

@@ -29,8 +29,11 @@ export function relyingParty(baseUrl: string, opts: { rpId?: string; name?: stri
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local))
     throw new PasskeyConfigError(`passkey: browsers offer passkeys only on https (or http://localhost); server.baseUrl is ${url.origin}`);
   if (/^[\d.]+$/.test(host) || host.startsWith('['))
-    throw new PasskeyConfigError(`passkey: the relying party ID must be a domain name, not the IP address ${host}; serve the broker under a host name`);
+    throw new PasskeyConfigError(
+      `passkey: the relying party ID must be a domain name, not the IP address ${host}; serve the broker under a host name`,
+    );
   const id = opts.rpId ?? host;
-  if (host !== id && !host.endsWith(`.${id}`)) throw new PasskeyConfigError(`passkey: rpId ${id} is not ${host} or a parent domain of it (WebAuthn §5.1.4.1)`);
+  if (host !== id && !host.endsWith(`.${id}`))
+    throw new PasskeyConfigError(`passkey: rpId ${id} is not ${host} or a parent domain of it (WebAuthn §5.1.4.1)`);
   return { id, origin: url.origin, name: opts.name ?? 'Identity broker' };
 }

@@ -21,7 +21,12 @@ export function registerStepRoutes(d: Deps): void {
 
   const hasRecoveryCodes = async (uid: string) => ((await ctx.users.load(uid)).totp?.recoveryCodeHashes ?? []).some((h) => h !== null);
   const page = async (reply: FastifyReply, ticket: string, t: StepTicket, status = 200, error?: string, notice?: string) =>
-    web.page(reply, t.mode === 'enrol' ? 'Add a passkey' : 'Confirm with your passkey', stepPage({ ticket, mode: t.mode, recovery: t.mode === 'assert' && (await hasRecoveryCodes(t.uid)), error, notice }), status);
+    web.page(
+      reply,
+      t.mode === 'enrol' ? 'Add a passkey' : 'Confirm with your passkey',
+      stepPage({ ticket, mode: t.mode, recovery: t.mode === 'assert' && (await hasRecoveryCodes(t.uid)), error, notice }),
+      status,
+    );
   const open = (token: string, mode?: StepMode): StepTicket => {
     const t = tickets.open(token, ctx.clock.now());
     if (mode && t.mode !== mode) throw new StepTicketInvalid('This login step is for another form; start again.');
@@ -29,7 +34,10 @@ export function registerStepRoutes(d: Deps): void {
   };
   /** A new ticket for the same login, in another mode (after an enrolment: prove the new passkey; after a recovery code: enrol). */
   const continueWith = (reply: FastifyReply, t: StepTicket, mode: StepMode, notice?: string) =>
-    reply.redirect(`/passkey/step?t=${encodeURIComponent(tickets.issue({ uid: t.uid, identity: t.identity, idp: t.idp, lr: t.lr, mode }, ctx.clock.now()))}${notice ? '&added=1' : ''}`, 303);
+    reply.redirect(
+      `/passkey/step?t=${encodeURIComponent(tickets.issue({ uid: t.uid, identity: t.identity, idp: t.idp, lr: t.lr, mode }, ctx.clock.now()))}${notice ? '&added=1' : ''}`,
+      303,
+    );
   const finish = (req: FastifyRequest, reply: FastifyReply, t: StepTicket, add: string[]) =>
     web.finishLogin(req, reply, { ...t.identity, amr: [...new Set([...t.identity.amr, ...add])] }, t.lr || undefined, t.idp);
   /** Pre-session forms: only from our own pages (login CSRF: someone else's half-done login pushed into this browser). */
@@ -44,24 +52,33 @@ export function registerStepRoutes(d: Deps): void {
     },
   );
 
-  app.post<{ Body: { t: string } }>('/passkey/step/options', { ...d.postLimit, schema: { body: { type: 'object', required: ['t'], properties: { t: TICKET } } } }, async (req, reply) => {
-    let t: StepTicket;
-    try {
-      t = open(req.body.t);
-    } catch (err) {
-      return jsonError(reply, 400, 'ticket', (err as Error).message || 'The login step is invalid; start again.');
-    }
-    const flow = flowOf(d, req, reply)!;
-    if (t.mode === 'enrol') {
-      const options = await registrationOptions(d, t.uid);
-      challenges.issue(options.challenge, { purpose: 'enrol', flow, userId: t.uid, ticket: t.jti });
+  app.post<{ Body: { t: string } }>(
+    '/passkey/step/options',
+    { ...d.postLimit, schema: { body: { type: 'object', required: ['t'], properties: { t: TICKET } } } },
+    async (req, reply) => {
+      let t: StepTicket;
+      try {
+        t = open(req.body.t);
+      } catch (err) {
+        return jsonError(reply, 400, 'ticket', (err as Error).message || 'The login step is invalid; start again.');
+      }
+      const flow = flowOf(d, req, reply)!;
+      if (t.mode === 'enrol') {
+        const options = await registrationOptions(d, t.uid);
+        challenges.issue(options.challenge, { purpose: 'enrol', flow, userId: t.uid, ticket: t.jti });
+        return reply.header('cache-control', 'no-store').send(options);
+      }
+      const allowCredentials = d.view.ofUser(t.uid).map((k) => ({ id: k.credentialId, transports: k.transports as never }));
+      const options = await generateAuthenticationOptions({
+        rpID: rp.id,
+        userVerification: 'preferred',
+        allowCredentials,
+        timeout: 120_000,
+      });
+      challenges.issue(options.challenge, { purpose: 'step', flow, userId: t.uid, ticket: t.jti });
       return reply.header('cache-control', 'no-store').send(options);
-    }
-    const allowCredentials = d.view.ofUser(t.uid).map((k) => ({ id: k.credentialId, transports: k.transports as never }));
-    const options = await generateAuthenticationOptions({ rpID: rp.id, userVerification: 'preferred', allowCredentials, timeout: 120_000 });
-    challenges.issue(options.challenge, { purpose: 'step', flow, userId: t.uid, ticket: t.jti });
-    return reply.header('cache-control', 'no-store').send(options);
-  });
+    },
+  );
 
   /** The challenge this browser was given for this ticket, used up; null when there is none (expired, replayed, another browser). */
   const challengeFor = (req: FastifyRequest, clientDataJSON: unknown, purpose: 'step' | 'enrol', t: StepTicket): string | null => {
@@ -73,7 +90,12 @@ export function registerStepRoutes(d: Deps): void {
 
   app.post<{ Body: { t: string; response: string } }>(
     '/passkey/step/verify',
-    { ...d.postLimit, schema: { body: { type: 'object', required: ['t', 'response'], properties: { t: TICKET, response: { type: 'string', maxLength: 16384 } } } } },
+    {
+      ...d.postLimit,
+      schema: {
+        body: { type: 'object', required: ['t', 'response'], properties: { t: TICKET, response: { type: 'string', maxLength: 16384 } } },
+      },
+    },
     async (req, reply) => {
       const t = open(req.body.t, 'assert');
       const response = parseResponse<AuthenticationResponseJSON>(req.body.response);
@@ -89,7 +111,16 @@ export function registerStepRoutes(d: Deps): void {
 
   app.post<{ Body: { t: string; response: string; name?: string } }>(
     '/passkey/step/enrol',
-    { ...d.postLimit, schema: { body: { type: 'object', required: ['t', 'response'], properties: { t: TICKET, response: { type: 'string', maxLength: 32768 }, name: { type: 'string', maxLength: 64 } } } } },
+    {
+      ...d.postLimit,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['t', 'response'],
+          properties: { t: TICKET, response: { type: 'string', maxLength: 32768 }, name: { type: 'string', maxLength: 64 } },
+        },
+      },
+    },
     async (req, reply) => {
       const t = open(req.body.t, 'enrol');
       const response = parseResponse<RegistrationResponseJSON>(req.body.response);
@@ -107,9 +138,12 @@ export function registerStepRoutes(d: Deps): void {
   // Lost passkey: a recovery code of the account's two-factor setup stands in for it, as it does for a TOTP code.
   app.post<{ Body: { t: string; code: string } }>(
     '/passkey/step/recovery',
-    { ...d.postLimit, schema: { body: { type: 'object', required: ['t', 'code'], properties: { t: TICKET, code: { type: 'string', maxLength: 64 } } } } },
+    {
+      ...d.postLimit,
+      schema: { body: { type: 'object', required: ['t', 'code'], properties: { t: TICKET, code: { type: 'string', maxLength: 64 } } } },
+    },
     async (req, reply) => {
-      if (!sameOrigin(req)) return web.errorPage(reply, 403, 'Forbidden', 'This form can only be sent from the broker\'s own page.');
+      if (!sameOrigin(req)) return web.errorPage(reply, 403, 'Forbidden', "This form can only be sent from the broker's own page.");
       const t = open(req.body.t, 'assert');
       const user = await ctx.users.load(t.uid);
       const index = user.totp ? recovery.find(req.body.code, user.totp.recoveryCodeHashes) : -1;
@@ -127,7 +161,8 @@ export function registerStepRoutes(d: Deps): void {
       await tickets.consume(t);
       const covered = ctx.config.require === 'everyone' || (ctx.config.require === 'admins' && user.admin);
       // Required by the deployment: the recovery code gets them to enrol a new passkey, not around the rule.
-      if (covered) return continueWith(reply, { ...t, identity: { ...t.identity, amr: [...new Set([...t.identity.amr, 'mfa'])] } }, 'enrol');
+      if (covered)
+        return continueWith(reply, { ...t, identity: { ...t.identity, amr: [...new Set([...t.identity.amr, 'mfa'])] } }, 'enrol');
       return finish(req, reply, t, ['mfa']);
     },
   );

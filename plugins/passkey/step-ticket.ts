@@ -41,10 +41,16 @@ export class StepTickets {
 
   issue(t: Omit<StepTicket, 'exp' | 'jti'>, now: Date): string {
     // The user is resolved: the resumed login skips linking and provisioning.
-    const body = { ...t, identity: { ...t.identity, userId: t.uid }, jti: this.ids.token(16), exp: Math.floor(now.getTime() / 1000) + this.ttlSeconds };
+    const body = {
+      ...t,
+      identity: { ...t.identity, userId: t.uid },
+      jti: this.ids.token(16),
+      exp: Math.floor(now.getTime() / 1000) + this.ttlSeconds,
+    };
     let encoded = Buffer.from(JSON.stringify(body)).toString('base64url');
     // It travels in a URL: an IdP's bulky attributes (only enrichers read them) are left out rather than the login failing.
-    if (encoded.length > MAX_TICKET / 2) encoded = Buffer.from(JSON.stringify({ ...body, identity: { ...body.identity, attributes: undefined } })).toString('base64url');
+    if (encoded.length > MAX_TICKET / 2)
+      encoded = Buffer.from(JSON.stringify({ ...body, identity: { ...body.identity, attributes: undefined } })).toString('base64url');
     return `${encoded}.${this.mac(encoded)}`;
   }
 
@@ -55,14 +61,22 @@ export class StepTickets {
     const b = Buffer.from(this.mac(body), 'base64url');
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw new StepTicketInvalid('The login step was tampered with; start again.');
     const t = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as StepTicket;
-    if (typeof t.exp !== 'number' || t.exp < now.getTime() / 1000) throw new DomainError('expired', 'The login took too long; start again.');
+    if (typeof t.exp !== 'number' || t.exp < now.getTime() / 1000)
+      throw new DomainError('expired', 'The login took too long; start again.');
     return t;
   }
 
   /** Uses the ticket up; throws StepTicketInvalid when it already completed a step (here or on another node). */
   async consume(t: StepTicket): Promise<void> {
     const ticketHash = createHash('sha256').update(t.jti).digest('base64url');
-    if (!(await useOnce(this.store, `passkey-step-${ticketHash.slice(0, 32)}`, { type: 'PasskeyStepUsed', data: { userId: t.uid, ticketHash } }, { actor: `user:${t.uid}` }))) {
+    if (
+      !(await useOnce(
+        this.store,
+        `passkey-step-${ticketHash.slice(0, 32)}`,
+        { type: 'PasskeyStepUsed', data: { userId: t.uid, ticketHash } },
+        { actor: `user:${t.uid}` },
+      ))
+    ) {
       throw new StepTicketInvalid('This login step was already completed; start again.');
     }
   }

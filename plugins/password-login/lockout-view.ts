@@ -56,7 +56,9 @@ export class LockoutView implements PersistedProjection {
         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at`),
       clear: db.prepare(`DELETE FROM password_login_lockout WHERE key = ?`),
       keyOfUser: db.prepare(`SELECT key FROM password_login_lockout_users WHERE user_id = ?`),
-      setKey: db.prepare(`INSERT INTO password_login_lockout_users (user_id, key) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET key = excluded.key`),
+      setKey: db.prepare(
+        `INSERT INTO password_login_lockout_users (user_id, key) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET key = excluded.key`,
+      ),
       dropOld: db.prepare(`DELETE FROM password_login_lockout WHERE last_at <= ?`),
       dropOrphans: db.prepare(`DELETE FROM password_login_lockout_users WHERE key NOT IN (SELECT key FROM password_login_lockout)`),
     };

@@ -12,7 +12,14 @@ export function registerLoginRoutes(app: FastifyInstance, d: Deps, postLimit: ob
 
   app.get<{ Querystring: { lr?: string; return_to?: string } }>(
     '/password/login',
-    { schema: { querystring: { type: 'object', properties: { lr: { type: 'string', maxLength: 8192 }, return_to: { type: 'string', maxLength: 2048 } } } } },
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { lr: { type: 'string', maxLength: 8192 }, return_to: { type: 'string', maxLength: 2048 } },
+        },
+      },
+    },
     async (req, reply) => {
       const { lr, return_to } = req.query;
       if (!lr) {
@@ -51,7 +58,12 @@ export function registerLoginRoutes(app: FastifyInstance, d: Deps, postLimit: ob
       if (lr) web.decodeLoginRequest(lr);
       const key = loginNameKey(email);
       const again = (status: number, error: string) =>
-        web.page(reply, 'Log in', loginForm({ lr, csrf: reply.generateCsrf(), email, error, registration: ctx.config.selfRegistration }), status);
+        web.page(
+          reply,
+          'Log in',
+          loginForm({ lr, csrf: reply.generateCsrf(), email, error, registration: ctx.config.selfRegistration }),
+          status,
+        );
       const fail = async (userId: string | null, reason: string) => {
         const pos = await ctx.login.recordFailure({ userId, issuer: ISSUER, subject: key, reason }, loginCtx(req));
         await ctx.projections.waitFor(pos); // the next attempt sees this failure in the lockout

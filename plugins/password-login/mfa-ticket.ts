@@ -41,7 +41,9 @@ export class MfaTickets {
   ) {}
 
   issue(t: Omit<MfaTicket, 'exp' | 'jti'>, now: Date): string {
-    const body = Buffer.from(JSON.stringify({ ...t, jti: this.ids.token(16), exp: Math.floor(now.getTime() / 1000) + this.ttlSeconds })).toString('base64url');
+    const body = Buffer.from(
+      JSON.stringify({ ...t, jti: this.ids.token(16), exp: Math.floor(now.getTime() / 1000) + this.ttlSeconds }),
+    ).toString('base64url');
     return `${body}.${this.mac(body)}`;
   }
 
@@ -52,7 +54,8 @@ export class MfaTickets {
     const b = Buffer.from(this.mac(body), 'base64url');
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw new MfaTicketInvalid('The login form was tampered with; start again.');
     const t = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as MfaTicket;
-    if (typeof t.exp !== 'number' || t.exp < now.getTime() / 1000) throw new DomainError('expired', 'The login took too long; start again.');
+    if (typeof t.exp !== 'number' || t.exp < now.getTime() / 1000)
+      throw new DomainError('expired', 'The login took too long; start again.');
     if (typeof t.jti !== 'string' || !t.jti) throw new MfaTicketInvalid('The login form is malformed; start again.');
     return t;
   }
@@ -60,7 +63,14 @@ export class MfaTickets {
   /** Uses the ticket up; throws MfaTicketInvalid when it already completed a login (here or on another node). */
   async consume(t: MfaTicket): Promise<void> {
     const ticketHash = createHash('sha256').update(t.jti).digest('base64url');
-    if (!(await useOnce(this.store, `mfa-ticket-${ticketHash.slice(0, 32)}`, { type: 'MfaTicketUsed', data: { userId: t.uid, ticketHash } }, { actor: `user:${t.uid}` }))) {
+    if (
+      !(await useOnce(
+        this.store,
+        `mfa-ticket-${ticketHash.slice(0, 32)}`,
+        { type: 'MfaTicketUsed', data: { userId: t.uid, ticketHash } },
+        { actor: `user:${t.uid}` },
+      ))
+    ) {
       throw new MfaTicketInvalid('This login form was already used; start again.');
     }
   }

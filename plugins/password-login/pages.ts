@@ -63,7 +63,13 @@ ${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
 <p class="muted"><a href="/password/login">Back to log in</a></p>`;
 }
 
-export function setPasswordForm(o: { token: string; csrf: string; purpose: 'invite' | 'reset'; email: string | null; error?: string }): SafeHtml {
+export function setPasswordForm(o: {
+  token: string;
+  csrf: string;
+  purpose: 'invite' | 'reset';
+  email: string | null;
+  error?: string;
+}): SafeHtml {
   return html`<h1>${o.purpose === 'invite' ? 'Welcome: choose your password' : 'Choose a new password'}</h1>
 ${o.error ? html`<p class="error" role="alert">${o.error}</p>` : ''}
 <form class="stack" method="post" action="/password/set">

@@ -52,11 +52,18 @@ export function registerRegistrationRoutes(app: FastifyInstance, d: Deps, postLi
       } catch (err) {
         // Registration necessarily reveals that an address is taken; the login form never does.
         if (err instanceof DomainError && (err.code === 'conflict' || err.code === 'invalid_input')) {
-          return again(err.code === 'conflict' ? 409 : 400, err.code === 'conflict' ? 'An account with this email already exists.' : err.message);
+          return again(
+            err.code === 'conflict' ? 409 : 400,
+            err.code === 'conflict' ? 'An account with this email already exists.' : err.message,
+          );
         }
         throw err;
       }
-      const res = await ctx.users.execute(userId, { type: 'setPassword', passwordHash: await hasher.hash(password) }, { actor: `user:${userId}` });
+      const res = await ctx.users.execute(
+        userId,
+        { type: 'setPassword', passwordHash: await hasher.hash(password) },
+        { actor: `user:${userId}` },
+      );
       await ctx.projections.waitFor(res.position);
       const u = ctx.read.users.get(userId);
       return web.finishLogin(req, reply, passwordIdentity(userId, u?.email ?? null, name, ['pwd']), lr || undefined, IDP_ID);

@@ -18,7 +18,16 @@ export function registerResetRoutes(app: FastifyInstance, d: Deps, links: Passwo
 
   app.post<{ Body: { email: string } }>(
     '/password/forgot',
-    { config: postLimit, schema: { body: { type: 'object', required: ['email'], properties: { email: { type: 'string', maxLength: 320 }, _csrf: { type: 'string', maxLength: 256 } } } } },
+    {
+      config: postLimit,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['email'],
+          properties: { email: { type: 'string', maxLength: 320 }, _csrf: { type: 'string', maxLength: 256 } },
+        },
+      },
+    },
     async (req, reply) => {
       const email = req.body.email.trim().toLowerCase();
       const found = ctx.read.users.findByEmail(email);
@@ -46,12 +55,20 @@ export function registerResetRoutes(app: FastifyInstance, d: Deps, links: Passwo
     }
   };
 
-  app.get<{ Querystring: { token?: string } }>('/password/set', { schema: { querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 200 } } } } }, async (req, reply) => {
-    const link = await open(req.query.token ?? '');
-    if (!link) return web.page(reply, 'Link expired', linkInvalidPage(), 410);
-    const user = ctx.read.users.get(link.userId);
-    return web.page(reply, 'Set your password', setPasswordForm({ token: req.query.token!, csrf: reply.generateCsrf(), purpose: link.purpose, email: user?.email ?? null }));
-  });
+  app.get<{ Querystring: { token?: string } }>(
+    '/password/set',
+    { schema: { querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 200 } } } } },
+    async (req, reply) => {
+      const link = await open(req.query.token ?? '');
+      if (!link) return web.page(reply, 'Link expired', linkInvalidPage(), 410);
+      const user = ctx.read.users.get(link.userId);
+      return web.page(
+        reply,
+        'Set your password',
+        setPasswordForm({ token: req.query.token!, csrf: reply.generateCsrf(), purpose: link.purpose, email: user?.email ?? null }),
+      );
+    },
+  );
 
   app.post<{ Body: { token: string; password: string } }>(
     '/password/set',
@@ -61,7 +78,12 @@ export function registerResetRoutes(app: FastifyInstance, d: Deps, links: Passwo
         body: {
           type: 'object',
           required: ['token', 'password'],
-          properties: { token: { type: 'string', maxLength: 200 }, password: { type: 'string', maxLength: MAX_PASSWORD_LENGTH }, email: { type: 'string', maxLength: 320 }, _csrf: { type: 'string', maxLength: 256 } },
+          properties: {
+            token: { type: 'string', maxLength: 200 },
+            password: { type: 'string', maxLength: MAX_PASSWORD_LENGTH },
+            email: { type: 'string', maxLength: 320 },
+            _csrf: { type: 'string', maxLength: 256 },
+          },
         },
       },
     },
@@ -70,14 +92,30 @@ export function registerResetRoutes(app: FastifyInstance, d: Deps, links: Passwo
       if (!link) return web.page(reply, 'Link expired', linkInvalidPage(), 410);
       const problem = passwordProblem(req.body.password);
       const user = ctx.read.users.get(link.userId);
-      if (problem) return web.page(reply, 'Set your password', setPasswordForm({ token: req.body.token, csrf: reply.generateCsrf(), purpose: link.purpose, email: user?.email ?? null, error: problem }), 400);
+      if (problem)
+        return web.page(
+          reply,
+          'Set your password',
+          setPasswordForm({
+            token: req.body.token,
+            csrf: reply.generateCsrf(),
+            purpose: link.purpose,
+            email: user?.email ?? null,
+            error: problem,
+          }),
+          400,
+        );
       try {
         await links.consume(link); // first: a link used twice at once sets one password
       } catch (err) {
         if (err instanceof LinkInvalid) return web.page(reply, 'Link expired', linkInvalidPage(), 410);
         throw err;
       }
-      const r = await ctx.users.execute(link.userId, { type: 'setPassword', passwordHash: await hasher.hash(req.body.password) }, { actor: `user:${link.userId}` });
+      const r = await ctx.users.execute(
+        link.userId,
+        { type: 'setPassword', passwordHash: await hasher.hash(req.body.password) },
+        { actor: `user:${link.userId}` },
+      );
       await ctx.projections.waitFor(r.position);
       // No login here: an account with TOTP must still pass it; the login page asks for both.
       return web.page(reply, 'Password set', passwordSetPage());

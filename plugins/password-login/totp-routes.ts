@@ -18,7 +18,11 @@ export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: obj
         body: {
           type: 'object',
           required: ['ticket', 'code'],
-          properties: { ticket: { type: 'string', maxLength: 12000 }, code: { type: 'string', maxLength: 64 }, _csrf: { type: 'string', maxLength: 256 } },
+          properties: {
+            ticket: { type: 'string', maxLength: 12000 },
+            code: { type: 'string', maxLength: 64 },
+            _csrf: { type: 'string', maxLength: 256 },
+          },
         },
       },
     },
@@ -73,7 +77,11 @@ export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: obj
     if (user.totp) return web.page(reply, 'Two-factor login', html`<h1>Two-factor login is already on</h1><p><a href="/">Back</a></p>`);
     const secret = totp.newSecret();
     const uri = totp.uri(secret, user.email ?? s.userId);
-    return web.page(reply, 'Set up two-factor login', enrollForm({ sealed: totp.sealEnrollment(secret, s.userId), csrf: reply.generateCsrf(), qr: await totp.qrDataUrl(uri), secret, uri }));
+    return web.page(
+      reply,
+      'Set up two-factor login',
+      enrollForm({ sealed: totp.sealEnrollment(secret, s.userId), csrf: reply.generateCsrf(), qr: await totp.qrDataUrl(uri), secret, uri }),
+    );
   });
 
   app.post<{ Body: { sealed: string; code: string } }>(
@@ -84,7 +92,11 @@ export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: obj
         body: {
           type: 'object',
           required: ['sealed', 'code'],
-          properties: { sealed: { type: 'string', maxLength: 4096 }, code: { type: 'string', maxLength: 64 }, _csrf: { type: 'string', maxLength: 256 } },
+          properties: {
+            sealed: { type: 'string', maxLength: 4096 },
+            code: { type: 'string', maxLength: 64 },
+            _csrf: { type: 'string', maxLength: 256 },
+          },
         },
       },
     },
@@ -99,10 +111,26 @@ export function registerTotpRoutes(app: FastifyInstance, d: Deps, postLimit: obj
       } catch (err) {
         if (!(err instanceof TotpCodeRefused)) throw err;
         const uri = totp.uri(secret, user.email ?? s.userId);
-        return web.page(reply, 'Set up two-factor login', enrollForm({ sealed: req.body.sealed, csrf: reply.generateCsrf(), qr: await totp.qrDataUrl(uri), secret, uri, error: err.message }), 400);
+        return web.page(
+          reply,
+          'Set up two-factor login',
+          enrollForm({
+            sealed: req.body.sealed,
+            csrf: reply.generateCsrf(),
+            qr: await totp.qrDataUrl(uri),
+            secret,
+            uri,
+            error: err.message,
+          }),
+          400,
+        );
       }
       const codes = generateRecoveryCodes();
-      const res = await ctx.users.execute(s.userId, { type: 'enrollTotp', secretCipher: totp.seal(secret), recoveryCodeHashes: codes.map((c) => recovery.hash(c)) }, { actor: `user:${s.userId}` });
+      const res = await ctx.users.execute(
+        s.userId,
+        { type: 'enrollTotp', secretCipher: totp.seal(secret), recoveryCodeHashes: codes.map((c) => recovery.hash(c)) },
+        { actor: `user:${s.userId}` },
+      );
       await ctx.projections.waitFor(res.position);
       return web.page(reply, 'Two-factor login is on', recoveryCodesPage(codes, '/'));
     },

@@ -65,7 +65,8 @@ export class RolesHttpEnricher implements IdentityEnricher {
       throw new RolesUnavailable('answer is not JSON');
     }
     const roles = pick(json, this.cfg.rolesPath);
-    if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new RolesUnavailable(`no string array at ${this.cfg.rolesPath}`);
+    if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))
+      throw new RolesUnavailable(`no string array at ${this.cfg.rolesPath}`);
     const out: Enrichment = { roles: [...new Set(roles as string[])] };
     if (this.cfg.tenantPath) {
       const t = pick(json, this.cfg.tenantPath);

@@ -18,7 +18,9 @@ export interface AcceptedResponse {
   facts: AssertionFacts;
 }
 
-const samlLib = createRequire(import.meta.url)('samlify').SamlLib as { decryptAssertion(sp: unknown, xml: string): Promise<[string, string]> };
+const samlLib = createRequire(import.meta.url)('samlify').SamlLib as {
+  decryptAssertion(sp: unknown, xml: string): Promise<[string, string]>;
+};
 
 async function decryptedDocument(peer: SamlPeer, xml: string): Promise<string> {
   try {
@@ -60,12 +62,25 @@ export function toIdentity(peer: SamlPeer, f: AssertionFacts): AuthenticatedIden
 export async function acceptResponse(
   peer: SamlPeer,
   body: { SAMLResponse?: unknown; RelayState?: unknown },
-  deps: { oneTime: SamlOneTime; bindings: LoginBindings; bindingCookie: string | undefined; clock: Clock; skewMs: number; maxBytes: number },
+  deps: {
+    oneTime: SamlOneTime;
+    bindings: LoginBindings;
+    bindingCookie: string | undefined;
+    clock: Clock;
+    skewMs: number;
+    maxBytes: number;
+  },
 ): Promise<AcceptedResponse> {
   const xml = decodeBase64Message(body.SAMLResponse, deps.maxBytes);
   if (Buffer.byteLength(xml) > deps.maxBytes) throw new SamlRejected('saml_oversized', 'The SAML message is too large.');
   const raw = guardStructure(parseSaml(xml), 'Response', true);
-  const expected = { idpEntityId: peer.idpEntityId, spEntityId: peer.spEntityId, acsUrl: peer.acsUrl, now: deps.clock.now(), skewMs: deps.skewMs };
+  const expected = {
+    idpEntityId: peer.idpEntityId,
+    spEntityId: peer.spEntityId,
+    acsUrl: peer.acsUrl,
+    now: deps.clock.now(),
+    skewMs: deps.skewMs,
+  };
   let samlContent: string;
   try {
     const res = await peer.sp.parseLoginResponse(peer.idp, 'post', { body: { SAMLResponse: Buffer.from(xml).toString('base64') } });
@@ -98,7 +113,8 @@ export async function acceptResponse(
     const ii = peer.config.idpInitiated;
     if (!ii?.enabled) throw new SamlRejected('saml_unsolicited', 'This identity provider may not start a login on its own.', 'forbidden');
     if (relayState !== null) {
-      if (!(ii.relayStates ?? []).includes(relayState)) throw new SamlRejected('saml_relay_state_not_allowed', 'The page to return to is not allowed.', 'forbidden');
+      if (!(ii.relayStates ?? []).includes(relayState))
+        throw new SamlRejected('saml_relay_state_not_allowed', 'The page to return to is not allowed.', 'forbidden');
       relayTarget = relayState;
     }
   }

@@ -50,7 +50,9 @@ export function readAssertion(g: GuardedMessage): AssertionFacts {
     sessionIndex: attr(firstChild(a, A, 'AuthnStatement'), 'SessionIndex'),
     notBefore: attr(conditions, 'NotBefore'),
     notOnOrAfter: attr(conditions, 'NotOnOrAfter'),
-    audiences: conditions ? childElements(conditions, A, 'AudienceRestriction').map((r) => childElements(r, A, 'Audience').map((x) => plainText(x) ?? '')) : [],
+    audiences: conditions
+      ? childElements(conditions, A, 'AudienceRestriction').map((r) => childElements(r, A, 'Audience').map((x) => plainText(x) ?? ''))
+      : [],
     confirmations,
     attributes,
   };
@@ -86,7 +88,8 @@ export function checkAssertion(f: AssertionFacts, e: ExpectedFacts): void {
   if (!f.assertionId) throw new SamlRejected('saml_malformed', 'The SAML assertion has no ID.');
   if (f.issuer !== e.idpEntityId) throw new SamlRejected('saml_wrong_issuer', 'The SAML assertion comes from another identity provider.');
   // saml-bindings §3.5.5.2: a signed message's Destination must be the endpoint it arrived at.
-  if (f.destination !== null && f.destination !== e.acsUrl) throw new SamlRejected('saml_wrong_destination', 'The SAML response was sent to another service.');
+  if (f.destination !== null && f.destination !== e.acsUrl)
+    throw new SamlRejected('saml_wrong_destination', 'The SAML response was sent to another service.');
   // saml-core §2.5.1.4: the assertion is addressed to us in every AudienceRestriction; profiles §4.1.4.2 requires one.
   if (f.audiences.length === 0 || f.audiences.some((list) => !list.includes(e.spEntityId)))
     throw new SamlRejected('saml_wrong_audience', 'The SAML assertion is meant for another service.');

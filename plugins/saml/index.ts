@@ -61,7 +61,9 @@ const plugin: Plugin<SamlPluginConfig> = {
       return ctx.web.sendError(req, reply, err);
     });
 
-    app.get('/saml/assets/autopost.js', async (_req, reply) => reply.type('text/javascript').header('cache-control', 'public, max-age=3600').send(AUTOPOST_JS));
+    app.get('/saml/assets/autopost.js', async (_req, reply) =>
+      reply.type('text/javascript').header('cache-control', 'public, max-age=3600').send(AUTOPOST_JS),
+    );
 
     app.get<{ Params: { name: string } }>('/saml/:name/metadata', { schema: { params: nameParam } }, async (req, reply) => {
       const peer = peerOf(req.params.name);
@@ -114,7 +116,11 @@ const plugin: Plugin<SamlPluginConfig> = {
         if (accepted.solicited) reply.clearCookie(bindings.cookieName(peer), bindings.cookieOptions());
         let lr = accepted.loginRequest ?? undefined;
         if (!lr && accepted.relayTarget) {
-          lr = ctx.login.requests.encode({ protocol: 'saml-relay', params: { to: accepted.relayTarget } }, ctx.clock.now(), ctx.ids.token(12));
+          lr = ctx.login.requests.encode(
+            { protocol: 'saml-relay', params: { to: accepted.relayTarget } },
+            ctx.clock.now(),
+            ctx.ids.token(12),
+          );
         }
         return ctx.web.finishLogin(req, reply, accepted.identity, lr, peer.id);
       },

@@ -72,16 +72,26 @@ export class LoginBindings {
     if (!cookie) throw notHere;
     let p: Record<string, unknown>;
     try {
-      ({ payload: p } = await jwtDecrypt(cookie, this.key, { currentDate: now, keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'], requiredClaims: ['exp'] }));
+      ({ payload: p } = await jwtDecrypt(cookie, this.key, {
+        currentDate: now,
+        keyManagementAlgorithms: ['dir'],
+        contentEncryptionAlgorithms: ['A256GCM'],
+        requiredClaims: ['exp'],
+      }));
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new SamlRejected('saml_request_expired', 'The login took too long; start again.', 'expired');
+      if (err instanceof joseErrors.JWTExpired)
+        throw new SamlRejected('saml_request_expired', 'The login took too long; start again.', 'expired');
       throw notHere;
     }
     if (typeof p.idp !== 'string' || typeof p.rid !== 'string' || (p.lr !== null && typeof p.lr !== 'string')) throw notHere;
     const a = Buffer.from(p.rid);
     const b = Buffer.from(inResponseTo);
     if (p.idp !== peer.id || a.length !== b.length || !timingSafeEqual(a, b)) {
-      throw new SamlRejected('saml_unknown_request', 'This SAML response answers a login this browser did not start; start again.', 'forbidden');
+      throw new SamlRejected(
+        'saml_unknown_request',
+        'This SAML response answers a login this browser did not start; start again.',
+        'forbidden',
+      );
     }
     return { idp: p.idp, rid: p.rid, lr: p.lr as string | null };
   }

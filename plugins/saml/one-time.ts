@@ -42,7 +42,14 @@ export class SamlOneTime {
    * binding cookie. Written "no stream": two nodes racing on one response, only one wins.
    */
   async consumeRequest(idp: string, requestId: string): Promise<void> {
-    if (!(await useOnce(this.store, requestStream(idp, requestId), { type: 'SamlAuthnRequestAnswered', data: { idp, requestId } }, { actor: 'plugin:saml' }))) {
+    if (
+      !(await useOnce(
+        this.store,
+        requestStream(idp, requestId),
+        { type: 'SamlAuthnRequestAnswered', data: { idp, requestId } },
+        { actor: 'plugin:saml' },
+      ))
+    ) {
       throw new SamlRejected('saml_request_reused', 'This login was already completed; start again.', 'replayed');
     }
   }

@@ -49,7 +49,8 @@ export function checkLogoutMessage(f: LogoutFacts, e: LogoutExpectations): void 
   if (issued + e.maxAgeMs + e.skewMs <= now) throw new SamlRejected('saml_logout_expired', 'The logout message has expired.', 'expired');
   if (f.notOnOrAfter !== null) {
     const noa = Date.parse(f.notOnOrAfter);
-    if (Number.isNaN(noa) || noa + e.skewMs <= now) throw new SamlRejected('saml_logout_expired', 'The logout message has expired.', 'expired');
+    if (Number.isNaN(noa) || noa + e.skewMs <= now)
+      throw new SamlRejected('saml_logout_expired', 'The logout message has expired.', 'expired');
   }
 }
 
@@ -58,6 +59,10 @@ export function checkInResponseTo(f: LogoutFacts, sentId: string | null): void {
   const a = Buffer.from(f.inResponseTo ?? '');
   const b = Buffer.from(sentId ?? '');
   if (!sentId || !f.inResponseTo || a.length !== b.length || !timingSafeEqual(a, b)) {
-    throw new SamlRejected('saml_logout_unknown_request', 'This logout answer does not match a logout started in this browser.', 'forbidden');
+    throw new SamlRejected(
+      'saml_logout_unknown_request',
+      'This logout answer does not match a logout started in this browser.',
+      'forbidden',
+    );
   }
 }

@@ -42,7 +42,11 @@ export function registerSlo(ctx: PluginCtx<unknown>, peerOf: (name: string) => S
   const app = ctx.web.app;
   const idpName = (peer: SamlPeer) => peer.config.displayName ?? peer.config.name;
   const noSlo = (reply: FastifyReply, peer: SamlPeer) =>
-    ctx.web.page(reply, 'Logged out', html`<h1>Logged out</h1><p>You are logged out of the broker. ${idpName(peer)} offers no single logout, so you may still be logged in there: close the browser to end that session.</p>`);
+    ctx.web.page(
+      reply,
+      'Logged out',
+      html`<h1>Logged out</h1><p>You are logged out of the broker. ${idpName(peer)} offers no single logout, so you may still be logged in there: close the browser to end that session.</p>`,
+    );
 
   // SP-initiated logout (saml-profiles §4.4): end the broker session first, then tell the IdP.
   app.get<{ Params: { name: string } }>('/saml/:name/logout', async (req, reply) => {
@@ -51,11 +55,16 @@ export function registerSlo(ctx: PluginCtx<unknown>, peerOf: (name: string) => S
     ctx.web.clearSessionCookie(reply);
     if (!s) return ctx.web.page(reply, 'Logged out', html`<h1>Logged out</h1><p>You were not logged in.</p>`);
     await ctx.login.endSession(s.sessionId, 'logout', `user:${s.userId}`);
-    if (s.issuer !== peer.idpEntityId) return ctx.web.page(reply, 'Logged out', html`<h1>Logged out</h1><p>You are logged out of the broker.</p>`);
+    if (s.issuer !== peer.idpEntityId)
+      return ctx.web.page(reply, 'Logged out', html`<h1>Logged out</h1><p>You are logged out of the broker.</p>`);
     // samlify would throw ERR_NO_REDIRECT_SLO_ENDPOINT (a 500) for an IdP whose metadata has no SLO service.
     const binding = sloBinding(peer);
     if (!binding) return noSlo(reply, peer);
-    const out = peer.sp.createLogoutRequest(peer.idp, binding, { logoutNameID: s.subject }) as { id: string; context: string; entityEndpoint?: string };
+    const out = peer.sp.createLogoutRequest(peer.idp, binding, { logoutNameID: s.subject }) as {
+      id: string;
+      context: string;
+      entityEndpoint?: string;
+    };
     const sealed = await deps.logoutBindings.seal({ idp: peer.id, rid: out.id, lr: null }, ctx.clock.now());
     reply.setCookie(deps.logoutBindings.cookieName(peer), sealed.value, { ...deps.logoutBindings.cookieOptions(), maxAge: sealed.maxAge });
     if (binding === 'redirect') return reply.redirect(out.context, 303);
@@ -65,18 +74,27 @@ export function registerSlo(ctx: PluginCtx<unknown>, peerOf: (name: string) => S
   /** The ID of the LogoutRequest this browser's logout sent to `peer`, or null (none, expired, forged). */
   const sentRequestId = async (req: FastifyRequest, peer: SamlPeer, inResponseTo: string): Promise<string | null> => {
     try {
-      return (await deps.logoutBindings.expect(peer, ctx.web.cookies(req)[deps.logoutBindings.cookieName(peer)], inResponseTo, ctx.clock.now())).rid;
+      return (
+        await deps.logoutBindings.expect(peer, ctx.web.cookies(req)[deps.logoutBindings.cookieName(peer)], inResponseTo, ctx.clock.now())
+      ).rid;
     } catch {
       return null;
     }
   };
 
-  const handle = async (req: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply, binding: 'redirect' | 'post'): Promise<FastifyReply> => {
+  const handle = async (
+    req: FastifyRequest<{ Params: { name: string } }>,
+    reply: FastifyReply,
+    binding: 'redirect' | 'post',
+  ): Promise<FastifyReply> => {
     const peer = peerOf(req.params.name);
     const params = (binding === 'redirect' ? req.query : req.body) as SloQuery;
     const kind = params?.SAMLRequest ? 'SAMLRequest' : params?.SAMLResponse ? 'SAMLResponse' : null;
     if (!kind) return refuse(req, reply, peer, new SamlRejected('saml_missing', 'No SAML message was received.'));
-    const request = binding === 'redirect' ? { query: params as Record<string, unknown>, octetString: redirectOctetString(req.url, kind) } : { body: params as Record<string, unknown> };
+    const request =
+      binding === 'redirect'
+        ? { query: params as Record<string, unknown>, octetString: redirectOctetString(req.url, kind) }
+        : { body: params as Record<string, unknown> };
     const expected = { sloUrl: peer.sloUrl, now: ctx.clock.now(), skewMs: deps.skewMs, maxAgeMs: deps.maxAgeMs };
     try {
       if (kind === 'SAMLResponse') {
@@ -104,9 +122,14 @@ export function registerSlo(ctx: PluginCtx<unknown>, peerOf: (name: string) => S
       // Answer on the binding it came on if the IdP declares it, else on the one it has; none: say so.
       const answerOn = typeof peer.idp.entityMeta.getSingleLogoutService(binding) === 'string' ? binding : sloBinding(peer);
       if (!answerOn) return noSlo(reply, peer);
-      const out = peer.sp.createLogoutResponse(peer.idp, res as unknown as Parameters<typeof peer.sp.createLogoutResponse>[1], answerOn, { relayState: params.RelayState }) as { context: string; entityEndpoint?: string; relayState?: string };
+      const out = peer.sp.createLogoutResponse(peer.idp, res as unknown as Parameters<typeof peer.sp.createLogoutResponse>[1], answerOn, {
+        relayState: params.RelayState,
+      }) as { context: string; entityEndpoint?: string; relayState?: string };
       if (answerOn === 'redirect') return reply.redirect(out.context, 303);
-      return postForm(ctx, reply, out.entityEndpoint!, { SAMLResponse: out.context, ...(out.relayState ? { RelayState: out.relayState } : {}) });
+      return postForm(ctx, reply, out.entityEndpoint!, {
+        SAMLResponse: out.context,
+        ...(out.relayState ? { RelayState: out.relayState } : {}),
+      });
     } catch (err) {
       throw err instanceof SamlRejected ? err : fromSamlify(err);
     }

@@ -32,7 +32,8 @@ export function decodeBase64Message(encoded: unknown, maxBytes: number): string 
  * ("billion laughs") payloads arrive, and SAML never needs one (saml-core §6.4 / sec-consider §6.3.1).
  */
 export function parseSaml(xml: string): Document {
-  if (/<!DOCTYPE|<!ENTITY|<!\[INCLUDE|<!\[IGNORE/i.test(xml)) throw new SamlRejected('saml_dtd_forbidden', 'The SAML message contains a DTD, which is not allowed.');
+  if (/<!DOCTYPE|<!ENTITY|<!\[INCLUDE|<!\[IGNORE/i.test(xml))
+    throw new SamlRejected('saml_dtd_forbidden', 'The SAML message contains a DTD, which is not allowed.');
   let failed = false;
   const doc = new DOMParser({
     locator: {},
@@ -86,7 +87,8 @@ export function plainText(el: El | undefined): string | undefined {
   for (let i = 0; i < el.childNodes.length; i++) {
     const c = el.childNodes[i];
     if (c.nodeType === TEXT || c.nodeType === CDATA) s += c.nodeValue ?? '';
-    else if (c.nodeType === COMMENT) throw new SamlRejected('saml_comment_injection', 'The SAML assertion contains a comment inside a value.');
+    else if (c.nodeType === COMMENT)
+      throw new SamlRejected('saml_comment_injection', 'The SAML assertion contains a comment inside a value.');
     else throw wrapping(`unexpected element inside ${el.localName}`);
   }
   return s.trim();
@@ -103,7 +105,11 @@ export interface GuardedMessage {
  * The structural rules, for a Response (`expectAssertion`) or a LogoutRequest/LogoutResponse.
  * Run on the raw message and again on what samlify returns (the decrypted document).
  */
-export function guardStructure(doc: Document, rootName: 'Response' | 'LogoutRequest' | 'LogoutResponse', expectAssertion: boolean): GuardedMessage {
+export function guardStructure(
+  doc: Document,
+  rootName: 'Response' | 'LogoutRequest' | 'LogoutResponse',
+  expectAssertion: boolean,
+): GuardedMessage {
   const root = doc.documentElement as El;
   if (root.namespaceURI !== NS_PROTOCOL || root.localName !== rootName) throw wrapping(`root is not a ${rootName}`);
 

@@ -6,7 +6,12 @@ import { checkPluginConfigs } from '../../config/plugin-configs.js';
 
 const examples = fs.readdirSync('config/examples').filter((f) => f.endsWith('.yaml'));
 // The examples reference secrets by ${ENV}; give the ones without a default a value.
-const env = { BROKER_MASTER_KEY: 'm'.repeat(48), FORUM_HANDOFF_SECRET: 'f'.repeat(40), WIKI_CLIENT_SECRET: 'w'.repeat(40), GOOGLE_CLIENT_SECRET: 'g'.repeat(24) };
+const env = {
+  BROKER_MASTER_KEY: 'm'.repeat(48),
+  FORUM_HANDOFF_SECRET: 'f'.repeat(40),
+  WIKI_CLIENT_SECRET: 'w'.repeat(40),
+  GOOGLE_CLIENT_SECRET: 'g'.repeat(24),
+};
 
 describe('config examples', () => {
   it('has the sqlite, postgres and full examples', () => {

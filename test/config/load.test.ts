@@ -81,7 +81,11 @@ describe('environment overrides', () => {
   });
 
   it('PORT, HOST and BROKER_DATA_DIR override a config file too', () => {
-    const c = loadText('server:\n  host: 10.0.0.1\n  port: 7000\ndataDir: /srv/broker\n', { PORT: '7001', HOST: '::1', BROKER_DATA_DIR: '/tmp/x' });
+    const c = loadText('server:\n  host: 10.0.0.1\n  port: 7000\ndataDir: /srv/broker\n', {
+      PORT: '7001',
+      HOST: '::1',
+      BROKER_DATA_DIR: '/tmp/x',
+    });
     expect(c.server).toMatchObject({ port: 7001, host: '::1' });
     expect(c.dataDir).toBe('/tmp/x');
   });
@@ -94,21 +98,28 @@ describe('environment overrides', () => {
 
 describe('${ENV} interpolation', () => {
   it('substitutes variables and defaults, and coerces numbers', () => {
-    const c = loadText('server:\n  port: ${MY_PORT}\n  baseUrl: https://${HOSTNAME_X:-login.example.org}/\nsecrets:\n  masterKey: "k-${SECRET}-$${literal}"\n', {
-      MY_PORT: '8443',
-      SECRET: 's'.repeat(40),
-    });
+    const c = loadText(
+      'server:\n  port: ${MY_PORT}\n  baseUrl: https://${HOSTNAME_X:-login.example.org}/\nsecrets:\n  masterKey: "k-${SECRET}-$${literal}"\n',
+      {
+        MY_PORT: '8443',
+        SECRET: 's'.repeat(40),
+      },
+    );
     expect(c.server.port).toBe(8443);
     expect(c.server.baseUrl).toBe('https://login.example.org/');
     expect(c.secrets.masterKey).toBe(`k-${'s'.repeat(40)}-\${literal}`);
   });
 
   it('names the path of a missing variable that has no default', () => {
-    expect(errorOf('sites:\n  - id: a\n    name: A\n    returnUrls: ["${SITE_URL}"]\n')).toMatch(/sites\[0\]\.returnUrls\[0\]: environment variable SITE_URL is not set/);
+    expect(errorOf('sites:\n  - id: a\n    name: A\n    returnUrls: ["${SITE_URL}"]\n')).toMatch(
+      /sites\[0\]\.returnUrls\[0\]: environment variable SITE_URL is not set/,
+    );
   });
 
   it('cannot inject YAML structure through a variable', () => {
-    const c = loadText('log:\n  level: ${LVL:-info}\nsecrets:\n  masterKey: ${MK}\n', { MK: 'x'.repeat(32) + '\nadmin: {apiTokens: [{name: evil}]}' });
+    const c = loadText('log:\n  level: ${LVL:-info}\nsecrets:\n  masterKey: ${MK}\n', {
+      MK: 'x'.repeat(32) + '\nadmin: {apiTokens: [{name: evil}]}',
+    });
     expect(c.admin.apiTokens).toEqual([]);
     expect(c.secrets.masterKey).toContain('\nadmin:');
   });
@@ -123,8 +134,14 @@ describe('bad values name their path', () => {
     ['store:\n  kind: postgres\n', /store\.url: is required/],
     ['log:\n  level: loud\n', /log\.level: must be equal to one of the allowed values/],
     ['secrets:\n  masterKey: short\n', /secrets\.masterKey: must NOT have fewer than 32 characters/],
-    ['sites:\n  - id: a\n    name: A\n    returnUrls: [https://a.example/cb]\n  - id: b\n    name: B\n    returnUrls: ["not a url"]\n', /sites\[1\]\.returnUrls\[0\]: must match format "uri"/],
-    ['sites:\n  - id: a\n    name: A\n    returnUrls: [https://a.example/cb]\n    webhook: {url: https://a.example/h, secret: plain}\n', /sites\[0\]\.webhook\.secret: must match pattern "\^whsec_"/],
+    [
+      'sites:\n  - id: a\n    name: A\n    returnUrls: [https://a.example/cb]\n  - id: b\n    name: B\n    returnUrls: ["not a url"]\n',
+      /sites\[1\]\.returnUrls\[0\]: must match format "uri"/,
+    ],
+    [
+      'sites:\n  - id: a\n    name: A\n    returnUrls: [https://a.example/cb]\n    webhook: {url: https://a.example/h, secret: plain}\n',
+      /sites\[0\]\.webhook\.secret: must match pattern "\^whsec_"/,
+    ],
     ['sites:\n  - id: a\n    returnUrls: [https://a.example/cb]\n', /sites\[0\]\.name: is required/],
     ['plugins:\n  - config: {}\n', /plugins\[0\]\.name: is required/],
     ['admin:\n  apiTokens: [{name: t, tokenHash: plaintext-token}]\n', /admin\.apiTokens\[0\]\.tokenHash: must match pattern/],
@@ -133,8 +150,12 @@ describe('bad values name their path', () => {
   });
 
   it('names an unknown plugin and a plugin listed twice', () => {
-    expect(errorOf('plugins:\n  - name: example\n  - name: no-such-plugin-xyz\n')).toMatch(/plugins\[1\]\.name: unknown plugin "no-such-plugin-xyz" \(built in: .*example/);
-    expect(errorOf('plugins:\n  - name: example\n  - name: example\n')).toMatch(/plugins\[1\]\.name: plugin "example" is already listed at plugins\[0\]/);
+    expect(errorOf('plugins:\n  - name: example\n  - name: no-such-plugin-xyz\n')).toMatch(
+      /plugins\[1\]\.name: unknown plugin "no-such-plugin-xyz" \(built in: .*example/,
+    );
+    expect(errorOf('plugins:\n  - name: example\n  - name: example\n')).toMatch(
+      /plugins\[1\]\.name: plugin "example" is already listed at plugins\[0\]/,
+    );
     // An installed module is accepted as a plugin specifier (whether it is a plugin is the kernel's check).
     expect(loadText('plugins:\n  - name: example\n  - name: yaml\n').plugins.map((p) => p.name)).toEqual(['example', 'yaml']);
   });
@@ -146,11 +167,15 @@ describe('bad values name their path', () => {
 
   it('names the line of a YAML syntax error and the file', () => {
     const file = write('broken.yaml', 'server:\n  port: 1\n   host: [\n');
-    expect(() => loadConfig({ argv: ['--config', file], env: {}, cwd: dir })).toThrow(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: line \\d+`));
+    expect(() => loadConfig({ argv: ['--config', file], env: {}, cwd: dir })).toThrow(
+      new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: line \\d+`),
+    );
   });
 
   it('says when the file cannot be read', () => {
-    expect(() => loadConfig({ argv: ['--config', 'missing.yaml'], env: {}, cwd: dir })).toThrow(/missing\.yaml: cannot read the config file \(ENOENT\)/);
+    expect(() => loadConfig({ argv: ['--config', 'missing.yaml'], env: {}, cwd: dir })).toThrow(
+      /missing\.yaml: cannot read the config file \(ENOENT\)/,
+    );
   });
 
   it('refuses a top level that is not a mapping', () => {

@@ -27,7 +27,8 @@ const blocks = readBlocks(GUIDE);
 const python = havePython();
 // Like PostgreSQL and Chromium: skipped with a message on a bare machine, a failure in CI.
 const requirePython = process.env.BROKER_REQUIRE_EXTERNAL === '1';
-if (!python && !requirePython) console.warn('[docs] Python examples skipped: python3 not found (set BROKER_REQUIRE_EXTERNAL=1 to make this a failure)');
+if (!python && !requirePython)
+  console.warn('[docs] Python examples skipped: python3 not found (set BROKER_REQUIRE_EXTERNAL=1 to make this a failure)');
 const runsPython = python || requirePython;
 const needPython = (): void => {
   if (!python) throw new Error('python3 is required (BROKER_REQUIRE_EXTERNAL=1) but absent');
@@ -45,8 +46,25 @@ describe('docs/downstream-sites.md', () => {
   it('marks every js, ts, python and yaml example as runnable or as a fragment', () => {
     const unmarked = blocks.filter((b) => ['js', 'ts', 'python', 'yaml'].includes(b.lang) && !b.runnable && !b.fragment);
     expect(unmarked.map((b) => `${GUIDE}:${b.line}`)).toEqual([]);
-    expect(blocks.filter((b) => b.runnable).map((b) => b.runnable).sort()).toEqual(
-      ['handoff-site.yaml', 'handoff.py', 'secevent-site.yaml', 'security-events.js', 'sso.ts', 'tlog-verify.js', 'tlog_verify.py', 'verify-webhook.js', 'webhook-site.yaml', 'webhook.py', 'webhooks.js'].sort(),
+    expect(
+      blocks
+        .filter((b) => b.runnable)
+        .map((b) => b.runnable)
+        .sort(),
+    ).toEqual(
+      [
+        'handoff-site.yaml',
+        'handoff.py',
+        'secevent-site.yaml',
+        'security-events.js',
+        'sso.ts',
+        'tlog-verify.js',
+        'tlog_verify.py',
+        'verify-webhook.js',
+        'webhook-site.yaml',
+        'webhook.py',
+        'webhooks.js',
+      ].sort(),
     );
   });
 
@@ -67,11 +85,12 @@ describe('docs/downstream-sites.md', () => {
     }
   });
 
-  it("the config blocks of the plugin READMEs it points to validate too", async () => {
+  it('the config blocks of the plugin READMEs it points to validate too', async () => {
     for (const readme of ['plugins/hmac-handoff/README.md', 'plugins/ban-broadcast/README.md']) {
       const yaml = readBlocks(readme).filter((b) => b.lang === 'yaml');
       expect(yaml.length, readme).toBeGreaterThan(0);
-      for (const b of yaml) expect((await validate(`${path.basename(path.dirname(readme))}-${b.line}.yaml`, b.code)).length).toBeGreaterThan(0);
+      for (const b of yaml)
+        expect((await validate(`${path.basename(path.dirname(readme))}-${b.line}.yaml`, b.code)).length).toBeGreaterThan(0);
     }
   });
 
@@ -139,7 +158,17 @@ describe('signed handoff examples, against a real broker', () => {
     const ok = await browser.get(genuine);
     expect(ok.status).toBe(200);
     expect(JSON.parse(await ok.text())).toEqual({ welcome: userId });
-    expect(g.logins).toEqual([{ version: 'v2', sub: userId, fields: { email: 'ada@customer.test', name: 'Ada' }, kid: 'forum-2026', iat: expect.any(Number), exp: expect.any(Number), brokerNonce: expect.any(String) }]);
+    expect(g.logins).toEqual([
+      {
+        version: 'v2',
+        sub: userId,
+        fields: { email: 'ada@customer.test', name: 'Ada' },
+        kid: 'forum-2026',
+        iat: expect.any(Number),
+        exp: expect.any(Number),
+        brokerNonce: expect.any(String),
+      },
+    ]);
 
     // The same URL again, from a browser that still holds that attempt's nonce: single use.
     const replayer = new Browser();
@@ -160,40 +189,43 @@ describe('signed handoff examples, against a real broker', () => {
     expect(g.logins).toHaveLength(1);
   });
 
-  it.skipIf(!runsPython)('handoff.py (run with python3) accepts the genuine redirect and refuses it tampered, replayed, unasked for or for another site', async () => {
-    needPython();
-    const signed = new URL(await signedCallback(browser));
-    const nonce = signed.searchParams.get('nonce')!;
-    const query = signed.search.slice(1);
-    const keys = Object.fromEntries(FORUM_KEYS.map((k) => [k.kid, k.secret]));
-    const tampered = new URLSearchParams(signed.search);
-    tampered.set('name', 'Ada Admin');
-    const repeated = `${query}&email=evil%40x.test`;
-    const c = (q: string, over: Record<string, unknown> = {}) => ({ query: q, keys, site_id: 'forum', nonce, ...over });
-    const { handoff } = runPython<{ handoff: { ok?: unknown; error?: string }[] }>(g.dir, {
-      handoff: [
-        c(tampered.toString()),
-        c(repeated),
-        c(query, { keys: { other: 'x' } }),
-        c(query, { site_id: 'blog' }),
-        c(query, { nonce: null }),
-        c(query, { nonce: 'another-attempt-0123456' }),
-        c(query),
-        c(query),
-      ],
-      webhook: [],
-    });
-    expect(handoff).toEqual([
-      { error: 'bad_signature' },
-      { error: 'malformed' },
-      { error: 'unknown_kid' },
-      { error: 'wrong_audience' },
-      { error: 'nonce_mismatch' },
-      { error: 'nonce_mismatch' },
-      { ok: { sub: userId, fields: { email: 'ada@customer.test', name: 'Ada' } } },
-      { error: 'replayed' },
-    ]);
-  });
+  it.skipIf(!runsPython)(
+    'handoff.py (run with python3) accepts the genuine redirect and refuses it tampered, replayed, unasked for or for another site',
+    async () => {
+      needPython();
+      const signed = new URL(await signedCallback(browser));
+      const nonce = signed.searchParams.get('nonce')!;
+      const query = signed.search.slice(1);
+      const keys = Object.fromEntries(FORUM_KEYS.map((k) => [k.kid, k.secret]));
+      const tampered = new URLSearchParams(signed.search);
+      tampered.set('name', 'Ada Admin');
+      const repeated = `${query}&email=evil%40x.test`;
+      const c = (q: string, over: Record<string, unknown> = {}) => ({ query: q, keys, site_id: 'forum', nonce, ...over });
+      const { handoff } = runPython<{ handoff: { ok?: unknown; error?: string }[] }>(g.dir, {
+        handoff: [
+          c(tampered.toString()),
+          c(repeated),
+          c(query, { keys: { other: 'x' } }),
+          c(query, { site_id: 'blog' }),
+          c(query, { nonce: null }),
+          c(query, { nonce: 'another-attempt-0123456' }),
+          c(query),
+          c(query),
+        ],
+        webhook: [],
+      });
+      expect(handoff).toEqual([
+        { error: 'bad_signature' },
+        { error: 'malformed' },
+        { error: 'unknown_kid' },
+        { error: 'wrong_audience' },
+        { error: 'nonce_mismatch' },
+        { error: 'nonce_mismatch' },
+        { ok: { sub: userId, fields: { email: 'ada@customer.test', name: 'Ada' } } },
+        { error: 'replayed' },
+      ]);
+    },
+  );
 });
 
 describe('ban webhook examples, against a real broker', () => {
@@ -211,9 +243,16 @@ describe('ban webhook examples, against a real broker', () => {
 
   beforeAll(async () => {
     ({ userId } = await banSomeone(g.broker, 'spam', 'ext-spammer'));
-    await until(async () => (await eventsOf(g.broker.store, 'BanNotificationDelivered')).length === 2 && (await eventsOf(g.broker.store, 'BanNotificationAbandoned')).length === 1, 8000, 'the three deliveries');
+    await until(
+      async () =>
+        (await eventsOf(g.broker.store, 'BanNotificationDelivered')).length === 2 &&
+        (await eventsOf(g.broker.store, 'BanNotificationAbandoned')).length === 1,
+      8000,
+      'the three deliveries',
+    );
     // What was signed, without the transport headers (content-length...) that a re-POST recomputes.
-    const keep = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).filter(([k]) => k === 'content-type' || k.startsWith('webhook-')));
+    const keep = (h: Record<string, string>) =>
+      Object.fromEntries(Object.entries(h).filter(([k]) => k === 'content-type' || k.startsWith('webhook-')));
     const got = g.posts.find((p) => p.url === '/webhooks/broker')!;
     std = { headers: keep(got.headers), body: got.body };
     const audience = (jwt: string): unknown => (JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()) as { aud: unknown }).aud;
@@ -231,10 +270,14 @@ describe('ban webhook examples, against a real broker', () => {
     // Tampered body, tampered signature, a timestamp outside the 5-minute window, the wrong secret.
     const other = std.body.replace(userId, 'someone-else');
     expect((await g.post('/webhooks/broker', std.headers, other)).status).toBe(400);
-    expect((await g.post('/webhooks/broker', { ...std.headers, 'webhook-signature': `v1,${Buffer.alloc(32).toString('base64')}` }, std.body)).status).toBe(400);
+    expect(
+      (await g.post('/webhooks/broker', { ...std.headers, 'webhook-signature': `v1,${Buffer.alloc(32).toString('base64')}` }, std.body))
+        .status,
+    ).toBe(400);
     expect((await g.post('/webhooks/broker', sign('fresh-id', nowSec() - 600, other), other)).status).toBe(400);
     const forged = sign('fresh-id', nowSec(), other);
-    forged['webhook-signature'] = `v1,${createHmac('sha256', Buffer.alloc(32, 1)).update(`fresh-id.${forged['webhook-timestamp']}.${other}`).digest('base64')}`;
+    forged['webhook-signature'] =
+      `v1,${createHmac('sha256', Buffer.alloc(32, 1)).update(`fresh-id.${forged['webhook-timestamp']}.${other}`).digest('base64')}`;
     expect((await g.post('/webhooks/broker', forged, other)).status).toBe(400);
     // Correctly signed, but older than the ban already applied (a delayed retry): acknowledged and ignored.
     const older = JSON.stringify({ ...JSON.parse(std.body), type: 'user.unbanned', timestamp: '2000-01-01T00:00:00.000Z' });
@@ -243,14 +286,28 @@ describe('ban webhook examples, against a real broker', () => {
   });
 
   it('verify-webhook.js (plain node:crypto) accepts the genuine delivery and refuses tampered ones', async () => {
-    const { verifyBanWebhook } = await g.importScratch<{ verifyBanWebhook: (s: string, h: Record<string, string | undefined>, b: string | Buffer) => { type: string; data: { userId: string } } }>('verify-webhook.js');
-    expect(verifyBanWebhook(WHSEC, std.headers, std.body)).toMatchObject({ type: 'user.banned', data: { userId, identities: ['ext-spammer@https://idp.example.com'] } });
+    const { verifyBanWebhook } = await g.importScratch<{
+      verifyBanWebhook: (
+        s: string,
+        h: Record<string, string | undefined>,
+        b: string | Buffer,
+      ) => { type: string; data: { userId: string } };
+    }>('verify-webhook.js');
+    expect(verifyBanWebhook(WHSEC, std.headers, std.body)).toMatchObject({
+      type: 'user.banned',
+      data: { userId, identities: ['ext-spammer@https://idp.example.com'] },
+    });
     expect(verifyBanWebhook(WHSEC, std.headers, Buffer.from(std.body))).toMatchObject({ data: { userId } });
     // Several signatures (a secret rotation on the sender's side): one matching is enough.
-    const rotated = { ...std.headers, 'webhook-signature': `v1,${Buffer.alloc(32).toString('base64')} ${std.headers['webhook-signature']}` };
+    const rotated = {
+      ...std.headers,
+      'webhook-signature': `v1,${Buffer.alloc(32).toString('base64')} ${std.headers['webhook-signature']}`,
+    };
     expect(verifyBanWebhook(WHSEC, rotated, std.body)).toMatchObject({ data: { userId } });
     expect(() => verifyBanWebhook(WHSEC, std.headers, std.body.replace(userId, 'someone-else'))).toThrow('no matching signature');
-    expect(() => verifyBanWebhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, std.headers, std.body)).toThrow('no matching signature');
+    expect(() => verifyBanWebhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, std.headers, std.body)).toThrow(
+      'no matching signature',
+    );
     expect(() => verifyBanWebhook(WHSEC, { ...std.headers, 'webhook-id': 'another-id' }, std.body)).toThrow('no matching signature');
     const stale = sign('x', nowSec() - 600, std.body);
     expect(() => verifyBanWebhook(WHSEC, stale, std.body)).toThrow('outside the 5-minute window');
@@ -283,9 +340,17 @@ describe('ban webhook examples, against a real broker', () => {
 
   it('security-events.js (jose, broker JWKS) applies a genuine SET with 202 and refuses a tampered one or one for another audience', async () => {
     expect(g.set.banned).toEqual([userId]);
-    expect((await eventsOf(g.broker.store, 'BanNotificationDelivered')).map((e) => e.data)).toContainEqual(expect.objectContaining({ siteId: 'forum-set', status: 202 }));
+    expect((await eventsOf(g.broker.store, 'BanNotificationDelivered')).map((e) => e.data)).toContainEqual(
+      expect.objectContaining({ siteId: 'forum-set', status: 202 }),
+    );
     const refused = (await eventsOf(g.broker.store, 'BanNotificationFailed')).map((e) => e.data);
-    expect(refused).toContainEqual(expect.objectContaining({ siteId: 'stranger', status: 400, receiverError: { err: 'invalid_audience', description: 'the SET is not for this receiver' } }));
+    expect(refused).toContainEqual(
+      expect.objectContaining({
+        siteId: 'stranger',
+        status: 400,
+        receiverError: { err: 'invalid_audience', description: 'the SET is not for this receiver' },
+      }),
+    );
 
     const jwt = (body: string) => g.post('/events/broker', { 'content-type': 'application/secevent+jwt' }, body);
     // A retry of the same SET: acknowledged, not applied twice.

@@ -54,13 +54,20 @@ export function writeScratch(blocks: CodeBlock[], extra: Record<string, string> 
 
 /** Whether a working `python3` (3.9 or later: the examples use str.removeprefix) is on the PATH. */
 export function havePython(): boolean {
-  const r = spawnSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)'], { stdio: 'ignore', timeout: 10_000 });
+  const r = spawnSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)'], {
+    stdio: 'ignore',
+    timeout: 10_000,
+  });
   return r.status === 0;
 }
 
 /** Runs test/docs/guide-driver.py over the examples in `dir`: one process, every case at once. */
 export function runPython<T>(dir: string, input: unknown): T {
-  const r = spawnSync('python3', [path.resolve('test/docs/guide-driver.py'), dir], { input: JSON.stringify(input), encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync('python3', [path.resolve('test/docs/guide-driver.py'), dir], {
+    input: JSON.stringify(input),
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   if (r.status !== 0) throw new Error(`python3 failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }

@@ -85,7 +85,11 @@ export async function startGuideSite(blocks: CodeBlock[]): Promise<GuideSite> {
     },
   });
   await site.register((await importScratch<PluginModule>('webhooks.js')).default, { secret: WHSEC, ...handlers(std) });
-  await site.register((await importScratch<PluginModule>('security-events.js')).default, { broker: brokerUrl, audience: 'forum-set', ...handlers(set) });
+  await site.register((await importScratch<PluginModule>('security-events.js')).default, {
+    broker: brokerUrl,
+    audience: 'forum-set',
+    ...handlers(set),
+  });
   await site.listen({ port: sitePort, host: '127.0.0.1' });
 
   const sites: SiteConfig[] = [

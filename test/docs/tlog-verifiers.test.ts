@@ -15,12 +15,30 @@ import { havePython, readBlocks, writeScratch } from './guide-blocks.js';
  */
 const GUIDE = path.resolve('docs/downstream-sites.md');
 const vectors = JSON.parse(fs.readFileSync(path.resolve('test/fixtures/tlog/transparency-dev-merkle-vectors.json'), 'utf8')) as {
-  inclusion: Array<{ leafIdx: number; treeSize: number; root: string | null; leafHash: string | null; proof: string[] | null; wantErr: boolean; file: string }>;
-  consistency: Array<{ size1: number; size2: number; root1: string | null; root2: string | null; proof: string[] | null; wantErr: boolean; file: string }>;
+  inclusion: Array<{
+    leafIdx: number;
+    treeSize: number;
+    root: string | null;
+    leafHash: string | null;
+    proof: string[] | null;
+    wantErr: boolean;
+    file: string;
+  }>;
+  consistency: Array<{
+    size1: number;
+    size2: number;
+    root1: string | null;
+    root2: string | null;
+    proof: string[] | null;
+    wantErr: boolean;
+    file: string;
+  }>;
 };
 const python = havePython();
 // A key whose base64 part holds '+' (the verifier key's separator): both verifiers must split at the first two only.
-const signer = [...Array(256).keys()].map((b) => new NoteSigner('broker.example/broker-log', Buffer.alloc(32, b))).find((k) => k.verifierKey.split('+').length > 3)!;
+const signer = [...Array(256).keys()]
+  .map((b) => new NoteSigner('broker.example/broker-log', Buffer.alloc(32, b)))
+  .find((k) => k.verifierKey.split('+').length > 3)!;
 const stranger = new NoteSigner('broker.example/broker-log', Buffer.alloc(32, 4));
 const note = (size: number, root: Buffer, s = signer) => s.sign(formatCheckpoint({ origin: s.name, size, root }));
 
@@ -55,15 +73,39 @@ describe('transparency verifiers of the downstream guide (node and python3 child
       cases.push({ name: `inclusion of leaf ${i}`, proof: base, ok: true });
       if (i === 150) {
         cases.push({ name: 'inclusion with another event hash', proof: { ...base, eventHash: events[151].hash }, ok: false });
-        cases.push({ name: 'inclusion with a flipped proof byte', proof: { ...base, proof: [flipFirstByte(proof[0]), ...proof.slice(1)] }, ok: false });
-        cases.push({ name: 'inclusion against a checkpoint signed by another key', proof: { ...base, checkpoint: note(cur, await treeRoot(tree, cur), stranger) }, ok: false });
-        cases.push({ name: 'inclusion against an edited checkpoint', proof: { ...base, checkpoint: curNote.replace('\n300\n', '\n299\n') }, ok: false });
+        cases.push({
+          name: 'inclusion with a flipped proof byte',
+          proof: { ...base, proof: [flipFirstByte(proof[0]), ...proof.slice(1)] },
+          ok: false,
+        });
+        cases.push({
+          name: 'inclusion against a checkpoint signed by another key',
+          proof: { ...base, checkpoint: note(cur, await treeRoot(tree, cur), stranger) },
+          ok: false,
+        });
+        cases.push({
+          name: 'inclusion against an edited checkpoint',
+          proof: { ...base, checkpoint: curNote.replace('\n300\n', '\n299\n') },
+          ok: false,
+        });
       }
     }
     const cproof = (await proveConsistency(tree, old, cur)).map((h) => h.toString('base64'));
-    cases.push({ name: 'consistency 100 -> 300', proof: { kind: 'consistency', oldCheckpoint: oldNote, checkpoint: curNote, proof: cproof }, ok: true });
-    cases.push({ name: 'consistency from a forged old root', proof: { kind: 'consistency', oldCheckpoint: note(old, await treeRoot(tree, old + 1)), checkpoint: curNote, proof: cproof }, ok: false });
-    cases.push({ name: 'consistency with a proof cut short', proof: { kind: 'consistency', oldCheckpoint: oldNote, checkpoint: curNote, proof: cproof.slice(1) }, ok: false });
+    cases.push({
+      name: 'consistency 100 -> 300',
+      proof: { kind: 'consistency', oldCheckpoint: oldNote, checkpoint: curNote, proof: cproof },
+      ok: true,
+    });
+    cases.push({
+      name: 'consistency from a forged old root',
+      proof: { kind: 'consistency', oldCheckpoint: note(old, await treeRoot(tree, old + 1)), checkpoint: curNote, proof: cproof },
+      ok: false,
+    });
+    cases.push({
+      name: 'consistency with a proof cut short',
+      proof: { kind: 'consistency', oldCheckpoint: oldNote, checkpoint: curNote, proof: cproof.slice(1) },
+      ok: false,
+    });
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
 
@@ -71,19 +113,39 @@ describe('transparency verifiers of the downstream guide (node and python3 child
     // An empty root cannot be a checkpoint line (a blank line ends the note text): one byte stands for it, as wrong.
     const b = (s: string | null) => (s ? Buffer.from(s, 'base64') : Buffer.of(0));
     for (const v of vectors.inclusion) {
-      cases.push({ name: v.file, proof: { kind: 'inclusion', checkpoint: note(v.treeSize, b(v.root)), leafIndex: v.leafIdx, leafHash: v.leafHash ?? '', proof: v.proof ?? [] }, ok: !v.wantErr });
+      cases.push({
+        name: v.file,
+        proof: {
+          kind: 'inclusion',
+          checkpoint: note(v.treeSize, b(v.root)),
+          leafIndex: v.leafIdx,
+          leafHash: v.leafHash ?? '',
+          proof: v.proof ?? [],
+        },
+        ok: !v.wantErr,
+      });
     }
     for (const v of vectors.consistency) {
       // One vector accepts equal sizes with equal 9-byte "roots"; wrapped in a checkpoint, whose root
       // line must be a 32-byte hash, it is malformed, so both verifiers refuse it.
       const hashes = b(v.root1).length === 32 && b(v.root2).length === 32;
-      cases.push({ name: v.file, proof: { kind: 'consistency', oldCheckpoint: note(v.size1, b(v.root1)), checkpoint: note(v.size2, b(v.root2)), proof: v.proof ?? [] }, ok: !v.wantErr && hashes });
+      cases.push({
+        name: v.file,
+        proof: {
+          kind: 'consistency',
+          oldCheckpoint: note(v.size1, b(v.root1)),
+          checkpoint: note(v.size2, b(v.root2)),
+          proof: v.proof ?? [],
+        },
+        ok: !v.wantErr && hashes,
+      });
     }
     fs.writeFileSync(path.join(scratch.dir, 'proofs.json'), JSON.stringify(cases.map((c) => c.proof)));
   }, 60_000);
   afterAll(() => scratch?.remove());
 
-  const run = (cmd: string, file: string) => spawnSync(cmd, [file, signer.verifierKey, 'proofs.json'], { cwd: scratch.dir, encoding: 'utf8', timeout: 120_000 });
+  const run = (cmd: string, file: string) =>
+    spawnSync(cmd, [file, signer.verifierKey, 'proofs.json'], { cwd: scratch.dir, encoding: 'utf8', timeout: 120_000 });
 
   function expectVerdicts(r: ReturnType<typeof run>): void {
     expect(r.stderr).toBe('');

@@ -33,7 +33,14 @@ describe.skipIf(!available && !required)('e2e in Chromium: first-run setup, admi
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     const page = await browser.newPage();
     const cspViolations: string[] = [];
@@ -44,7 +51,9 @@ describe.skipIf(!available && !required)('e2e in Chromium: first-run setup, admi
     // First-run setup from the printed URL.
     await page.goto(t.url + setupPath(t));
     const setupSecret = (await page.getByTestId('totp-secret').textContent())!.trim();
-    expect(await page.locator('img[alt="QR code of this setup link"]').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    expect(
+      await page.locator('img[alt="QR code of this setup link"]').evaluate((img: HTMLImageElement) => img.naturalWidth),
+    ).toBeGreaterThan(0);
     await page.fill('#email', 'admin@example.com');
     await page.fill('#name', 'Admin');
     await page.fill('#password', 'admin password 1');

@@ -18,7 +18,9 @@ export const SHOTS = path.resolve('test-results/screenshots');
 async function unlabelled(page: Page): Promise<string[]> {
   return page.$$eval('input:not([type=hidden]), select, textarea', (els) =>
     els
-      .filter((el) => (el as HTMLInputElement).labels?.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+      .filter(
+        (el) => (el as HTMLInputElement).labels?.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'),
+      )
       .map((el) => el.outerHTML),
   );
 }
@@ -46,7 +48,17 @@ describe.skipIf(!available && !required)('e2e in Chromium: every console screen,
     if (!available) throw new Error(`${CHROMIUM} is required (BROKER_REQUIRE_EXTERNAL=1) but absent`);
     fs.mkdirSync(SHOTS, { recursive: true });
     w = await startConsoleWorld();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) csp.push(m.text());
@@ -117,10 +129,14 @@ describe.skipIf(!available && !required)('e2e in Chromium: every console screen,
 
   it('sites: key ages and the ban delivery per site', async () => {
     // The forum's receiver acknowledges; the page shows it once the outcome is recorded.
-    await waitUntil(async () => {
-      await page.goto(`${w.t.url}/admin/sites`);
-      return (await page.locator('[data-testid=delivery-status] .delivered').count()) > 0;
-    }, 10_000, 'the sites page shows the delivery');
+    await waitUntil(
+      async () => {
+        await page.goto(`${w.t.url}/admin/sites`);
+        return (await page.locator('[data-testid=delivery-status] .delivered').count()) > 0;
+      },
+      10_000,
+      'the sites page shows the delivery',
+    );
     expect(await page.locator('[data-testid=delivery-status] .delivered').count()).toBe(1);
     await shot('sites');
   });

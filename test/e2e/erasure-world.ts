@@ -33,7 +33,10 @@ export class UserBrowser extends Browser {
   constructor(private readonly extra: Record<string, string>) {
     super();
   }
-  override fetch(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
+  override fetch(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Page> {
     return super.fetch(url, { ...init, headers: { ...this.extra, ...init.headers } });
   }
 }
@@ -96,12 +99,22 @@ export async function startWorld(kind: StoreKind, dir: string, schema: string | 
   const config: BrokerConfig = {
     server: { host: '127.0.0.1', port, baseUrl: url, trustProxy: true, insecureCookies: true },
     dataDir: dir,
-    store: kind === 'sqlite' ? { kind: 'sqlite', path: path.join(dir, 'broker.db'), synchronous: 'NORMAL' } : { kind: 'postgres', url: PG_URL, schema: schema!, poolMax: 5 },
+    store:
+      kind === 'sqlite'
+        ? { kind: 'sqlite', path: path.join(dir, 'broker.db'), synchronous: 'NORMAL' }
+        : { kind: 'postgres', url: PG_URL, schema: schema!, poolMax: 5 },
     secrets: { masterKey: 'erasure-e2e-master-key-'.padEnd(48, 'q') },
     session: { absoluteSeconds: 3600, idleSeconds: 600 },
     log: { level: 'info' },
     admin: { apiTokens: [{ name: 'ops', tokenHash: createHash('sha256').update(adminToken).digest('hex') }] },
-    sites: [{ id: 'forum', name: 'Forum', returnUrls: ['https://forum.example/sso/return'], webhook: { url: receiver.url, secret: secretFor(0) } }],
+    sites: [
+      {
+        id: 'forum',
+        name: 'Forum',
+        returnUrls: ['https://forum.example/sso/return'],
+        webhook: { url: receiver.url, secret: secretFor(0) },
+      },
+    ],
     plugins: [
       { name: 'password-login', config: { argon2: TEST_ARGON2, selfRegistration: true } },
       {
@@ -200,7 +213,9 @@ export async function registerByPassword(b: Browser, url: string, p: Person): Pr
 export async function loginByPassword(b: Browser, url: string, p: Person): Promise<Page> {
   const form = await b.follow(`${url}/password/login?return_to=%2F`);
   if (!form.url.includes('/password/login?lr=')) throw new Error(`no password form: ${form.status} ${form.url}`);
-  return b.follow(`${url}/password/login`, { form: { _csrf: field(form.body, '_csrf'), lr: field(form.body, 'lr'), email: p.email, password: p.password } });
+  return b.follow(`${url}/password/login`, {
+    form: { _csrf: field(form.body, '_csrf'), lr: field(form.body, 'lr'), email: p.email, password: p.password },
+  });
 }
 
 export async function loginByOidc(b: Browser, w: World, p: Person): Promise<Page> {
@@ -246,7 +261,10 @@ export function findNeedles(bytes: Buffer, needles: Needle[], where: string): Hi
   for (const n of needles) {
     const b = typeof n.value === 'string' ? Buffer.from(n.value, 'utf8') : n.value;
     for (let at = bytes.indexOf(b); at !== -1; at = bytes.indexOf(b, at + 1)) {
-      const ctx = bytes.subarray(Math.max(0, at - 60), Math.min(bytes.length, at + b.length + 60)).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+      const ctx = bytes
+        .subarray(Math.max(0, at - 60), Math.min(bytes.length, at + b.length + 60))
+        .toString('latin1')
+        .replace(/[^\x20-\x7e]/g, '.');
       hits.push({ needle: n.label, where, offset: at, context: ctx });
       if (hits.length > 50) return hits;
     }
@@ -268,7 +286,10 @@ export async function wrappedUserKey(w: World, userId: string): Promise<Buffer |
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
   try {
-    return (await c.query<{ wrapped: Buffer | null }>(`SELECT wrapped FROM "${w.schema}".data_keys WHERE id = $1`, [id])).rows[0]?.wrapped ?? null;
+    return (
+      (await c.query<{ wrapped: Buffer | null }>(`SELECT wrapped FROM "${w.schema}".data_keys WHERE id = $1`, [id])).rows[0]?.wrapped ??
+      null
+    );
   } finally {
     await c.end();
   }

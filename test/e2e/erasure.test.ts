@@ -82,7 +82,9 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
       { issuer: w.saml.entityId, subject: p.samlNameId },
     ]),
   );
-  const logins = (await broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === 'LoginSucceeded' && (e.data as { userId: string }).userId === userId);
+  const logins = (await broker.store.readAll({ limit: 100_000 })).filter(
+    (e) => e.type === 'LoginSucceeded' && (e.data as { userId: string }).userId === userId,
+  );
   expect(logins.length).toBeGreaterThanOrEqual(3);
   // What the broker saw, opened: the distinctive address and browser (so the greps below are meaningful).
   for (const e of logins) expect(e.data).toMatchObject({ ip: p.ip, userAgent: p.userAgent });
@@ -101,7 +103,9 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
   // and the node's read database holds the live user's email, so the searches below can find things.
   const before = await w.cli('events', 'export', '--jsonl');
   expect(before.code, before.stderr).toBe(0);
-  expect(new Set(findNeedles(Buffer.from(before.stdout), needlesOf(p), 'export').map((h) => h.needle))).toEqual(new Set(needlesOf(p).map((n) => n.label)));
+  expect(new Set(findNeedles(Buffer.from(before.stdout), needlesOf(p), 'export').map((h) => h.needle))).toEqual(
+    new Set(needlesOf(p).map((n) => n.label)),
+  );
   const filesBefore = filesUnder(dir, [w.configFile]).flatMap((f) => findNeedles(fs.readFileSync(f), needlesOf(p), path.relative(dir, f)));
   expect(filesBefore.some((h) => h.needle === 'email' && h.where.includes('read.db'))).toBe(true);
 
@@ -111,7 +115,10 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
   expect(wrapped?.length).toBe(60);
   const keyNeedle: Needle = { label: 'wrapped data key', value: wrapped! };
   const keyFiles = kind === 'postgres' ? (await pgRelationFiles(schema!)).map((f) => f.file) : filesUnder(dir, [w.configFile]);
-  expect(keyFiles.some((f) => findNeedles(fs.readFileSync(f), [keyNeedle], f).length > 0), 'the wrapped key is found in the files before').toBe(true);
+  expect(
+    keyFiles.some((f) => findNeedles(fs.readFileSync(f), [keyNeedle], f).length > 0),
+    'the wrapped key is found in the files before',
+  ).toBe(true);
 
   // --- erased
   if (erasure === 'cli') {
@@ -120,7 +127,10 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
     expect(r.stdout).toContain(`erased ${userId}`);
     expect(r.stdout).not.toContain('warning');
   } else {
-    expect((await adminPost(w, `/admin/users/${userId}/erase`, { reason: 'GDPR art. 17 request #42' })).status, 'confirmation required').toBe(400);
+    expect(
+      (await adminPost(w, `/admin/users/${userId}/erase`, { reason: 'GDPR art. 17 request #42' })).status,
+      'confirmation required',
+    ).toBe(400);
     const r = await adminPost(w, `/admin/users/${userId}/erase`, { reason: 'GDPR art. 17 request #42', confirm: 'yes' });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
   }
@@ -142,13 +152,22 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
 
   // Already while the broker runs, with the erasure applied: no file of the node (the logs and
   // read databases with their -wal and -shm) holds the person or their key.
-  const live = filesUnder(dir, [w.configFile]).flatMap((f) => findNeedles(fs.readFileSync(f), [...needlesOf(p), ...hashesOf(p), keyNeedle], `${path.relative(dir, f)} (broker running)`));
+  const live = filesUnder(dir, [w.configFile]).flatMap((f) =>
+    findNeedles(fs.readFileSync(f), [...needlesOf(p), ...hashesOf(p), keyNeedle], `${path.relative(dir, f)} (broker running)`),
+  );
   expect(describeHits(live)).toEqual([]);
 
   // The broker's own log lines name nobody (the request line's address aside, docs/security/erasure.md).
-  const logHits = findNeedles(Buffer.from(w.logs.map((l) => JSON.stringify(l)).join('\n')), needlesOf(p).filter((n) => n.label !== 'ip'), 'the broker log');
+  const logHits = findNeedles(
+    Buffer.from(w.logs.map((l) => JSON.stringify(l)).join('\n')),
+    needlesOf(p).filter((n) => n.label !== 'ip'),
+    'the broker log',
+  );
   expect(describeHits(logHits)).toEqual([]);
-  expect(w.logs.some((l) => JSON.stringify(l).includes(p.ip)), 'the log has the person\'s request lines').toBe(true);
+  expect(
+    w.logs.some((l) => JSON.stringify(l).includes(p.ip)),
+    "the log has the person's request lines",
+  ).toBe(true);
 
   await w.stop();
 
@@ -170,13 +189,20 @@ async function scenario(kind: StoreKind, erasure: Erasure, world: (w: World) => 
   const exp = await w.cli('events', 'export', '--jsonl');
   expect(exp.code, exp.stderr).toBe(0);
   expect(describeHits(findNeedles(Buffer.from(exp.stdout), [...needlesOf(p), ...hashesOf(p)], 'events export'))).toEqual([]);
-  const lines = exp.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown>; metadata: Record<string, unknown>; opened?: string[] });
+  const lines = exp.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown>; metadata: Record<string, unknown>; opened?: string[] });
   const about = lines.filter((l) => l.data?.userId === userId);
   const personal = about.filter((l) => personalFieldsOf(l.type));
-  expect(personal.map((l) => l.type)).toEqual(expect.arrayContaining(['UserRegistered', 'ExternalIdentityLinked', 'LoginSucceeded', 'LoginFailed']));
+  expect(personal.map((l) => l.type)).toEqual(
+    expect.arrayContaining(['UserRegistered', 'ExternalIdentityLinked', 'LoginSucceeded', 'LoginFailed']),
+  );
   for (const l of personal) {
-    for (const f of personalFieldsOf(l.type)!.fields) if (l.data[f] !== undefined && l.data[f] !== null) expect(l.data[f], `${l.type}.${f}`).toBe(ERASED);
-    for (const f of ['ip', 'userAgent']) if (typeof l.metadata?.[f] === 'string') expect(l.metadata[f], `${l.type} metadata.${f}`).toBe(ERASED);
+    for (const f of personalFieldsOf(l.type)!.fields)
+      if (l.data[f] !== undefined && l.data[f] !== null) expect(l.data[f], `${l.type}.${f}`).toBe(ERASED);
+    for (const f of ['ip', 'userAgent'])
+      if (typeof l.metadata?.[f] === 'string') expect(l.metadata[f], `${l.type} metadata.${f}`).toBe(ERASED);
   }
   const reg = personal.find((l) => l.type === 'UserRegistered')!;
   expect(reg.data).toMatchObject({ email: ERASED, name: ERASED });
@@ -226,11 +252,19 @@ describe('erasure by crypto-shredding, end to end (issue 19)', () => {
     fs.rmSync(w.dir, { recursive: true, force: true });
   });
 
-  it('SQLite file store, erased with `broker users erase` (its own process) beside the running broker: no byte of the person left, chains verify, site told, email free', { timeout: 120_000 }, async () => {
-    await scenario('sqlite', 'cli', (w) => (current = w));
-  });
+  it(
+    'SQLite file store, erased with `broker users erase` (its own process) beside the running broker: no byte of the person left, chains verify, site told, email free',
+    { timeout: 120_000 },
+    async () => {
+      await scenario('sqlite', 'cli', (w) => (current = w));
+    },
+  );
 
-  it.skipIf(!!pgSkip)('PostgreSQL (a fresh schema), erased through the admin API: no byte of the person left in its table files or the node read.db, chains verify, site told, email free', { timeout: 120_000 }, async () => {
-    await scenario('postgres', 'admin-api', (w) => (current = w));
-  });
+  it.skipIf(!!pgSkip)(
+    'PostgreSQL (a fresh schema), erased through the admin API: no byte of the person left in its table files or the node read.db, chains verify, site told, email free',
+    { timeout: 120_000 },
+    async () => {
+      await scenario('postgres', 'admin-api', (w) => (current = w));
+    },
+  );
 });

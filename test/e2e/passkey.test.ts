@@ -45,20 +45,34 @@ describe.skipIf(!available && !required)('e2e in Chromium: passkeys with a virtu
       config: { server: { host: '127.0.0.1', port, baseUrl: base, trustProxy: false, insecureCookies: true } },
     });
     const hasher = new PasswordHasher(TEST_ARGON2);
-    for (const [key, email, admin] of [['alice', 'alice@example.com', false], ['bob', 'bob@example.com', true]] as const) {
+    for (const [key, email, admin] of [
+      ['alice', 'alice@example.com', false],
+      ['bob', 'bob@example.com', true],
+    ] as const) {
       const { userId } = await t.broker.users.register({ email, name: key, ...(admin ? { admin: true } : {}) }, { actor: 'test' });
       const r = await t.broker.users.execute(userId, { type: 'setPassword', passwordHash: await hasher.hash(PW) }, { actor: 'test' });
       await t.broker.projections.waitFor(r.position);
       ids[key] = userId;
     }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
     await t?.stop();
   });
 
-  const events = async (type: string): Promise<RecordedEvent[]> => (await t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === type);
+  const events = async (type: string): Promise<RecordedEvent[]> =>
+    (await t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === type);
 
   /** A browser profile with its own virtual platform authenticator that answers without a prompt. */
   async function profile(): Promise<{ ctx: BrowserContext; page: Page; cdp: CDPSession; authenticatorId: string; csp: string[] }> {
@@ -71,7 +85,14 @@ describe.skipIf(!available && !required)('e2e in Chromium: passkeys with a virtu
     const cdp = await ctx.newCDPSession(page);
     await cdp.send('WebAuthn.enable', { enableUI: false });
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
     });
     return { ctx, page, cdp, authenticatorId, csp };
   }
@@ -112,49 +133,63 @@ describe.skipIf(!available && !required)('e2e in Chromium: passkeys with a virtu
     await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: { ...credentials[0], signCount } });
   }
 
-  it('registers a passkey from the account page, logs in with it alone, as a second factor; a clone is refused and recorded; a ban applies', { timeout: 90_000 }, async () => {
-    const { page, cdp, authenticatorId, csp } = await profile();
-    await passwordLogin(page, 'alice@example.com');
-    await addPasskey(page, 'Laptop');
-    const [registered] = await events('PasskeyRegistered');
-    expect(registered.data).toMatchObject({ userId: ids.alice, name: 'Laptop', deviceType: expect.any(String) });
-    expect(await page.locator('tr[data-credential] td').first().textContent()).toBe('Laptop');
+  it(
+    'registers a passkey from the account page, logs in with it alone, as a second factor; a clone is refused and recorded; a ban applies',
+    { timeout: 90_000 },
+    async () => {
+      const { page, cdp, authenticatorId, csp } = await profile();
+      await passwordLogin(page, 'alice@example.com');
+      await addPasskey(page, 'Laptop');
+      const [registered] = await events('PasskeyRegistered');
+      expect(registered.data).toMatchObject({ userId: ids.alice, name: 'Laptop', deviceType: expect.any(String) });
+      expect(await page.locator('tr[data-credential] td').first().textContent()).toBe('Laptop');
 
-    // Log out, then the passkey alone: no email typed.
-    await logOut(page);
-    await passkeyLogin(page);
-    await onAccountPage(page);
-    const logins = (await events('LoginSucceeded')).filter((e) => (e.data as { issuer: string }).issuer === 'passkey');
-    expect(logins.map((e) => (e.data as { userId: string; amr: string[] }).userId)).toEqual([ids.alice]);
-    expect((await events('PasskeyUsed')).length).toBe(1);
+      // Log out, then the passkey alone: no email typed.
+      await logOut(page);
+      await passkeyLogin(page);
+      await onAccountPage(page);
+      const logins = (await events('LoginSucceeded')).filter((e) => (e.data as { issuer: string }).issuer === 'passkey');
+      expect(logins.map((e) => (e.data as { userId: string; amr: string[] }).userId)).toEqual([ids.alice]);
+      expect((await events('PasskeyUsed')).length).toBe(1);
 
-    // A password login now asks for the passkey as the second factor.
-    await logOut(page);
-    await passwordLogin(page, 'alice@example.com');
-    await page.waitForURL(/\/passkey\/step\?t=/);
-    await page.click('#passkey-step-button');
-    await onAccountPage(page);
-    expect((await events('LoginSucceeded')).at(-1)!.data).toMatchObject({ issuer: 'password', userId: ids.alice, amr: ['pwd', 'hwk', 'mfa'] });
+      // A password login now asks for the passkey as the second factor.
+      await logOut(page);
+      await passwordLogin(page, 'alice@example.com');
+      await page.waitForURL(/\/passkey\/step\?t=/);
+      await page.click('#passkey-step-button');
+      await onAccountPage(page);
+      expect((await events('LoginSucceeded')).at(-1)!.data).toMatchObject({
+        issuer: 'password',
+        userId: ids.alice,
+        amr: ['pwd', 'hwk', 'mfa'],
+      });
 
-    // A cloned authenticator: same key, counter set back. Refused, and recorded.
-    const stored = ((await events('PasskeyUsed')).at(-1)!.data as { counter: number }).counter;
-    expect(stored).toBeGreaterThan(0);
-    await setCounter(cdp, authenticatorId, 0);
-    await logOut(page);
-    await passkeyLogin(page);
-    await page.getByText('looks cloned').waitFor();
-    expect((await events('PasskeyCounterRejected')).map((e) => e.data)).toEqual([expect.objectContaining({ userId: ids.alice, credentialId: (registered.data as { credentialId: string }).credentialId, stored })]);
-    expect((await events('LoginFailed')).some((e) => (e.data as { reason: string }).reason === 'passkey_counter')).toBe(true);
+      // A cloned authenticator: same key, counter set back. Refused, and recorded.
+      const stored = ((await events('PasskeyUsed')).at(-1)!.data as { counter: number }).counter;
+      expect(stored).toBeGreaterThan(0);
+      await setCounter(cdp, authenticatorId, 0);
+      await logOut(page);
+      await passkeyLogin(page);
+      await page.getByText('looks cloned').waitFor();
+      expect((await events('PasskeyCounterRejected')).map((e) => e.data)).toEqual([
+        expect.objectContaining({ userId: ids.alice, credentialId: (registered.data as { credentialId: string }).credentialId, stored }),
+      ]);
+      expect((await events('LoginFailed')).some((e) => (e.data as { reason: string }).reason === 'passkey_counter')).toBe(true);
 
-    // Banned: the orchestration refuses it whichever way the user proves who they are.
-    await setCounter(cdp, authenticatorId, 1000);
-    const ban = await t.broker.users.execute(ids.alice, { type: 'ban', reason: 'e2e', actor: 'admin:test' }, { actor: 'admin:test' });
-    await t.broker.projections.waitFor(ban.position);
-    await passkeyLogin(page);
-    await page.getByRole('heading', { name: 'Account banned' }).waitFor();
-    expect((await events('LoginFailed')).some((e) => (e.data as { reason: string; userId: string }).reason === 'banned' && (e.data as { userId: string }).userId === ids.alice)).toBe(true);
-    expect(csp).toEqual([]);
-  });
+      // Banned: the orchestration refuses it whichever way the user proves who they are.
+      await setCounter(cdp, authenticatorId, 1000);
+      const ban = await t.broker.users.execute(ids.alice, { type: 'ban', reason: 'e2e', actor: 'admin:test' }, { actor: 'admin:test' });
+      await t.broker.projections.waitFor(ban.position);
+      await passkeyLogin(page);
+      await page.getByRole('heading', { name: 'Account banned' }).waitFor();
+      expect(
+        (await events('LoginFailed')).some(
+          (e) => (e.data as { reason: string; userId: string }).reason === 'banned' && (e.data as { userId: string }).userId === ids.alice,
+        ),
+      ).toBe(true);
+      expect(csp).toEqual([]);
+    },
+  );
 
   it('admin policy: an admin without a passkey is sent to enrol, proves it, and then always needs it', { timeout: 60_000 }, async () => {
     const { page, csp } = await profile();

@@ -40,22 +40,123 @@ const sometimes = <T>(arb: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | u
 
 /** Keys the broker's routes read, so junk lands where handlers look. */
 export const KNOWN_KEYS = [
-  'lr', 'return_to', 'nonce', 'token', 'SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature',
-  'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'redirect_uri', 'response_type',
-  'response_mode', 'scope', 'state', 'code', 'code_challenge', 'code_challenge_method', 'code_verifier',
-  'grant_type', 'refresh_token', 'token_type_hint', 'prompt', 'id_token_hint', 'post_logout_redirect_uri',
-  'confirm', 'ticket', 'csrf', 'decision', 'q', 'limit', 'offset', 'email', 'password', 'name', 'sealed',
-  '_csrf', 'reason', 'sub', 'request', 'request_uri', 'iss', 'error', 'id', 'position', 'deliveryId', 'siteId', 'eventId',
+  'lr',
+  'return_to',
+  'nonce',
+  'token',
+  'SAMLRequest',
+  'SAMLResponse',
+  'RelayState',
+  'SigAlg',
+  'Signature',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'redirect_uri',
+  'response_type',
+  'response_mode',
+  'scope',
+  'state',
+  'code',
+  'code_challenge',
+  'code_challenge_method',
+  'code_verifier',
+  'grant_type',
+  'refresh_token',
+  'token_type_hint',
+  'prompt',
+  'id_token_hint',
+  'post_logout_redirect_uri',
+  'confirm',
+  'ticket',
+  'csrf',
+  'decision',
+  'q',
+  'limit',
+  'offset',
+  'email',
+  'password',
+  'name',
+  'sealed',
+  '_csrf',
+  'reason',
+  'sub',
+  'request',
+  'request_uri',
+  'iss',
+  'error',
+  'id',
+  'position',
+  'deliveryId',
+  'siteId',
+  'eventId',
 ];
 
 const WEIRD = [
-  '', ' ', '0', '-1', '1e309', 'NaN', 'true', 'null', '[]', '{}', '__proto__', 'constructor', 'prototype',
-  '%', '%%', '%zz', '%C3%28', '%00', '%ff%fe', '%E2%82', '%uD800', '%2e%2e%2f', '../../etc/passwd', '..%2F..%2F',
-  '<script>alert(1)</script>', '"><img src=x>', "' OR 1=1 --", '${jndi:ldap://x}', '{{7*7}}', '\u0000', '\uD800', '\uDFFF\uD800',
-  '\r\nSet-Cookie: x=1', 'javascript:alert(1)', '//evil.example', '/\\evil.example', 'https://evil.example/cb',
-  'https://app.example/cb', 'https://site-a.test/cb', 'acme', 'crm', 'web', 'spa', 'openid', 'authorization_code',
-  'refresh_token', 'client_credentials', 'code', 'S256', 'plain', 'none', 'login', 'allow', 'deny', 'a.b', 'a.b.c',
-  'user@example.com', 'admin@example.com', 'ÿþ', 'é', '\u202e', '🦄', '\ufeff',
+  '',
+  ' ',
+  '0',
+  '-1',
+  '1e309',
+  'NaN',
+  'true',
+  'null',
+  '[]',
+  '{}',
+  '__proto__',
+  'constructor',
+  'prototype',
+  '%',
+  '%%',
+  '%zz',
+  '%C3%28',
+  '%00',
+  '%ff%fe',
+  '%E2%82',
+  '%uD800',
+  '%2e%2e%2f',
+  '../../etc/passwd',
+  '..%2F..%2F',
+  '<script>alert(1)</script>',
+  '"><img src=x>',
+  "' OR 1=1 --",
+  '${jndi:ldap://x}',
+  '{{7*7}}',
+  '\u0000',
+  '\uD800',
+  '\uDFFF\uD800',
+  '\r\nSet-Cookie: x=1',
+  'javascript:alert(1)',
+  '//evil.example',
+  '/\\evil.example',
+  'https://evil.example/cb',
+  'https://app.example/cb',
+  'https://site-a.test/cb',
+  'acme',
+  'crm',
+  'web',
+  'spa',
+  'openid',
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'code',
+  'S256',
+  'plain',
+  'none',
+  'login',
+  'allow',
+  'deny',
+  'a.b',
+  'a.b.c',
+  'user@example.com',
+  'admin@example.com',
+  'ÿþ',
+  'é',
+  '\u202e',
+  '🦄',
+  '\ufeff',
 ];
 
 export const jwtLike = (issuer: string): fc.Arbitrary<string> =>
@@ -65,28 +166,42 @@ export const jwtLike = (issuer: string): fc.Arbitrary<string> =>
         fc.constant({ alg: 'none' }),
         fc.constant({ alg: 'none', typ: 'at+jwt' }),
         fc.constant({ alg: 'none', typ: 'JWT' }),
-        fc.record({ alg: fc.constantFrom('HS256', 'RS256', 'ES256', 'EdDSA', 'none', 'NONE', 'nOnE', '', 'dir', 'RSA-OAEP'), typ: fc.constantFrom('JWT', 'at+jwt', 'logout+jwt', undefined), kid: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), enc: fc.constantFrom(undefined, 'A256GCM') }),
+        fc.record({
+          alg: fc.constantFrom('HS256', 'RS256', 'ES256', 'EdDSA', 'none', 'NONE', 'nOnE', '', 'dir', 'RSA-OAEP'),
+          typ: fc.constantFrom('JWT', 'at+jwt', 'logout+jwt', undefined),
+          kid: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+          enc: fc.constantFrom(undefined, 'A256GCM'),
+        }),
         fc.jsonValue({ maxDepth: 2 }),
       ),
       fc.oneof(
-        fc.record({
-          iss: fc.constantFrom(issuer, 'crm', 'jwtcrm', 'x'),
-          sub: fc.constantFrom('web', 'x', '', 'crm'),
-          aud: fc.constantFrom(issuer, `${issuer}/api`, 'wiki', `${issuer}/handoff/jwtcrm`, 'x'),
-          exp: fc.oneof(fc.integer(), fc.constant(Math.floor(Date.now() / 1000) + 600)),
-          iat: fc.oneof(fc.integer(), fc.constant(Math.floor(Date.now() / 1000))),
-          client_id: fc.constantFrom('web', 'spa', 'x'),
-          jti: fc.string({ maxLength: 10 }),
-          sid: fc.string({ maxLength: 10 }),
-          scope: fc.constantFrom('openid', 'openid email profile', ''),
-          body_sha256: fc.string({ maxLength: 10 }),
-        }, { requiredKeys: [] }),
+        fc.record(
+          {
+            iss: fc.constantFrom(issuer, 'crm', 'jwtcrm', 'x'),
+            sub: fc.constantFrom('web', 'x', '', 'crm'),
+            aud: fc.constantFrom(issuer, `${issuer}/api`, 'wiki', `${issuer}/handoff/jwtcrm`, 'x'),
+            exp: fc.oneof(fc.integer(), fc.constant(Math.floor(Date.now() / 1000) + 600)),
+            iat: fc.oneof(fc.integer(), fc.constant(Math.floor(Date.now() / 1000))),
+            client_id: fc.constantFrom('web', 'spa', 'x'),
+            jti: fc.string({ maxLength: 10 }),
+            sid: fc.string({ maxLength: 10 }),
+            scope: fc.constantFrom('openid', 'openid email profile', ''),
+            body_sha256: fc.string({ maxLength: 10 }),
+          },
+          { requiredKeys: [] },
+        ),
         fc.jsonValue({ maxDepth: 2 }),
       ),
-      fc.oneof(fc.constant(''), fc.base64String({ maxLength: 120 }).map((s) => s.replace(/\+/g, '-').replace(/\//g, '_').replace(/=/g, '')), fc.string({ maxLength: 20 })),
+      fc.oneof(
+        fc.constant(''),
+        fc.base64String({ maxLength: 120 }).map((s) => s.replace(/\+/g, '-').replace(/\//g, '_').replace(/=/g, '')),
+        fc.string({ maxLength: 20 }),
+      ),
       fc.constantFrom(3, 3, 3, 2, 5),
     )
-    .map(([h, p, sig, parts]) => [b64url(JSON.stringify(h) ?? ''), b64url(JSON.stringify(p) ?? ''), sig, 'eA', 'eA'].slice(0, parts).join('.'));
+    .map(([h, p, sig, parts]) =>
+      [b64url(JSON.stringify(h) ?? ''), b64url(JSON.stringify(p) ?? ''), sig, 'eA', 'eA'].slice(0, parts).join('.'),
+    );
 
 /** One junk value: short strings of any alphabet, edge cases, numbers, base64, JWT-shaped strings, big values, and real tokens. */
 export function junkValue(issuer: string, real: string[]): fc.Arbitrary<string> {
@@ -111,7 +226,7 @@ export function rawSafe(s: string, keep: RegExp = /[\x21-\xff]/): string {
 }
 
 export function encode(p: Pair): string {
-  const v = typeof p.v === 'string' ? p.v : JSON.stringify(p.v) ?? '';
+  const v = typeof p.v === 'string' ? p.v : (JSON.stringify(p.v) ?? '');
   if (p.raw) return `${rawSafe(p.k, /[\x21-\xff]/)}=${rawSafe(v)}`;
   try {
     return `${encodeURIComponent(p.k)}=${encodeURIComponent(v)}`;
@@ -150,7 +265,9 @@ export const ROUTE_KEYS: Record<string, string[]> = {
 
 export function pairs(issuer: string, real: string[], must: string[] = []): fc.Arbitrary<Pair[]> {
   const required = must.length
-    ? fc.option(fc.tuple(...must.map((k) => junkValue(issuer, real).map((v): Pair => ({ k, v, raw: false })))), { freq: 5 }).map((ps) => ps ?? [])
+    ? fc
+        .option(fc.tuple(...must.map((k) => junkValue(issuer, real).map((v): Pair => ({ k, v, raw: false })))), { freq: 5 })
+        .map((ps) => ps ?? [])
     : fc.constant([] as Pair[]);
   return fc.tuple(required, randomPairs(issuer, real)).map(([a, b]) => [...a, ...b]);
 }
@@ -158,39 +275,96 @@ export function pairs(issuer: string, real: string[], must: string[] = []): fc.A
 function randomPairs(issuer: string, real: string[]): fc.Arbitrary<Pair[]> {
   const key = fc.oneof(
     { weight: 6, arbitrary: fc.constantFrom(...KNOWN_KEYS) },
-    { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'a[]', 'a[0]', 'a[b]', 'constructor[prototype][x]', '', '=', '%', '%zz', 'a%00b') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '__proto__',
+        'constructor',
+        'a[]',
+        'a[0]',
+        'a[b]',
+        'constructor[prototype][x]',
+        '',
+        '=',
+        '%',
+        '%zz',
+        'a%00b',
+      ),
+    },
     { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
   );
-  return fc
-    .array(fc.record({ k: key, v: junkValue(issuer, real), raw: fc.boolean() }), { maxLength: 8 })
-    // Repeated keys on purpose: `a=1&a=2` becomes an array in most parsers.
-    .chain((ps) => (ps.length ? fc.constantFrom(ps, [...ps, { ...ps[0], v: 'again' }]) : fc.constant(ps)));
+  return (
+    fc
+      .array(fc.record({ k: key, v: junkValue(issuer, real), raw: fc.boolean() }), { maxLength: 8 })
+      // Repeated keys on purpose: `a=1&a=2` becomes an array in most parsers.
+      .chain((ps) => (ps.length ? fc.constantFrom(ps, [...ps, { ...ps[0], v: 'again' }]) : fc.constant(ps)))
+  );
 }
 
 const CONTENT_TYPES = [
-  'application/json', 'application/x-www-form-urlencoded', 'text/plain', 'application/xml', 'text/xml',
-  'multipart/form-data; boundary=x', 'application/octet-stream', 'application/json; charset=utf-16',
-  'application/JSON', 'application/x-www-form-urlencoded; charset=iso-8859-1', 'application/jsonx', ';', '',
-  'text/html', 'application/problem+json', 'application/json;;;', 'application/json, text/plain', 'image/png', '*/*',
+  'application/json',
+  'application/x-www-form-urlencoded',
+  'text/plain',
+  'application/xml',
+  'text/xml',
+  'multipart/form-data; boundary=x',
+  'application/octet-stream',
+  'application/json; charset=utf-16',
+  'application/JSON',
+  'application/x-www-form-urlencoded; charset=iso-8859-1',
+  'application/jsonx',
+  ';',
+  '',
+  'text/html',
+  'application/problem+json',
+  'application/json;;;',
+  'application/json, text/plain',
+  'image/png',
+  '*/*',
 ];
 
 const MALFORMED_JSON = [
-  '{', '}', '[', '{"a":1,}', '[1,2', 'nul', 'tru', '"\\ud800"', '"\\u00"', '{"a":"\\x"}', "{'a':1}", '{"__proto__":{"admin":true}}',
-  '{"constructor":{"prototype":{"admin":true}}}', `{"a":${'['.repeat(3000)}`, '1'.repeat(400), '-', '0x10', 'NaN', '', ' ', '\u0000', '{"a":1}{"b":2}',
+  '{',
+  '}',
+  '[',
+  '{"a":1,}',
+  '[1,2',
+  'nul',
+  'tru',
+  '"\\ud800"',
+  '"\\u00"',
+  '{"a":"\\x"}',
+  "{'a':1}",
+  '{"__proto__":{"admin":true}}',
+  '{"constructor":{"prototype":{"admin":true}}}',
+  `{"a":${'['.repeat(3000)}`,
+  '1'.repeat(400),
+  '-',
+  '0x10',
+  'NaN',
+  '',
+  ' ',
+  '\u0000',
+  '{"a":1}{"b":2}',
 ];
 
 export function body(issuer: string, real: string[], must: string[]): fc.Arbitrary<BodySpec> {
   return fc.record({
     kind: fc.constantFrom<BodyKind>('form', 'form', 'form', 'json', 'json', 'jsonText', 'bytes', 'text', 'multipart', 'huge'),
     pairs: pairs(issuer, real, must),
-    text: fc.oneof(fc.constantFrom(...MALFORMED_JSON), fc.string({ maxLength: 60 }), fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? '')),
+    text: fc.oneof(
+      fc.constantFrom(...MALFORMED_JSON),
+      fc.string({ maxLength: 60 }),
+      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? ''),
+    ),
     bytes: fc.uint8Array({ maxLength: 200 }),
     contentType: sometimes(fc.constantFrom(...CONTENT_TYPES), 20).map((c) => c ?? null),
   });
 }
 
 /** A value that JSON keeps the shape of (strings mostly; also numbers, arrays, objects, null). */
-const jsonish = (v: unknown, i: number): unknown => (i % 5 === 1 ? [v, v] : i % 7 === 2 ? { v } : i % 11 === 3 ? null : i % 13 === 4 ? 12345 : v);
+const jsonish = (v: unknown, i: number): unknown =>
+  i % 5 === 1 ? [v, v] : i % 7 === 2 ? { v } : i % 11 === 3 ? null : i % 13 === 4 ? 12345 : v;
 
 export function serialiseBody(b: BodySpec, extra: Pair[]): { body: string | Uint8Array; contentType: string } {
   const ps = [...extra, ...b.pairs];
@@ -199,7 +373,10 @@ export function serialiseBody(b: BodySpec, extra: Pair[]): { body: string | Uint
     case 'form':
       return natural('application/x-www-form-urlencoded', ps.map(encode).join('&'));
     case 'json':
-      return natural('application/json', JSON.stringify(Object.fromEntries(ps.map((p, i) => [p.k, i < extra.length ? p.v : jsonish(p.v, i)]))));
+      return natural(
+        'application/json',
+        JSON.stringify(Object.fromEntries(ps.map((p, i) => [p.k, i < extra.length ? p.v : jsonish(p.v, i)]))),
+      );
     case 'jsonText':
       return natural('application/json', b.text);
     case 'bytes':
@@ -207,15 +384,32 @@ export function serialiseBody(b: BodySpec, extra: Pair[]): { body: string | Uint
     case 'text':
       return natural('text/plain', b.text);
     case 'multipart':
-      return natural('multipart/form-data; boundary=x', `--x\r\nContent-Disposition: form-data; name="${ps[0]?.k ?? 'a'}"\r\n\r\n${String(ps[0]?.v ?? '')}\r\n--x--\r\n`);
+      return natural(
+        'multipart/form-data; boundary=x',
+        `--x\r\nContent-Disposition: form-data; name="${ps[0]?.k ?? 'a'}"\r\n\r\n${String(ps[0]?.v ?? '')}\r\n--x--\r\n`,
+      );
     case 'huge':
       return natural('application/x-www-form-urlencoded', `${ps.map(encode).join('&')}&pad=${'x'.repeat(300_000)}`);
   }
 }
 
-const COOKIE_NAMES = ['broker_session', 'broker_csrf', 'broker_saml_acme', 'broker_saml_acmepost', 'oidc_rp_corp', '__Host-broker_session', 'x'];
+const COOKIE_NAMES = [
+  'broker_session',
+  'broker_csrf',
+  'broker_saml_acme',
+  'broker_saml_acmepost',
+  'oidc_rp_corp',
+  '__Host-broker_session',
+  'x',
+];
 
-export function junk(issuer: string, real: string[], params: fc.Arbitrary<string>[], withBody: boolean, must: string[] = []): fc.Arbitrary<Junk> {
+export function junk(
+  issuer: string,
+  real: string[],
+  params: fc.Arbitrary<string>[],
+  withBody: boolean,
+  must: string[] = [],
+): fc.Arbitrary<Junk> {
   const value = junkValue(issuer, real);
   const authorization = fc.oneof(
     { weight: 3, arbitrary: fc.constant(undefined) },
@@ -223,24 +417,55 @@ export function junk(issuer: string, real: string[], params: fc.Arbitrary<string
       weight: 2,
       arbitrary: fc
         .oneof(
-          fc.tuple(fc.constantFrom('web', 'spa', 'x', '', 'web%zz', 'w%C3%28'), value).map(([id, s]) => Buffer.from(`${id}:${s}`).toString('base64')),
+          fc
+            .tuple(fc.constantFrom('web', 'spa', 'x', '', 'web%zz', 'w%C3%28'), value)
+            .map(([id, s]) => Buffer.from(`${id}:${s}`).toString('base64')),
           fc.tuple(value, value).map(([a, b]) => Buffer.from(`${a}:${b}`).toString('base64')),
           fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u).toString('base64')),
           value,
         )
         .map((s) => `Basic ${s}`),
     },
-    { weight: 3, arbitrary: fc.tuple(fc.constantFrom('Bearer ', 'bearer ', 'BEARER  ', 'Bearer'), fc.oneof(jwtLike(issuer), value)).map(([s, t]) => s + t) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.constantFrom('Bearer ', 'bearer ', 'BEARER  ', 'Bearer'), fc.oneof(jwtLike(issuer), value))
+        .map(([s, t]) => s + t),
+    },
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom('Digest ', 'Negotiate ', 'DPoP ', '', ' '), value).map(([s, t]) => s + t) },
   );
-  const cookiePairs = fc.option(fc.array(fc.tuple(fc.oneof(fc.constantFrom(...COOKIE_NAMES), fc.string({ maxLength: 8 })), fc.oneof(value, jwtLike(issuer))), { maxLength: 4 }), { freq: 2 });
-  const rawCookie = sometimes(fc.oneof(fc.constantFrom('=', ';;;', 'a', 'broker_session', 'broker_session="unterminated', 'broker_session=%', 'broker_session=a; broker_session=b', '=x; =y', '$Version=1; a=b'), value), 15).map((c) => c ?? null);
+  const cookiePairs = fc.option(
+    fc.array(fc.tuple(fc.oneof(fc.constantFrom(...COOKIE_NAMES), fc.string({ maxLength: 8 })), fc.oneof(value, jwtLike(issuer))), {
+      maxLength: 4,
+    }),
+    { freq: 2 },
+  );
+  const rawCookie = sometimes(
+    fc.oneof(
+      fc.constantFrom(
+        '=',
+        ';;;',
+        'a',
+        'broker_session',
+        'broker_session="unterminated',
+        'broker_session=%',
+        'broker_session=a; broker_session=b',
+        '=x; =y',
+        '$Version=1; a=b',
+      ),
+      value,
+    ),
+    15,
+  ).map((c) => c ?? null);
   const headers = fc
     .record({
       accept: sometimes(fc.constantFrom('text/html', 'application/json', '*/*', 'text/html;q=0, application/json', 'x/y', ''), 70),
       authorization,
       'x-csrf-token': sometimes(value, 20),
-      'x-handoff-timestamp': sometimes(fc.oneof(fc.constant(String(Math.floor(Date.now() / 1000))), value, fc.constantFrom('-1', '1e10', '99999999999999', '0')), 20),
+      'x-handoff-timestamp': sometimes(
+        fc.oneof(fc.constant(String(Math.floor(Date.now() / 1000))), value, fc.constantFrom('-1', '1e10', '99999999999999', '0')),
+        20,
+      ),
       'x-handoff-signature': sometimes(fc.oneof(fc.stringMatching(/^[0-9a-f]{64}$/), value), 20),
       host: sometimes(fc.constantFrom('evil.test', '127.0.0.1:1', '[::1]', 'a b', 'broker.test'), 10),
       'content-encoding': sometimes(fc.constantFrom('gzip', 'br', 'identity', 'x', 'deflate, gzip'), 8),
@@ -269,8 +494,31 @@ export function paramValue(good: string[]): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 5, arbitrary: fc.constantFrom(...good) },
     { weight: 2, arbitrary: fc.webSegment() },
-    { weight: 2, arbitrary: fc.constantFrom('%', '%zz', '%C3%28', '%00', '%2F', '..', '%2e%2e', 'ÿ\xfe', 'a'.repeat(600), '__proto__', 'constructor', 'hasOwnProperty', ':name', '*', ';', '%E2%80%AE') },
-    { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).map((s) => rawSafe(s, /[\x21-\x2e\x30-\x3e\x40-\xff]/)) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        '%',
+        '%zz',
+        '%C3%28',
+        '%00',
+        '%2F',
+        '..',
+        '%2e%2e',
+        'ÿ\xfe',
+        'a'.repeat(600),
+        '__proto__',
+        'constructor',
+        'hasOwnProperty',
+        ':name',
+        '*',
+        ';',
+        '%E2%80%AE',
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).map((s) => rawSafe(s, /[\x21-\x2e\x30-\x3e\x40-\xff]/)),
+    },
   );
 }
 

@@ -58,8 +58,16 @@ const NONE: Extra = { cookies: [], headers: {}, fields: [] };
 /** FUZZ_TRACE=<file>: one line per request, in order (a hang can depend on what came before it on the connection). */
 function trace(what: string, headers: Record<string, string>, body: string | Uint8Array | undefined, answer: string): void {
   if (!process.env.FUZZ_TRACE) return;
-  const b = body === undefined ? '' : typeof body === 'string' ? `${JSON.stringify(body.slice(0, 80))} (${body.length} chars)` : `<${body.length} bytes>`;
-  appendFileSync(process.env.FUZZ_TRACE, `${what.slice(0, 160)} ${JSON.stringify(headers).slice(0, 300)} ${b} => ${answer.slice(0, 200).replace(/\s+/g, ' ')}\n`);
+  const b =
+    body === undefined
+      ? ''
+      : typeof body === 'string'
+        ? `${JSON.stringify(body.slice(0, 80))} (${body.length} chars)`
+        : `<${body.length} bytes>`;
+  appendFileSync(
+    process.env.FUZZ_TRACE,
+    `${what.slice(0, 160)} ${JSON.stringify(headers).slice(0, 300)} ${b} => ${answer.slice(0, 200).replace(/\s+/g, ' ')}\n`,
+  );
 }
 
 describe('every route, malformed requests over HTTP', () => {
@@ -80,7 +88,12 @@ describe('every route, malformed requests over HTTP', () => {
   });
 
   afterAll(async () => {
-    if (process.env.FUZZ_STATUSES) console.info(Object.entries(statuses).map(([r, c]) => `${r.padEnd(36)} ${JSON.stringify(c)}`).join('\n'));
+    if (process.env.FUZZ_STATUSES)
+      console.info(
+        Object.entries(statuses)
+          .map(([r, c]) => `${r.padEnd(36)} ${JSON.stringify(c)}`)
+          .join('\n'),
+      );
     if (slow.length) console.info(`slow answers (${slow.length}):\n${slow.slice(0, 30).join('\n')}`);
     await w?.stop();
     process.off('unhandledRejection', onError);
@@ -127,7 +140,10 @@ describe('every route, malformed requests over HTTP', () => {
     // SAML messages only where SAML listens, signatures only where a customer server posts: junk
     // credentials on every route would mostly meet a 415 before the code they are meant to reach.
     if (extra.saml && route.method === 'POST' && route.url.startsWith('/saml/')) {
-      body = new URLSearchParams({ SAMLResponse: extra.saml.response, ...(extra.saml.relayState ? { RelayState: extra.saml.relayState } : {}) }).toString();
+      body = new URLSearchParams({
+        SAMLResponse: extra.saml.response,
+        ...(extra.saml.relayState ? { RelayState: extra.saml.relayState } : {}),
+      }).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
     if (extra.sign && route.method === 'POST' && route.url.startsWith('/handoff/') && typeof body === 'string') {
@@ -160,7 +176,14 @@ describe('every route, malformed requests over HTTP', () => {
     let status: number;
     let text: string;
     try {
-      const res = await w.pool.request({ method: route.method, path, headers, body, headersTimeout: ANSWER_WITHIN_MS, bodyTimeout: ANSWER_WITHIN_MS });
+      const res = await w.pool.request({
+        method: route.method,
+        path,
+        headers,
+        body,
+        headersTimeout: ANSWER_WITHIN_MS,
+        bodyTimeout: ANSWER_WITHIN_MS,
+      });
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
@@ -173,16 +196,29 @@ describe('every route, malformed requests over HTTP', () => {
     trace(`${Math.round(ms)} ms ${status} ${route.method} ${path}`, headers, body, text);
     if (ms > 300) slow.push(`${Math.round(ms)} ms ${route.method} ${path.slice(0, 100)} -> ${status}`);
     const leak = /\n\s+at .+:\d+:\d+\)?/.test(text);
-    if ((status >= 500 && !legit5xx(route, status)) || leak) throw described(`answered ${status}${leak ? ' with a stack trace' : ''}`, text);
+    if ((status >= 500 && !legit5xx(route, status)) || leak)
+      throw described(`answered ${status}${leak ? ' with a stack trace' : ''}`, text);
   }
 
   /** Fewer runs for HEAD (the GET handler, without a body) and for routes with nothing to parse. */
-  const runsFor = (route: Route, base: number): number => (route.method === 'HEAD' ? Math.ceil(base / 4) : /^\/(healthz|readyz|metrics|assets|saml\/assets|\.well-known)/.test(route.url) ? Math.ceil(base / 2) : base);
+  const runsFor = (route: Route, base: number): number =>
+    route.method === 'HEAD'
+      ? Math.ceil(base / 4)
+      : /^\/(healthz|readyz|metrics|assets|saml\/assets|\.well-known)/.test(route.url)
+        ? Math.ceil(base / 2)
+        : base;
 
   /** Runs one route's property to its first failure (not shrunk: each try is a request; the report names the route and input), then goes on with the next route. */
-  async function check<Ts extends unknown[]>(failures: string[], property: fc.IAsyncProperty<Ts>, params: fc.Parameters<Ts>): Promise<void> {
+  async function check<Ts extends unknown[]>(
+    failures: string[],
+    property: fc.IAsyncProperty<Ts>,
+    params: fc.Parameters<Ts>,
+  ): Promise<void> {
     const out = await fc.check(property, { ...params, endOnFailure: true });
-    if (out.failed) failures.push(`${String((out.errorInstance as Error | undefined)?.message ?? out.errorInstance).slice(0, 4000)}\n${(fc.defaultReportMessage(out) ?? '').slice(0, 1500)}`);
+    if (out.failed)
+      failures.push(
+        `${String((out.errorInstance as Error | undefined)?.message ?? out.errorInstance).slice(0, 4000)}\n${(fc.defaultReportMessage(out) ?? '').slice(0, 1500)}`,
+      );
   }
 
   async function healthy(): Promise<void> {
@@ -193,55 +229,104 @@ describe('every route, malformed requests over HTTP', () => {
 
   it('finds the routes of every plugin', () => {
     const urls = new Set(routes.map((r) => r.url));
-    for (const u of ['/healthz', '/login', '/password/login', '/admin/users/:id/ban', '/handoff/:serverId', '/sso/:siteId', '/admin/bans/redeliver', '/oauth/token', '/apps/wiki/*', '/saml/:name/acs', '/oidc/:name/callback', '/.well-known/jwks.json']) {
+    for (const u of [
+      '/healthz',
+      '/login',
+      '/password/login',
+      '/admin/users/:id/ban',
+      '/handoff/:serverId',
+      '/sso/:siteId',
+      '/admin/bans/redeliver',
+      '/oauth/token',
+      '/apps/wiki/*',
+      '/saml/:name/acs',
+      '/oidc/:name/callback',
+      '/.well-known/jwks.json',
+    ]) {
       expect(urls, u).toContain(u);
     }
   });
 
-  it('anonymous junk: never a 5xx, and the event log grows only within the refusal caps', async () => {
-    const head = await w.broker.store.headPosition();
-    const before = sent;
-    const real = [...w.loginRequests, w.passwordCsrf.token];
-    const failures: string[] = [];
-    for (const [i, route] of routes.entries()) {
-      // Anyone gets a login form's CSRF pair by asking for the form: with it, junk reaches the password handlers.
-      const door = fc.boolean().map((withForm): Extra => (withForm ? { cookies: [['broker_csrf', w.passwordCsrf.cookie]], headers: {}, fields: [{ k: '_csrf', v: w.passwordCsrf.token, raw: false }] } : NONE));
-      await check(failures, fc.asyncProperty(arbitraryFor(route, real), door, (j, extra) => send(route, j, extra)), { seed: SEED + i, numRuns: runsFor(route, RUNS_ANONYMOUS) });
-    }
-    expect(failures).toEqual([]);
-    await healthy();
-    const junkRequests = sent - before;
-    const passwordPosts = Object.entries(statuses).filter(([r]) => r.startsWith('POST /password/')).reduce((n, [, c]) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
-
-    const events: RecordedEvent[] = await w.broker.store.readAll({ after: head, limit: 1_000_000 });
-    const bucket = (e: RecordedEvent): string => {
-      const d = e.data as { issuer?: string };
-      if (e.type === 'LoginFailed') {
-        if (d.issuer === 'password') return 'LoginFailed password';
-        if (d.issuer === w.idp.entityId || d.issuer === 'saml') return 'LoginFailed saml';
-        if (d.issuer === w.oidcIssuer) return 'LoginFailed oidc';
-        return `LoginFailed ${d.issuer}`;
+  it(
+    'anonymous junk: never a 5xx, and the event log grows only within the refusal caps',
+    async () => {
+      const head = await w.broker.store.headPosition();
+      const before = sent;
+      const real = [...w.loginRequests, w.passwordCsrf.token];
+      const failures: string[] = [];
+      for (const [i, route] of routes.entries()) {
+        // Anyone gets a login form's CSRF pair by asking for the form: with it, junk reaches the password handlers.
+        const door = fc.boolean().map((withForm): Extra =>
+          withForm
+            ? {
+                cookies: [['broker_csrf', w.passwordCsrf.cookie]],
+                headers: {},
+                fields: [{ k: '_csrf', v: w.passwordCsrf.token, raw: false }],
+              }
+            : NONE,
+        );
+        await check(
+          failures,
+          fc.asyncProperty(arbitraryFor(route, real), door, (j, extra) => send(route, j, extra)),
+          { seed: SEED + i, numRuns: runsFor(route, RUNS_ANONYMOUS) },
+        );
       }
-      return e.type;
-    };
-    const registered = new Set(events.filter((e) => e.type === 'UserRegistered' && e.metadata.actor === 'self-registration').map((e) => (e.data as { userId: string }).userId));
-    const counts: Record<string, number> = {};
-    for (const e of events) {
-      const d = e.data as { userId?: string };
-      const k = d.userId && registered.has(d.userId) ? 'self-registration' : bucket(e);
-      counts[k] = (counts[k] ?? 0) + 1;
-    }
-    console.info(`anonymous junk: ${junkRequests} requests, ${events.length} new events`, counts, `password-login form posts: ${passwordPosts}`);
-    expect(counts['LoginFailed saml'] ?? 0).toBeLessThanOrEqual(SAML_REFUSAL_CAP);
-    expect(counts.HandoffRejected ?? 0).toBeLessThanOrEqual(HANDOFF_REJECTION_CAP);
-    // The OIDC and setup-link caps are not reached by this much junk (the setup page's per-IP rate
-    // limit answers first); test/plugins/oidc/refusal-cap.test.ts and admin/setup-refusal-cap.test.ts
-    // drive each past its cap.
-    // Intended and per attempt (audit and the account lockout read them): password failures and
-    // self-registrations. Everything else anonymous junk writes must be capped.
-    const uncapped = Object.entries(counts).filter(([k]) => !['LoginFailed saml', 'LoginFailed oidc', 'LoginFailed admin-setup', 'HandoffRejected', 'LoginFailed password', 'self-registration'].includes(k));
-    expect(Object.fromEntries(uncapped)).toEqual({});
-  }, 60_000 * SCALE);
+      expect(failures).toEqual([]);
+      await healthy();
+      const junkRequests = sent - before;
+      const passwordPosts = Object.entries(statuses)
+        .filter(([r]) => r.startsWith('POST /password/'))
+        .reduce((n, [, c]) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
+
+      const events: RecordedEvent[] = await w.broker.store.readAll({ after: head, limit: 1_000_000 });
+      const bucket = (e: RecordedEvent): string => {
+        const d = e.data as { issuer?: string };
+        if (e.type === 'LoginFailed') {
+          if (d.issuer === 'password') return 'LoginFailed password';
+          if (d.issuer === w.idp.entityId || d.issuer === 'saml') return 'LoginFailed saml';
+          if (d.issuer === w.oidcIssuer) return 'LoginFailed oidc';
+          return `LoginFailed ${d.issuer}`;
+        }
+        return e.type;
+      };
+      const registered = new Set(
+        events
+          .filter((e) => e.type === 'UserRegistered' && e.metadata.actor === 'self-registration')
+          .map((e) => (e.data as { userId: string }).userId),
+      );
+      const counts: Record<string, number> = {};
+      for (const e of events) {
+        const d = e.data as { userId?: string };
+        const k = d.userId && registered.has(d.userId) ? 'self-registration' : bucket(e);
+        counts[k] = (counts[k] ?? 0) + 1;
+      }
+      console.info(
+        `anonymous junk: ${junkRequests} requests, ${events.length} new events`,
+        counts,
+        `password-login form posts: ${passwordPosts}`,
+      );
+      expect(counts['LoginFailed saml'] ?? 0).toBeLessThanOrEqual(SAML_REFUSAL_CAP);
+      expect(counts.HandoffRejected ?? 0).toBeLessThanOrEqual(HANDOFF_REJECTION_CAP);
+      // The OIDC and setup-link caps are not reached by this much junk (the setup page's per-IP rate
+      // limit answers first); test/plugins/oidc/refusal-cap.test.ts and admin/setup-refusal-cap.test.ts
+      // drive each past its cap.
+      // Intended and per attempt (audit and the account lockout read them): password failures and
+      // self-registrations. Everything else anonymous junk writes must be capped.
+      const uncapped = Object.entries(counts).filter(
+        ([k]) =>
+          ![
+            'LoginFailed saml',
+            'LoginFailed oidc',
+            'LoginFailed admin-setup',
+            'HandoffRejected',
+            'LoginFailed password',
+            'self-registration',
+          ].includes(k),
+      );
+      expect(Object.fromEntries(uncapped)).toEqual({});
+    },
+    60_000 * SCALE,
+  );
 
   // Not capped, by design: the per-account lockout is a read model over these events, so each one
   // counts. What bounds them is the per-IP rate limit on the POST routes (30 a minute by default,
@@ -259,55 +344,78 @@ describe('every route, malformed requests over HTTP', () => {
       expect(res.statusCode).toBe(401);
       await res.body.dump();
     }
-    const failed = (await w.broker.store.readAll({ after: head, limit: 10_000 })).filter((e) => e.type === 'LoginFailed' && (e.data as { issuer: string }).issuer === 'password');
+    const failed = (await w.broker.store.readAll({ after: head, limit: 10_000 })).filter(
+      (e) => e.type === 'LoginFailed' && (e.data as { issuer: string }).issuer === 'password',
+    );
     console.info(`password-login: ${attempts} anonymous attempts with unknown emails -> ${failed.length} LoginFailed events`);
     expect(failed.length).toBe(attempts);
   });
 
-  it('junk behind the front door (sessions, CSRF tokens, client and server credentials, SAML bindings): never a 5xx', async () => {
-    const real = [...w.loginRequests, w.passwordCsrf.token, w.mfaTicket, w.enrollSealed, w.accessToken, w.userId, w.adminId];
-    type Door = { session: string; csrf: string; password: boolean; auth: string; sign: 'hmac' | 'jwt' | undefined; saml: number | null; tokens: boolean };
-    const door: fc.Arbitrary<Door> = fc.record({
-      session: fc.constantFrom('none', 'user', 'admin'),
-      csrf: fc.constantFrom('none', 'header', 'field'),
-      password: fc.boolean(),
-      auth: fc.constantFrom('junk', 'junk', 'admin', 'client', 'at', 'upstream'),
-      sign: fc.constantFrom<'hmac' | 'jwt' | undefined>(undefined, 'hmac', 'jwt'),
-      saml: fc.option(fc.nat(saml.length - 1), { freq: 2 }),
-      tokens: fc.boolean(),
-    });
-    const extraFor = async (d: Door): Promise<Extra> => {
-      const e: Extra = { cookies: [], headers: {}, fields: [] };
-      const s = await w.sessions();
-      if (d.session !== 'none') {
-        const who = d.session === 'user' ? s.user : s.admin;
-        e.cookies.push(['broker_session', who.token]);
-        if (d.csrf === 'header') e.headers['x-csrf-token'] = who.csrf;
-        if (d.csrf === 'field') e.fields.push({ k: '_csrf', v: who.csrf, raw: false });
+  it(
+    'junk behind the front door (sessions, CSRF tokens, client and server credentials, SAML bindings): never a 5xx',
+    async () => {
+      const real = [...w.loginRequests, w.passwordCsrf.token, w.mfaTicket, w.enrollSealed, w.accessToken, w.userId, w.adminId];
+      type Door = {
+        session: string;
+        csrf: string;
+        password: boolean;
+        auth: string;
+        sign: 'hmac' | 'jwt' | undefined;
+        saml: number | null;
+        tokens: boolean;
+      };
+      const door: fc.Arbitrary<Door> = fc.record({
+        session: fc.constantFrom('none', 'user', 'admin'),
+        csrf: fc.constantFrom('none', 'header', 'field'),
+        password: fc.boolean(),
+        auth: fc.constantFrom('junk', 'junk', 'admin', 'client', 'at', 'upstream'),
+        sign: fc.constantFrom<'hmac' | 'jwt' | undefined>(undefined, 'hmac', 'jwt'),
+        saml: fc.option(fc.nat(saml.length - 1), { freq: 2 }),
+        tokens: fc.boolean(),
+      });
+      const extraFor = async (d: Door): Promise<Extra> => {
+        const e: Extra = { cookies: [], headers: {}, fields: [] };
+        const s = await w.sessions();
+        if (d.session !== 'none') {
+          const who = d.session === 'user' ? s.user : s.admin;
+          e.cookies.push(['broker_session', who.token]);
+          if (d.csrf === 'header') e.headers['x-csrf-token'] = who.csrf;
+          if (d.csrf === 'field') e.fields.push({ k: '_csrf', v: who.csrf, raw: false });
+        }
+        if (d.password) {
+          e.cookies.push(['broker_csrf', w.passwordCsrf.cookie]);
+          e.fields.push({ k: '_csrf', v: w.passwordCsrf.token, raw: false });
+        }
+        if (d.auth === 'admin') e.headers.authorization = `Bearer ${w.adminApiToken}`;
+        if (d.auth === 'client') e.headers.authorization = `Basic ${Buffer.from(`web:${CLIENT_SECRET}`).toString('base64')}`;
+        if (d.auth === 'at') e.headers.authorization = `Bearer ${w.accessToken}`;
+        if (d.auth === 'upstream') e.headers.authorization = 'Bearer upstream-ok';
+        if (d.tokens)
+          e.fields.push(
+            { k: 'ticket', v: w.mfaTicket, raw: false },
+            { k: 'sealed', v: w.enrollSealed, raw: false },
+            { k: 'lr', v: w.loginRequests[0], raw: false },
+          );
+        e.sign = d.sign;
+        if (d.saml !== null) {
+          e.saml = saml[d.saml];
+          e.cookies.push(...saml[d.saml].cookies);
+        }
+        return e;
+      };
+      const failures: string[] = [];
+      for (const [i, route] of routes.entries()) {
+        await check(
+          failures,
+          fc.asyncProperty(arbitraryFor(route, real), door, async (j, d) => send(route, j, await extraFor(d))),
+          { seed: SEED + 1000 + i, numRuns: runsFor(route, RUNS_BEHIND_DOOR) },
+        );
       }
-      if (d.password) {
-        e.cookies.push(['broker_csrf', w.passwordCsrf.cookie]);
-        e.fields.push({ k: '_csrf', v: w.passwordCsrf.token, raw: false });
-      }
-      if (d.auth === 'admin') e.headers.authorization = `Bearer ${w.adminApiToken}`;
-      if (d.auth === 'client') e.headers.authorization = `Basic ${Buffer.from(`web:${CLIENT_SECRET}`).toString('base64')}`;
-      if (d.auth === 'at') e.headers.authorization = `Bearer ${w.accessToken}`;
-      if (d.auth === 'upstream') e.headers.authorization = 'Bearer upstream-ok';
-      if (d.tokens) e.fields.push({ k: 'ticket', v: w.mfaTicket, raw: false }, { k: 'sealed', v: w.enrollSealed, raw: false }, { k: 'lr', v: w.loginRequests[0], raw: false });
-      e.sign = d.sign;
-      if (d.saml !== null) {
-        e.saml = saml[d.saml];
-        e.cookies.push(...saml[d.saml].cookies);
-      }
-      return e;
-    };
-    const failures: string[] = [];
-    for (const [i, route] of routes.entries()) {
-      await check(failures, fc.asyncProperty(arbitraryFor(route, real), door, async (j, d) => send(route, j, await extraFor(d))), { seed: SEED + 1000 + i, numRuns: runsFor(route, RUNS_BEHIND_DOOR) });
-    }
-    expect(failures).toEqual([]);
-    await healthy();
-  }, 60_000 * SCALE);
+      expect(failures).toEqual([]);
+      await healthy();
+    },
+    60_000 * SCALE,
+  );
 
   it('raw bytes a client library would not send: the broker answers each with a 4xx and stays up', async () => {
     const port = Number(new URL(w.url).port);

@@ -58,7 +58,11 @@ async function genuine(w: World, idp: 'acme' | 'acmepost'): Promise<{ cookie: [s
     // POST binding: the broker's page auto-posts SAMLRequest to the IdP.
     const action = /action="([^"]+)"/.exec(page)![1].replace(/&amp;/g, '&');
     const samlRequest = /name="SAMLRequest" value="([^"]+)"/.exec(page)![1];
-    const at = await request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLRequest: samlRequest }).toString() });
+    const at = await request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ SAMLRequest: samlRequest }).toString(),
+    });
     form = await at.body.text();
   }
   const response = /name="SAMLResponse" value="([^"]+)"/.exec(form)?.[1];
@@ -74,9 +78,16 @@ export async function samlCases(w: World): Promise<SamlCase[]> {
     for (const response of tamper(g.response)) out.push({ cookies: [g.cookie], response });
   }
   const unsolicited = await w.idp.issue(null);
-  for (const relayState of ['/', '/elsewhere', '//evil.example', 'x'.repeat(3000)]) out.push({ cookies: [], response: unsolicited, relayState });
+  for (const relayState of ['/', '/elsewhere', '//evil.example', 'x'.repeat(3000)])
+    out.push({ cookies: [], response: unsolicited, relayState });
   const slo = new URL(w.idp.logoutRequestUrl('alice@example.com')).search.slice(1);
-  for (const q of [slo, slo.replace(/Signature=[^&]*/, 'Signature=AAAA'), slo.replace(/SAMLRequest=[^&]*/, 'SAMLRequest=%zz'), `${slo}&SAMLRequest=again`, slo.replace(/SigAlg=[^&]*/, 'SigAlg=none')]) {
+  for (const q of [
+    slo,
+    slo.replace(/Signature=[^&]*/, 'Signature=AAAA'),
+    slo.replace(/SAMLRequest=[^&]*/, 'SAMLRequest=%zz'),
+    `${slo}&SAMLRequest=again`,
+    slo.replace(/SigAlg=[^&]*/, 'SigAlg=none'),
+  ]) {
     out.push({ cookies: [], response: unsolicited, sloQuery: q });
   }
   return out;

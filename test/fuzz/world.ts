@@ -82,7 +82,8 @@ export async function startWorld(): Promise<World> {
     req.resume();
     req.on('end', () => {
       if (req.url === '/userinfo') {
-        if (req.headers.authorization === 'Bearer upstream-ok') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sub: 'up-1', email: 'up@example.com' }));
+        if (req.headers.authorization === 'Bearer upstream-ok')
+          return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sub: 'up-1', email: 'up@example.com' }));
         return res.writeHead(401).end();
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method, url: req.url }));
@@ -105,7 +106,11 @@ export async function startWorld(): Promise<World> {
   const { logs, sink } = logCollector();
   // The clock stands still: every per-second cap then bounds the whole run, not one second of it.
   const clock = new ManualClock(Date.now());
-  const samlIdp = { metadata: { xml: idp.metadata() }, attributes: { email: 'email', name: 'displayName' }, provisioning: { policy: 'auto' } };
+  const samlIdp = {
+    metadata: { xml: idp.metadata() },
+    attributes: { email: 'email', name: 'displayName' },
+    provisioning: { policy: 'auto' },
+  };
   const config = testConfig({
     log: { level: 'warn' },
     admin: { apiTokens: [{ name: 'fuzz', tokenHash: createHash('sha256').update(adminApiToken).digest('hex') }] },
@@ -117,7 +122,12 @@ export async function startWorld(): Promise<World> {
         handoff: { keys: [{ kid: 'a1', secret: 'site-a-handoff-secret-0123456789' }], fields: ['email', 'name', 'roles', 'tenant'] },
         webhook: { url: `${hookUrl}/hook`, secret: `whsec_${Buffer.alloc(32, 7).toString('base64')}` },
       },
-      { id: 'legacy', name: 'Legacy', returnUrls: ['https://legacy.test/sso'], handoff: { version: 'v1', keys: [{ kid: 'l1', secret: 'legacy-handoff-secret-0123' }] } },
+      {
+        id: 'legacy',
+        name: 'Legacy',
+        returnUrls: ['https://legacy.test/sso'],
+        handoff: { version: 'v1', keys: [{ kid: 'l1', secret: 'legacy-handoff-secret-0123' }] },
+      },
     ],
     plugins: [
       { name: 'password-login', config: { argon2: TEST_ARGON2, selfRegistration: true, rateLimit: { max: 1_000_000, windowSeconds: 60 } } },
@@ -127,17 +137,35 @@ export async function startWorld(): Promise<World> {
         config: {
           rateLimit: { browser: { max: 1_000_000 }, server: { max: 1_000_000 } },
           servers: [
-            { id: 'crm', name: 'CRM', secret: CRM_SECRET, provisioning: { policy: 'auto' }, returnTargets: ['/', 'https://app.crm.test/home'], loginUrl: 'https://crm.test/login' },
+            {
+              id: 'crm',
+              name: 'CRM',
+              secret: CRM_SECRET,
+              provisioning: { policy: 'auto' },
+              returnTargets: ['/', 'https://app.crm.test/home'],
+              loginUrl: 'https://crm.test/login',
+            },
             { id: 'jwtcrm', name: 'JWT CRM', publicKey: await exportJWK(publicKey), provisioning: { policy: 'explicit' } },
           ],
         },
       },
-      { name: 'ban-broadcast', config: { timeoutMs: 1000, allowPrivateAddresses: ['127.0.0.1'], retry: { initialDelayMs: 50, maxDelayMs: 200, horizonMs: 2000 } } },
+      {
+        name: 'ban-broadcast',
+        config: { timeoutMs: 1000, allowPrivateAddresses: ['127.0.0.1'], retry: { initialDelayMs: 50, maxDelayMs: 200, horizonMs: 2000 } },
+      },
       {
         name: 'oauth-server',
         config: {
           clients: [
-            { clientId: 'web', name: 'Web', secret: CLIENT_SECRET, redirectUris: ['https://app.example/cb'], postLogoutRedirectUris: ['https://app.example/bye'], scopes: ['openid', 'profile', 'email', 'offline_access', 'api'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] },
+            {
+              clientId: 'web',
+              name: 'Web',
+              secret: CLIENT_SECRET,
+              redirectUris: ['https://app.example/cb'],
+              postLogoutRedirectUris: ['https://app.example/bye'],
+              scopes: ['openid', 'profile', 'email', 'offline_access', 'api'],
+              grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+            },
             { clientId: 'spa', name: 'SPA', tokenEndpointAuthMethod: 'none', redirectUris: ['https://spa.example/cb'] },
           ],
         },
@@ -163,7 +191,21 @@ export async function startWorld(): Promise<World> {
         },
       },
       // Discovery is lazy: an unreachable issuer lets the broker start, and its routes answer 503.
-      { name: 'oidc', config: { idps: [{ name: 'corp', issuer: deadUrl, clientId: 'broker', clientSecret: 'oidc-client-secret', allowInsecureIssuer: true, provisioning: { policy: 'auto' } }] } },
+      {
+        name: 'oidc',
+        config: {
+          idps: [
+            {
+              name: 'corp',
+              issuer: deadUrl,
+              clientId: 'broker',
+              clientSecret: 'oidc-client-secret',
+              allowInsecureIssuer: true,
+              provisioning: { policy: 'auto' },
+            },
+          ],
+        },
+      },
     ],
   });
   const broker = await bootBroker(config, { store: new MemoryEventStore(), clock, logger: pino(brokerLoggerOptions('warn'), sink) });
@@ -174,14 +216,29 @@ export async function startWorld(): Promise<World> {
   await idp.useServiceProvider(await meta.text());
 
   const { userId } = await createPasswordUser(broker, { email: 'user@example.com', password: PASSWORD, name: 'User' });
-  const { userId: adminId } = await createPasswordUser(broker, { email: 'admin@example.com', password: PASSWORD, name: 'Admin', admin: true });
+  const { userId: adminId } = await createPasswordUser(broker, {
+    email: 'admin@example.com',
+    password: PASSWORD,
+    name: 'Admin',
+    admin: true,
+  });
   const { userId: totpUserId } = await createPasswordUser(broker, { email: 'totp@example.com', password: PASSWORD, totp: true });
 
   let current: { user: Session; admin: Session } | null = null;
   const open = async (id: string): Promise<Session> => {
-    for (const [cmd, flag] of [['unban', 'banned'], ['enable', 'disabled']] as const) {
+    for (const [cmd, flag] of [
+      ['unban', 'banned'],
+      ['enable', 'disabled'],
+    ] as const) {
       const u = await broker.users.load(id);
-      if (u[flag]) await broker.projections.waitFor((await broker.users.execute(id, cmd === 'unban' ? { type: 'unban', reason: 'fuzz', actor: 'test' } : { type: 'enable' }, { actor: 'test' })).position);
+      if (u[flag])
+        await broker.projections.waitFor(
+          (
+            await broker.users.execute(id, cmd === 'unban' ? { type: 'unban', reason: 'fuzz', actor: 'test' } : { type: 'enable' }, {
+              actor: 'test',
+            })
+          ).position,
+        );
     }
     const out = await broker.login.complete(passwordIdentity(id, null, null, ['pwd']), { ip: '127.0.0.1' });
     return { userId: id, token: out.sessionToken, csrf: sessionCsrfToken(out.sessionToken) };
@@ -196,14 +253,29 @@ export async function startWorld(): Promise<World> {
 
   // Real tokens, obtained the way a browser or a client would.
   const browser = client(url);
-  const form = await browser.get('/login?lr=' + encodeURIComponent(broker.login.requests.encode({ protocol: 'return_to', params: { return_to: '/' }, idp: 'password' }, clock.now(), 'fuzz-lr-0')));
+  const form = await browser.get(
+    '/login?lr=' +
+      encodeURIComponent(
+        broker.login.requests.encode({ protocol: 'return_to', params: { return_to: '/' }, idp: 'password' }, clock.now(), 'fuzz-lr-0'),
+      ),
+  );
   const passwordCsrf = { cookie: browser.jar.cookies.get('broker_csrf')!, token: field(form.body, '_csrf') };
-  const step1 = await browser.postForm('/password/login', { _csrf: passwordCsrf.token, lr: field(form.body, 'lr'), email: 'totp@example.com', password: PASSWORD });
+  const step1 = await browser.postForm('/password/login', {
+    _csrf: passwordCsrf.token,
+    lr: field(form.body, 'lr'),
+    email: 'totp@example.com',
+    password: PASSWORD,
+  });
   const mfaTicket = field(step1.body, 'ticket');
   const enrollPage = await client(url).request('/password/totp/enroll', { headers: { cookie: `broker_session=${s.user.token}` } });
   const enrollSealed = field(await enrollPage.text(), 'sealed');
   const loginRequests: string[] = [];
-  for (const path of ['/oauth/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid', '/sso/site-a?return_to=https%3A%2F%2Fsite-a.test%2Fcb&nonce=fuzz-nonce-0123456789', '/admin/users', '/apps/wiki/page']) {
+  for (const path of [
+    '/oauth/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid',
+    '/sso/site-a?return_to=https%3A%2F%2Fsite-a.test%2Fcb&nonce=fuzz-nonce-0123456789',
+    '/admin/users',
+    '/apps/wiki/page',
+  ]) {
     const res = await client(url).request(path, { headers: { accept: 'text/html' } });
     const lr = new URL(res.headers.get('location') ?? '/', url).searchParams.get('lr');
     if (!lr) throw new Error(`no login request from ${path}: ${res.status}`);
@@ -211,7 +283,10 @@ export async function startWorld(): Promise<World> {
   }
   const cc = await fetch(`${url}/oauth/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`web:${CLIENT_SECRET}`).toString('base64')}` },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`web:${CLIENT_SECRET}`).toString('base64')}`,
+    },
     body: 'grant_type=client_credentials&scope=api',
   });
   const accessToken = ((await cc.json()) as { access_token: string }).access_token;

@@ -64,7 +64,12 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
   const { logs, sink } = logCollector();
   const clock = opts.clock ?? new ManualClock(Date.now());
   const config = testConfig({ plugins: opts.plugins ?? [], ...opts.config });
-  const broker = await bootBroker(config, { store: opts.store ?? new MemoryEventStore(), clock, plugins: opts.extra, logger: pino(brokerLoggerOptions(opts.logLevel ?? 'info'), sink) });
+  const broker = await bootBroker(config, {
+    store: opts.store ?? new MemoryEventStore(),
+    clock,
+    plugins: opts.extra,
+    logger: pino(brokerLoggerOptions(opts.logLevel ?? 'info'), sink),
+  });
   const listened = await broker.listen();
   const port = new URL(listened).port;
   const url = `http://127.0.0.1:${port}`;

@@ -30,7 +30,8 @@ export async function pgRelationFiles(schema: string): Promise<{ relation: strin
       const base = path.join(dataDir, r.path);
       const dir = path.dirname(base);
       const name = path.basename(base);
-      for (const f of fs.readdirSync(dir)) if (f === name || f.startsWith(`${name}.`) || f.startsWith(`${name}_`)) out.push({ relation: r.relname, file: path.join(dir, f) });
+      for (const f of fs.readdirSync(dir))
+        if (f === name || f.startsWith(`${name}.`) || f.startsWith(`${name}_`)) out.push({ relation: r.relname, file: path.join(dir, f) });
     }
     return out;
   } finally {

@@ -61,14 +61,32 @@ export class SoftAuthenticator {
     counter.writeUInt32BE(this.counter);
     const idLen = Buffer.alloc(2);
     idLen.writeUInt16BE(credId.length);
-    const authData = Buffer.concat([sha256(this.o.rpId), Buffer.from([this.flags() | AT]), counter, Buffer.alloc(16), idLen, credId, Buffer.from(isoCBOR.encode(cose))]);
-    const attestationObject = isoCBOR.encode(new Map<string, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]) as never);
+    const authData = Buffer.concat([
+      sha256(this.o.rpId),
+      Buffer.from([this.flags() | AT]),
+      counter,
+      Buffer.alloc(16),
+      idLen,
+      credId,
+      Buffer.from(isoCBOR.encode(cose)),
+    ]);
+    const attestationObject = isoCBOR.encode(
+      new Map<string, unknown>([
+        ['fmt', 'none'],
+        ['attStmt', new Map()],
+        ['authData', authData],
+      ]) as never,
+    );
     return {
       id: this.credentialId,
       rawId: this.credentialId,
       type: 'public-key',
       clientExtensionResults: {},
-      response: { clientDataJSON: b64u(this.clientData('webauthn.create', options.challenge)), attestationObject: b64u(attestationObject), transports: ['internal'] },
+      response: {
+        clientDataJSON: b64u(this.clientData('webauthn.create', options.challenge)),
+        attestationObject: b64u(attestationObject),
+        transports: ['internal'],
+      },
     };
   }
 
@@ -85,7 +103,12 @@ export class SoftAuthenticator {
       rawId: this.credentialId,
       type: 'public-key',
       clientExtensionResults: {},
-      response: { clientDataJSON: b64u(clientDataJSON), authenticatorData: b64u(authData), signature: b64u(signature), ...(this.userHandle ? { userHandle: this.userHandle } : {}) },
+      response: {
+        clientDataJSON: b64u(clientDataJSON),
+        authenticatorData: b64u(authData),
+        signature: b64u(signature),
+        ...(this.userHandle ? { userHandle: this.userHandle } : {}),
+      },
     };
   }
 }

@@ -17,7 +17,11 @@ export async function createPasswordUser(
 ): Promise<{ userId: string; totpSecret: string | null; recoveryCodes: string[] }> {
   const meta = { actor: 'test' };
   const { userId } = await broker.users.register({ email: o.email, name: o.name ?? null, via: 'test' }, meta);
-  let res = await broker.users.execute(userId, { type: 'setPassword', passwordHash: await new PasswordHasher(TEST_ARGON2).hash(o.password) }, meta);
+  let res = await broker.users.execute(
+    userId,
+    { type: 'setPassword', passwordHash: await new PasswordHasher(TEST_ARGON2).hash(o.password) },
+    meta,
+  );
   if (o.admin) res = await broker.users.execute(userId, { type: 'grantAdmin' }, meta);
   let totpSecret: string | null = null;
   let recoveryCodes: string[] = [];
@@ -26,7 +30,15 @@ export async function createPasswordUser(
     const totp = new TotpService(broker.store, keys.derive('totp-secret'), broker.clock, 'test');
     totpSecret = totp.newSecret();
     recoveryCodes = generateRecoveryCodes();
-    res = await broker.users.execute(userId, { type: 'enrollTotp', secretCipher: totp.seal(totpSecret), recoveryCodeHashes: recoveryCodes.map((c) => new RecoveryCodes(keys.derive('recovery-code')).hash(c)) }, meta);
+    res = await broker.users.execute(
+      userId,
+      {
+        type: 'enrollTotp',
+        secretCipher: totp.seal(totpSecret),
+        recoveryCodeHashes: recoveryCodes.map((c) => new RecoveryCodes(keys.derive('recovery-code')).hash(c)),
+      },
+      meta,
+    );
   }
   await broker.projections.waitFor(res.position);
   return { userId, totpSecret, recoveryCodes };

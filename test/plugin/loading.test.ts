@@ -67,7 +67,10 @@ describe('configured plugins', () => {
   });
 
   it('loads a package installed beside the config file, through its "exports"', async () => {
-    write('node_modules/@acme/broker-hello/package.json', JSON.stringify({ name: '@acme/broker-hello', type: 'module', exports: { '.': { types: './index.d.ts', import: './lib/index.js' } } }));
+    write(
+      'node_modules/@acme/broker-hello/package.json',
+      JSON.stringify({ name: '@acme/broker-hello', type: 'module', exports: { '.': { types: './index.d.ts', import: './lib/index.js' } } }),
+    );
     write('node_modules/@acme/broker-hello/lib/index.js', pluginSource('acme-hello', '/acme'));
     const config = load('plugins:\n  - name: "@acme/broker-hello"\n    config: { limits: { perMinute: 7 } }\n');
     running = await startBroker({ plugins: config.plugins });
@@ -75,7 +78,9 @@ describe('configured plugins', () => {
   });
 
   it('refuses at load a package that is installed nowhere, naming the entry', () => {
-    expect(() => load('plugins:\n  - name: broker-plugin-nowhere-xyz\n')).toThrow(/plugins\[0\]\.name: unknown plugin "broker-plugin-nowhere-xyz"/);
+    expect(() => load('plugins:\n  - name: broker-plugin-nowhere-xyz\n')).toThrow(
+      /plugins\[0\]\.name: unknown plugin "broker-plugin-nowhere-xyz"/,
+    );
   });
 
   it('refuses at start a path with no file, saying where it looked', async () => {
@@ -90,7 +95,9 @@ describe('configured plugins', () => {
 
   it('lists every error of a bad plugin config, each with its key path', async () => {
     write('plugins/strict.js', pluginSource('strict', '/strict'));
-    const config = load('plugins:\n  - name: example\n  - name: ./plugins/strict.js\n    config: { greeting: x, limits: {}, mode: c, colour: blue }\n');
+    const config = load(
+      'plugins:\n  - name: example\n  - name: ./plugins/strict.js\n    config: { greeting: x, limits: {}, mode: c, colour: blue }\n',
+    );
     const err = await startBroker({ plugins: config.plugins }).then(
       () => null,
       (e: unknown) => e,

@@ -35,9 +35,13 @@ describe('requireAdmin', () => {
 
   it('lets an admin session read, and change only with the session CSRF token', async () => {
     const admin = await logIn(t.broker, { admin: true });
-    expect(await (await fetch(`${t.url}/guarded`, { headers: { cookie: admin.cookie } })).json()).toEqual({ actor: `admin:${admin.userId}` });
+    expect(await (await fetch(`${t.url}/guarded`, { headers: { cookie: admin.cookie } })).json()).toEqual({
+      actor: `admin:${admin.userId}`,
+    });
     expect((await fetch(`${t.url}/guarded`, { method: 'POST', headers: { cookie: admin.cookie } })).status).toBe(403);
-    expect((await fetch(`${t.url}/guarded`, { method: 'POST', headers: { cookie: admin.cookie, 'x-csrf-token': 'forged' } })).status).toBe(403);
+    expect((await fetch(`${t.url}/guarded`, { method: 'POST', headers: { cookie: admin.cookie, 'x-csrf-token': 'forged' } })).status).toBe(
+      403,
+    );
     const ok = await fetch(`${t.url}/guarded`, { method: 'POST', headers: admin.headers });
     expect(await ok.json()).toEqual({ changedBy: `admin:${admin.userId}` });
     const pageHtml = await (await fetch(`${t.url}/guarded/page`, { headers: admin.headers })).text();

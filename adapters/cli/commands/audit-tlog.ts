@@ -62,7 +62,13 @@ export async function auditCheckpoint(argv: string[], io: CliIo): Promise<number
   if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
   const ctx = await openCliContext(argv, io);
   try {
-    const issuer = new CheckpointIssuer(treeOf(ctx), cliSigner(ctx), systemClock, { everyEvents: 1, everySeconds: 1, witnesses: [] }, quiet);
+    const issuer = new CheckpointIssuer(
+      treeOf(ctx),
+      cliSigner(ctx),
+      systemClock,
+      { everyEvents: 1, everySeconds: 1, witnesses: [] },
+      quiet,
+    );
     const cp = await issuer.issue();
     if (!cp) throw new CommandFailed('the log is empty: nothing to checkpoint');
     io.stdout.write(cp.note);
@@ -75,7 +81,8 @@ export async function auditCheckpoint(argv: string[], io: CliIo): Promise<number
 /** `audit prove <position>`: an inclusion proof of one event against the latest checkpoint. */
 export async function auditProve(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
-  if (args.positional.length !== 1 || !/^[1-9][0-9]{0,15}$/.test(args.positional[0])) throw new UsageError('audit prove takes one <position> (a positive integer)');
+  if (args.positional.length !== 1 || !/^[1-9][0-9]{0,15}$/.test(args.positional[0]))
+    throw new UsageError('audit prove takes one <position> (a positive integer)');
   const position = Number(args.positional[0]);
   const ctx = await openCliContext(argv, io);
   try {
@@ -84,10 +91,27 @@ export async function auditProve(argv: string[], io: CliIo): Promise<number> {
     if (!cp) throw new CommandFailed('no checkpoint yet: run `broker audit checkpoint` first');
     const leaf = await tree.leafAtPosition(position);
     if (!leaf) throw new CommandFailed(`no event at position ${position} in the tree`);
-    if (leaf.index >= cp.size) throw new CommandFailed(`position ${position} is after the latest checkpoint (size ${cp.size}): issue a new one with \`broker audit checkpoint\``);
+    if (leaf.index >= cp.size)
+      throw new CommandFailed(
+        `position ${position} is after the latest checkpoint (size ${cp.size}): issue a new one with \`broker audit checkpoint\``,
+      );
     const [e] = await ctx.store.readAll({ after: position - 1, limit: 1 });
     const proof = await proveInclusion(tree, leaf.index, cp.size);
-    out(io, JSON.stringify({ kind: 'inclusion', checkpoint: cp.note, position, leafIndex: leaf.index, eventHash: e && e.position === position ? e.hash : null, proof: proof.map((h) => h.toString('base64')) }, null, 2));
+    out(
+      io,
+      JSON.stringify(
+        {
+          kind: 'inclusion',
+          checkpoint: cp.note,
+          position,
+          leafIndex: leaf.index,
+          eventHash: e && e.position === position ? e.hash : null,
+          proof: proof.map((h) => h.toString('base64')),
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   } finally {
     await ctx.close();
@@ -104,13 +128,25 @@ export async function auditConsistency(argv: string[], io: CliIo): Promise<numbe
     const old = readKeptCheckpoint(ctx, args.positional[0]);
     const [cp] = await tree.checkpoints(1);
     if (!cp) throw new CommandFailed('no checkpoint yet: run `broker audit checkpoint` first');
-    if (old.size > cp.size) throw new CommandFailed(`the kept checkpoint (size ${old.size}) is ahead of the latest (size ${cp.size}): the log was truncated, or issue a new checkpoint`);
+    if (old.size > cp.size)
+      throw new CommandFailed(
+        `the kept checkpoint (size ${old.size}) is ahead of the latest (size ${cp.size}): the log was truncated, or issue a new checkpoint`,
+      );
     const oldRoot = await treeRoot(tree, old.size);
     const proof = old.size < cp.size ? await proveConsistency(tree, old.size, cp.size) : [];
-    out(io, JSON.stringify({ kind: 'consistency', oldCheckpoint: old.note, checkpoint: cp.note, proof: proof.map((h) => h.toString('base64')) }, null, 2));
+    out(
+      io,
+      JSON.stringify(
+        { kind: 'consistency', oldCheckpoint: old.note, checkpoint: cp.note, proof: proof.map((h) => h.toString('base64')) },
+        null,
+        2,
+      ),
+    );
     // The broker checks its own proof: a tree that no longer has the old root cannot prove anything.
     if (!oldRoot.equals(old.root)) {
-      io.stderr.write(`TAMPERED: the log's tree no longer has the root of ${args.positional[0]} at size ${old.size}; run \`broker audit verify --checkpoint ${args.positional[0]}\`\n`);
+      io.stderr.write(
+        `TAMPERED: the log's tree no longer has the root of ${args.positional[0]} at size ${old.size}; run \`broker audit verify --checkpoint ${args.positional[0]}\`\n`,
+      );
       return 1;
     }
     return 0;

@@ -1,10 +1,4 @@
-import {
-  currentVersion,
-  verifyLog,
-  type RootClaim,
-  isKnownEventType,
-  type RecordedEvent,
-} from '../../../core/index.js';
+import { currentVersion, verifyLog, type RootClaim, isKnownEventType, type RecordedEvent } from '../../../core/index.js';
 import { parseArgs } from '../args.js';
 import type { CliCommand } from '../command.js';
 import { nodeReadModels, openCliContext, resolveUser } from '../context.js';
@@ -32,14 +26,32 @@ async function auditUser(argv: string[], io: CliIo): Promise<number> {
     }
     const rows = timeline.map((t) => {
       const e = events.get(t.position);
-      return { position: t.position, recordedAt: t.recordedAt, type: t.type, actor: t.actor, streamId: t.streamId, eventId: e?.id ?? null, data: e ? redactData(e.data) : null, summary: e ? summarize(e) : '' };
+      return {
+        position: t.position,
+        recordedAt: t.recordedAt,
+        type: t.type,
+        actor: t.actor,
+        streamId: t.streamId,
+        eventId: e?.id ?? null,
+        data: e ? redactData(e.data) : null,
+        summary: e ? summarize(e) : '',
+      };
     });
     if (args.flags.has('json')) {
       out(io, JSON.stringify({ userId, events: rows }, null, 2));
       return 0;
     }
-    out(io, `user ${userId}${u?.email ? ` <${u.email}>` : ''}${u?.banned ? ` banned: ${u.banned.reason}` : ''}${u?.disabled ? ' disabled' : ''}${u?.erased ? ' erased' : ''}`);
-    out(io, renderTable(['position', 'time', 'type', 'actor', 'summary'], rows.map((r) => [String(r.position), r.recordedAt, r.type, r.actor, r.summary])));
+    out(
+      io,
+      `user ${userId}${u?.email ? ` <${u.email}>` : ''}${u?.banned ? ` banned: ${u.banned.reason}` : ''}${u?.disabled ? ' disabled' : ''}${u?.erased ? ' erased' : ''}`,
+    );
+    out(
+      io,
+      renderTable(
+        ['position', 'time', 'type', 'actor', 'summary'],
+        rows.map((r) => [String(r.position), r.recordedAt, r.type, r.actor, r.summary]),
+      ),
+    );
     return 0;
   } finally {
     await ctx.close();
@@ -66,7 +78,10 @@ async function auditVerify(argv: string[], io: CliIo): Promise<number> {
       // The hash covers the event as written, so an unknown type is still verified; it is only flagged.
       if (!isKnownEventType(e.type) || e.version > currentVersion(e.type)) {
         unknown++;
-        if (warnings.length < 10) warnings.push(`warning: position ${e.position}: ${isKnownEventType(e.type) ? `unknown version ${e.version} of ${e.type}` : `unknown event type ${e.type}`} (stream ${e.streamId})`);
+        if (warnings.length < 10)
+          warnings.push(
+            `warning: position ${e.position}: ${isKnownEventType(e.type) ? `unknown version ${e.version} of ${e.type}` : `unknown event type ${e.type}`} (stream ${e.streamId})`,
+          );
       }
     });
     for (const w of warnings) err(io, w);
@@ -75,18 +90,42 @@ async function auditVerify(argv: string[], io: CliIo): Promise<number> {
     const first = verifier.breaks[0];
     const tampered = r.firstPosition !== null;
     if (args.flags.has('json')) {
-      out(io, JSON.stringify({ checked: verifier.checked, streams: streams.size, unknown, breaks: verifier.breaks.length, firstBreak: first ?? null, tree: r.treeSize !== null, treeSize: r.treeSize, checkpoints: claims.map((c) => ({ label: c.label, size: c.size })), findings: r.findings, firstPosition: r.firstPosition }));
+      out(
+        io,
+        JSON.stringify({
+          checked: verifier.checked,
+          streams: streams.size,
+          unknown,
+          breaks: verifier.breaks.length,
+          firstBreak: first ?? null,
+          tree: r.treeSize !== null,
+          treeSize: r.treeSize,
+          checkpoints: claims.map((c) => ({ label: c.label, size: c.size })),
+          findings: r.findings,
+          firstPosition: r.firstPosition,
+        }),
+      );
       return tampered ? 1 : 0;
     }
     if (tampered) {
-      if (first) out(io, `TAMPERED: hash chain broken at stream ${first.streamId} revision ${first.revision} (position ${first.position}, event ${first.eventId}): ${first.problem.replace(/_/g, ' ')}`);
+      if (first)
+        out(
+          io,
+          `TAMPERED: hash chain broken at stream ${first.streamId} revision ${first.revision} (position ${first.position}, event ${first.eventId}): ${first.problem.replace(/_/g, ' ')}`,
+        );
       out(io, `${first ? '' : 'TAMPERED: '}first position affected: ${r.firstPosition}`);
       for (const f of r.findings.slice(0, 10)) out(io, `position ${f.position}: ${f.kind.replace(/_/g, ' ')}: ${f.detail}`);
       out(io, `${verifier.breaks.length} broken link(s), ${r.findings.length} tree/checkpoint finding(s) in ${verifier.checked} events`);
       return 1;
     }
-    const tree = r.treeSize === null ? 'no transparency tree in this store' : `the Merkle tree (${r.treeSize} leaves) matches${claims.length ? ` and so do ${claims.map((c) => c.label).join(', ')}` : ''}`;
-    out(io, `ok: ${verifier.checked} events in ${streams.size} streams verified, every hash chain intact${unknown ? ` (${unknown} of unknown type or version)` : ''}; ${tree}`);
+    const tree =
+      r.treeSize === null
+        ? 'no transparency tree in this store'
+        : `the Merkle tree (${r.treeSize} leaves) matches${claims.length ? ` and so do ${claims.map((c) => c.label).join(', ')}` : ''}`;
+    out(
+      io,
+      `ok: ${verifier.checked} events in ${streams.size} streams verified, every hash chain intact${unknown ? ` (${unknown} of unknown type or version)` : ''}; ${tree}`,
+    );
     return 0;
   } finally {
     await ctx.close();

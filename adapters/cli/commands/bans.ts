@@ -47,10 +47,19 @@ export const bansCommand: CliCommand = {
           node.close();
         }
         if (args.flags.has('json')) {
-          out(io, JSON.stringify(bans.map((b) => ({ ...b, sites: Object.fromEntries(b.sites) })), null, 2));
+          out(
+            io,
+            JSON.stringify(
+              bans.map((b) => ({ ...b, sites: Object.fromEntries(b.sites) })),
+              null,
+              2,
+            ),
+          );
           return 0;
         }
-        const rows = bans.flatMap((b) => [...b.sites].map(([siteId, s]) => [b.banEventId, b.kind, b.userId, siteId, s.status, String(s.attempts), detail(s)]));
+        const rows = bans.flatMap((b) =>
+          [...b.sites].map(([siteId, s]) => [b.banEventId, b.kind, b.userId, siteId, s.status, String(s.attempts), detail(s)]),
+        );
         out(io, renderTable(['ban event', 'type', 'user', 'site', 'state', 'attempts', 'detail'], rows));
         out(io, `${bans.length} broadcast(s)`);
         return 0;

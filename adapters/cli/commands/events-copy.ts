@@ -24,7 +24,7 @@ async function openUrl(url: string, io: CliIo): Promise<EventStore> {
 async function copyDataKeys(from: EventStore, to: EventStore): Promise<number | null> {
   if (!from.dataKeys || !to.dataKeys) return null;
   let n = 0;
-  for (let after = ''; ; ) {
+  for (let after = ''; ;) {
     const page = await from.dataKeys.entries(after, 1000);
     for (const k of page) await to.dataKeys.copyIn(k.id, k.wrapped);
     n += page.length;
@@ -61,10 +61,14 @@ export const eventsCopyCommand: CliCommand = {
       (bar as ProgressBar | null)?.finish(res.resumedAfter + res.copied);
       // The data keys go along (wrapped, as stored): without them the copy's personal fields would read [erased].
       const keys = await copyDataKeys(from, to);
-      if (from.dataKeys && !to.dataKeys) out(io, 'warning: the target keeps no data keys (EventStoreDB): personal fields sealed in the source cannot be opened there');
+      if (from.dataKeys && !to.dataKeys)
+        out(io, 'warning: the target keeps no data keys (EventStoreDB): personal fields sealed in the source cannot be opened there');
       const rate = Math.round(res.copied / Math.max(res.ms / 1000, 0.001));
       const resumed = res.resumedAfter ? ` after the ${res.resumedAfter} an earlier copy left there` : '';
-      out(io, `copied ${res.copied} events${resumed} in ${res.streams} streams${keys ? ` and ${keys} data key(s)` : ''} from ${redactStoreUrl(fromUrl)} to ${redactStoreUrl(toUrl)} in ${(res.ms / 1000).toFixed(1)} s (${rate} events/s); every hash chain verified`);
+      out(
+        io,
+        `copied ${res.copied} events${resumed} in ${res.streams} streams${keys ? ` and ${keys} data key(s)` : ''} from ${redactStoreUrl(fromUrl)} to ${redactStoreUrl(toUrl)} in ${(res.ms / 1000).toFixed(1)} s (${rate} events/s); every hash chain verified`,
+      );
       return 0;
     } catch (e) {
       if (e instanceof BrokenLog || e instanceof TargetDiffers || e instanceof CopyMismatch) {

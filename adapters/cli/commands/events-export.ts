@@ -35,10 +35,14 @@ export const eventsExportCommand: CliCommand = {
     const ctx = await openCliContext(argv, io);
     try {
       if (includeSecrets) {
-        err(io, 'warning: --include-secrets: the export holds password hashes, token hashes and encrypted keys; keep it like the database itself');
+        err(
+          io,
+          'warning: --include-secrets: the export holds password hashes, token hashes and encrypted keys; keep it like the database itself',
+        );
       } else {
         const missing = await loadEventDefinitions(ctx.config.plugins);
-        if (missing.length) err(io, `warning: plugin(s) ${missing.join(', ')} could not be loaded: their events are exported with the whole data redacted`);
+        if (missing.length)
+          err(io, `warning: plugin(s) ${missing.join(', ')} could not be loaded: their events are exported with the whole data redacted`);
       }
       let after = Number(afterFlag);
       const pageSize = 5000;

@@ -17,10 +17,14 @@ export const identitiesCommand: CliCommand = {
   usage: USAGE,
   async run(argv: string[], io: CliIo): Promise<number> {
     const [sub, ...rest] = argv;
-    if (sub !== 'link' && sub !== 'unlink' && sub !== 'list') throw new UsageError(sub ? `unknown subcommand ${sub}` : 'a subcommand is needed');
+    if (sub !== 'link' && sub !== 'unlink' && sub !== 'list')
+      throw new UsageError(sub ? `unknown subcommand ${sub}` : 'a subcommand is needed');
     const args = parseArgs(rest);
     const want = sub === 'list' ? 1 : 3;
-    if (args.positional.length !== want) throw new UsageError(sub === 'list' ? 'identities list takes <user id|email>' : `identities ${sub} takes <user id|email> <issuer> <subject>`);
+    if (args.positional.length !== want)
+      throw new UsageError(
+        sub === 'list' ? 'identities list takes <user id|email>' : `identities ${sub} takes <user id|email> <issuer> <subject>`,
+      );
     const ctx = await openCliContext(rest, io);
     try {
       const userId = await resolveUser(ctx.users, args.positional[0]);
@@ -36,10 +40,18 @@ export const identitiesCommand: CliCommand = {
           : await ctx.users.execute(userId, { type: 'unlinkIdentity', issuer, subject }, meta);
       if (!res.events.length) {
         // Idempotent: nothing recorded, and the operator is told so rather than shown a position.
-        out(io, sub === 'link' ? `${subject} @ ${issuer} is already linked to user ${userId}: nothing recorded` : `${subject} @ ${issuer} was not linked to user ${userId}: nothing recorded`);
+        out(
+          io,
+          sub === 'link'
+            ? `${subject} @ ${issuer} is already linked to user ${userId}: nothing recorded`
+            : `${subject} @ ${issuer} was not linked to user ${userId}: nothing recorded`,
+        );
         return 0;
       }
-      out(io, `${sub === 'link' ? 'linked' : 'unlinked'} ${subject} @ ${issuer} ${sub === 'link' ? 'to' : 'from'} user ${userId} (position ${res.position})`);
+      out(
+        io,
+        `${sub === 'link' ? 'linked' : 'unlinked'} ${subject} @ ${issuer} ${sub === 'link' ? 'to' : 'from'} user ${userId} (position ${res.position})`,
+      );
       return 0;
     } finally {
       await ctx.close();

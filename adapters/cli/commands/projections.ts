@@ -31,9 +31,14 @@ export const projectionsCommand: CliCommand = {
       // otherwise release nothing without a word.
       const reactorHeld = (await ctx.store.readStream(`reactor-${name}`)).some((e) => e.type === 'ReactorQuarantined');
       if (!reactorHeld && !projectionHeldHere(readDatabasePath(ctx.config), name)) {
-        err(io, `note: no reactor ${name} was ever quarantined in the log, and no projection ${name} is quarantined in this node's read file; requesting anyway`);
+        err(
+          io,
+          `note: no reactor ${name} was ever quarantined in the log, and no projection ${name} is quarantined in this node's read file; requesting anyway`,
+        );
       }
-      const res = await ctx.store.append(retryStream(name), [{ type: 'ComponentRetryRequested', data: { component: name }, metadata: { actor: ctx.actor } }]);
+      const res = await ctx.store.append(retryStream(name), [
+        { type: 'ComponentRetryRequested', data: { component: name }, metadata: { actor: ctx.actor } },
+      ]);
       out(io, `retry of ${name} requested (position ${res.position}); every running broker node takes it up from the log`);
       return 0;
     } finally {
@@ -46,7 +51,10 @@ function projectionHeldHere(file: string, name: string): boolean {
   if (file === ':memory:' || !fs.existsSync(file)) return false;
   const db = openSqliteReadDatabase({ path: file, readonly: true });
   try {
-    return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'projection_quarantine'").get() && !!db.prepare('SELECT 1 FROM projection_quarantine WHERE name = ?').get(name);
+    return (
+      !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'projection_quarantine'").get() &&
+      !!db.prepare('SELECT 1 FROM projection_quarantine WHERE name = ?').get(name)
+    );
   } finally {
     db.close();
   }

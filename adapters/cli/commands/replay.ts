@@ -46,14 +46,29 @@ export const replayCommand: CliCommand = {
       const rate = Math.round(res.applied / seconds);
       const summary = stateSummary(read);
       if (args.flags.has('json')) {
-        out(io, JSON.stringify({ applied: res.applied, position: res.position, head, ms: Math.round(res.ms), eventsPerSecond: rate, unknown: engine.unknown.length, state: summary }));
+        out(
+          io,
+          JSON.stringify({
+            applied: res.applied,
+            position: res.position,
+            head,
+            ms: Math.round(res.ms),
+            eventsPerSecond: rate,
+            unknown: engine.unknown.length,
+            state: summary,
+          }),
+        );
       } else {
         out(io, `replayed ${res.applied} events (position ${res.position} of ${head}) in ${res.ms.toFixed(0)} ms: ${rate} events/s`);
         if (until !== undefined) out(io, `state as of ${until instanceof Date ? until.toISOString() : `position ${until}`}:`);
         for (const [k, v] of Object.entries(summary)) out(io, `  ${k.padEnd(10)} ${v}`);
       }
       // An event this code cannot read is reported, not fatal: the rest of the state is still right.
-      if (engine.unknown.length) err(io, `warning: ${engine.unknown.length} event(s) of unknown type or version skipped (first at position ${engine.unknown[0].position}: ${engine.unknown[0].type} v${engine.unknown[0].version})`);
+      if (engine.unknown.length)
+        err(
+          io,
+          `warning: ${engine.unknown.length} event(s) of unknown type or version skipped (first at position ${engine.unknown[0].position}: ${engine.unknown[0].type} v${engine.unknown[0].version})`,
+        );
       return 0;
     } finally {
       await ctx.close();

@@ -36,7 +36,10 @@ export const startCommand: CliCommand = {
       throw e;
     }
     const plugins = config.plugins.map((p) => p.name).join(', ') || 'none';
-    out(io, `broker listening on ${url} (public URL ${config.server.baseUrl}; store ${config.store.kind}; config ${file ?? 'defaults'}; plugins ${plugins})`);
+    out(
+      io,
+      `broker listening on ${url} (public URL ${config.server.baseUrl}; store ${config.store.kind}; config ${file ?? 'defaults'}; plugins ${plugins})`,
+    );
     const signal = await io.stopSignal;
     out(io, `${signal}: stopping (draining in-flight requests)`);
     await broker.stop();

@@ -26,7 +26,10 @@ async function invite(ctx: CliContext, io: CliIo, userId: string, email: string)
       mailer.close();
     }
   }
-  out(io, `no mail server configured (config \`mail\`): send this link to ${email} yourself; it works once, until ${link.expiresAt.toISOString()}:`);
+  out(
+    io,
+    `no mail server configured (config \`mail\`): send this link to ${email} yourself; it works once, until ${link.expiresAt.toISOString()}:`,
+  );
   out(io, url);
 }
 
@@ -84,7 +87,10 @@ export const usersCommand: CliCommand = {
         if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
         const email = requireFlag(args, 'email');
         return withContext(rest, io, async (ctx) => {
-          const res = await ctx.users.register({ email, name: flag(args, 'name') ?? null, admin: args.flags.has('admin'), via: 'cli' }, { actor: ctx.actor });
+          const res = await ctx.users.register(
+            { email, name: flag(args, 'name') ?? null, admin: args.flags.has('admin'), via: 'cli' },
+            { actor: ctx.actor },
+          );
           out(io, res.userId);
           // A user with no password and no way to get one is no use: say how they get in.
           await invite(ctx, io, res.userId, email);
@@ -97,7 +103,14 @@ export const usersCommand: CliCommand = {
         const email = args.positional[0].trim().toLowerCase();
         return withContext(rest, io, async (ctx) => {
           const existing = await ctx.users.findByEmail(email);
-          const userId = existing ?? (await ctx.users.register({ email, name: flag(args, 'name') ?? null, admin: args.flags.has('admin'), via: 'invite' }, { actor: ctx.actor })).userId;
+          const userId =
+            existing ??
+            (
+              await ctx.users.register(
+                { email, name: flag(args, 'name') ?? null, admin: args.flags.has('admin'), via: 'invite' },
+                { actor: ctx.actor },
+              )
+            ).userId;
           if (existing) out(io, `${email} already has an account (${existing}): sending it a new link`);
           else out(io, userId);
           await invite(ctx, io, userId, email);
@@ -110,7 +123,7 @@ export const usersCommand: CliCommand = {
       case 'enable': {
         const args = parseArgs(rest, { values: sub === 'enable' ? [] : ['reason'] });
         if (args.positional.length !== 1) throw new UsageError(`users ${sub} takes one <id|email>`);
-        const reason = sub === 'ban' ? requireFlag(args, 'reason') : flag(args, 'reason') ?? null;
+        const reason = sub === 'ban' ? requireFlag(args, 'reason') : (flag(args, 'reason') ?? null);
         return withContext(rest, io, async (ctx) => {
           const userId = await resolveUser(ctx.users, args.positional[0]);
           const meta = { actor: ctx.actor };
@@ -136,7 +149,11 @@ export const usersCommand: CliCommand = {
           const res = await ctx.users.execute(userId, { type: 'erase', actor: ctx.actor, reason }, { actor: ctx.actor });
           out(io, `erased ${userId} (position ${res.position}): its data key is destroyed; personal fields about it now read [erased]`);
           const plain = await plaintextEventsOf(ctx, userId);
-          if (plain) out(io, `warning: ${plain} event(s) about ${userId} were recorded before personal data was encrypted and still hold it in clear (docs/security/erasure.md)`);
+          if (plain)
+            out(
+              io,
+              `warning: ${plain} event(s) about ${userId} were recorded before personal data was encrypted and still hold it in clear (docs/security/erasure.md)`,
+            );
           return 0;
         });
       }

@@ -15,7 +15,9 @@ export class ActivityView implements PersistedProjection {
   private st!: { bump: ReadStatement; range: ReadStatement<{ hour: string; kind: string; n: number }> };
 
   open(db: ReadDatabase): void {
-    db.exec(`CREATE TABLE IF NOT EXISTS admin_activity (hour TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, kind)) WITHOUT ROWID`);
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS admin_activity (hour TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, kind)) WITHOUT ROWID`,
+    );
     this.st = {
       bump: db.prepare(`INSERT INTO admin_activity (hour, kind, n) VALUES (?, ?, 1) ON CONFLICT (hour, kind) DO UPDATE SET n = n + 1`),
       range: db.prepare(`SELECT hour, kind, n FROM admin_activity WHERE hour >= ? AND hour < ? ORDER BY hour`),
@@ -24,7 +26,8 @@ export class ActivityView implements PersistedProjection {
 
   apply(raw: RecordedEvent): void {
     const e = raw as KnownEvent;
-    const kind: ActivityKind | null = e.type === 'LoginSucceeded' ? 'login' : e.type === 'LoginFailed' ? 'failure' : e.type === 'UserBanned' ? 'ban' : null;
+    const kind: ActivityKind | null =
+      e.type === 'LoginSucceeded' ? 'login' : e.type === 'LoginFailed' ? 'failure' : e.type === 'UserBanned' ? 'ban' : null;
     if (kind) this.st.bump.run(e.metadata.recordedAt.slice(0, 13), kind);
   }
 
@@ -38,7 +41,11 @@ export class ActivityView implements PersistedProjection {
     const end = Math.floor(now.getTime() / span) * span + span;
     const start = end - buckets * span;
     const starts = Array.from({ length: buckets }, (_, i) => new Date(start + i * span));
-    const counts = { login: new Array<number>(buckets).fill(0), failure: new Array<number>(buckets).fill(0), ban: new Array<number>(buckets).fill(0) };
+    const counts = {
+      login: new Array<number>(buckets).fill(0),
+      failure: new Array<number>(buckets).fill(0),
+      ban: new Array<number>(buckets).fill(0),
+    };
     const hourKey = (ms: number) => new Date(ms).toISOString().slice(0, 13);
     for (const r of this.st.range.all(hourKey(start), hourKey(end))) {
       const i = Math.floor((Date.parse(`${r.hour}:00:00Z`) - start) / span);

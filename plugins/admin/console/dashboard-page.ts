@@ -4,9 +4,27 @@ import { barChart } from './svg-chart.js';
 import { qs } from './format.js';
 
 const RANGES = {
-  '48h': { buckets: 48, hours: 1, label: 'last 48 hours, per hour', tick: (i: number) => i % 6 === 0, fmt: (d: Date) => `${d.toISOString().slice(11, 13)}h` },
-  '14d': { buckets: 14, hours: 24, label: 'last 14 days, per day', tick: (i: number) => i % 2 === 0, fmt: (d: Date) => d.toISOString().slice(5, 10) },
-  '90d': { buckets: 90, hours: 24, label: 'last 90 days, per day', tick: (i: number) => i % 15 === 0, fmt: (d: Date) => d.toISOString().slice(5, 10) },
+  '48h': {
+    buckets: 48,
+    hours: 1,
+    label: 'last 48 hours, per hour',
+    tick: (i: number) => i % 6 === 0,
+    fmt: (d: Date) => `${d.toISOString().slice(11, 13)}h`,
+  },
+  '14d': {
+    buckets: 14,
+    hours: 24,
+    label: 'last 14 days, per day',
+    tick: (i: number) => i % 2 === 0,
+    fmt: (d: Date) => d.toISOString().slice(5, 10),
+  },
+  '90d': {
+    buckets: 90,
+    hours: 24,
+    label: 'last 90 days, per day',
+    tick: (i: number) => i % 15 === 0,
+    fmt: (d: Date) => d.toISOString().slice(5, 10),
+  },
 } as const;
 type Range = keyof typeof RANGES;
 
@@ -27,7 +45,8 @@ export function registerDashboard(d: ConsoleDeps): void {
         .flatMap((s) => s.banDeliveries?.({ limit: 50 }) ?? [])
         .flatMap((b) => b.sites)
         .filter((s) => s.status !== 'delivered').length;
-      const stat = (label: string, value: number | string, href: string) => html`<a class="card" href="${href}"><div class="stat">${String(value)}</div><div>${label}</div></a>`;
+      const stat = (label: string, value: number | string, href: string) =>
+        html`<a class="card" href="${href}"><div class="stat">${String(value)}</div><div>${label}</div></a>`;
       const body = html`<h1>Dashboard</h1>
 <div class="grid">${stat('users', ctx.read.users.count(), '/admin/users')}${stat('banned now', ctx.read.bans.activeCount(), '/admin/users?status=banned')}${stat('sessions on record (live and recently expired)', ctx.read.sessions.count(), '/admin/users')}${stat('sites', ctx.read.sites.active().length, '/admin/sites')}${stat('ban notifications not yet acknowledged (recent)', unfinished, '/admin/sites')}</div>
 <nav class="pager" aria-label="Time range">Show: ${(Object.keys(RANGES) as Range[]).map((k) => html`<a href="/admin${qs({ range: k })}"${k === req.query.range ? html` aria-current="true"` : ''}>${RANGES[k].label}</a>`)}</nav>

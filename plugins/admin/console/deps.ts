@@ -1,5 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type ConsoleSource, type PluginCtx, csrfTokenFor, type AdminGuard, type AdminPrincipal, type SafeHtml } from '../../../plugin/index.js';
+import {
+  type ConsoleSource,
+  type PluginCtx,
+  csrfTokenFor,
+  type AdminGuard,
+  type AdminPrincipal,
+  type SafeHtml,
+} from '../../../plugin/index.js';
 import { TOKENS } from '../../../adapters/kernel/tokens.js';
 import type { AdminConfig } from '../config.js';
 import type { ActivityView } from './activity-view.js';

@@ -26,7 +26,8 @@ export interface EventPage {
 export const SCAN_CAP = 5000;
 const WINDOW = 500;
 
-const at = async (store: EventStore, position: number): Promise<RecordedEvent | undefined> => (await store.readAll({ after: position - 1, limit: 1 }))[0];
+const at = async (store: EventStore, position: number): Promise<RecordedEvent | undefined> =>
+  (await store.readAll({ after: position - 1, limit: 1 }))[0];
 
 /**
  * The first position recorded at or after `iso` (head + 1 when none): a binary search over
@@ -54,7 +55,7 @@ export async function positionAt(store: EventStore, head: number, iso: string): 
 export async function queryEvents(store: EventStore, read: ReadModels, q: EventQuery): Promise<EventPage> {
   const head = await store.headPosition();
   const lower = q.from ? await positionAt(store, head, q.from) : 1;
-  let upper = (q.before ?? head + 1);
+  let upper = q.before ?? head + 1;
   if (q.to) upper = Math.min(upper, await positionAt(store, head, q.to));
   const picked: RecordedEvent[] = [];
   let older: number | null = null;
@@ -104,14 +105,23 @@ async function verify(store: EventStore, shown: RecordedEvent[]): Promise<EventP
   // One bounded read per missing link: a stream can be long (lease renewals), its tail is not needed.
   for (const e of events) {
     if (e.revision === 0 || known.has(`${e.streamId}#${e.revision - 1}`)) continue;
-    for (const p of await raw.readStream(e.streamId, { fromRevision: e.revision - 1, maxCount: 1 })) known.set(`${p.streamId}#${p.revision}`, p);
+    for (const p of await raw.readStream(e.streamId, { fromRevision: e.revision - 1, maxCount: 1 }))
+      known.set(`${p.streamId}#${p.revision}`, p);
   }
   return events.map((stored, i) => {
     const event = shown[i];
     if (eventHash(stored) !== stored.hash) return { event, verification: { ok: false, problem: 'its content does not match its hash' } };
-    if (stored.revision === 0) return { event, verification: stored.prevHash === '' ? { ok: true } : { ok: false, problem: 'first event of its stream with a previous hash' } };
+    if (stored.revision === 0)
+      return {
+        event,
+        verification: stored.prevHash === '' ? { ok: true } : { ok: false, problem: 'first event of its stream with a previous hash' },
+      };
     const prev = known.get(`${stored.streamId}#${stored.revision - 1}`);
     if (!prev) return { event, verification: { ok: false, problem: 'the previous event of its stream is missing' } };
-    return { event, verification: prev.hash === stored.prevHash ? { ok: true } : { ok: false, problem: 'it does not link to the previous event of its stream' } };
+    return {
+      event,
+      verification:
+        prev.hash === stored.prevHash ? { ok: true } : { ok: false, problem: 'it does not link to the previous event of its stream' },
+    };
   });
 }

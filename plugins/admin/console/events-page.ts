@@ -42,7 +42,14 @@ export function registerEventsPage(d: ConsoleDeps): void {
     const p = await d.guard.check(req, reply);
     if (!p) return reply;
     const { type = '', user = '', from = '', to = '', limit } = req.query;
-    const page = await queryEvents(ctx.store, ctx.read, { before: req.query.before ?? null, type: type || null, user: user || null, from: iso(from), to: iso(to), limit });
+    const page = await queryEvents(ctx.store, ctx.read, {
+      before: req.query.before ?? null,
+      type: type || null,
+      user: user || null,
+      from: iso(from),
+      to: iso(to),
+      limit,
+    });
     const keep = { type, user, from, to, limit: limit === 50 ? null : limit };
     const who = user ? ctx.read.users.get(user) : undefined;
     const broken = page.events.filter((e) => !e.verification.ok).length;
@@ -55,7 +62,9 @@ export function registerEventsPage(d: ConsoleDeps): void {
 <div class="field"><label for="to">Before (UTC)</label><input id="to" name="to" type="datetime-local" value="${to}"></div>
 <button type="submit">Show</button>${type || user || from || to ? html` <a href="/admin/events">Clear filters</a>` : ''}</form>
 <p class="muted" aria-live="polite">${String(page.head)} event(s) in the log${who ? html` · showing <a href="${userHref(who.userId)}">${userLabel(who)}</a>'s` : ''} · ${String(page.events.length)} shown${
-      page.scanned >= SCAN_CAP && page.events.length < limit ? ` (read ${page.scanned} events for this page; go on with "Older events")` : ''
+      page.scanned >= SCAN_CAP && page.events.length < limit
+        ? ` (read ${page.scanned} events for this page; go on with "Older events")`
+        : ''
     } · ${broken ? badge('broken', `${broken} failed the chain check`) : badge('verified', 'every event shown verifies')}</p>
 <div class="table-wrap"><table><thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">Type</th><th scope="col">Stream</th><th scope="col">By</th><th scope="col">Chain</th><th scope="col">Data</th></tr></thead><tbody>
 ${page.events.map(({ event: e, verification: v }) => {

@@ -10,7 +10,13 @@ export function when(iso: string | null | undefined): SafeHtml | string {
 export function age(iso: string | null | undefined, now: Date): string {
   if (!iso) return '';
   const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
-  const units: [number, string][] = [[86400 * 365, 'year'], [86400 * 30, 'month'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
+  const units: [number, string][] = [
+    [86400 * 365, 'year'],
+    [86400 * 30, 'month'],
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
   for (const [size, name] of units) if (s >= size) return `${Math.floor(s / size)} ${name}${Math.floor(s / size) === 1 ? '' : 's'}`;
   return 'less than a minute';
 }
@@ -42,7 +48,8 @@ export function actorName(actor: string, users: UsersView): SafeHtml {
   const m = /^(admin|user):([A-Za-z0-9_-]{1,64})$/.exec(actor);
   if (m) {
     const u = users.get(m[2]);
-    if (u) return html`<a href="${userHref(u.userId)}">${userLabel(u)}</a>${m[1] === 'admin' ? html` <span class="muted small">(admin)</span>` : ''}`;
+    if (u)
+      return html`<a href="${userHref(u.userId)}">${userLabel(u)}</a>${m[1] === 'admin' ? html` <span class="muted small">(admin)</span>` : ''}`;
     return html`<span class="mono">${actor}</span>`;
   }
   const cli = /^cli:(.*)$/.exec(actor);

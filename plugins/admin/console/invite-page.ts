@@ -23,14 +23,35 @@ export function registerInvitePage(d: ConsoleDeps): void {
   });
   ctx.web.app.post<{ Body: { email: string; name?: string; admin?: string } }>(
     '/admin/invite',
-    { schema: { body: { type: 'object', required: ['email'], properties: { email: { type: 'string', maxLength: 320 }, name: { type: 'string', maxLength: 200 }, admin: { type: 'string', maxLength: 8 }, _csrf: { type: 'string', maxLength: 256 } } } } },
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['email'],
+          properties: {
+            email: { type: 'string', maxLength: 320 },
+            name: { type: 'string', maxLength: 200 },
+            admin: { type: 'string', maxLength: 8 },
+            _csrf: { type: 'string', maxLength: 256 },
+          },
+        },
+      },
+    },
     async (req, reply) => {
       const p = await d.guard.check(req, reply);
       if (!p) return reply;
       const email = req.body.email.trim().toLowerCase();
-      if (!/^[^@\s]+@[^@\s]+$/.test(email)) return d.page(req, reply, p, { title: 'Invite', section: 'users' }, form(d.csrf(req), 'That is not an email address.')).code(400);
+      if (!/^[^@\s]+@[^@\s]+$/.test(email))
+        return d.page(req, reply, p, { title: 'Invite', section: 'users' }, form(d.csrf(req), 'That is not an email address.')).code(400);
       const existing = await ctx.users.findByEmail(email);
-      const userId = existing ?? (await ctx.users.register({ email, name: req.body.name?.trim() || null, admin: req.body.admin === '1', via: 'invite' }, { actor: p.actor })).userId;
+      const userId =
+        existing ??
+        (
+          await ctx.users.register(
+            { email, name: req.body.name?.trim() || null, admin: req.body.admin === '1', via: 'invite' },
+            { actor: p.actor },
+          )
+        ).userId;
       const link = (await links.issue(userId, 'invite', p.actor))!;
       const url = linkUrl(ctx.baseUrl, link.token);
       const mailer = ctx.services.get(TOKENS.Mailer);

@@ -46,7 +46,9 @@ export interface PageOptions {
 
 /** The console's page shell: skip link, header navigation (current page marked), flash, main. */
 export function consolePage(reply: FastifyReply, o: PageOptions, body: SafeHtml): FastifyReply {
-  const nav = SECTIONS.map(([id, label, href]) => html`<li><a href="${href}"${id === o.section ? html` aria-current="page"` : ''}>${label}</a></li>`);
+  const nav = SECTIONS.map(
+    ([id, label, href]) => html`<li><a href="${href}"${id === o.section ? html` aria-current="page"` : ''}>${label}</a></li>`,
+  );
   // role=status: a screen reader announces what the action did when the page loads.
   const flash = o.flash ? html`<div class="flash ${o.flash.kind}" role="status" data-testid="flash">${o.flash.text}</div>` : '';
   const doc = html`<!doctype html>
@@ -56,5 +58,9 @@ export function consolePage(reply: FastifyReply, o: PageOptions, body: SafeHtml)
 <header class="top"><a class="brand" href="/admin"><img src="/favicon.svg" alt="" width="22" height="22">Broker console</a>
 <nav aria-label="Console"><ul>${nav}</ul></nav><span class="who">Signed in as ${o.who} · <a href="/">My account</a></span></header>
 <main id="main" tabindex="-1">${flash}${body}</main></body></html>`;
-  return reply.code(o.status ?? 200).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(doc.value);
+  return reply
+    .code(o.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(doc.value);
 }

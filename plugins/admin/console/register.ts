@@ -20,7 +20,9 @@ export function registerConsole(ctx: PluginCtx<AdminConfig>, guard: AdminGuard):
   const activity = new ActivityView();
   ctx.add.projection(activity);
   const d = new ConsoleDeps(ctx, guard, activity);
-  ctx.web.app.get('/admin/assets/console.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CONSOLE_CSS));
+  ctx.web.app.get('/admin/assets/console.css', async (_req, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CONSOLE_CSS),
+  );
   registerDashboard(d);
   registerUsersPage(d);
   registerUserPage(d);

@@ -53,4 +53,3 @@ form.inline{display:inline}.actions{display:flex;flex-wrap:wrap;gap:.5rem;align-
 .stat{font-size:1.8rem;font-weight:700}
 details summary{cursor:pointer}
 @media (max-width:40rem){dl.facts{grid-template-columns:1fr}header.top .who{margin-left:0}}`;
-

@@ -5,7 +5,14 @@ import { html, type SafeHtml } from '../../../plugin/index.js';
  * for assistive technology by `<title>`/`<desc>` (role="img"), with the numbers in a table under
  * a disclosure for whoever cannot read the bars. Colours come from the stylesheet by class.
  */
-export function barChart(o: { id: string; title: string; labels: string[]; values: number[]; cls: string; tick: (i: number) => boolean }): SafeHtml {
+export function barChart(o: {
+  id: string;
+  title: string;
+  labels: string[];
+  values: number[];
+  cls: string;
+  tick: (i: number) => boolean;
+}): SafeHtml {
   const W = 640;
   const H = 180;
   const left = 36;

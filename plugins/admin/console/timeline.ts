@@ -1,4 +1,12 @@
-import { secretFieldsOf, userDecider, userStream, type EventStore, type ReadModels, type RecordedEvent, type UserState } from '../../../plugin/index.js';
+import {
+  secretFieldsOf,
+  userDecider,
+  userStream,
+  type EventStore,
+  type ReadModels,
+  type RecordedEvent,
+  type UserState,
+} from '../../../plugin/index.js';
 
 /**
  * The events a person cares about on a user's timeline, in words. Bookkeeping the broker keeps for
@@ -6,9 +14,22 @@ import { secretFieldsOf, userDecider, userStream, type EventStore, type ReadMode
  * retries, token rotation) is left out: it is in the event log browser for whoever needs it.
  */
 export const HIDDEN = new Set([
-  'ReservationClaimed', 'ReservationReleased', 'SessionRefreshed', 'MfaTicketUsed', 'TotpCodeAccepted', 'BanBroadcastQueued',
-  'BanNotificationRequeued', 'BanNotificationDelivered', 'BanNotificationFailed', 'BanNotificationAbandoned', 'RefreshTokenRotated',
-  'BackChannelLogoutClaimed', 'BackChannelLogoutDelivered', 'BackChannelLogoutFailed', 'ClientAssertionUsed', 'AccessTokenRevoked',
+  'ReservationClaimed',
+  'ReservationReleased',
+  'SessionRefreshed',
+  'MfaTicketUsed',
+  'TotpCodeAccepted',
+  'BanBroadcastQueued',
+  'BanNotificationRequeued',
+  'BanNotificationDelivered',
+  'BanNotificationFailed',
+  'BanNotificationAbandoned',
+  'RefreshTokenRotated',
+  'BackChannelLogoutClaimed',
+  'BackChannelLogoutDelivered',
+  'BackChannelLogoutFailed',
+  'ClientAssertionUsed',
+  'AccessTokenRevoked',
 ]);
 
 type Data = Record<string, unknown>;
@@ -16,7 +37,10 @@ const s = (v: unknown): string => (typeof v === 'string' ? v : v === null || v =
 
 const LABELS: Record<string, [string, (d: Data) => string]> = {
   UserRegistered: ['Account created', (d) => `${s(d.email)}${d.admin ? ' as administrator' : ''}${d.via ? ` (via ${s(d.via)})` : ''}`],
-  UserProfileUpdated: ['Profile changed', (d) => [d.email !== undefined ? `email ${s(d.email)}` : '', d.name !== undefined ? `name ${s(d.name)}` : ''].filter(Boolean).join(', ')],
+  UserProfileUpdated: [
+    'Profile changed',
+    (d) => [d.email !== undefined ? `email ${s(d.email)}` : '', d.name !== undefined ? `name ${s(d.name)}` : ''].filter(Boolean).join(', '),
+  ],
   PasswordSet: ['Password set', () => ''],
   TotpEnrolled: ['Two-factor (TOTP) enrolled', () => 'with recovery codes'],
   TotpRemoved: ['Two-factor (TOTP) removed', () => ''],
@@ -33,7 +57,10 @@ const LABELS: Record<string, [string, (d: Data) => string]> = {
   ExternalIdentityLinked: ['Identity linked', (d) => `${s(d.subject)} at ${s(d.issuer)}`],
   ExternalIdentityUnlinked: ['Identity unlinked', (d) => `${s(d.subject)} at ${s(d.issuer)}`],
   AccountProvisioned: ['Account provisioned', (d) => `from ${s(d.issuer)} (${s(d.policy)} policy)`],
-  RolesAssigned: ['Roles assigned', (d) => `${(d.roles as string[] | undefined)?.join(', ') || 'none'}${d.tenant ? `, tenant ${s(d.tenant)}` : ''}`],
+  RolesAssigned: [
+    'Roles assigned',
+    (d) => `${(d.roles as string[] | undefined)?.join(', ') || 'none'}${d.tenant ? `, tenant ${s(d.tenant)}` : ''}`,
+  ],
   LoginSucceeded: ['Logged in', (d) => `with ${s(d.issuer)} (${((d.amr as string[]) ?? []).join(', ')})${d.ip ? ` from ${s(d.ip)}` : ''}`],
   LoginFailed: ['Login failed', (d) => `${s(d.reason).replace(/_/g, ' ')}${d.ip ? ` from ${s(d.ip)}` : ''}`],
   SessionEnded: ['Session ended', (d) => s(d.reason).replace(/_/g, ' ')],
@@ -65,7 +92,12 @@ export const TIMELINE_PAGE = 50;
  * One page of the user's timeline, newest first: from the audit index (user -> positions), the
  * hidden types dropped there, then only the shown events read back from their streams.
  */
-export async function timelinePage(store: EventStore, read: ReadModels, userId: string, before: number | null): Promise<{ events: RecordedEvent[]; older: number | null }> {
+export async function timelinePage(
+  store: EventStore,
+  read: ReadModels,
+  userId: string,
+  before: number | null,
+): Promise<{ events: RecordedEvent[]; older: number | null }> {
   const entries = read.audit.timeline(userId).filter((e) => !HIDDEN.has(e.type) && (before === null || e.position < before));
   const shown = entries.slice(-TIMELINE_PAGE);
   const byPos = new Map<number, RecordedEvent>();
@@ -73,7 +105,10 @@ export async function timelinePage(store: EventStore, read: ReadModels, userId: 
     const first = Math.min(...shown.filter((e) => e.streamId === streamId).map((e) => e.position));
     for (const e of await store.readStream(streamId)) if (e.position >= first) byPos.set(e.position, e);
   }
-  const events = shown.map((e) => byPos.get(e.position)).filter((e): e is RecordedEvent => !!e).reverse();
+  const events = shown
+    .map((e) => byPos.get(e.position))
+    .filter((e): e is RecordedEvent => !!e)
+    .reverse();
   return { events, older: entries.length > shown.length ? shown[0].position : null };
 }
 

@@ -45,7 +45,8 @@ export function registerUsersPage(d: ConsoleDeps): void {
     const providers = ctx.read.users.providers();
     if (provider && !providers.includes(provider)) providers.push(provider);
     const keep = { q, status, role, provider, limit: limit === 25 ? null : limit };
-    const opt = (value: string, label: string, current: string) => html`<option value="${value}"${value === current ? html` selected` : ''}>${label}</option>`;
+    const opt = (value: string, label: string, current: string) =>
+      html`<option value="${value}"${value === current ? html` selected` : ''}>${label}</option>`;
     const body = html`<h1>Users</h1>
 <p><a href="/admin/invite" class="button" data-action="invite">Invite someone</a></p>
 <form class="filters" method="get" action="/admin/users" role="search" aria-label="Find users">

@@ -3,7 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NoteSigner, entryOf, leafHash, openNote, parseCheckpoint, parseVerifierKey, verifyConsistency, verifyInclusion } from '../../../core/index.js';
+import {
+  NoteSigner,
+  entryOf,
+  leafHash,
+  openNote,
+  parseCheckpoint,
+  parseVerifierKey,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../../core/index.js';
 import { runCli } from './run-cli.js';
 import { spawnBroker } from './broker-process.js';
 
@@ -28,7 +37,10 @@ describe('broker audit checkpoint / prove / consistency / verify, and the start 
     const empty = await cli('audit', 'checkpoint');
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('the log is empty');
-    const [a, b] = await Promise.all([cli('users', 'add', '--email', 'alice@example.com'), cli('users', 'add', '--email', 'bob@example.com')]);
+    const [a, b] = await Promise.all([
+      cli('users', 'add', '--email', 'alice@example.com'),
+      cli('users', 'add', '--email', 'bob@example.com'),
+    ]);
     expect([a.code, b.code]).toEqual([0, 0]);
     expect((await cli('users', 'ban', 'alice@example.com', '--reason', 'spam')).code).toBe(0);
 
@@ -51,24 +63,61 @@ describe('broker audit checkpoint / prove / consistency / verify, and the start 
     const n2 = latest.size;
     expect(n2).toBeGreaterThan(n1);
 
-    const [prove, consistency, verify, exported] = await Promise.all([cli('audit', 'prove', '3'), cli('audit', 'consistency', file('kept.cp')), cli('audit', 'verify', '--checkpoint', file('kept.cp')), cli('events', 'export', '--jsonl')]);
-    expect(verify.stderr).toBe("");
+    const [prove, consistency, verify, exported] = await Promise.all([
+      cli('audit', 'prove', '3'),
+      cli('audit', 'consistency', file('kept.cp')),
+      cli('audit', 'verify', '--checkpoint', file('kept.cp')),
+      cli('events', 'export', '--jsonl'),
+    ]);
+    expect(verify.stderr).toBe('');
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toMatch(new RegExp(`ok: ${n2} events in \\d+ streams verified, every hash chain intact; the Merkle tree \\(${n2} leaves\\) matches and so do checkpoint file`));
-    const events = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { position: number; hash: string; type: string });
+    expect(verify.stdout).toMatch(
+      new RegExp(
+        `ok: ${n2} events in \\d+ streams verified, every hash chain intact; the Merkle tree \\(${n2} leaves\\) matches and so do checkpoint file`,
+      ),
+    );
+    const events = exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { position: number; hash: string; type: string });
     expect(events.length).toBe(n2);
     const p = JSON.parse(prove.stdout) as { checkpoint: string; leafIndex: number; eventHash: string; proof: string[] };
     expect(p.eventHash).toBe(events[2].hash);
-    expect(verifyInclusion(p.leafIndex, latest.size, leafHash(entryOf(p.eventHash)), p.proof.map((x) => Buffer.from(x, 'base64')), latest.root)).toBe(true);
+    expect(
+      verifyInclusion(
+        p.leafIndex,
+        latest.size,
+        leafHash(entryOf(p.eventHash)),
+        p.proof.map((x) => Buffer.from(x, 'base64')),
+        latest.root,
+      ),
+    ).toBe(true);
     const c = JSON.parse(consistency.stdout) as { oldCheckpoint: string; checkpoint: string; proof: string[] };
     expect(consistency.code).toBe(0);
-    expect(verifyConsistency(kept.size, latest.size, c.proof.map((x) => Buffer.from(x, 'base64')), kept.root, latest.root)).toBe(true);
+    expect(
+      verifyConsistency(
+        kept.size,
+        latest.size,
+        c.proof.map((x) => Buffer.from(x, 'base64')),
+        kept.root,
+        latest.root,
+      ),
+    ).toBe(true);
 
     // Bad input: clear usage errors, not crashes.
-    const [badPos, noFile, forged] = await Promise.all([cli('audit', 'prove', '0'), cli('audit', 'consistency', file('missing.cp')), (async () => {
-      fs.writeFileSync(file('forged.cp'), new NoteSigner('localhost/broker-log', Buffer.alloc(32, 7)).sign(`localhost/broker-log\n${n1}\n${kept.root.toString('base64')}\n`));
-      return cli('audit', 'verify', '--checkpoint', file('forged.cp'));
-    })()]);
+    const [badPos, noFile, forged] = await Promise.all([
+      cli('audit', 'prove', '0'),
+      cli('audit', 'consistency', file('missing.cp')),
+      (async () => {
+        fs.writeFileSync(
+          file('forged.cp'),
+          new NoteSigner('localhost/broker-log', Buffer.alloc(32, 7)).sign(
+            `localhost/broker-log\n${n1}\n${kept.root.toString('base64')}\n`,
+          ),
+        );
+        return cli('audit', 'verify', '--checkpoint', file('forged.cp'));
+      })(),
+    ]);
     expect(badPos.code).toBe(2);
     expect(noFile.code).toBe(2);
     expect(forged.code).toBe(1);
@@ -97,8 +146,14 @@ describe('broker audit checkpoint / prove / consistency / verify, and the start 
     const key = (await (await fetch(`${url}/.well-known/broker-log/key`)).text()).trim();
     expect(openNote(note, parseVerifierKey(key))).not.toBeNull();
     expect(await overridden.stop()).toBe(0);
-    const after = (await cli('events', 'export', '--jsonl')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: { problem: string } });
-    expect(after.find((e) => e.type === 'LogContradictionOverridden')).toMatchObject({ type: 'LogContradictionOverridden', data: { problem: `the event at position ${ban.position} is gone (deleted or truncated)` } });
+    const after = (await cli('events', 'export', '--jsonl')).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data: { problem: string } });
+    expect(after.find((e) => e.type === 'LogContradictionOverridden')).toMatchObject({
+      type: 'LogContradictionOverridden',
+      data: { problem: `the event at position ${ban.position} is gone (deleted or truncated)` },
+    });
     // The override issued a checkpoint of the log as it is now: the next start passes the check.
     const again = spawnBroker(env);
     await again.listening;

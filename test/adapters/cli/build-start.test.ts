@@ -42,8 +42,11 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
 describe('the production build', () => {
   it('compiles, starts from dist, answers /healthz, logs no secrets and stops on SIGTERM', { timeout: 150_000 }, async () => {
     const tsc = await new Promise<{ code: number; output: string }>((resolve) =>
-      execFile(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
+      execFile(
+        process.execPath,
+        [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
+        { cwd: ROOT, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
       ),
     );
     expect(tsc.output, 'npm start runs the build first: it must compile cleanly').toBe('');
@@ -68,7 +71,9 @@ describe('the production build', () => {
       expect(output).toContain(`broker listening on http://127.0.0.1:${port}`);
       expect(fs.existsSync(path.join(dataDir, 'broker.db'))).toBe(true);
 
-      await fetch(`http://127.0.0.1:${port}/login?lr=QUERY-S3CRET`, { headers: { cookie: 'sid=COOKIE-S3CRET', authorization: 'Bearer AUTH-S3CRET' } });
+      await fetch(`http://127.0.0.1:${port}/login?lr=QUERY-S3CRET`, {
+        headers: { cookie: 'sid=COOKIE-S3CRET', authorization: 'Bearer AUTH-S3CRET' },
+      });
       await until('the request log line', 10_000, async () => (output.includes('/login?lr=[redacted]') ? true : undefined));
     } finally {
       child.kill('SIGTERM');

@@ -24,7 +24,10 @@ describe('broker CLI as a child process on a real SQLite file', () => {
 
   // Nine child processes; each is ~1 s of CPU, more on a loaded machine.
   it('registers, bans, replays, audits, exports and verifies; then catches a tampered row', { timeout: 120_000 }, async () => {
-    const [a, b] = await Promise.all([cli('users', 'add', '--email', 'Alice@Example.com', '--name', 'Alice'), cli('users', 'add', '--email', 'bob@example.com', '--admin')]);
+    const [a, b] = await Promise.all([
+      cli('users', 'add', '--email', 'Alice@Example.com', '--name', 'Alice'),
+      cli('users', 'add', '--email', 'bob@example.com', '--admin'),
+    ]);
     expect(a).toMatchObject({ code: 0, stderr: '' });
     expect(b.code).toBe(0);
     const alice = a.stdout.split('\n')[0];
@@ -56,10 +59,17 @@ describe('broker CLI as a child process on a real SQLite file', () => {
     expect(timeline.map((e) => e.type)).toEqual(['ReservationClaimed', 'UserRegistered', 'PasswordLinkIssued', 'UserBanned']);
 
     expect(exported.code).toBe(0);
-    const lines = exported.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = exported.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((e) => e.position)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     // The invitation links' secrets are hashes, and the export withholds even those.
-    expect(lines.filter((e) => e.type === 'PasswordLinkIssued').every((e) => e.data.tokenHash !== undefined && !/^[0-9a-f]{64}$/.test(String(e.data.tokenHash)))).toBe(true);
+    expect(
+      lines
+        .filter((e) => e.type === 'PasswordLinkIssued')
+        .every((e) => e.data.tokenHash !== undefined && !/^[0-9a-f]{64}$/.test(String(e.data.tokenHash))),
+    ).toBe(true);
     expect(lines.every((e) => typeof e.hash === 'string' && typeof e.id === 'string')).toBe(true);
 
     expect(verify.code).toBe(0);
@@ -73,7 +83,9 @@ describe('broker CLI as a child process on a real SQLite file', () => {
 
     const tampered = await cli('audit', 'verify');
     expect(tampered.code).toBe(1);
-    expect(tampered.stdout).toContain(`TAMPERED: hash chain broken at stream user-${alice} revision 1 (position ${banned.position}, event ${banned.eventId}): hash mismatch`);
+    expect(tampered.stdout).toContain(
+      `TAMPERED: hash chain broken at stream user-${alice} revision 1 (position ${banned.position}, event ${banned.eventId}): hash mismatch`,
+    );
   });
 
   it('exits 2 on a config error, naming the path, without a stack trace', { timeout: 60_000 }, async () => {
@@ -87,7 +99,10 @@ describe('broker CLI as a child process on a real SQLite file', () => {
 
   it('bin/broker.js runs from any working directory (dist when built, else the TS source)', { timeout: 60_000 }, async () => {
     const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, 'bin/broker.js'), 'help'], { cwd: os.tmpdir(), env: { PATH: process.env.PATH } });
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/broker.js'), 'help'], {
+        cwd: os.tmpdir(),
+        env: { PATH: process.env.PATH },
+      });
       let stdout = '';
       child.stdout.on('data', (b) => (stdout += b));
       child.on('exit', (code) => resolve({ code, stdout }));

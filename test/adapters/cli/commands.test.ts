@@ -68,7 +68,9 @@ describe('broker commands in-process', () => {
   it('reports an unknown event type in the log as a warning, not a failure, in verify and replay', async () => {
     const store = await SqliteEventStore.open({ path: path.join(dir, 'broker.db'), synchronous: 'FULL' });
     // A type this code never defined, as if written by a plugin that is no longer installed.
-    await store.append('plugin-gone-1', [{ type: 'RetiredPluginThing', data: { x: 1 }, metadata: { actor: 'test' } } as unknown as NewEvent]);
+    await store.append('plugin-gone-1', [
+      { type: 'RetiredPluginThing', data: { x: 1 }, metadata: { actor: 'test' } } as unknown as NewEvent,
+    ]);
     await store.close();
     const verify = await run('audit', 'verify');
     expect(verify.code).toBe(0);
@@ -80,7 +82,16 @@ describe('broker commands in-process', () => {
   });
 
   it('exits 2 with the usage on bad arguments', async () => {
-    for (const argv of [['users', 'ban', 'x'], ['users', 'list', '--jsn'], ['users'], ['audit'], ['events', 'export'], ['events', 'export', '--jsonl', '--after', '-1'], ['nonsense'], []]) {
+    for (const argv of [
+      ['users', 'ban', 'x'],
+      ['users', 'list', '--jsn'],
+      ['users'],
+      ['audit'],
+      ['events', 'export'],
+      ['events', 'export', '--jsonl', '--after', '-1'],
+      ['nonsense'],
+      [],
+    ]) {
       const r = await run(...argv);
       expect(r.code, argv.join(' ')).toBe(2);
     }
@@ -89,7 +100,7 @@ describe('broker commands in-process', () => {
     expect((await run('help', 'audit')).stdout).toMatch(/broker audit verify/);
   });
 
-  it('prints any command\'s usage with --help, without running it', async () => {
+  it("prints any command's usage with --help, without running it", async () => {
     for (const c of COMMANDS) {
       const r = await run(...c.name.split(' '), '--help');
       expect({ name: c.name, code: r.code, out: r.stdout.startsWith('usage: broker ') }).toEqual({ name: c.name, code: 0, out: true });

@@ -31,7 +31,10 @@ interface Line {
 /** The event as stored: each `opened` path removed, each `sealed` part put back (docs/security/export.md). */
 function asStored(e: Line): { data: unknown; metadata: unknown } {
   if (!e.opened) return { data: e.data, metadata: e.metadata };
-  const parts: Record<string, Record<string, unknown>> = { data: { ...(e.data as Record<string, unknown>) }, metadata: { ...(e.metadata as Record<string, unknown>) } };
+  const parts: Record<string, Record<string, unknown>> = {
+    data: { ...(e.data as Record<string, unknown>) },
+    metadata: { ...(e.metadata as Record<string, unknown>) },
+  };
   for (const p of e.opened) {
     const [top, field] = p.split('.');
     delete parts[top][field];
@@ -62,11 +65,13 @@ function siemCheck(lines: Line[]): { linked: number; recomputed: number; problem
   let recomputed = 0;
   for (const e of lines) {
     const prev = last.get(e.streamId);
-    if (e.revision !== (prev ? prev.revision + 1 : 0) || e.prevHash !== (prev ? prev.hash : '')) problems.push(`link ${e.streamId}@${e.revision}`);
+    if (e.revision !== (prev ? prev.revision + 1 : 0) || e.prevHash !== (prev ? prev.hash : ''))
+      problems.push(`link ${e.streamId}@${e.revision}`);
     if (!e.redacted) {
       const { id, streamId, revision, type, version, prevHash } = e;
       const { data, metadata } = asStored(e);
-      if (createHash('sha256').update(canon({ id, streamId, revision, type, version, data, metadata, prevHash })).digest('hex') !== e.hash) problems.push(`hash ${e.streamId}@${e.revision}`);
+      if (createHash('sha256').update(canon({ id, streamId, revision, type, version, data, metadata, prevHash })).digest('hex') !== e.hash)
+        problems.push(`hash ${e.streamId}@${e.revision}`);
       recomputed++;
     }
     last.set(e.streamId, e);
@@ -74,7 +79,11 @@ function siemCheck(lines: Line[]): { linked: number; recomputed: number; problem
   return { linked: lines.length, recomputed, problems };
 }
 
-const parse = (stdout: string): Line[] => stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
+const parse = (stdout: string): Line[] =>
+  stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
 
 describe('broker events export on a real SQLite log (child process)', () => {
   let dir: string;
@@ -101,20 +110,42 @@ describe('broker events export on a real SQLite log (child process)', () => {
       await createPasswordUser(broker, { email: 'ann@example.com', password: PW });
       await createPasswordUser(broker, { email: 'bob@example.com', password: PW, totp: true });
       const { verifier, challenge } = pkce();
-      const back = await authorize(client(url), authorizeUrl({ client_id: 'web', redirect_uri: REDIRECT, scope: 'openid offline_access', code_challenge: challenge, code_challenge_method: 'S256' }));
-      const tokens = await postForm(url, '/oauth/token', { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier }, basic('web', SECRET));
+      const back = await authorize(
+        client(url),
+        authorizeUrl({
+          client_id: 'web',
+          redirect_uri: REDIRECT,
+          scope: 'openid offline_access',
+          code_challenge: challenge,
+          code_challenge_method: 'S256',
+        }),
+      );
+      const tokens = await postForm(
+        url,
+        '/oauth/token',
+        { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier },
+        basic('web', SECRET),
+      );
       expect(tokens.status).toBe(200);
-      const refreshed = await postForm(url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: String(tokens.body.refresh_token) }, basic('web', SECRET));
+      const refreshed = await postForm(
+        url,
+        '/oauth/token',
+        { grant_type: 'refresh_token', refresh_token: String(tokens.body.refresh_token) },
+        basic('web', SECRET),
+      );
       expect(refreshed.status).toBe(200);
     } finally {
       await broker.stop();
     }
     // An event of a plugin that is no longer installed: nobody here can say which of its fields are secret.
     const store = await SqliteEventStore.open({ path: path.join(dir, 'broker.db'), synchronous: 'FULL' });
-    await store.append('retired-1', [{ type: 'RetiredPluginTokenIssued', data: { tokenHash: 'f'.repeat(64) }, metadata: { actor: 'test' } } as unknown as NewEvent]);
+    await store.append('retired-1', [
+      { type: 'RetiredPluginTokenIssued', data: { tokenHash: 'f'.repeat(64) }, metadata: { actor: 'test' } } as unknown as NewEvent,
+    ]);
     for (const e of await store.readAll({ limit: 100000 })) {
       const d = e.data as Record<string, unknown>;
-      const pick = (...keys: string[]) => (secrets[e.type] ??= []).push(...keys.flatMap((k) => (d[k] == null ? [] : [d[k]].flat().map(String))));
+      const pick = (...keys: string[]) =>
+        (secrets[e.type] ??= []).push(...keys.flatMap((k) => (d[k] == null ? [] : [d[k]].flat().map(String))));
       if (e.type === 'PasswordSet') pick('passwordHash');
       if (e.type === 'TotpEnrolled') pick('secretCipher', 'recoveryCodeHashes');
       if (e.type === 'GrantIssued') pick('refreshTokenHash');
@@ -129,7 +160,15 @@ describe('broker events export on a real SQLite log (child process)', () => {
 
   it('redacts every declared secret by default, and the SIEM check still passes', { timeout: 60_000 }, async () => {
     // Every kind of secret was written, so the test would see one that leaks.
-    for (const t of ['PasswordSet', 'TotpEnrolled', 'GrantIssued', 'RefreshTokenRotated', 'ClientRegistered', 'SigningKeyGenerated', 'RetiredPluginTokenIssued']) {
+    for (const t of [
+      'PasswordSet',
+      'TotpEnrolled',
+      'GrantIssued',
+      'RefreshTokenRotated',
+      'ClientRegistered',
+      'SigningKeyGenerated',
+      'RetiredPluginTokenIssued',
+    ]) {
       expect(secrets[t]?.length, t).toBeGreaterThan(0);
     }
     const r = await runCli(['events', 'export', '--jsonl'], { BROKER_DATA_DIR: dir });

@@ -18,7 +18,17 @@ const IP = '203.0.113.77';
 const registered = (userId: string, email = EMAIL): NewEvent => ({ type: 'UserRegistered', data: { userId, email, name: 'Ada Lovelace' } });
 const login = (userId: string, ip = IP): NewEvent => ({
   type: 'LoginSucceeded',
-  data: { userId, sessionId: `s-${userId}`, issuer: 'password', subject: EMAIL, amr: ['pwd'], ip, userAgent: 'Firefox/140', expiresAt: '2030-01-01T00:00:00Z', idleTimeoutSeconds: 600 },
+  data: {
+    userId,
+    sessionId: `s-${userId}`,
+    issuer: 'password',
+    subject: EMAIL,
+    amr: ['pwd'],
+    ip,
+    userAgent: 'Firefox/140',
+    expiresAt: '2030-01-01T00:00:00Z',
+    idleTimeoutSeconds: 600,
+  },
 });
 
 async function raw(store: EventStore) {
@@ -33,11 +43,14 @@ function suite(name: string, open: () => Promise<{ store: EventStore; close: () 
         await store.append('user-u1', [registered('u1')]);
         await store.append('user-u2', [registered('u2', 'grace@example.org')]);
         await store.append('login-u1', [login('u1')], {});
-        await store.append('logins-failed', [{ type: 'LoginFailed', data: { userId: null, issuer: 'password', subject: 'nobody@example.org', reason: 'unknown', ip: IP } }]);
+        await store.append('logins-failed', [
+          { type: 'LoginFailed', data: { userId: null, issuer: 'password', subject: 'nobody@example.org', reason: 'unknown', ip: IP } },
+        ]);
 
         const stored = await raw(store);
         const text = JSON.stringify(stored);
-        for (const secret of [EMAIL, 'Ada Lovelace', IP, 'Firefox/140', 'nobody@example.org', 'grace@example.org']) expect(text).not.toContain(secret);
+        for (const secret of [EMAIL, 'Ada Lovelace', IP, 'Firefox/140', 'nobody@example.org', 'grace@example.org'])
+          expect(text).not.toContain(secret);
         expect((stored[0].data as Record<string, unknown>)[SEALED_FIELD]).toMatchObject({ k: 'u:u1', f: ['email', 'name'] });
         const chain = new ChainVerifier();
         for (const e of stored) expect(chain.check(e)).toBeNull();
@@ -139,39 +152,44 @@ else
   });
 
 describe.skipIf(!!pgWhy)('personal data: postgres key table', () => {
-  it('a key destroyed by a subscription seeing UserErased (crash repair) leaves no copy in the table files either', { timeout: 30_000 }, async () => {
-    const schema = freshSchema();
-    const store = withPersonalData(await openPg(schema), WRAP);
-    try {
-      await store.append('user-k1', [registered('k1')]);
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      const wrapped = (await c.query<{ wrapped: Buffer }>(`SELECT wrapped FROM "${schema}".data_keys WHERE id = 'u:k1'`)).rows[0].wrapped;
-      const inFiles = async () => {
-        for (const f of await pgRelationFiles(schema)) if (f.relation === 'data_keys' && fs.readFileSync(f.file).includes(wrapped)) return true;
-        return false;
-      };
-      expect(await inFiles()).toBe(true);
-      // UserErased recorded and the key left alive: what a crash between the two leaves.
-      await store.append('user-k1', [{ type: 'UserErased', data: { userId: 'k1', actor: 'admin:x' } }]);
-      const seen = await firstValueFrom(store.subscribe(0).pipe(take(2), toArray()));
-      expect(seen[1].type).toBe('UserErased');
-      const end = Date.now() + 10_000;
-      while (await inFiles()) {
-        if (Date.now() > end) throw new Error('the destroyed key is still in the files of data_keys');
-        await new Promise((r) => setTimeout(r, 50));
+  it(
+    'a key destroyed by a subscription seeing UserErased (crash repair) leaves no copy in the table files either',
+    { timeout: 30_000 },
+    async () => {
+      const schema = freshSchema();
+      const store = withPersonalData(await openPg(schema), WRAP);
+      try {
+        await store.append('user-k1', [registered('k1')]);
+        const c = new pg.Client({ connectionString: PG_URL });
+        await c.connect();
+        const wrapped = (await c.query<{ wrapped: Buffer }>(`SELECT wrapped FROM "${schema}".data_keys WHERE id = 'u:k1'`)).rows[0].wrapped;
+        const inFiles = async () => {
+          for (const f of await pgRelationFiles(schema))
+            if (f.relation === 'data_keys' && fs.readFileSync(f.file).includes(wrapped)) return true;
+          return false;
+        };
+        expect(await inFiles()).toBe(true);
+        // UserErased recorded and the key left alive: what a crash between the two leaves.
+        await store.append('user-k1', [{ type: 'UserErased', data: { userId: 'k1', actor: 'admin:x' } }]);
+        const seen = await firstValueFrom(store.subscribe(0).pipe(take(2), toArray()));
+        expect(seen[1].type).toBe('UserErased');
+        const end = Date.now() + 10_000;
+        while (await inFiles()) {
+          if (Date.now() > end) throw new Error('the destroyed key is still in the files of data_keys');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect((await c.query(`SELECT wrapped FROM "${schema}".data_keys WHERE id = 'u:k1'`)).rows[0].wrapped).toBeNull();
+        await c.end();
+      } finally {
+        await store.close();
+        await dropSchema(schema);
       }
-      expect((await c.query(`SELECT wrapped FROM "${schema}".data_keys WHERE id = 'u:k1'`)).rows[0].wrapped).toBeNull();
-      await c.end();
-    } finally {
-      await store.close();
-      await dropSchema(schema);
-    }
-  });
+    },
+  );
 });
 
 describe('personal data: network fields by default', () => {
-  it('a known user\'s IP is sealed with the rest under their key alone: it goes with the user, not with the day', async () => {
+  it("a known user's IP is sealed with the rest under their key alone: it goes with the user, not with the day", async () => {
     const store = withPersonalData(new MemoryEventStore(), WRAP) as PersonalDataStore;
     await store.append('login-u9', [{ ...login('u9'), metadata: { recordedAt: '2026-01-02T10:00:00.000Z' } }]);
     expect(await store.dataKeys.counts()).toEqual({ live: 1, destroyed: 0 }); // no day key was needed

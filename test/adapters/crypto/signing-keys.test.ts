@@ -47,7 +47,9 @@ describe('signing keys', () => {
     const { keys, store } = await ring({ alg: 'RS256' });
     const { kid } = keys.current();
     const payload = { iss: 'https://b', sub: 'u', iat: 1, exp: 2 };
-    const byJose = await new jose.SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(await privateKeyOf(store, kid));
+    const byJose = await new jose.SignJWT(payload)
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
+      .sign(await privateKeyOf(store, kid));
     expect(keys.signSync(payload, { typ: 'JWT' })).toBe(byJose);
   });
 
@@ -56,7 +58,9 @@ describe('signing keys', () => {
     const { kid } = keys.current();
     const body = b64({ sub: 'x', exp: now() + 60 });
     expect(() => keys.verifySync(`${b64({ alg: 'none', kid })}.${body}.`)).toThrow(expect.objectContaining({ reason: 'alg_not_allowed' }));
-    expect(() => keys.verifySync(`${b64({ alg: 'none', kid })}.${body}.AAAA`)).toThrow(expect.objectContaining({ reason: 'alg_not_allowed' }));
+    expect(() => keys.verifySync(`${b64({ alg: 'none', kid })}.${body}.AAAA`)).toThrow(
+      expect.objectContaining({ reason: 'alg_not_allowed' }),
+    );
     const pubJwk = JSON.stringify((await keys.jwks()).keys[0]);
     const hsInput = `${b64({ alg: 'HS256', kid })}.${body}`;
     const hs = `${hsInput}.${createHmac('sha256', pubJwk).update(hsInput).digest('base64url')}`;
@@ -84,7 +88,10 @@ describe('signing keys', () => {
     expect(() => keys.verifySync(t({ aud: 'a' }), { audience: 'b' })).toThrow(expect.objectContaining({ reason: 'wrong_audience' }));
     expect(() => keys.verifySync(t({ iss: 'x' }), { issuer: 'y' })).toThrow(expect.objectContaining({ reason: 'wrong_issuer' }));
     expect(() => keys.verifySync(t({}, 'JWT'), { typ: 'at+jwt' })).toThrow(expect.objectContaining({ reason: 'wrong_typ' }));
-    expect(keys.verifySync(t({ aud: ['a', 'b'], iss: 'y', exp: now() + 1 }, 'application/at+jwt'), { audience: 'b', issuer: 'y', typ: 'at+jwt' }).iss).toBe('y');
+    expect(
+      keys.verifySync(t({ aud: ['a', 'b'], iss: 'y', exp: now() + 1 }, 'application/at+jwt'), { audience: 'b', issuer: 'y', typ: 'at+jwt' })
+        .iss,
+    ).toBe('y');
   });
 
   it('rotates with overlap: the old key stays published and verifying, then disappears', async () => {
@@ -101,7 +108,7 @@ describe('signing keys', () => {
     expect((await keys.jwks()).keys.map((k) => k.kid)).toEqual([second, first]);
     expect(keys.verifySync(old).sub).toBe('u');
     clock.advance(51_000);
-    expect((keys.jwksSync()).keys.map((k) => k.kid)).toEqual([second]);
+    expect(keys.jwksSync().keys.map((k) => k.kid)).toEqual([second]);
     expect(() => keys.verifySync(old)).toThrow(expect.objectContaining({ reason: 'unknown_kid' }));
   });
 
@@ -134,7 +141,9 @@ describe('signing keys', () => {
   it('the key cipher is a standard dir/A256GCM JWE and detects tampering', async () => {
     const jwe = encryptDir('secret', cipherKey, 'k1');
     expect(new TextDecoder().decode((await jose.compactDecrypt(jwe, cipherKey)).plaintext)).toBe('secret');
-    const joseJwe = await new jose.CompactEncrypt(new TextEncoder().encode('other')).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).encrypt(cipherKey);
+    const joseJwe = await new jose.CompactEncrypt(new TextEncoder().encode('other'))
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
+      .encrypt(cipherKey);
     expect(decryptDir(joseJwe, cipherKey)).toBe('other');
     const parts = jwe.split('.');
     parts[3] = Buffer.from('SECRET').toString('base64url');

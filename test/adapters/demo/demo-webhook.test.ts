@@ -13,7 +13,11 @@ const BASE = 'http://broker.demo.test';
 const OTHER_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
 const notification = (type: 'user.banned' | 'user.unbanned', userId: string, eventId: string, timestamp: string) =>
-  JSON.stringify({ type, timestamp, data: { eventId, userId, identities: [], reason: type === 'user.banned' ? 'spam' : null, actor: 'admin:root', until: null } });
+  JSON.stringify({
+    type,
+    timestamp,
+    data: { eventId, userId, identities: [], reason: type === 'user.banned' ? 'spam' : null, actor: 'admin:root', until: null },
+  });
 
 describe('demo: the demo site takes the broker ban webhooks', () => {
   let demo: Demo;
@@ -24,7 +28,8 @@ describe('demo: the demo site takes the broker ban webhooks', () => {
 
   const post = (body: string, headers: Record<string, string>) =>
     fetch(`${demo.siteUrl}${DEMO_WEBHOOK_PATH}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-  const signed = (body: string, id: string, secret = demo.webhookSecret, ts = Math.floor(Date.now() / 1000)) => signStandardWebhook(decodeWebhookSecret(secret), id, ts, body);
+  const signed = (body: string, id: string, secret = demo.webhookSecret, ts = Math.floor(Date.now() / 1000)) =>
+    signStandardWebhook(decodeWebhookSecret(secret), id, ts, body);
 
   it('runs on a SQLite log with the console and a styled site', async () => {
     expect(storedEvents(demo.broker.store).constructor.name).toBe('SqliteEventStore');
@@ -51,7 +56,11 @@ describe('demo: the demo site takes the broker ban webhooks', () => {
     await waitUntil(() => demo.site.isBanned(user.sub), 4000, 'the demo site to mark the user banned');
     expect(demo.site.users.get(user.sub)?.banned).toBe(true);
     expect((await browser.follow(`${demo.siteUrl}/`, here)).body).toContain('You are not logged in');
-    await waitUntil(async () => (await eventsOf(demo.broker.store, 'BanNotificationDelivered')).length === 1, 2000, 'the broker to record the delivery');
+    await waitUntil(
+      async () => (await eventsOf(demo.broker.store, 'BanNotificationDelivered')).length === 1,
+      2000,
+      'the broker to record the delivery',
+    );
     const [delivered] = await eventsOf(demo.broker.store, 'BanNotificationDelivered');
     expect(delivered.data).toMatchObject({ siteId: 'demo', status: 204 });
   });

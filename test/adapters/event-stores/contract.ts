@@ -144,7 +144,9 @@ export function runEventStoreContract(name: string, make: () => Promise<Contract
       withStore(async ({ store }) => {
         const s = uniq('s');
         await store.append(s, [ev(0)]);
-        const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => store.append(s, [ev(i + 1), ev(i + 100)], { expectedRevision: 0 })));
+        const results = await Promise.allSettled(
+          Array.from({ length: 12 }, (_, i) => store.append(s, [ev(i + 1), ev(i + 100)], { expectedRevision: 0 })),
+        );
         const won = results.filter((r) => r.status === 'fulfilled');
         const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
         expect(won).toHaveLength(1);
@@ -156,7 +158,9 @@ export function runEventStoreContract(name: string, make: () => Promise<Contract
         const events = await store.readStream(s);
         expect(events.map((e) => e.revision)).toEqual([0, 1, 2]);
         // The two events of the winner are together, never interleaved with a loser's.
-        expect((events[2].data as { userId: string }).userId).toBe(`u${Number((events[1].data as { userId: string }).userId.slice(1)) + 99}`);
+        expect((events[2].data as { userId: string }).userId).toBe(
+          `u${Number((events[1].data as { userId: string }).userId.slice(1)) + 99}`,
+        );
       }));
 
     it('appends to one stream from two instances (two nodes): global position rises with revision, chains verify', () =>
@@ -209,7 +213,11 @@ export function runEventStoreContract(name: string, make: () => Promise<Contract
         // A gap, a replayed revision, a wrong prevHash: refused, and nothing of the batch is written.
         const c = uniq('c');
         const fresh = sealEvents(c, [ev(6)], -1, '', 1);
-        for (const bad of [sealEvents(b, [ev(7)], 1, fromB[0].hash, 1), sealEvents(b, [ev(7)], -1, '', 1), sealEvents(b, [ev(7)], 0, 'x', 1)]) {
+        for (const bad of [
+          sealEvents(b, [ev(7)], 1, fromB[0].hash, 1),
+          sealEvents(b, [ev(7)], -1, '', 1),
+          sealEvents(b, [ev(7)], 0, 'x', 1),
+        ]) {
           const headNow = await store.headPosition();
           await expect(store.importEvents([...fresh, ...bad])).rejects.toBeInstanceOf(ImportBreaksChain);
           expect(await store.headPosition()).toBe(headNow);

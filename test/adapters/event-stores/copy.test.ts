@@ -17,7 +17,7 @@ const unavailable = await pgUnavailable();
 
 async function readAllOf(store: EventStore): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const page = await store.readAll({ after, limit: 1000 });
     out.push(...page);
     if (page.length < 1000) return out;
@@ -29,7 +29,9 @@ async function readAllOf(store: EventStore): Promise<RecordedEvent[]> {
 async function fillLog(store: EventStore): Promise<void> {
   for (let i = 0; i < 300; i++) {
     const s = `user-${i % 17}`;
-    const events: NewEvent[] = [{ type: 'AccountEnabled', data: { userId: s }, metadata: { actor: `admin:${i}`, ip: '203.0.113.1' } } as NewEvent];
+    const events: NewEvent[] = [
+      { type: 'AccountEnabled', data: { userId: s }, metadata: { actor: `admin:${i}`, ip: '203.0.113.1' } } as NewEvent,
+    ];
     if (i % 10 === 0) events.push({ type: 'PluginThing', version: 4, data: { n: i, nested: { s: 'ü\u0000' } } } as unknown as NewEvent);
     await store.append(s, events);
   }
@@ -38,12 +40,18 @@ async function fillLog(store: EventStore): Promise<void> {
 /** A large log, fast: chained envelopes written by the store's bulk import, 1,000 at a time. */
 async function bigLog(store: EventStore, n: number): Promise<void> {
   const heads = new Map<string, { revision: number; hash: string }>();
-  for (let done = 0; done < n; ) {
+  for (let done = 0; done < n;) {
     const batch: RecordedEvent[] = [];
     for (; batch.length < 1000 && done < n; done++) {
       const s = `user-${done % 997}`;
       const h = heads.get(s) ?? { revision: -1, hash: '' };
-      const [e] = sealEvents(s, [{ type: 'AccountEnabled', data: { userId: s }, metadata: { actor: 'admin:1', ip: '203.0.113.1' } } as NewEvent], h.revision, h.hash, 1);
+      const [e] = sealEvents(
+        s,
+        [{ type: 'AccountEnabled', data: { userId: s }, metadata: { actor: 'admin:1', ip: '203.0.113.1' } } as NewEvent],
+        h.revision,
+        h.hash,
+        1,
+      );
       heads.set(s, { revision: e.revision, hash: e.hash });
       batch.push(e);
     }
@@ -83,7 +91,9 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     for (const e of copied) v.check(e);
     expect(v.breaks).toEqual([]);
     // The copy keeps appending on the chain it received.
-    const next = await target.append('user-3', [{ type: 'AccountDisabled', data: { userId: 'user-3', reason: 'x' } } as NewEvent], { expectedRevision: source.filter((e) => e.streamId === 'user-3').length - 1 });
+    const next = await target.append('user-3', [{ type: 'AccountDisabled', data: { userId: 'user-3', reason: 'x' } } as NewEvent], {
+      expectedRevision: source.filter((e) => e.streamId === 'user-3').length - 1,
+    });
     expect(next.events[0].prevHash).toBe(source.filter((e) => e.streamId === 'user-3').at(-1)!.hash);
 
     const back = await SqliteEventStore.open({ path: path.join(dir, 'back.db'), synchronous: 'NORMAL' });
@@ -102,7 +112,10 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     await admin.end();
     const all = await readAllOf(source);
     const edited = all.findIndex((e) => e.streamId === 'user-5' && e.revision === 3);
-    for (const [maxBatch, written] of [[5000, 0], [20, Math.floor(edited / 20) * 20]]) {
+    for (const [maxBatch, written] of [
+      [5000, 0],
+      [20, Math.floor(edited / 20) * 20],
+    ]) {
       const target = new MemoryEventStore();
       const err = await copyEvents(source, target, { maxBatch }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(BrokenLog);
@@ -135,7 +148,9 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     // Someone edits the copy's last event behind its back: a further run refuses it.
     const admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();
-    await admin.query(`UPDATE "${target.schema}".events SET data = '{"userId":"mallory"}' WHERE position = (SELECT max(position) FROM "${target.schema}".events)`);
+    await admin.query(
+      `UPDATE "${target.schema}".events SET data = '{"userId":"mallory"}' WHERE position = (SELECT max(position) FROM "${target.schema}".events)`,
+    );
     await admin.end();
     await source.append('user-1', [{ type: 'AccountEnabled', data: { userId: 'user-1' } } as NewEvent]);
     await expect(copyEvents(source, target)).rejects.toMatchObject({ name: 'TargetDiffers', message: /was edited/ });
@@ -153,13 +168,24 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     schemas.push(schema);
     const to = `${PG_URL}?schema=${schema}`;
     const target = await openPg(schema);
-    const child = spawn(process.execPath, ['--import', './adapters/cli/ts-register.mjs', 'adapters/cli/main.ts', 'events', 'copy', '--from', `sqlite:${file}`, '--to', to], { cwd: ROOT, stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['--import', './adapters/cli/ts-register.mjs', 'adapters/cli/main.ts', 'events', 'copy', '--from', `sqlite:${file}`, '--to', to],
+      { cwd: ROOT, stdio: 'ignore' },
+    );
     let exited = false;
     child.on('exit', () => (exited = true));
     let head = 0;
     try {
       // Killed once the first batches have landed, with more still to come.
-      const poll = setInterval(() => void target.headPosition().then((h) => (head = h), () => {}), 5);
+      const poll = setInterval(
+        () =>
+          void target.headPosition().then(
+            (h) => (head = h),
+            () => {},
+          ),
+        5,
+      );
       try {
         await until(() => head > 0 || exited, 'the first imported batch', 60_000);
       } finally {
@@ -195,7 +221,9 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     await fillLog(sqlite);
     // A user whose email is sealed under their data key (issue 19): the key goes along with the log.
     const wrap = Buffer.alloc(32, 3);
-    await withPersonalData(sqlite, wrap).append('user-sealed', [{ type: 'UserRegistered', data: { userId: 'sealed', email: 'sealed@example.org', name: 'Sealed' } }]);
+    await withPersonalData(sqlite, wrap).append('user-sealed', [
+      { type: 'UserRegistered', data: { userId: 'sealed', email: 'sealed@example.org', name: 'Sealed' } },
+    ]);
     const source = await readAllOf(sqlite);
     await sqlite.close();
     const schema = freshSchema();
@@ -204,7 +232,9 @@ describe.skipIf(unavailable !== null)('copyEvents (broker events copy)', () => {
     const run = await runCli(['events', 'copy', '--from', `sqlite:${file}`, '--to', to], {});
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`copied ${source.length} events in 18 streams and 1 data key\\(s\\) .* every hash chain verified`));
+    expect(run.stdout).toMatch(
+      new RegExp(`copied ${source.length} events in 18 streams and 1 data key\\(s\\) .* every hash chain verified`),
+    );
     const target = await openPg(schema);
     expect((await readAllOf(target)).map(strip)).toEqual(source.map(strip));
     expect((await withPersonalData(target, wrap).readStream('user-sealed'))[0].data).toMatchObject({ email: 'sealed@example.org' });

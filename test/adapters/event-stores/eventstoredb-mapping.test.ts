@@ -12,7 +12,8 @@ import {
   type EsdbRecorded,
 } from '../../../adapters/event-stores/eventstoredb-mapping.js';
 
-const ev = (n: number, extra: Partial<NewEvent> = {}): NewEvent => ({ type: 'AccountEnabled', data: { userId: `u${n}` }, ...extra }) as NewEvent;
+const ev = (n: number, extra: Partial<NewEvent> = {}): NewEvent =>
+  ({ type: 'AccountEnabled', data: { userId: `u${n}` }, ...extra }) as NewEvent;
 
 /** What the server hands back for an event written with toEsdbEvent: JSON in, JSON out. */
 function asStored(e: RecordedEvent, commit: bigint, prepare: bigint): EsdbRecorded {
@@ -44,7 +45,11 @@ describe('EventStoreDB mapping', () => {
     const [e] = sealEvents('s', [ev(1, { metadata: { correlationId: 'corr', causationId: 'cause' } })], -1, '', 0);
     const d = toEsdbEvent(e);
     expect(d.contentType).toBe('application/json');
-    expect(d.metadata).toMatchObject({ $correlationId: 'corr', $causationId: 'cause', broker: { revision: 0, prevHash: '', hash: e.hash } });
+    expect(d.metadata).toMatchObject({
+      $correlationId: 'corr',
+      $causationId: 'cause',
+      broker: { revision: 0, prevHash: '', hash: e.hash },
+    });
   });
 
   it('gives a non-UUID id a stable UUID and restores the original on read', () => {

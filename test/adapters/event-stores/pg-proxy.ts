@@ -53,7 +53,10 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
       upstream.write(d);
     });
     upstream.on('data', (d: Buffer) => (dropOnReply ? cut() : client.write(d)));
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       a.on('error', () => b.destroy());
       a.on('close', () => {
         b.destroy();

@@ -27,7 +27,9 @@ describe.skipIf(unavailable !== null)('PostgreSQL faults in the broker logs and 
   it('logs lost connections, LISTEN reconnects and retries at warn, and /metrics counts them', { timeout: 60_000 }, async () => {
     const { logs, sink } = logCollector();
     // The store is opened by the kernel from the config, as in production: the logger must reach it.
-    const broker = await bootBroker(testConfig({ store: { kind: 'postgres', url: PG_URL, schema }, dataDir: dir }), { logger: pino(brokerLoggerOptions('warn'), sink) });
+    const broker = await bootBroker(testConfig({ store: { kind: 'postgres', url: PG_URL, schema }, dataDir: dir }), {
+      logger: pino(brokerLoggerOptions('warn'), sink),
+    });
     const url = await broker.listen();
     const admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();
@@ -44,7 +46,8 @@ describe.skipIf(unavailable !== null)('PostgreSQL faults in the broker logs and 
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE $1`,
           [`%/${schema}`],
         );
-        if (warned('postgres: retrying after a connection error').length && warned('postgres: LISTEN connection re-established').length) break;
+        if (warned('postgres: retrying after a connection error').length && warned('postgres: LISTEN connection re-established').length)
+          break;
         await new Promise((r) => setTimeout(r, 50)); // pacing of the fault injection, not a wait for a result
       }
       writing = false;
@@ -53,14 +56,23 @@ describe.skipIf(unavailable !== null)('PostgreSQL faults in the broker logs and 
       expect(warned('postgres: connection lost')[0]).toMatchObject({ schema, err: expect.any(String) });
       expect(warned('postgres: LISTEN connection lost; reconnecting (subscriptions poll meanwhile)')[0]).toMatchObject({ schema });
       expect(warned('postgres: LISTEN connection re-established')[0]).toMatchObject({ schema });
-      expect(warned('postgres: retrying after a connection error')[0]).toMatchObject({ schema, op: expect.stringMatching(/^(append|read)$/), attempt: expect.any(Number) });
+      expect(warned('postgres: retrying after a connection error')[0]).toMatchObject({
+        schema,
+        op: expect.stringMatching(/^(append|read)$/),
+        attempt: expect.any(Number),
+      });
 
       const text = await (await fetch(`${url}/metrics`)).text();
       const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
       expect(value('broker_event_store_connections_lost_total')).toBeGreaterThan(0);
       expect(value('broker_event_store_listener_reconnects_total')).toBeGreaterThan(0);
       expect(value('broker_event_store_retries_total')).toBeGreaterThan(0);
-      console.info(`after ${n} registrations: ${text.split('\n').filter((l) => l.startsWith('broker_event_store_') && !l.startsWith('broker_event_store_head')).join('; ')}`);
+      console.info(
+        `after ${n} registrations: ${text
+          .split('\n')
+          .filter((l) => l.startsWith('broker_event_store_') && !l.startsWith('broker_event_store_head'))
+          .join('; ')}`,
+      );
     } finally {
       await admin.end();
       await broker.stop();

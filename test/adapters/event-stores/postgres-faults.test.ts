@@ -92,7 +92,9 @@ describe.skipIf(unavailable !== null)('PostgresEventStore under connection fault
     expect(subErr).toBeNull();
     expect(got.map((e) => e.id)).toEqual(all.map((e) => e.id));
     sub.unsubscribe();
-    console.info(`faults: ${killed} backends terminated in ${rounds} rounds; ${total} events; ${store.recoveredCommits} commits recovered by id; listener connects ${store.listenerConnects}`);
+    console.info(
+      `faults: ${killed} backends terminated in ${rounds} rounds; ${total} events; ${store.recoveredCommits} commits recovered by id; listener connects ${store.listenerConnects}`,
+    );
     await store.close();
   }, 90_000);
 

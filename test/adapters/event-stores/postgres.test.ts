@@ -3,7 +3,12 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChainVerifier, type NewEvent, type RecordedEvent } from '../../../core/index.js';
 import type { PostgresEventStore } from '../../../adapters/event-stores/postgres.js';
-import { InvalidSchemaName, LATEST_SCHEMA_VERSION, LOCK_CLASS_STREAMS, migrate } from '../../../adapters/event-stores/postgres-migrations.js';
+import {
+  InvalidSchemaName,
+  LATEST_SCHEMA_VERSION,
+  LOCK_CLASS_STREAMS,
+  migrate,
+} from '../../../adapters/event-stores/postgres-migrations.js';
 import { runEventStoreContract, until } from './contract.js';
 import { PG_URL, dropSchema, freshSchema, openPg, pgUnavailable } from './pg-fixture.js';
 
@@ -185,7 +190,14 @@ describe.skipIf(unavailable !== null)('PostgresEventStore specifics', () => {
       expect(rows.map((r) => r.version)).toContain(3);
       // An append's stream lock (a transaction-level advisory lock) is held until COMMIT.
       const streamLocks = async (): Promise<number> =>
-        Number((await raw.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND pid = $2 AND granted`, [LOCK_CLASS_STREAMS, pid])).rows[0].n);
+        Number(
+          (
+            await raw.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND pid = $2 AND granted`, [
+              LOCK_CLASS_STREAMS,
+              pid,
+            ])
+          ).rows[0].n,
+        );
       await c.query('BEGIN');
       await c.query(`SELECT * FROM "${s2}".append_begin('one', 1)`);
       expect(await streamLocks()).toBe(1);

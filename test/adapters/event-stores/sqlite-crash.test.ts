@@ -50,7 +50,7 @@ it('kill -9 of a writing process: the file reopens, nothing torn, acknowledged a
     const store = await SqliteEventStore.open({ path: file });
     try {
       const all: RecordedEvent[] = [];
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const page = await store.readAll({ after, limit: 5000 });
         all.push(...page);
         if (page.length < 5000) break;

@@ -5,16 +5,26 @@ describe('parseStoreUrl', () => {
   it('reads every store kind', () => {
     expect(parseStoreUrl('memory:')).toEqual({ kind: 'memory' });
     expect(parseStoreUrl('sqlite:./data/broker.db')).toEqual({ kind: 'sqlite', path: './data/broker.db' });
-    expect(parseStoreUrl('sqlite:///var/lib/broker.db?synchronous=normal')).toEqual({ kind: 'sqlite', path: '/var/lib/broker.db', synchronous: 'NORMAL' });
+    expect(parseStoreUrl('sqlite:///var/lib/broker.db?synchronous=normal')).toEqual({
+      kind: 'sqlite',
+      path: '/var/lib/broker.db',
+      synchronous: 'NORMAL',
+    });
     expect(parseStoreUrl('postgres://broker:s3cret@db.internal:5432/idp?schema=broker_a&poolMax=20&sslmode=require')).toEqual({
       kind: 'postgres',
       url: 'postgres://broker:s3cret@db.internal:5432/idp?sslmode=require',
       schema: 'broker_a',
       poolMax: 20,
     });
-    expect(parseStoreUrl('postgresql://postgres@127.0.0.1/test')).toEqual({ kind: 'postgres', url: 'postgresql://postgres@127.0.0.1/test' });
+    expect(parseStoreUrl('postgresql://postgres@127.0.0.1/test')).toEqual({
+      kind: 'postgres',
+      url: 'postgresql://postgres@127.0.0.1/test',
+    });
     expect(parseStoreUrl('esdb://127.0.0.1:2113?tls=false')).toEqual({ kind: 'eventstoredb', url: 'esdb://127.0.0.1:2113?tls=false' });
-    expect(parseStoreUrl('esdb+discover://a:2113,b:2113,c:2113')).toEqual({ kind: 'eventstoredb', url: 'esdb+discover://a:2113,b:2113,c:2113' });
+    expect(parseStoreUrl('esdb+discover://a:2113,b:2113,c:2113')).toEqual({
+      kind: 'eventstoredb',
+      url: 'esdb+discover://a:2113,b:2113,c:2113',
+    });
   });
 
   it('refuses what it cannot use, naming the problem but never the password', () => {

@@ -45,7 +45,10 @@ export const probePlugin: Plugin = {
       return { ok: true };
     });
     // What fastify has hung on node's response by the time the handler runs.
-    ctx.web.app.get('/probe/listeners', async (_req, reply) => ({ finish: reply.raw.listenerCount('finish'), error: reply.raw.listenerCount('error') }));
+    ctx.web.app.get('/probe/listeners', async (_req, reply) => ({
+      finish: reply.raw.listenerCount('finish'),
+      error: reply.raw.listenerCount('error'),
+    }));
     // A line in fastify's own shape, with the whole request and reply in it.
     ctx.web.app.get('/probe/shape', async (req, reply) => {
       reply.log.warn({ req, res: reply }, 'probe shape');

@@ -74,7 +74,12 @@ describe('HTTP hardening', () => {
   });
 
   it('refuses an oversized body with 413, not 500', async () => {
-    const r = await broker.app.inject({ method: 'POST', url: '/probe/echo', payload: JSON.stringify({ n: 1, pad: 'x'.repeat(300 * 1024) }), headers: { 'content-type': 'application/json' } });
+    const r = await broker.app.inject({
+      method: 'POST',
+      url: '/probe/echo',
+      payload: JSON.stringify({ n: 1, pad: 'x'.repeat(300 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(r.statusCode).toBe(413);
   });
 
@@ -90,18 +95,28 @@ describe('HTTP hardening', () => {
     const r = await broker.app.inject({
       method: 'POST',
       url: `/probe/echo?code=${secrets.query}&state=abc`,
-      headers: { cookie: `__Host-broker_session=${secrets.cookie}`, authorization: `Bearer ${secrets.auth}`, 'content-type': 'application/json' },
+      headers: {
+        cookie: `__Host-broker_session=${secrets.cookie}`,
+        authorization: `Bearer ${secrets.auth}`,
+        'content-type': 'application/json',
+      },
       payload: { n: 3, password: secrets.password },
     });
     expect(r.statusCode).toBe(200);
-    await broker.app.inject({ url: `/login?lr=${secrets.query}`, headers: { cookie: `sid=${secrets.cookie}`, authorization: `Basic ${secrets.auth}` } });
+    await broker.app.inject({
+      url: `/login?lr=${secrets.query}`,
+      headers: { cookie: `sid=${secrets.cookie}`, authorization: `Basic ${secrets.auth}` },
+    });
     const text = logs.text;
     expect(text).toContain('probe echo'); // the careless log line was written...
     expect(text).toContain('/probe/echo?code=[redacted]&state=[redacted]');
     for (const s of Object.values(secrets)) expect(text).not.toContain(s); // ...without a secret in it
     expect(text).toContain('[redacted]');
     // The request's lines (fastify's and the handler's) share one reqId: the lazily built child logger is pino's own.
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { reqId?: string; msg?: string });
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reqId?: string; msg?: string });
     const echo = lines.find((l) => l.msg === 'probe echo')!;
     expect(echo.reqId).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
     expect(lines.filter((l) => l.reqId === echo.reqId).map((l) => l.msg)).toEqual(['incoming request', 'probe echo', 'request completed']);
@@ -137,7 +152,10 @@ describe('logging above info (fastify without a logger of its own)', () => {
     expect(ok.status).toBe(200);
     const boom = await fetch(`${url}/probe/boom`);
     expect(boom.status).toBe(500);
-    const lines = logs.text.trim().split('\n').map((l) => JSON.parse(l) as { reqId?: string; msg?: string; level: number; password?: string; err?: { message?: string } });
+    const lines = logs.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reqId?: string; msg?: string; level: number; password?: string; err?: { message?: string } });
     const warn = lines.find((l) => l.msg === 'probe warn')!;
     expect(warn.reqId).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
     expect(warn.password).toBe('[redacted]');
@@ -166,7 +184,12 @@ describe('logging above info (fastify without a logger of its own)', () => {
     try {
       const r = await plain.broker.app.inject({ url: '/probe/shape', headers: { cookie: 'sid=COOKIE-S3CRET-5' } });
       expect(r.statusCode).toBe(200);
-      const line = JSON.parse(plain.logs.text.trim().split('\n').find((l) => l.includes('probe shape'))!) as { req: Record<string, unknown>; res: Record<string, unknown> };
+      const line = JSON.parse(
+        plain.logs.text
+          .trim()
+          .split('\n')
+          .find((l) => l.includes('probe shape'))!,
+      ) as { req: Record<string, unknown>; res: Record<string, unknown> };
       expect(line.res).toEqual({ statusCode: 200 });
       expect(line.req).toMatchObject({ method: 'GET', url: '/probe/shape' });
       expect(plain.logs.text).not.toContain('COOKIE-S3CRET-5');

@@ -16,7 +16,12 @@ describe('POST /logout', () => {
     return `broker_session=${sessionToken}`;
   }
   const post = (url: string, cookie: string, form: Record<string, string>) =>
-    fetch(`${url}/logout`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: new URLSearchParams(form).toString() });
+    fetch(`${url}/logout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams(form).toString(),
+    });
 
   it('refuses a logout without the token, or with a wrong one, and keeps the session', async () => {
     t = await startBroker();
@@ -42,7 +47,9 @@ describe('POST /logout', () => {
     const r = await post(t.url, cookie, { _csrf: form![1] });
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('Logged out');
-    expect((await t.broker.store.readAll({ limit: 1000 })).find((e) => e.type === 'SessionEnded')?.data).toMatchObject({ reason: 'logout' });
+    expect((await t.broker.store.readAll({ limit: 1000 })).find((e) => e.type === 'SessionEnded')?.data).toMatchObject({
+      reason: 'logout',
+    });
     const home = await fetch(`${t.url}/`, { headers: { cookie }, redirect: 'manual' });
     expect(home.status).toBe(303);
   });

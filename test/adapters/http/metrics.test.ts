@@ -67,7 +67,9 @@ describe('/metrics', () => {
     const text = (await broker.app.inject({ url: '/metrics' })).body;
     expect(value(text, 'broker_http_requests_total{method="HEAD",route="/healthz",status="200"}')).toBe(1);
     expect(value(text, 'broker_http_requests_total{method="GET",route="/.well-known/jwks.json",status="200"}')).toBe(1);
-    expect(value(text, 'broker_http_requests_total{method="GET",route="/metrics",status="200"}')).toBe(value(first, 'broker_http_requests_total{method="GET",route="/metrics",status="200"}') + 1);
+    expect(value(text, 'broker_http_requests_total{method="GET",route="/metrics",status="200"}')).toBe(
+      value(first, 'broker_http_requests_total{method="GET",route="/metrics",status="200"}') + 1,
+    );
   });
 
   it('shows projection lag when appends outrun the read models', async () => {
@@ -86,7 +88,9 @@ describe('/metrics', () => {
           async (s) => {
             s.get('/x', async () => ({ x: 1 }));
             s.get('/gone', async (_req, reply) => reply.callNotFound());
-            s.setNotFoundHandler((req, reply) => ctx.web.sendError(req, reply, Object.assign(new Error('nope'), { statusCode: 404, code: 'not_found' })));
+            s.setNotFoundHandler((req, reply) =>
+              ctx.web.sendError(req, reply, Object.assign(new Error('nope'), { statusCode: 404, code: 'not_found' })),
+            );
           },
           { prefix: '/api' },
         );
@@ -121,7 +125,9 @@ describe('/metrics', () => {
     h.observe({}, 5);
     const text = await reg.render();
     expect(text).toContain('t_total{path="a\\"b\\\\c\\nd"} 2');
-    expect(text).toContain('t_seconds_bucket{le="0.1"} 1\nt_seconds_bucket{le="1"} 2\nt_seconds_bucket{le="+Inf"} 3\nt_seconds_sum 5.55\nt_seconds_count 3');
+    expect(text).toContain(
+      't_seconds_bucket{le="0.1"} 1\nt_seconds_bucket{le="1"} 2\nt_seconds_bucket{le="+Inf"} 3\nt_seconds_sum 5.55\nt_seconds_count 3',
+    );
     expect(() => reg.add(new Counter('t_total', 'again'))).toThrow(/registered twice/);
   });
 });

@@ -17,7 +17,8 @@ describe('no-store on pages with secrets and login steps', () => {
   });
   afterAll(async () => t?.stop());
 
-  const noStore = (res: { headers: { get(name: string): string | null } }, what: string) => expect(res.headers.get('cache-control'), what).toBe('no-store');
+  const noStore = (res: { headers: { get(name: string): string | null } }, what: string) =>
+    expect(res.headers.get('cache-control'), what).toBe('no-store');
 
   it('setup, login, MFA, TOTP enrolment, recovery codes, the session cookie and the admin CSRF token', async () => {
     const c = client(t.url);
@@ -26,7 +27,14 @@ describe('no-store on pages with secrets and login steps', () => {
     expect(setup.res.status).toBe(200);
     noStore(setup.res, 'setup page');
     const secret = /data-testid="totp-secret">([A-Z2-7]+)</.exec(setup.body)![1];
-    const created = await c.postForm('/admin/setup', { token: field(setup.body, 'token'), sealed: field(setup.body, 'sealed'), email: 'root@example.com', name: 'Root', password: 'admin password 1', code: totpCode(secret, t.clock) });
+    const created = await c.postForm('/admin/setup', {
+      token: field(setup.body, 'token'),
+      sealed: field(setup.body, 'sealed'),
+      email: 'root@example.com',
+      name: 'Root',
+      password: 'admin password 1',
+      code: totpCode(secret, t.clock),
+    });
     expect(created.body).toContain('Administrator created');
     noStore(created.res, 'setup answer');
 
@@ -35,14 +43,23 @@ describe('no-store on pages with secrets and login steps', () => {
     const form = await admin.get('/admin/users');
     expect(new URL(form.url).pathname).toBe('/password/login');
     noStore(form.res, 'login page');
-    const mfa = await admin.postForm('/password/login', { _csrf: field(form.body, '_csrf'), lr: field(form.body, 'lr'), email: 'root@example.com', password: 'admin password 1' });
+    const mfa = await admin.postForm('/password/login', {
+      _csrf: field(form.body, '_csrf'),
+      lr: field(form.body, 'lr'),
+      email: 'root@example.com',
+      password: 'admin password 1',
+    });
     expect(mfa.body).toContain('Second factor');
     noStore(mfa.res, 'MFA page');
     t.clock.advance(30_000);
     const finish = await admin.request('/password/totp', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: field(mfa.body, '_csrf'), ticket: field(mfa.body, 'ticket'), code: totpCode(secret, t.clock) }).toString(),
+      body: new URLSearchParams({
+        _csrf: field(mfa.body, '_csrf'),
+        ticket: field(mfa.body, 'ticket'),
+        code: totpCode(secret, t.clock),
+      }).toString(),
     });
     expect(finish.status).toBe(303);
     expect(finish.headers.getSetCookie().some((c) => c.startsWith('broker_session='))).toBe(true);
@@ -56,12 +73,19 @@ describe('no-store on pages with secrets and login steps', () => {
     // TOTP enrolment and the recovery codes of a user without a second factor.
     const user = client(t.url);
     const { userId } = await t.broker.users.register({ email: 'ann@example.com' }, { actor: 'test' });
-    user.jar.cookies.set('broker_session', (await t.broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).sessionToken);
+    user.jar.cookies.set(
+      'broker_session',
+      (await t.broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).sessionToken,
+    );
     const enroll = await user.get('/password/totp/enroll');
     expect(enroll.res.status).toBe(200);
     noStore(enroll.res, 'TOTP enrolment');
     const userSecret = /data-testid="totp-secret">([A-Z2-7]+)</.exec(enroll.body)![1];
-    const codes = await user.postForm('/password/totp/enroll', { _csrf: field(enroll.body, '_csrf'), sealed: field(enroll.body, 'sealed'), code: totpCode(userSecret, t.clock) });
+    const codes = await user.postForm('/password/totp/enroll', {
+      _csrf: field(enroll.body, '_csrf'),
+      sealed: field(enroll.body, 'sealed'),
+      code: totpCode(userSecret, t.clock),
+    });
     expect(codes.body).toMatch(/<li><code>[a-z0-9-]+<\/code><\/li>/);
     noStore(codes.res, 'recovery codes');
   });

@@ -33,7 +33,10 @@ describe('return_to (open-redirect defence)', () => {
   });
 
   it('resumes to / when a signed request somehow carries an off-site target', async () => {
-    const r = await returnToProtocol.resume({ protocol: 'return_to', params: { return_to: '/.//evil.example' }, iat: 0, exp: 0, jti: 'x' }, {} as never);
+    const r = await returnToProtocol.resume(
+      { protocol: 'return_to', params: { return_to: '/.//evil.example' }, iat: 0, exp: 0, jti: 'x' },
+      {} as never,
+    );
     expect(r).toEqual({ kind: 'redirect', location: '/' });
   });
 });

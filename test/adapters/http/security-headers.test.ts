@@ -10,10 +10,13 @@ async function withSecurityHeaders(app: FastifyInstance, opts: typeof options): 
 }
 
 const options = {
-  contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] } },
+  contentSecurityPolicy: {
+    directives: { defaultSrc: ["'none'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] },
+  },
   crossOriginResourcePolicy: { policy: 'same-site' as const },
 };
-const strip = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
+const strip = (h: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(h).filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
 
 describe('precomputed security headers', () => {
   it('sends HTML exactly the headers @fastify/helmet sends, JSON the API set; honours helmet: false and skipRoute', async () => {
@@ -35,7 +38,10 @@ describe('precomputed security headers', () => {
     expect(b.headers['content-security-policy']).toContain("default-src 'none'");
     expect(b.headers['referrer-policy']).toBe('no-referrer');
     // An SVG is a document too (it can carry scripts).
-    expect(strip((await fast.inject({ url: '/svg' })).headers)).toMatchObject({ 'content-security-policy': a.headers['content-security-policy'], 'x-frame-options': 'SAMEORIGIN' });
+    expect(strip((await fast.inject({ url: '/svg' })).headers)).toMatchObject({
+      'content-security-policy': a.headers['content-security-policy'],
+      'x-frame-options': 'SAMEORIGIN',
+    });
     // JSON: the OWASP REST set, nothing that only a rendered document uses.
     const json = await fast.inject({ url: '/json' });
     expect(strip(json.headers)).toEqual({
@@ -63,6 +69,8 @@ describe('precomputed security headers', () => {
   it('refuses a route-level helmet object instead of ignoring it', async () => {
     const app = Fastify({ logger: false });
     await withSecurityHeaders(app, options);
-    expect(() => app.get('/framed', { helmet: { frameguard: { action: 'sameorigin' } } } as never, async () => 'x')).toThrow(/route-level helmet options/);
+    expect(() => app.get('/framed', { helmet: { frameguard: { action: 'sameorigin' } } } as never, async () => 'x')).toThrow(
+      /route-level helmet options/,
+    );
   });
 });

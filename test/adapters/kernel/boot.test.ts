@@ -40,7 +40,9 @@ describe('kernel boot', () => {
     const res = await broker.users.execute(userId, { type: 'ban', reason: 'spam', actor: 'admin:x' }, { actor: 'admin:x' });
     await broker.projections.waitFor(res.position);
     expect(broker.login.validateSession(out.sessionToken)).toBeNull();
-    await expect(broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).rejects.toMatchObject({ code: 'banned' });
+    await expect(broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).rejects.toMatchObject({
+      code: 'banned',
+    });
   });
 
   it('remembers the session id of a live token only, and forgets it when the session ends, is banned or the cache is full', async () => {

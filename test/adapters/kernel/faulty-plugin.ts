@@ -1,6 +1,14 @@
 import { concatMap, from, type Subscription } from 'rxjs';
 import type { Plugin } from '../../../adapters/kernel/boot.js';
-import { type StreamCheckpoint, type PersistedProjection, type ReadDatabase, type ReadStatement, type Reactor, type ReactorContext, type RecordedEvent } from '../../../core/index.js';
+import {
+  type StreamCheckpoint,
+  type PersistedProjection,
+  type ReadDatabase,
+  type ReadStatement,
+  type Reactor,
+  type ReactorContext,
+  type RecordedEvent,
+} from '../../../core/index.js';
 
 /**
  * A plugin with a bug, for the fault-isolation tests: its persisted projection and its reactor
@@ -18,7 +26,8 @@ export interface Fault {
 
 export const newFault = (): Fault => ({ broken: true, projectionAttempts: 0, reactorAttempts: 0, greeted: [] });
 
-const isPoison = (e: RecordedEvent): boolean => e.type === 'UserRegistered' && String((e.data as { email: string | null }).email ?? '').startsWith('poison');
+const isPoison = (e: RecordedEvent): boolean =>
+  e.type === 'UserRegistered' && String((e.data as { email: string | null }).email ?? '').startsWith('poison');
 
 export class RegistrationsView implements PersistedProjection {
   readonly name = 'faulty.registrations';
@@ -79,7 +88,10 @@ export class Greeter implements Reactor {
   }
 }
 
-export function faultyPlugin(fault: Fault, parts: { projection?: boolean; reactor?: boolean } = { projection: true, reactor: true }): Plugin {
+export function faultyPlugin(
+  fault: Fault,
+  parts: { projection?: boolean; reactor?: boolean } = { projection: true, reactor: true },
+): Plugin {
   let view: RegistrationsView | null = null;
   return {
     name: 'faulty',

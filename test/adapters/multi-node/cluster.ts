@@ -25,7 +25,13 @@ export interface BrokerNode {
 }
 
 /** `script`: the node's program (default node-process.ts); `extra` joins its JSON argument. */
-export async function startNode(name: string, url: string, schema: string, script = 'node-process.ts', extra: Record<string, unknown> = {}): Promise<BrokerNode> {
+export async function startNode(
+  name: string,
+  url: string,
+  schema: string,
+  script = 'node-process.ts',
+  extra: Record<string, unknown> = {},
+): Promise<BrokerNode> {
   const child = fork(path.join(ROOT, 'test/adapters/multi-node', script), [JSON.stringify({ url, schema, name, ...extra })], {
     cwd: ROOT,
     execArgv: ['--import', './adapters/cli/ts-register.mjs'],
@@ -37,22 +43,32 @@ export async function startNode(name: string, url: string, schema: string, scrip
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`node ${name} did not start within 60 s`)), 60_000);
     child.once('exit', (code) => reject(new Error(`node ${name} exited during start (code ${code})`)));
-    child.on('message', (m: { ready?: boolean; progress?: number; id?: number; ok?: boolean; result?: unknown; error?: { name: string; message: string } }) => {
-      if (m.ready) {
-        clearTimeout(t);
-        resolve();
-        return;
-      }
-      if (m.progress !== undefined) {
-        node.progress = m.progress;
-        return;
-      }
-      const p = pending.get(m.id!);
-      if (!p) return;
-      pending.delete(m.id!);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new NodeError(name, m.error!));
-    });
+    child.on(
+      'message',
+      (m: {
+        ready?: boolean;
+        progress?: number;
+        id?: number;
+        ok?: boolean;
+        result?: unknown;
+        error?: { name: string; message: string };
+      }) => {
+        if (m.ready) {
+          clearTimeout(t);
+          resolve();
+          return;
+        }
+        if (m.progress !== undefined) {
+          node.progress = m.progress;
+          return;
+        }
+        const p = pending.get(m.id!);
+        if (!p) return;
+        pending.delete(m.id!);
+        if (m.ok) p.resolve(m.result);
+        else p.reject(new NodeError(name, m.error!));
+      },
+    );
   });
   child.once('exit', () => {
     for (const p of pending.values()) p.reject(new Error(`node ${name} exited`));

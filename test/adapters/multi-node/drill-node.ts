@@ -10,7 +10,13 @@ import path from 'node:path';
 import { bootBroker } from '../../../adapters/kernel/boot.js';
 import type { BrokerConfig } from '../../../config/types.js';
 
-const { url, schema, name, sites, leaseMs } = JSON.parse(process.argv[2]) as { url: string; schema: string; name: string; sites: { id: string; url: string; secret: string }[]; leaseMs: number };
+const { url, schema, name, sites, leaseMs } = JSON.parse(process.argv[2]) as {
+  url: string;
+  schema: string;
+  name: string;
+  sites: { id: string; url: string; secret: string }[];
+  leaseMs: number;
+};
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `broker-drill-${name}-`));
 const config: BrokerConfig = {
   server: { host: '127.0.0.1', port: 0, baseUrl: 'http://127.0.0.1', trustProxy: false, insecureCookies: true },
@@ -26,7 +32,13 @@ const config: BrokerConfig = {
   plugins: [
     {
       name: 'ban-broadcast',
-      config: { timeoutMs: 2000, concurrency: 8, leaseMs, retry: { initialDelayMs: 100, maxDelayMs: 300, horizonMs: 120_000 }, allowPrivateAddresses: ['127.0.0.1'] },
+      config: {
+        timeoutMs: 2000,
+        concurrency: 8,
+        leaseMs,
+        retry: { initialDelayMs: 100, maxDelayMs: 300, horizonMs: 120_000 },
+        allowPrivateAddresses: ['127.0.0.1'],
+      },
     },
   ],
 };
@@ -41,7 +53,11 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
   /** Registers a user and bans them; resolves once the ban is committed (acknowledged). */
   async ban(a) {
     const { userId } = await broker.users.register({ email: a.email as string }, { actor: `test:${name}` });
-    const r = await broker.users.execute(userId, { type: 'ban', reason: `drill ${name}`, actor: `admin:${name}` }, { actor: `admin:${name}` });
+    const r = await broker.users.execute(
+      userId,
+      { type: 'ban', reason: `drill ${name}`, actor: `admin:${name}` },
+      { actor: `admin:${name}` },
+    );
     return { userId, eventId: r.events[0].id, position: r.position };
   },
   /** A session for a new user on this node (the bench bans it elsewhere and watches here). */
@@ -52,7 +68,11 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
   },
   async banUser(a) {
     const t0 = performance.timeOrigin + performance.now();
-    const r = await broker.users.execute(a.userId as string, { type: 'ban', reason: `drill ${name}`, actor: `admin:${name}` }, { actor: `admin:${name}` });
+    const r = await broker.users.execute(
+      a.userId as string,
+      { type: 'ban', reason: `drill ${name}`, actor: `admin:${name}` },
+      { actor: `admin:${name}` },
+    );
     return { t0, eventId: r.events[0].id };
   },
   /** The moment (epoch ms, sub-ms) this node first refuses the session, polled every millisecond. */
@@ -72,7 +92,10 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
     await Promise.all(
       Array.from({ length: (a.concurrency as number) ?? 8 }, async () => {
         while (Date.now() < end) {
-          const { userId } = await broker.users.register({ email: `tp-${name}-${n++}-${Math.random().toString(36).slice(2)}@example.com` }, { actor: `test:${name}` });
+          const { userId } = await broker.users.register(
+            { email: `tp-${name}-${n++}-${Math.random().toString(36).slice(2)}@example.com` },
+            { actor: `test:${name}` },
+          );
           await broker.users.execute(userId, { type: 'disable', reason: 'bench' }, { actor: `admin:${name}` });
           done += 2;
         }
@@ -92,7 +115,8 @@ process.on('message', (m: Msg) => {
   const op = ops[m.op];
   (op ? op(m.args ?? {}) : Promise.reject(new Error(`unknown op ${m.op}`))).then(
     (result) => process.send!({ id: m.id, ok: true, result }),
-    (err: Error & { code?: string }) => process.send!({ id: m.id, ok: false, error: { name: err.name, message: err.message, code: err.code } }),
+    (err: Error & { code?: string }) =>
+      process.send!({ id: m.id, ok: false, error: { name: err.name, message: err.message, code: err.code } }),
   );
 });
 process.send!({ ready: true });

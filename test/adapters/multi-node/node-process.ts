@@ -33,7 +33,12 @@ const config: BrokerConfig = {
   sites: [],
   plugins: [
     // Same base URL, so the same issuer, on every node (as behind one load balancer).
-    { name: 'oauth-server', config: { clients: [{ clientId: CLIENT.clientId, secret: CLIENT.secret, redirectUris: [CLIENT.redirect], firstParty: true, audience: 'app' }] } },
+    {
+      name: 'oauth-server',
+      config: {
+        clients: [{ clientId: CLIENT.clientId, secret: CLIENT.secret, redirectUris: [CLIENT.redirect], firstParty: true, audience: 'app' }],
+      },
+    },
     { name: 'gateway', config: { routes: [{ id: 'app', pathPrefix: '/app', upstream: upstreamUrl, auth: 'bearer' }] } },
   ],
 };
@@ -44,10 +49,16 @@ await broker.ready();
 const now = (): number => performance.timeOrigin + performance.now();
 
 const tokenActive = async (token: string): Promise<boolean> => {
-  const r = await broker.app.inject({ method: 'POST', url: '/oauth/check-token', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}` });
+  const r = await broker.app.inject({
+    method: 'POST',
+    url: '/oauth/check-token',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `token=${token}`,
+  });
   return (r.json() as { active: boolean }).active;
 };
-const gatewayStatus = async (token: string): Promise<number> => (await broker.app.inject({ url: '/app/x', headers: { authorization: `Bearer ${token}` } })).statusCode;
+const gatewayStatus = async (token: string): Promise<number> =>
+  (await broker.app.inject({ url: '/app/x', headers: { authorization: `Bearer ${token}` } })).statusCode;
 
 type Msg = { id: number; op: string; args: Record<string, unknown> };
 const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
@@ -57,31 +68,59 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
     return { userId: r.userId, position: r.position };
   },
   async link(a) {
-    const r = await broker.users.execute(a.userId as string, { type: 'linkIdentity', issuer: a.issuer as string, subject: a.subject as string }, { actor: `test:${name}` });
+    const r = await broker.users.execute(
+      a.userId as string,
+      { type: 'linkIdentity', issuer: a.issuer as string, subject: a.subject as string },
+      { actor: `test:${name}` },
+    );
     return { position: r.position };
   },
   async login(a) {
-    const out = await broker.login.complete({ issuer: (a.issuer as string) ?? 'local', subject: (a.subject as string) ?? (a.userId as string), userId: a.userId as string | undefined, amr: ['pwd'] } as never);
+    const out = await broker.login.complete({
+      issuer: (a.issuer as string) ?? 'local',
+      subject: (a.subject as string) ?? (a.userId as string),
+      userId: a.userId as string | undefined,
+      amr: ['pwd'],
+    } as never);
     return { userId: out.userId, sessionToken: out.sessionToken, position: out.position };
   },
   async ban(a) {
     const t0 = now();
-    const r = await broker.users.execute(a.userId as string, { type: 'ban', reason: 'multi-node test', actor: `admin:${name}` }, { actor: `admin:${name}` });
+    const r = await broker.users.execute(
+      a.userId as string,
+      { type: 'ban', reason: 'multi-node test', actor: `admin:${name}` },
+      { actor: `admin:${name}` },
+    );
     return { t0, committed: now(), position: r.position };
   },
   /** An access token for the session's user, through a real code flow with PKCE on this node. */
   async accessToken(a) {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
-    const q = new URLSearchParams({ client_id: CLIENT.clientId, response_type: 'code', redirect_uri: CLIENT.redirect, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256' });
-    const auth = await broker.app.inject({ url: `/oauth/authorize?${q}`, headers: { cookie: `broker_session=${a.sessionToken as string}` } });
+    const q = new URLSearchParams({
+      client_id: CLIENT.clientId,
+      response_type: 'code',
+      redirect_uri: CLIENT.redirect,
+      scope: 'openid',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    const auth = await broker.app.inject({
+      url: `/oauth/authorize?${q}`,
+      headers: { cookie: `broker_session=${a.sessionToken as string}` },
+    });
     const code = new URL(String(auth.headers.location)).searchParams.get('code');
     if (!code) throw new Error(`authorize answered ${auth.statusCode} without a code`);
     const tok = await broker.app.inject({
       method: 'POST',
       url: '/oauth/token',
       headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CLIENT.redirect, code_verifier: verifier }).toString(),
+      payload: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: CLIENT.redirect,
+        code_verifier: verifier,
+      }).toString(),
     });
     const body = tok.json() as { access_token?: string };
     if (!body.access_token) throw new Error(`token endpoint answered ${tok.statusCode}`);
@@ -102,7 +141,8 @@ const ops: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {
       if (checkAt === null && !(await tokenActive(token))) checkAt = now();
       if (gatewayAt === null && (await gatewayStatus(token)) === 401) gatewayAt = now();
       if (checkAt !== null && gatewayAt !== null) return { checkAt, gatewayAt };
-      if (now() > deadline) throw new Error(`node ${name} still accepts the token (check-token ${checkAt === null}, gateway ${gatewayAt === null})`);
+      if (now() > deadline)
+        throw new Error(`node ${name} still accepts the token (check-token ${checkAt === null}, gateway ${gatewayAt === null})`);
       await new Promise((r) => setTimeout(r, 1));
     }
   },
@@ -149,7 +189,8 @@ process.on('message', (m: Msg) => {
   const op = ops[m.op];
   (op ? op(m.args ?? {}) : Promise.reject(new Error(`unknown op ${m.op}`))).then(
     (result) => process.send!({ id: m.id, ok: true, result }),
-    (err: Error & { code?: string }) => process.send!({ id: m.id, ok: false, error: { name: err.name, message: err.message, code: err.code } }),
+    (err: Error & { code?: string }) =>
+      process.send!({ id: m.id, ok: false, error: { name: err.name, message: err.message, code: err.code } }),
   );
 });
 process.send!({ ready: true });

@@ -59,7 +59,9 @@ describe.skipIf(unavailable !== null)('two broker nodes on one PostgreSQL log', 
       gatewayLatencies.push(gatewayAt - t0);
       expect(await b.call('checkToken', { token: accessToken })).toEqual({ active: false, gateway: 401 });
     }
-    console.info(`ban A -> B check-token inactive: ${checkLatencies.map((l) => l.toFixed(1)).join(', ')} ms; B gateway 401: ${gatewayLatencies.map((l) => l.toFixed(1)).join(', ')} ms`);
+    console.info(
+      `ban A -> B check-token inactive: ${checkLatencies.map((l) => l.toFixed(1)).join(', ')} ms; B gateway 401: ${gatewayLatencies.map((l) => l.toFixed(1)).join(', ')} ms`,
+    );
     expect(Math.max(...checkLatencies, ...gatewayLatencies)).toBeLessThan(200);
   });
 
@@ -91,7 +93,7 @@ describe.skipIf(unavailable !== null)('two broker nodes on one PostgreSQL log', 
     const store = await openPg(schema);
     try {
       const all: RecordedEvent[] = [];
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const page = await store.readAll({ after, limit: 5000 });
         all.push(...page);
         if (page.length < 5000) break;

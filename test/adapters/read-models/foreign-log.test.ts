@@ -54,7 +54,9 @@ it('an older broker.db restored beside a newer read database: checkpoints ahead 
   for (const p of CORE_PROJECTIONS) expect(newer.checkpoints[p].position).toBeGreaterThan(head);
 
   const logs = await runBroker(dir);
-  expect(rebuilds(logs)).toEqual(Object.fromEntries([...CORE_PROJECTIONS, 'master-key-check'].map((p) => [p, 'checkpoint ahead of the log'])));
+  expect(rebuilds(logs)).toEqual(
+    Object.fromEntries([...CORE_PROJECTIONS, 'master-key-check'].map((p) => [p, 'checkpoint ahead of the log'])),
+  );
   await expectEqualToFreshRebuild(dir);
 });
 
@@ -73,13 +75,16 @@ it.each([
   // Another log (other users, other ids) of the same length or longer, then A's read database beside it.
   await withStore(b, async (s) => {
     let head = await seedLog(s, headA - 300);
-    while (head < headA + extra) head = (await s.append('pad', [{ type: 'UserProfileUpdated', data: { userId: 'nobody', name: `pad ${head}` } }])).position;
+    while (head < headA + extra)
+      head = (await s.append('pad', [{ type: 'UserProfileUpdated', data: { userId: 'nobody', name: `pad ${head}` } }])).position;
   });
   expect(await withStore(b, (s) => s.headPosition()), name).toBe(headA + extra);
   fs.copyFileSync(path.join(a, 'broker.read.db'), path.join(b, 'broker.read.db'));
 
   const logs = await runBroker(b);
-  expect(rebuilds(logs)).toEqual(Object.fromEntries([...CORE_PROJECTIONS, 'master-key-check'].map((p) => [p, 'log differs at the checkpoint'])));
+  expect(rebuilds(logs)).toEqual(
+    Object.fromEntries([...CORE_PROJECTIONS, 'master-key-check'].map((p) => [p, 'log differs at the checkpoint'])),
+  );
   await expectEqualToFreshRebuild(b);
   // Nothing of A's users survived in B's rows.
   const users = dumpFile(path.join(b, 'broker.read.db')).tables.users as { user_id: string }[];
@@ -94,6 +99,8 @@ it('a read database beside an empty log (a new schema, a wrong path) is dropped,
   fs.rmSync(path.join(dir, 'broker.db'));
   const logs = await runBroker(dir);
   // Every projection that had rows warns that they go, even though there is nothing to rebuild.
-  expect(rebuilds(logs)).toEqual(Object.fromEntries([...CORE_PROJECTIONS, 'master-key-check'].map((p) => [p, 'checkpoint ahead of the log'])));
+  expect(rebuilds(logs)).toEqual(
+    Object.fromEntries([...CORE_PROJECTIONS, 'master-key-check'].map((p) => [p, 'checkpoint ahead of the log'])),
+  );
   await expectEqualToFreshRebuild(dir);
 });

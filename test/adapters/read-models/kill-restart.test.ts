@@ -43,7 +43,9 @@ async function withStore<T>(fn: (s: EventStore) => Promise<T>): Promise<T> {
 }
 
 /** The file left by the kill: each projection's tables equal a replay up to its own checkpoint. */
-async function expectConsistentAtCheckpoints(): Promise<Record<string, { position: number; rebuild_reason: string | null; version: number }>> {
+async function expectConsistentAtCheckpoints(): Promise<
+  Record<string, { position: number; rebuild_reason: string | null; version: number }>
+> {
   const { tables, checkpoints, failures } = dumpFile(readFile);
   expect(failures).toEqual([]);
   const positions = new Set(CORE_PROJECTIONS.map((p) => checkpoints[p].position));
@@ -73,12 +75,17 @@ async function expectEqualToFreshRebuild(): Promise<{ tables: Record<string, unk
 /** Kills `b` once /readyz shows its projections between `from` and the head. */
 async function killMidway(b: BrokerProcess, from: number): Promise<number> {
   await answering(b);
-  const seen = await poll('/readyz to show the catch-up under way', 30_000, async () => {
-    const r = await b.get('/readyz');
-    if (r.status === 200) throw new Error('caught up before the kill');
-    const { position, head } = r.body as { position: number; head: number };
-    return position > from + 2000 && position < head - 5000 ? position : undefined;
-  }, 2);
+  const seen = await poll(
+    '/readyz to show the catch-up under way',
+    30_000,
+    async () => {
+      const r = await b.get('/readyz');
+      if (r.status === 200) throw new Error('caught up before the kill');
+      const { position, head } = r.body as { position: number; head: number };
+      return position > from + 2000 && position < head - 5000 ? position : undefined;
+    },
+    2,
+  );
   await b.kill9();
   return seen;
 }
@@ -87,20 +94,34 @@ describe('read models survive kill -9', () => {
   it('during a burst of writes: acknowledged writes kept and reflected, rows equal a fresh rebuild', { timeout: 60_000 }, async () => {
     const b = await spawnBroker(dir, 'burst');
     running.push(b);
-    await poll('200 acknowledged writes', 45_000, () => {
-      if (b.child.exitCode !== null) throw new Error(b.output);
-      return b.acks.length >= 200 ? true : undefined;
-    }, 10);
+    await poll(
+      '200 acknowledged writes',
+      45_000,
+      () => {
+        if (b.child.exitCode !== null) throw new Error(b.output);
+        return b.acks.length >= 200 ? true : undefined;
+      },
+      10,
+    );
     await b.kill9();
     const acked = [...b.acks];
     expect(acked.some((a) => a.kind === 'ban')).toBe(true);
 
     // Acknowledged = in the log, at the position the command returned.
     await withStore(async (store) => {
-      const types: Record<string, string> = { register: 'UserRegistered', link: 'ExternalIdentityLinked', login: 'LoginSucceeded', ban: 'UserBanned' };
+      const types: Record<string, string> = {
+        register: 'UserRegistered',
+        link: 'ExternalIdentityLinked',
+        login: 'LoginSucceeded',
+        ban: 'UserBanned',
+      };
       for (const a of acked) {
         const [e] = await store.readAll({ after: a.position - 1, limit: 1 });
-        expect(e, `acked ${a.kind} at ${a.position}`).toMatchObject({ position: a.position, type: types[a.kind], data: { userId: a.userId } });
+        expect(e, `acked ${a.kind} at ${a.position}`).toMatchObject({
+          position: a.position,
+          type: types[a.kind],
+          data: { userId: a.userId },
+        });
       }
     });
     await expectConsistentAtCheckpoints();
@@ -118,47 +139,61 @@ describe('read models survive kill -9', () => {
     }
   });
 
-  it('during a catch-up: the committed progress is kept, the restart resumes, rows equal a fresh rebuild', { timeout: 60_000 }, async () => {
-    const before = dumpFile(readFile).checkpoints.users.position;
-    await withStore((store) => seedLog(store, 30_000));
-    const b = await spawnBroker(dir);
-    running.push(b);
-    const seen = await killMidway(b, before);
+  it(
+    'during a catch-up: the committed progress is kept, the restart resumes, rows equal a fresh rebuild',
+    { timeout: 60_000 },
+    async () => {
+      const before = dumpFile(readFile).checkpoints.users.position;
+      await withStore((store) => seedLog(store, 30_000));
+      const b = await spawnBroker(dir);
+      running.push(b);
+      const seen = await killMidway(b, before);
 
-    const cps = await expectConsistentAtCheckpoints();
-    // What the broker reported as applied was committed: the kill did not take it back.
-    for (const p of CORE_PROJECTIONS) expect(cps[p].position, p).toBeGreaterThanOrEqual(seen);
-    const logs = await restart();
-    expect(logs.filter((l) => l.msg === 'projection rebuilds from the log'), 'a catch-up resumes, it does not rebuild').toEqual([]);
-    await expectEqualToFreshRebuild();
-  });
+      const cps = await expectConsistentAtCheckpoints();
+      // What the broker reported as applied was committed: the kill did not take it back.
+      for (const p of CORE_PROJECTIONS) expect(cps[p].position, p).toBeGreaterThanOrEqual(seen);
+      const logs = await restart();
+      expect(
+        logs.filter((l) => l.msg === 'projection rebuilds from the log'),
+        'a catch-up resumes, it does not rebuild',
+      ).toEqual([]);
+      await expectEqualToFreshRebuild();
+    },
+  );
 
-  it('during a rebuild after a version change: the rebuild resumes where it was, rows equal a fresh rebuild', { timeout: 60_000 }, async () => {
-    // What a deploy whose UsersView and AuditView changed version finds: checkpoints of another version.
-    const db = new Database(readFile);
-    db.prepare(`UPDATE projection_checkpoints SET version = version + 1 WHERE name IN ('users', 'audit')`).run();
-    db.close();
+  it(
+    'during a rebuild after a version change: the rebuild resumes where it was, rows equal a fresh rebuild',
+    { timeout: 60_000 },
+    async () => {
+      // What a deploy whose UsersView and AuditView changed version finds: checkpoints of another version.
+      const db = new Database(readFile);
+      db.prepare(`UPDATE projection_checkpoints SET version = version + 1 WHERE name IN ('users', 'audit')`).run();
+      db.close();
 
-    const b = await spawnBroker(dir);
-    running.push(b);
-    const seen = await killMidway(b, 0);
-    const rebuilt = b.logs.filter((l) => l.msg === 'projection rebuilds from the log').map((l) => [l.projection, l.reason]);
-    expect(rebuilt.sort()).toEqual([['audit', 'version changed'], ['users', 'version changed']]);
+      const b = await spawnBroker(dir);
+      running.push(b);
+      const seen = await killMidway(b, 0);
+      const rebuilt = b.logs.filter((l) => l.msg === 'projection rebuilds from the log').map((l) => [l.projection, l.reason]);
+      expect(rebuilt.sort()).toEqual([
+        ['audit', 'version changed'],
+        ['users', 'version changed'],
+      ]);
 
-    const cps = await expectConsistentAtCheckpoints();
-    const head = await withStore((s) => s.headPosition());
-    const codeVersion: Record<string, number> = { users: new UsersView().version, audit: new AuditView().version };
-    for (const p of ['users', 'audit']) {
-      expect(cps[p].rebuild_reason, p).toBe('version changed');
-      expect(cps[p].version, `${p}: the code's version is recorded when the tables are dropped`).toBe(codeVersion[p]);
-      expect(cps[p].position).toBeGreaterThanOrEqual(seen);
-      expect(cps[p].position).toBeLessThan(head);
-    }
-    for (const p of ['sessions', 'bans', 'identities', 'sites']) expect(cps[p]).toMatchObject({ position: head, rebuild_reason: null });
+      const cps = await expectConsistentAtCheckpoints();
+      const head = await withStore((s) => s.headPosition());
+      const codeVersion: Record<string, number> = { users: new UsersView().version, audit: new AuditView().version };
+      for (const p of ['users', 'audit']) {
+        expect(cps[p].rebuild_reason, p).toBe('version changed');
+        expect(cps[p].version, `${p}: the code's version is recorded when the tables are dropped`).toBe(codeVersion[p]);
+        expect(cps[p].position).toBeGreaterThanOrEqual(seen);
+        expect(cps[p].position).toBeLessThan(head);
+      }
+      for (const p of ['sessions', 'bans', 'identities', 'sites']) expect(cps[p]).toMatchObject({ position: head, rebuild_reason: null });
 
-    const logs = await restart();
-    // Resumed from its checkpoint: not dropped a second time.
-    expect(logs.filter((l) => l.msg === 'projection rebuilds from the log')).toEqual([]);
-    await expectEqualToFreshRebuild();
-  });
+      const logs = await restart();
+      // Resumed from its checkpoint: not dropped a second time.
+      expect(logs.filter((l) => l.msg === 'projection rebuilds from the log')).toEqual([]);
+      await expectEqualToFreshRebuild();
+    },
+  );
 });

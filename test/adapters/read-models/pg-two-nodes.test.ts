@@ -51,7 +51,8 @@ describe.skipIf(unavailable !== null)('persisted read models on PostgreSQL, two 
     try {
       const fresh = await freshDump(openedStore(store, { masterKey: A().config.secrets.masterKey ?? undefined }));
       const { tables, checkpoints, failures } = dumpFile(path.join(root, name, 'read.db'));
-      for (const p of CORE_PROJECTIONS) expect(checkpoints[p], `${name} ${p}`).toMatchObject({ position: fresh.head, rebuild_reason: null });
+      for (const p of CORE_PROJECTIONS)
+        expect(checkpoints[p], `${name} ${p}`).toMatchObject({ position: fresh.head, rebuild_reason: null });
       for (const [t, rows] of Object.entries(fresh.tables)) expect(tables[t], `${name} ${t}`).toEqual(rows);
       expect(failures).toEqual([]);
     } finally {
@@ -67,7 +68,9 @@ describe.skipIf(unavailable !== null)('persisted read models on PostgreSQL, two 
   });
 
   it('both nodes write the same streams at once; each reads its own writes; both end with the same rows', { timeout: 30_000 }, async () => {
-    const users = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? A() : B()).users.register({ email: `same-${i}-${schema}@example.com` }, meta('reg'))));
+    const users = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? A() : B()).users.register({ email: `same-${i}-${schema}@example.com` }, meta('reg'))),
+    );
     await Promise.all([A(), B()].map(async (n) => n.projections.waitFor(await n.store.headPosition())));
     const ryw: string[] = [];
     await Promise.all(

@@ -41,10 +41,17 @@ export function dumpFile(file: string): {
 } {
   const db = new Database(file);
   try {
-    const rows = db.prepare('SELECT name, version, position, rebuild_reason FROM projection_checkpoints').all() as { name: string; version: number; position: number; rebuild_reason: string | null }[];
+    const rows = db.prepare('SELECT name, version, position, rebuild_reason FROM projection_checkpoints').all() as {
+      name: string;
+      version: number;
+      position: number;
+      rebuild_reason: string | null;
+    }[];
     return {
       tables: dumpTables(db),
-      checkpoints: Object.fromEntries(rows.map((r) => [r.name, { version: r.version, position: r.position, rebuild_reason: r.rebuild_reason }])),
+      checkpoints: Object.fromEntries(
+        rows.map((r) => [r.name, { version: r.version, position: r.position, rebuild_reason: r.rebuild_reason }]),
+      ),
       failures: db.prepare('SELECT * FROM projection_failures').all(),
     };
   } finally {
@@ -97,16 +104,30 @@ export async function seedLog(store: EventStore, events: number, tag = randomUUI
         : i % 11 === 5
           ? { type: 'UserErased', data: { userId, actor: 'admin:seed' } }
           : { type: 'UserProfileUpdated', data: { userId, name: `Renamed ${i}` } },
-      { type: 'LoginSucceeded', data: { userId, sessionId, issuer: 'local', subject: userId, amr: ['pwd'], expiresAt, idleTimeoutSeconds: 1800 } },
+      {
+        type: 'LoginSucceeded',
+        data: { userId, sessionId, issuer: 'local', subject: userId, amr: ['pwd'], expiresAt, idleTimeoutSeconds: 1800 },
+      },
       { type: 'SessionRefreshed', data: { sessionId, userId } },
-      i % 5 === 0 ? { type: 'SessionEnded', data: { sessionId, userId, reason: 'logout' } } : { type: 'SessionRefreshed', data: { sessionId, userId } },
+      i % 5 === 0
+        ? { type: 'SessionEnded', data: { sessionId, userId, reason: 'logout' } }
+        : { type: 'SessionRefreshed', data: { sessionId, userId } },
     );
     if (chunk.length >= 50 * perUser || i === users - 1) {
       work.push([`seed-${tag}-${work.length}`, chunk]);
       chunk = [];
     }
   }
-  for (let i = 0; i < 5; i++) work.push([`site-${tag}-${i}`, [{ type: 'SiteRegistered', data: { siteId: `${tag}-${i}`, name: `Site ${i}`, returnUrls: [`https://s${i}.example/cb`], keyIds: [`k${i}`] } }]]);
+  for (let i = 0; i < 5; i++)
+    work.push([
+      `site-${tag}-${i}`,
+      [
+        {
+          type: 'SiteRegistered',
+          data: { siteId: `${tag}-${i}`, name: `Site ${i}`, returnUrls: [`https://s${i}.example/cb`], keyIds: [`k${i}`] },
+        },
+      ],
+    ]);
   let head = 0;
   for (let i = 0; i < work.length; i += 20) {
     const rs = await Promise.all(work.slice(i, i + 20).map(([s, ev]) => store.append(s, ev)));
@@ -130,7 +151,9 @@ export function freePort(): Promise<number> {
 export async function poll<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 5): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const v = await Promise.resolve().then(probe).catch(() => undefined);
+    const v = await Promise.resolve()
+      .then(probe)
+      .catch(() => undefined);
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));

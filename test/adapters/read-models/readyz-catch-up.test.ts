@@ -44,28 +44,35 @@ it('/readyz answers 503 with the lag while 50k events are applied, /healthz 200,
   let healthDuring = 0;
   const healthFailed: number[][] = [];
   let otherDuring: { status: number; retryAfter: string | null } | null = null;
-  await poll('/readyz to answer 200', 45_000, async () => {
-    const r = await b.get('/readyz');
-    if (r.status === 200) return r.body as { position: number; head: number };
-    expect(r.status).toBe(503);
-    lagging.push(r.body as { position: number; head: number });
-    // While behind: liveness still 200, any other route 503 with a retry-after.
-    // A probe may carry a query string (a cache-buster): still the liveness route.
-    const health = [(await b.get('/healthz')).status, (await b.get('/healthz?probe=liveness')).status];
-    if (health.every((st) => st === 200)) healthDuring++;
-    else healthFailed.push(health);
-    if (!otherDuring) {
-      const o = await b.get('/login');
-      if ((await b.get('/readyz')).status === 503) otherDuring = { status: o.status, retryAfter: o.headers.get('retry-after') };
-    }
-    return undefined;
-  }, 2);
+  await poll(
+    '/readyz to answer 200',
+    45_000,
+    async () => {
+      const r = await b.get('/readyz');
+      if (r.status === 200) return r.body as { position: number; head: number };
+      expect(r.status).toBe(503);
+      lagging.push(r.body as { position: number; head: number });
+      // While behind: liveness still 200, any other route 503 with a retry-after.
+      // A probe may carry a query string (a cache-buster): still the liveness route.
+      const health = [(await b.get('/healthz')).status, (await b.get('/healthz?probe=liveness')).status];
+      if (health.every((st) => st === 200)) healthDuring++;
+      else healthFailed.push(health);
+      if (!otherDuring) {
+        const o = await b.get('/login');
+        if ((await b.get('/readyz')).status === 503) otherDuring = { status: o.status, retryAfter: o.headers.get('retry-after') };
+      }
+      return undefined;
+    },
+    2,
+  );
   // The last 503s may come after the catch-up (signing keys, sites), with position = head.
   const behind = lagging.filter((l) => l.position < head);
   expect(behind.length, 'at least one /readyz answer while the projections catch up').toBeGreaterThan(0);
   for (const l of lagging) expect(l.head).toBeGreaterThanOrEqual(head); // a start records a few events of its own
   for (let i = 1; i < lagging.length; i++) expect(lagging[i].position).toBeGreaterThanOrEqual(lagging[i - 1].position);
-  console.info(`/readyz answered 503 ${lagging.length} times while catching up (positions ${behind[0].position} .. ${behind.at(-1)!.position} of ${head})`);
+  console.info(
+    `/readyz answered 503 ${lagging.length} times while catching up (positions ${behind[0].position} .. ${behind.at(-1)!.position} of ${head})`,
+  );
   expect(healthFailed, '/healthz answers other than 200 during the catch-up').toEqual([]);
   expect(healthDuring).toBeGreaterThan(0);
   expect(otherDuring).toEqual({ status: 503, retryAfter: '1' });
@@ -93,11 +100,16 @@ it('SIGTERM while the projections rebuild stops the broker there, not after the 
   const b = await spawnBroker(dir);
   running.push(b);
   await answering(b);
-  await poll('the rebuild under way', 30_000, async () => {
-    const r = await b.get('/readyz');
-    if (r.status === 200) throw new Error('rebuilt before the signal');
-    return r.body.position > 0 && r.body.position < head / 2 ? true : undefined;
-  }, 2);
+  await poll(
+    'the rebuild under way',
+    30_000,
+    async () => {
+      const r = await b.get('/readyz');
+      if (r.status === 200) throw new Error('rebuilt before the signal');
+      return r.body.position > 0 && r.body.position < head / 2 ? true : undefined;
+    },
+    2,
+  );
   await b.stop(); // SIGTERM, and a clean exit (code 0) within the bound
   expect(await b.exited).toBe(0);
   expect(b.output).toMatch(/SIGTERM: stopping[\s\S]*stopped/);

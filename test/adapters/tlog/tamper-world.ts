@@ -95,7 +95,9 @@ export function rewriteStreamSql(b: TamperBackend, events: RecordedEvent[], stre
   for (const e of stream.slice(fromRevision)) {
     const data = e.revision === fromRevision ? { ...(e.data as object), reason: 'nothing happened' } : e.data;
     const hash = eventHash({ ...e, data, prevHash: prev });
-    out.push(`UPDATE ${b.table('events')} SET data = ${q(JSON.stringify(data))}, prev_hash = ${q(prev)}, hash = ${q(hash)} WHERE position = ${e.position};`);
+    out.push(
+      `UPDATE ${b.table('events')} SET data = ${q(JSON.stringify(data))}, prev_hash = ${q(prev)}, hash = ${q(hash)} WHERE position = ${e.position};`,
+    );
     prev = hash;
   }
   return out.join('\n');

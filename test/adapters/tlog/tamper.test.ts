@@ -31,7 +31,8 @@ for (const make of [sqliteBackend, pgBackend]) {
       return verifyLog(store, [claim]);
     }
 
-    const at = (events: RecordedEvent[], streamId: string, revision: number): number => events.find((e) => e.streamId === streamId && e.revision === revision)!.position;
+    const at = (events: RecordedEvent[], streamId: string, revision: number): number =>
+      events.find((e) => e.streamId === streamId && e.revision === revision)!.position;
 
     it('verifies the untouched log against the tree and the kept checkpoint', async () => {
       const { claim } = await setup();
@@ -74,7 +75,9 @@ for (const make of [sqliteBackend, pgBackend]) {
     it('catches a tail truncated in the tree too, by the kept checkpoint', async () => {
       const { events, claim } = await setup();
       const from = events[events.length - 3].position;
-      await b.sql(`DELETE FROM ${b.table('events')} WHERE position >= ${from}; DELETE FROM ${b.table('tlog_leaves')} WHERE position >= ${from}; DELETE FROM ${b.table('tlog_nodes')} WHERE level > 0 AND (idx + 1) * (1 << level) > ${events.length - 3};`);
+      await b.sql(
+        `DELETE FROM ${b.table('events')} WHERE position >= ${from}; DELETE FROM ${b.table('tlog_leaves')} WHERE position >= ${from}; DELETE FROM ${b.table('tlog_nodes')} WHERE level > 0 AND (idx + 1) * (1 << level) > ${events.length - 3};`,
+      );
       const r = await verify(claim);
       expect(r.firstPosition).toBe(from);
       expect(r.findings.map((f) => f.kind)).toContain('truncated');
@@ -84,7 +87,9 @@ for (const make of [sqliteBackend, pgBackend]) {
       const { events, claim } = await setup();
       const [a, c] = [events[4].position, events[20].position];
       const t = b.table('events');
-      await b.sql(`UPDATE ${t} SET position = -1 WHERE position = ${a}; UPDATE ${t} SET position = ${a} WHERE position = ${c}; UPDATE ${t} SET position = ${c} WHERE position = -1;`);
+      await b.sql(
+        `UPDATE ${t} SET position = -1 WHERE position = ${a}; UPDATE ${t} SET position = ${a} WHERE position = ${c}; UPDATE ${t} SET position = ${c} WHERE position = -1;`,
+      );
       const r = await verify(claim);
       expect(r.firstPosition).toBe(a);
       expect(r.findings[0]).toMatchObject({ kind: 'leaf_mismatch', position: a });

@@ -67,44 +67,57 @@ describe('transparency tree at scale', () => {
     }
   }, 120_000);
 
-  it.skipIf(pgMissing)('an untouched PostgreSQL log of 100k events verifies against its tree', async () => {
-    const schema = freshSchema();
-    const store = await openPg(schema);
-    try {
-      await fill(store, 100_000);
-      const size = await store.tree!.size();
-      expect(size).toBe(100_000);
-      const r = await verifyLog(store, [{ label: 'checkpoint', size, root: await treeRoot(store.tree!, size) }]);
-      expect(r.checked).toBe(100_000);
-      expect(r.findings).toEqual([]);
-      expect(await recompute(store)).toEqual({ size: 100_000, rootMatches: true, leavesMatch: true });
-    } finally {
-      await store.close();
-      await dropSchema(schema);
-    }
-  }, 180_000);
+  it.skipIf(pgMissing)(
+    'an untouched PostgreSQL log of 100k events verifies against its tree',
+    async () => {
+      const schema = freshSchema();
+      const store = await openPg(schema);
+      try {
+        await fill(store, 100_000);
+        const size = await store.tree!.size();
+        expect(size).toBe(100_000);
+        const r = await verifyLog(store, [{ label: 'checkpoint', size, root: await treeRoot(store.tree!, size) }]);
+        expect(r.checked).toBe(100_000);
+        expect(r.findings).toEqual([]);
+        expect(await recompute(store)).toEqual({ size: 100_000, rootMatches: true, leavesMatch: true });
+      } finally {
+        await store.close();
+        await dropSchema(schema);
+      }
+    },
+    180_000,
+  );
 
-  it.skipIf(pgMissing)('two PostgreSQL store instances appending to the same streams at once keep one tree in position order', async () => {
-    const schema = freshSchema();
-    const a = await openPg(schema);
-    const b = await openPg(schema);
-    try {
-      const run = (s: EventStore, tag: string) =>
-        Promise.all(
-          Array.from({ length: 400 }, (_, i) => s.append(`shared-${i % 7}`, [{ type: 'AccountEnabled', data: { userId: `${tag}${i}` } }, { type: 'AccountDisabled', data: { userId: `${tag}${i}` } }])),
-        );
-      await Promise.all([run(a, 'a'), run(b, 'b')]);
-      const fromA = await recompute(a);
-      const fromB = await recompute(b);
-      expect(fromA).toEqual({ size: 1600, rootMatches: true, leavesMatch: true });
-      expect(fromB).toEqual(fromA);
-      const r = await verifyLog(a, []);
-      expect(r.findings).toEqual([]);
-      expect(r.chain.breaks).toEqual([]);
-    } finally {
-      await a.close();
-      await b.close();
-      await dropSchema(schema);
-    }
-  }, 60_000);
+  it.skipIf(pgMissing)(
+    'two PostgreSQL store instances appending to the same streams at once keep one tree in position order',
+    async () => {
+      const schema = freshSchema();
+      const a = await openPg(schema);
+      const b = await openPg(schema);
+      try {
+        const run = (s: EventStore, tag: string) =>
+          Promise.all(
+            Array.from({ length: 400 }, (_, i) =>
+              s.append(`shared-${i % 7}`, [
+                { type: 'AccountEnabled', data: { userId: `${tag}${i}` } },
+                { type: 'AccountDisabled', data: { userId: `${tag}${i}` } },
+              ]),
+            ),
+          );
+        await Promise.all([run(a, 'a'), run(b, 'b')]);
+        const fromA = await recompute(a);
+        const fromB = await recompute(b);
+        expect(fromA).toEqual({ size: 1600, rootMatches: true, leavesMatch: true });
+        expect(fromB).toEqual(fromA);
+        const r = await verifyLog(a, []);
+        expect(r.findings).toEqual([]);
+        expect(r.chain.breaks).toEqual([]);
+      } finally {
+        await a.close();
+        await b.close();
+        await dropSchema(schema);
+      }
+    },
+    60_000,
+  );
 });

@@ -30,7 +30,10 @@ function startWitness(brokerKey: () => Promise<string>) {
         const cp = parseCheckpoint(text);
         const old = Number(m[1]);
         if (old !== state.size) return res.writeHead(409, { 'content-type': 'text/x.tlog.size' }).end(`${state.size}\n`);
-        const proof = m[2].split('\n').filter(Boolean).map((l) => Buffer.from(l, 'base64'));
+        const proof = m[2]
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => Buffer.from(l, 'base64'));
         if (old > 0 && !verifyConsistency(old, cp.size, proof, state.root, cp.root)) return res.writeHead(422).end();
         Object.assign(state, { size: cp.size, root: cp.root });
         const cosigned = splitNote(me.sign(text)).signatures[0];
@@ -39,7 +42,13 @@ function startWitness(brokerKey: () => Promise<string>) {
     });
   });
   return new Promise<{ url: string; state: typeof state; close(): Promise<void> }>((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/w1`, state, close: () => new Promise((r) => server.close(() => r())) })),
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/w1`,
+        state,
+        close: () => new Promise((r) => server.close(() => r())),
+      }),
+    ),
   );
 }
 
@@ -78,25 +87,29 @@ describe('checkpoints pushed to witnesses, and the console screen', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('pushes each checkpoint with a consistency proof from the last cosigned one; the console shows both answers', { timeout: 60_000 }, async () => {
-    const creds = await bootstrapAdmin(t);
-    await waitUntil(() => witness.state.size > 0, 10_000, 'a first cosigned checkpoint');
-    const first = witness.state.size;
-    const admin = await adminLogin(t, creds); // more events: the next checkpoint extends the first
-    await waitUntil(() => witness.state.size > first, 10_000, 'a second cosigned checkpoint');
-    expect(witness.state.requests.some((r) => r.startsWith(`old ${first}\n`) && r.split('\n\n')[0].split('\n').length > 1)).toBe(true);
+  it(
+    'pushes each checkpoint with a consistency proof from the last cosigned one; the console shows both answers',
+    { timeout: 60_000 },
+    async () => {
+      const creds = await bootstrapAdmin(t);
+      await waitUntil(() => witness.state.size > 0, 10_000, 'a first cosigned checkpoint');
+      const first = witness.state.size;
+      const admin = await adminLogin(t, creds); // more events: the next checkpoint extends the first
+      await waitUntil(() => witness.state.size > first, 10_000, 'a second cosigned checkpoint');
+      expect(witness.state.requests.some((r) => r.startsWith(`old ${first}\n`) && r.split('\n\n')[0].split('\n').length > 1)).toBe(true);
 
-    const published = await (await fetch(`${t.url}/.well-known/broker-log/checkpoint`)).text();
-    const size = parseCheckpoint(published.slice(0, published.indexOf('\n\n') + 1)).size;
-    await waitUntil(async () => (await t.broker.store.tree!.witnessAcks(size)).length === 2, 10_000, 'both witnesses answered');
+      const published = await (await fetch(`${t.url}/.well-known/broker-log/checkpoint`)).text();
+      const size = parseCheckpoint(published.slice(0, published.indexOf('\n\n') + 1)).size;
+      await waitUntil(async () => (await t.broker.store.tree!.witnessAcks(size)).length === 2, 10_000, 'both witnesses answered');
 
-    const page = await admin.get('/admin/transparency');
-    expect(page.res.status).toBe(200);
-    expect(page.body).toContain(`data-testid="checkpoint-size">${size}<`);
-    expect(page.body).toMatch(new RegExp(`data-witness="w1" data-size="${size}">[\\s\\S]*?cosigned[\\s\\S]*?\u2014 witness.example/w1 `));
-    expect(page.body).toMatch(/data-witness="down"[^>]*>[\s\S]*?refused/);
-    expect(page.body).toContain('aria-current="page">Transparency');
-    const anonymous = await fetch(`${t.url}/admin/transparency`, { redirect: 'manual' });
-    expect(anonymous.status).not.toBe(200);
-  });
+      const page = await admin.get('/admin/transparency');
+      expect(page.res.status).toBe(200);
+      expect(page.body).toContain(`data-testid="checkpoint-size">${size}<`);
+      expect(page.body).toMatch(new RegExp(`data-witness="w1" data-size="${size}">[\\s\\S]*?cosigned[\\s\\S]*?\u2014 witness.example/w1 `));
+      expect(page.body).toMatch(/data-witness="down"[^>]*>[\s\S]*?refused/);
+      expect(page.body).toContain('aria-current="page">Transparency');
+      const anonymous = await fetch(`${t.url}/admin/transparency`, { redirect: 'manual' });
+      expect(anonymous.status).not.toBe(200);
+    },
+  );
 });

@@ -15,7 +15,13 @@ class Source implements CatchUpSource {
 
   add(n: number, announce = true): void {
     for (let i = 0; i < n; i++) {
-      const e = sealEvents('s', [{ type: 'AccountEnabled', data: { userId: 'u' } } as NewEvent], this.log.length - 1, this.log.at(-1)?.hash ?? '', this.log.length + 1)[0];
+      const e = sealEvents(
+        's',
+        [{ type: 'AccountEnabled', data: { userId: 'u' } } as NewEvent],
+        this.log.length - 1,
+        this.log.at(-1)?.hash ?? '',
+        this.log.length + 1,
+      )[0];
       this.log.push(e);
     }
     if (announce) for (const l of this.listeners) l();

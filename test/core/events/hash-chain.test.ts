@@ -7,16 +7,27 @@ function reference(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
   if (Array.isArray(value)) return '[' + value.map((v) => (v === undefined ? 'null' : reference(v))).join(',') + ']';
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
   return '{' + keys.map((k) => JSON.stringify(k) + ':' + reference(obj[k])).join(',') + '}';
 }
 
 const seal = (streamId: string, n: number, data: (i: number) => unknown = (i) => ({ userId: `u${i}` })): RecordedEvent[] =>
-  sealEvents(streamId, Array.from({ length: n }, (_, i) => ({ type: 'AccountEnabled', data: data(i) }) as NewEvent), -1, '', 1);
+  sealEvents(
+    streamId,
+    Array.from({ length: n }, (_, i) => ({ type: 'AccountEnabled', data: data(i) }) as NewEvent),
+    -1,
+    '',
+    1,
+  );
 
 describe('canonicalJson', () => {
   it('matches the reference encoding for any JSON value', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => canonicalJson(v) === reference(v)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => canonicalJson(v) === reference(v)),
+      { numRuns: 500 },
+    );
   });
 
   it('ignores key order, drops undefined, is whitespace-free and round-trips', () => {
@@ -54,9 +65,19 @@ describe('hash chain', () => {
   it('detects an edited payload, edited metadata, a forged hash and a missing event', () => {
     const cases: [string, (es: RecordedEvent[]) => RecordedEvent[], string, number][] = [
       ['data', (es) => es.map((e, i) => (i === 1 ? { ...e, data: { userId: 'mallory' } } : e)), 'hash_mismatch', 1],
-      ['metadata', (es) => es.map((e, i) => (i === 2 ? { ...e, metadata: { ...e.metadata, actor: 'admin:evil' } } : e)), 'hash_mismatch', 2],
+      [
+        'metadata',
+        (es) => es.map((e, i) => (i === 2 ? { ...e, metadata: { ...e.metadata, actor: 'admin:evil' } } : e)),
+        'hash_mismatch',
+        2,
+      ],
       // Recomputing the edited event's own hash does not help: the next event's prevHash breaks.
-      ['rehashed', (es) => es.map((e, i) => (i === 1 ? ((x) => ({ ...x, hash: eventHash(x) }))({ ...e, data: { userId: 'mallory' } }) : e)), 'prev_hash_mismatch', 2],
+      [
+        'rehashed',
+        (es) => es.map((e, i) => (i === 1 ? ((x) => ({ ...x, hash: eventHash(x) }))({ ...e, data: { userId: 'mallory' } }) : e)),
+        'prev_hash_mismatch',
+        2,
+      ],
       ['deleted', (es) => es.filter((_, i) => i !== 1), 'revision_gap', 2],
     ];
     for (const [name, tamper, problem, revision] of cases) {

@@ -1,5 +1,15 @@
 import { describe, it, expect } from 'vitest';
-import { ProjectionEngine, defineEvent, foldStream, upcast, userDecider, sealEvents, type NewEvent, type Projection, type RecordedEvent } from '../../../core/index.js';
+import {
+  ProjectionEngine,
+  defineEvent,
+  foldStream,
+  upcast,
+  userDecider,
+  sealEvents,
+  type NewEvent,
+  type Projection,
+  type RecordedEvent,
+} from '../../../core/index.js';
 
 // A test-only event type at version 3 whose shape changed twice.
 defineEvent('TestWidgetRenamed', 3, {
@@ -37,7 +47,12 @@ describe('upcasting', () => {
 
   it('the projection engine skips and reports unreadable events, keeps applying the rest, advances its checkpoint', () => {
     const seen: string[] = [];
-    const p: Projection = { name: 'p', checkpoint: 0, reset: () => {}, apply: (e) => void seen.push(`${e.type}:${JSON.stringify(e.data)}`) };
+    const p: Projection = {
+      name: 'p',
+      checkpoint: 0,
+      reset: () => {},
+      apply: (e) => void seen.push(`${e.type}:${JSON.stringify(e.data)}`),
+    };
     const engine = new ProjectionEngine();
     engine.add(p);
     const reported: string[] = [];

@@ -37,7 +37,8 @@ describe('login step (Enrichment.continueAt)', () => {
     await t.broker.users.execute(userId, { type: 'linkIdentity', issuer: 'test', subject: userId }, { actor: 'test' });
   });
   afterAll(() => t.stop());
-  const logins = async (): Promise<RecordedEvent[]> => (await t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === 'LoginSucceeded' || e.type === 'LoginFailed');
+  const logins = async (): Promise<RecordedEvent[]> =>
+    (await t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === 'LoginSucceeded' || e.type === 'LoginFailed');
 
   it('sends the browser to the step with no session and nothing recorded; the enricher sees the idp and the login request', async () => {
     const before = (await logins()).length;

@@ -6,7 +6,16 @@ import path from 'node:path';
 import { describe, it, expect, vi } from 'vitest';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
 import { SqliteEventStore } from '../../../adapters/event-stores/sqlite.js';
-import { CommandHandler, CommandRejected, ERASED, InvalidInput, Users, reservationStream, userStream, type EventStore } from '../../../core/index.js';
+import {
+  CommandHandler,
+  CommandRejected,
+  ERASED,
+  InvalidInput,
+  Users,
+  reservationStream,
+  userStream,
+  type EventStore,
+} from '../../../core/index.js';
 import { withPersonalData } from '../../../adapters/crypto/personal-data.js';
 
 const stores: [string, () => Promise<{ store: EventStore; done: () => Promise<void> }>][] = [
@@ -122,7 +131,9 @@ for (const [kind, open] of stores) {
       withUsers(async (users) => {
         const a = await users.register({ email: 'old@example.com' }, meta);
         await users.register({ email: 'taken@example.com' }, meta);
-        await expect(users.execute(a.userId, { type: 'updateProfile', email: 'taken@example.com' }, meta)).rejects.toBeInstanceOf(CommandRejected);
+        await expect(users.execute(a.userId, { type: 'updateProfile', email: 'taken@example.com' }, meta)).rejects.toBeInstanceOf(
+          CommandRejected,
+        );
         await users.execute(a.userId, { type: 'updateProfile', email: 'New@example.com' }, meta);
         expect(await users.findByEmail('new@example.com')).toBe(a.userId);
         expect(await users.findByEmail('old@example.com')).toBeNull();
@@ -132,7 +143,9 @@ for (const [kind, open] of stores) {
     it('concurrent commands on one user all land: the handler retries on conflict, revisions stay contiguous', () =>
       withUsers(async (users, store) => {
         const { userId } = await users.register({ email: 'c@example.com' }, meta);
-        const res = await Promise.all(Array.from({ length: 6 }, (_, i) => users.execute(userId, { type: 'setPassword', passwordHash: `h${i}` }, meta)));
+        const res = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => users.execute(userId, { type: 'setPassword', passwordHash: `h${i}` }, meta)),
+        );
         const events = await store.readStream(userStream(userId));
         expect(events.map((e) => e.revision)).toEqual([0, 1, 2, 3, 4, 5, 6]);
         expect(new Set(res.map((r) => r.revision)).size).toBe(6);
@@ -146,7 +159,9 @@ for (const [kind, open] of stores) {
       withUsers(async (_, store) => {
         const users = new Users(store, new CommandHandler(store, 0));
         const { userId } = await users.register({}, meta);
-        const results = await Promise.allSettled(Array.from({ length: 4 }, () => users.execute(userId, { type: 'setPassword', passwordHash: 'h' }, meta)));
+        const results = await Promise.allSettled(
+          Array.from({ length: 4 }, () => users.execute(userId, { type: 'setPassword', passwordHash: 'h' }, meta)),
+        );
         const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
         expect(failed.length).toBeGreaterThan(0);
         for (const f of failed) expect(f.reason).toMatchObject({ name: 'WrongExpectedRevision' });
@@ -155,7 +170,11 @@ for (const [kind, open] of stores) {
     it('records the actor and metadata of the command on its events', () =>
       withUsers(async (users, store) => {
         const { userId } = await users.register({}, meta);
-        await users.execute(userId, { type: 'ban', reason: 'spam', actor: 'admin:9' }, { actor: 'admin:9', correlationId: 'req-1', extra: { ip: '192.0.2.1' } });
+        await users.execute(
+          userId,
+          { type: 'ban', reason: 'spam', actor: 'admin:9' },
+          { actor: 'admin:9', correlationId: 'req-1', extra: { ip: '192.0.2.1' } },
+        );
         const [, ban] = await store.readStream(userStream(userId));
         expect(ban.metadata).toMatchObject({ actor: 'admin:9', correlationId: 'req-1', ip: '192.0.2.1', causationId: null });
       }));

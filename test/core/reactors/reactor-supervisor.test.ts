@@ -37,7 +37,10 @@ class Thrower implements Reactor {
 }
 
 async function seed(store: MemoryEventStore, n: number, poisonAt: number): Promise<void> {
-  for (let i = 1; i <= n; i++) await store.append(`s-${i}`, [{ type: 'SessionRefreshed', data: { sessionId: `s${i}`, userId: 'u', poison: i === poisonAt }, metadata: { actor: 't' } }]);
+  for (let i = 1; i <= n; i++)
+    await store.append(`s-${i}`, [
+      { type: 'SessionRefreshed', data: { sessionId: `s${i}`, userId: 'u', poison: i === poisonAt }, metadata: { actor: 't' } },
+    ]);
 }
 
 describe('ReactorSupervisor', () => {
@@ -50,7 +53,16 @@ describe('ReactorSupervisor', () => {
       sup.add(r);
       await sup.startAll();
       await waitUntil(async () => (await store.readStream('reactor-t')).length === 1, 2000, 'quarantine recorded');
-      expect(sup.quarantines()).toEqual([expect.objectContaining({ component: 't', kind: 'reactor', position: 4, streamId: 's-4', type: 'SessionRefreshed', error: 'Error: poison at 4' })]);
+      expect(sup.quarantines()).toEqual([
+        expect.objectContaining({
+          component: 't',
+          kind: 'reactor',
+          position: 4,
+          streamId: 's-4',
+          type: 'SessionRefreshed',
+          error: 'Error: poison at 4',
+        }),
+      ]);
       expect(r.seen).toEqual([1, 2, 3]);
       expect(r.stops).toBe(1);
       await seed(store, 2, 0); // nothing more reaches it while held
@@ -69,7 +81,9 @@ describe('ReactorSupervisor', () => {
       await sup2.retryRequested('t', q - 1);
       expect(r2.starts).toBe(0);
       r2.broken = false;
-      const { position } = await store.append('component-t', [{ type: 'ComponentRetryRequested', data: { component: 't' }, metadata: { actor: 't' } }]);
+      const { position } = await store.append('component-t', [
+        { type: 'ComponentRetryRequested', data: { component: 't' }, metadata: { actor: 't' } },
+      ]);
       await sup2.retryRequested('t', position);
       expect(sup2.quarantines()).toEqual([]);
       await waitUntil(() => r2.seen.includes(4), 2000, 'the poison event handled after the fix');

@@ -15,16 +15,34 @@ describe('AuditView', () => {
   it('records every event that names a user, with its own type, time, actor and stream, whether or not they repeat', () => {
     const audit = opened(new AuditView());
     const events = [
-      ...recorded('user-u1', [
-        { type: 'UserRegistered', data: { userId: 'u1', email: null, name: 'A' }, metadata: { actor: 'system' } },
-        { type: 'PasswordSet', data: { userId: 'u1', passwordHash: 'h' }, metadata: { actor: 'system' } },
-      ], '2026-01-01T00:00:00.000Z'),
-      ...recorded('session-s1', [
-        { type: 'LoginSucceeded', data: { userId: 'u1', sessionId: 's1' }, metadata: { actor: 'user:u1' } },
-      ], '2026-01-01T00:00:01.000Z'),
-      ...recorded('site-forum', [{ type: 'SiteRegistered', data: { siteId: 'forum' }, metadata: { actor: 'admin:1' } }], '2026-01-01T00:00:02.000Z'),
-      ...recorded('user-u2', [{ type: 'UserRegistered', data: { userId: 'u2', email: null, name: 'B' }, metadata: { actor: 'system' } }], '2026-01-01T00:00:02.000Z'),
-      ...recorded('user-u1', [{ type: 'UserBanned', data: { userId: 'u1', reason: 'r', actor: 'admin:1' }, metadata: { actor: 'admin:1' } }], '2026-01-01T00:00:03.000Z'),
+      ...recorded(
+        'user-u1',
+        [
+          { type: 'UserRegistered', data: { userId: 'u1', email: null, name: 'A' }, metadata: { actor: 'system' } },
+          { type: 'PasswordSet', data: { userId: 'u1', passwordHash: 'h' }, metadata: { actor: 'system' } },
+        ],
+        '2026-01-01T00:00:00.000Z',
+      ),
+      ...recorded(
+        'session-s1',
+        [{ type: 'LoginSucceeded', data: { userId: 'u1', sessionId: 's1' }, metadata: { actor: 'user:u1' } }],
+        '2026-01-01T00:00:01.000Z',
+      ),
+      ...recorded(
+        'site-forum',
+        [{ type: 'SiteRegistered', data: { siteId: 'forum' }, metadata: { actor: 'admin:1' } }],
+        '2026-01-01T00:00:02.000Z',
+      ),
+      ...recorded(
+        'user-u2',
+        [{ type: 'UserRegistered', data: { userId: 'u2', email: null, name: 'B' }, metadata: { actor: 'system' } }],
+        '2026-01-01T00:00:02.000Z',
+      ),
+      ...recorded(
+        'user-u1',
+        [{ type: 'UserBanned', data: { userId: 'u1', reason: 'r', actor: 'admin:1' }, metadata: { actor: 'admin:1' } }],
+        '2026-01-01T00:00:03.000Z',
+      ),
     ];
     for (const e of events) audit.apply(e);
 
@@ -38,6 +56,5 @@ describe('AuditView', () => {
       { position: 5, type: 'UserRegistered', recordedAt: '2026-01-01T00:00:02.000Z', actor: 'system', streamId: 'user-u2' },
     ]);
     expect(audit.timeline('nobody')).toEqual([]);
-
   });
 });

@@ -1,6 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import { MemoryEventStore } from '../../../adapters/event-stores/memory.js';
-import { ProjectionEngine, type PersistedProjection, type ReadDatabase, type ReadStatement, type RecordedEvent } from '../../../core/index.js';
+import {
+  ProjectionEngine,
+  type PersistedProjection,
+  type ReadDatabase,
+  type ReadStatement,
+  type RecordedEvent,
+} from '../../../core/index.js';
 import { memoryReadDb } from '../../helpers/read-db.js';
 
 /** Counts events per type; throws on events whose data says `poison`. */
@@ -25,7 +31,10 @@ class Counter implements PersistedProjection {
 }
 
 async function seed(store: MemoryEventStore, n: number, extra: { poisonAt?: number } = {}): Promise<void> {
-  for (let i = 1; i <= n; i++) await store.append(`s-${i % 7}`, [{ type: 'SessionRefreshed', data: { sessionId: `s${i}`, userId: 'u', i, poison: i === extra.poisonAt }, metadata: { actor: 't' } }]);
+  for (let i = 1; i <= n; i++)
+    await store.append(`s-${i % 7}`, [
+      { type: 'SessionRefreshed', data: { sessionId: `s${i}`, userId: 'u', i, poison: i === extra.poisonAt }, metadata: { actor: 't' } },
+    ]);
 }
 
 describe('ProjectionEngine with persisted projections', () => {
@@ -100,8 +109,14 @@ describe('ProjectionEngine with persisted projections', () => {
     expect(failures).toEqual([12]);
     expect(c.count('SessionRefreshed')).toBe(11); // stopped before the poison event; its partial write rolled back
     expect(other.count('other:SessionRefreshed')).toBe(30); // the other projection went on
-    expect(db.prepare('SELECT name, position, stream_id, type FROM projection_quarantine').all()).toEqual([{ name: 'test.counter', position: 12, stream_id: 's-5', type: 'SessionRefreshed' }]);
-    expect(e.status()[0]).toMatchObject({ checkpoint: 11, failures: 1, quarantined: { component: 'test.counter', position: 12, type: 'SessionRefreshed' } });
+    expect(db.prepare('SELECT name, position, stream_id, type FROM projection_quarantine').all()).toEqual([
+      { name: 'test.counter', position: 12, stream_id: 's-5', type: 'SessionRefreshed' },
+    ]);
+    expect(e.status()[0]).toMatchObject({
+      checkpoint: 11,
+      failures: 1,
+      quarantined: { component: 'test.counter', position: 12, type: 'SessionRefreshed' },
+    });
     e.stop();
 
     // A restart on the same file keeps it held (it does not meet the event again).
@@ -121,9 +136,12 @@ describe('ProjectionEngine with persisted projections', () => {
     };
     const released: string[] = [];
     e2.onRelease = (n) => released.push(n);
-    const { position } = await store.append('component-test.counter', [{ type: 'ComponentRetryRequested', data: { component: 'test.counter' }, metadata: { actor: 't' } }]);
+    const { position } = await store.append('component-test.counter', [
+      { type: 'ComponentRetryRequested', data: { component: 'test.counter' }, metadata: { actor: 't' } },
+    ]);
     await e2.waitFor(position);
-    for (let i = 0; i < 200 && (e2.checkpointOf('test.counter') < position || e2.quarantines().length); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && (e2.checkpointOf('test.counter') < position || e2.quarantines().length); i++)
+      await new Promise((r) => setTimeout(r, 10));
     e2.stop();
     expect(released).toEqual(['test.counter']);
     expect(e2.quarantines()).toEqual([]);
@@ -144,7 +162,9 @@ describe('ProjectionEngine with persisted projections', () => {
     e1.stop();
     expect(e1.quarantines()).toHaveLength(1);
 
-    await store.append('component-test.counter', [{ type: 'ComponentRetryRequested', data: { component: 'test.counter' }, metadata: { actor: 'cli:op' } }]);
+    await store.append('component-test.counter', [
+      { type: 'ComponentRetryRequested', data: { component: 'test.counter' }, metadata: { actor: 'cli:op' } },
+    ]);
     const e2 = new ProjectionEngine(db);
     const fixed = new Counter();
     fixed.apply = function (ev: RecordedEvent) {
@@ -153,7 +173,8 @@ describe('ProjectionEngine with persisted projections', () => {
     e2.add(fixed);
     expect(await e2.prepare(store)).toBe(20); // where the engine was when it was held, not back at its checkpoint (4)
     e2.start(store);
-    for (let i = 0; i < 200 && (e2.quarantines().length || e2.checkpointOf('test.counter') < 21); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && (e2.quarantines().length || e2.checkpointOf('test.counter') < 21); i++)
+      await new Promise((r) => setTimeout(r, 10));
     e2.stop();
     expect(e2.quarantines()).toEqual([]);
     expect(fixed.count('SessionRefreshed')).toBe(20);
@@ -164,11 +185,18 @@ describe('ProjectionEngine with persisted projections', () => {
     const db = memoryReadDb();
     await seed(store, 10, { poisonAt: 6 });
     const memo = () => {
-      const m = { name: 'test.memo', checkpoint: 0, seen: [] as number[], broken: true, reset() {}, apply(ev: RecordedEvent) {
-        if (ev.type !== 'SessionRefreshed') return;
-        if (m.broken && (ev.data as { poison?: boolean }).poison) throw new Error('memo cannot');
-        m.seen.push(ev.position);
-      } };
+      const m = {
+        name: 'test.memo',
+        checkpoint: 0,
+        seen: [] as number[],
+        broken: true,
+        reset() {},
+        apply(ev: RecordedEvent) {
+          if (ev.type !== 'SessionRefreshed') return;
+          if (m.broken && (ev.data as { poison?: boolean }).poison) throw new Error('memo cannot');
+          m.seen.push(ev.position);
+        },
+      };
       return m;
     };
     const m1 = memo();
@@ -189,7 +217,9 @@ describe('ProjectionEngine with persisted projections', () => {
     await e2.waitFor(10);
     expect(m2.seen).toEqual([1, 2, 3, 4, 5]); // replayed up to the event, not into it
     m2.broken = false;
-    await store.append('component-test.memo', [{ type: 'ComponentRetryRequested', data: { component: 'test.memo' }, metadata: { actor: 't' } }]);
+    await store.append('component-test.memo', [
+      { type: 'ComponentRetryRequested', data: { component: 'test.memo' }, metadata: { actor: 't' } },
+    ]);
     for (let i = 0; i < 200 && m2.seen.length < 10; i++) await new Promise((r) => setTimeout(r, 10));
     e2.stop();
     expect(m2.seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);

@@ -5,13 +5,25 @@ import { opened } from '../../helpers/read-db.js';
 let position = 0;
 function ev(type: string, data: Record<string, unknown>): RecordedEvent {
   position++;
-  return { id: `e${position}`, streamId: `user-${String(data.userId)}`, revision: 0, position, type, version: 1, data, metadata: { recordedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, position)).toISOString(), actor: 'test' }, prevHash: '', hash: `h${position}` } as unknown as RecordedEvent;
+  return {
+    id: `e${position}`,
+    streamId: `user-${String(data.userId)}`,
+    revision: 0,
+    position,
+    type,
+    version: 1,
+    data,
+    metadata: { recordedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, position)).toISOString(), actor: 'test' },
+    prevHash: '',
+    hash: `h${position}`,
+  } as unknown as RecordedEvent;
 }
 
 describe('UsersView (persisted)', () => {
   it('pages newest first by keyset, each page disjoint and complete, and counts without erased users', () => {
     const v = opened(new UsersView());
-    for (let i = 0; i < 120; i++) v.apply(ev('UserRegistered', { userId: `u${String(i).padStart(3, '0')}`, email: `user${i}@example.com`, name: `Name ${i}` }));
+    for (let i = 0; i < 120; i++)
+      v.apply(ev('UserRegistered', { userId: `u${String(i).padStart(3, '0')}`, email: `user${i}@example.com`, name: `Name ${i}` }));
     v.apply(ev('UserErased', { userId: 'u005' }));
     const seen: string[] = [];
     let after: string | null = null;
@@ -49,7 +61,8 @@ describe('UsersView (persisted)', () => {
 
   it('caps the count of a broad search instead of counting every match', () => {
     const v = opened(new UsersView());
-    for (let i = 0; i < SEARCH_COUNT_CAP + 5; i++) v.apply(ev('UserRegistered', { userId: `x${i}`, email: `same${i}@example.com`, name: null }));
+    for (let i = 0; i < SEARCH_COUNT_CAP + 5; i++)
+      v.apply(ev('UserRegistered', { userId: `x${i}`, email: `same${i}@example.com`, name: null }));
     const page = v.list({ q: 'same', limit: 10 });
     expect(page.total).toBe(SEARCH_COUNT_CAP);
     expect(page.totalCapped).toBe(true);
@@ -71,7 +84,8 @@ describe('UsersView (persisted)', () => {
 describe('UsersView filters (the console)', () => {
   it('filters by banned, disabled, admin and provider through their indexes, with keyset pages and a search inside', () => {
     const v = opened(new UsersView());
-    for (let i = 0; i < 6; i++) v.apply(ev('UserRegistered', { userId: `f${i}`, email: `f${i}@example.com`, name: `F ${i}`, admin: i === 0 }));
+    for (let i = 0; i < 6; i++)
+      v.apply(ev('UserRegistered', { userId: `f${i}`, email: `f${i}@example.com`, name: `F ${i}`, admin: i === 0 }));
     v.apply(ev('UserBanned', { userId: 'f1', reason: 'spam', actor: 'admin:f0' }));
     v.apply(ev('UserBanned', { userId: 'f2', reason: 'spam', actor: 'admin:f0' }));
     v.apply(ev('AccountDisabled', { userId: 'f3', reason: null }));

@@ -1,17 +1,48 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Frontier } from '../../../core/tlog/frontier.js';
-import { EMPTY_ROOT, consistencyProof, inclusionProof, leafHash, nodeKey, verifyConsistency, verifyInclusion, type NodeReader } from '../../../core/tlog/merkle.js';
+import {
+  EMPTY_ROOT,
+  consistencyProof,
+  inclusionProof,
+  leafHash,
+  nodeKey,
+  verifyConsistency,
+  verifyInclusion,
+  type NodeReader,
+} from '../../../core/tlog/merkle.js';
 
 // Vectors from an independent implementation: transparency-dev/merkle (Go), testdata/ and
 // testonly/constants.go (Apache License 2.0); the source commit is inside the JSON file.
-const vectors = JSON.parse(fs.readFileSync(new URL('../../fixtures/tlog/transparency-dev-merkle-vectors.json', import.meta.url), 'utf8')) as {
-  inclusion: Array<{ leafIdx: number; treeSize: number; root: string | null; leafHash: string | null; proof: string[] | null; desc: string; wantErr: boolean; file: string }>;
-  consistency: Array<{ size1: number; size2: number; root1: string | null; root2: string | null; proof: string[] | null; desc: string; wantErr: boolean; file: string }>;
+const vectors = JSON.parse(
+  fs.readFileSync(new URL('../../fixtures/tlog/transparency-dev-merkle-vectors.json', import.meta.url), 'utf8'),
+) as {
+  inclusion: Array<{
+    leafIdx: number;
+    treeSize: number;
+    root: string | null;
+    leafHash: string | null;
+    proof: string[] | null;
+    desc: string;
+    wantErr: boolean;
+    file: string;
+  }>;
+  consistency: Array<{
+    size1: number;
+    size2: number;
+    root1: string | null;
+    root2: string | null;
+    proof: string[] | null;
+    desc: string;
+    wantErr: boolean;
+    file: string;
+  }>;
 };
 const b64 = (s: string | null): Buffer => Buffer.from(s ?? '', 'base64');
 // testonly.LeafInputs() and RootHashes() of transparency-dev/merkle.
-const LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) => Buffer.from(h, 'hex'));
+const LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) =>
+  Buffer.from(h, 'hex'),
+);
 const ROOTS = [
   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
   '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
@@ -64,7 +95,9 @@ describe('RFC 9162 Merkle tree', () => {
 
   it('generates the same proofs as the reference for its happy-path vectors', () => {
     const { get } = build(LEAVES);
-    for (const v of vectors.consistency.filter((x) => !x.wantErr && x.size2 <= 8 && x.size1 > 0 && x.size1 < x.size2 && b64(x.root2).toString('hex') === ROOTS[x.size2])) {
+    for (const v of vectors.consistency.filter(
+      (x) => !x.wantErr && x.size2 <= 8 && x.size1 > 0 && x.size1 < x.size2 && b64(x.root2).toString('hex') === ROOTS[x.size2],
+    )) {
       expect(consistencyProof(v.size1, v.size2, get).map((h) => h.toString('base64'))).toEqual(v.proof);
     }
     for (const v of vectors.inclusion.filter((x) => !x.wantErr && x.treeSize <= 8 && b64(x.root).toString('hex') === ROOTS[x.treeSize])) {

@@ -24,13 +24,25 @@ export class UpstreamOidc {
     const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const peer = new UpstreamOidc(issuer, server);
     const provider = new Provider(issuer, {
-      clients: [{ client_id: 'broker', client_secret: 'broker-secret-0123456789', redirect_uris: redirectUris, token_endpoint_auth_method: 'client_secret_post' }],
+      clients: [
+        {
+          client_id: 'broker',
+          client_secret: 'broker-secret-0123456789',
+          redirect_uris: redirectUris,
+          token_endpoint_auth_method: 'client_secret_post',
+        },
+      ],
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'], tenant: ['tenant'] },
       scopes: ['openid', 'email', 'profile', 'groups', 'tenant', 'offline_access'],
       pkce: { required: () => true },
       async findAccount(_ctx: unknown, sub: string) {
         const claims = peer.accounts.get(sub) ?? { email: `${sub}@example.org`, email_verified: false };
-        return { accountId: sub, async claims() { return { sub, ...claims }; } };
+        return {
+          accountId: sub,
+          async claims() {
+            return { sub, ...claims };
+          },
+        };
       },
     });
     provider.on('server_error', (_ctx: unknown, err: Error) => console.error('oidc-provider', err));

@@ -56,12 +56,19 @@ export class RogueIdp {
       const idp = holder.idp!;
       const entry = idp.codes.get(b.code);
       idp.codes.delete(b.code);
-      const verifierOk = entry && createHash('sha256').update(b.code_verifier ?? '').digest('base64url') === entry.challenge;
+      const verifierOk =
+        entry &&
+        createHash('sha256')
+          .update(b.code_verifier ?? '')
+          .digest('base64url') === entry.challenge;
       if (!entry || !verifierOk) return reply.code(400).send({ error: 'invalid_grant' });
       const now = Math.floor(Date.now() / 1000);
       const exp = idp.mode === 'expired' ? now - 3600 : now + 300;
       const key: CryptoKey = idp.mode === 'other-key' ? other.privateKey : good.privateKey;
-      const idToken = await new SignJWT({ nonce: idp.mode === 'wrong-nonce' ? 'not-the-nonce' : entry.nonce, email: `${idp.sub}@rogue.example` })
+      const idToken = await new SignJWT({
+        nonce: idp.mode === 'wrong-nonce' ? 'not-the-nonce' : entry.nonce,
+        email: `${idp.sub}@rogue.example`,
+      })
         .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
         .setIssuer(idp.issuer)
         .setSubject(idp.sub)

@@ -18,25 +18,51 @@ describe('interop: openid-client v6 as the relying party', () => {
     const pub = { ...(await jose.exportJWK(pkjKeys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
     h = await startOAuth([
       ...CLIENTS,
-      { clientId: 'pkj', name: 'Key client', tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [pub] }, redirectUris: ['https://pkj.example/cb'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'], scopes: ['openid', 'api'] },
+      {
+        clientId: 'pkj',
+        name: 'Key client',
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        jwks: { keys: [pub] },
+        redirectUris: ['https://pkj.example/cb'],
+        grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+        scopes: ['openid', 'api'],
+      },
     ]);
     await h.user('ann@example.com', { roles: ['editor'], tenant: 'acme' });
     await h.user('zed@example.com', { roles: ['viewer'], tenant: 'acme' });
   });
   afterAll(async () => h.stop());
 
-  const discover = (id: string, auth: client.ClientAuth) => client.discovery(new URL(h.url), id, undefined, auth, { execute: [client.allowInsecureRequests] });
+  const discover = (id: string, auth: client.ClientAuth) =>
+    client.discovery(new URL(h.url), id, undefined, auth, { execute: [client.allowInsecureRequests] });
 
-  async function login(config: client.Configuration, email: string, redirectUri = REDIRECT, scope = 'openid profile email api offline_access') {
+  async function login(
+    config: client.Configuration,
+    email: string,
+    redirectUri = REDIRECT,
+    scope = 'openid profile email api offline_access',
+  ) {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, nonce });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
     expect(url.origin).toBe(h.url);
     const browser = h.browser();
     const back = await authorize(browser, url.pathname + url.search, { email });
     lastBrowser = browser;
-    return client.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+    return client.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    });
   }
 
   it('discovers, runs the code flow with PKCE, refreshes, reads userinfo, introspects and revokes', async () => {
@@ -66,7 +92,11 @@ describe('interop: openid-client v6 as the relying party', () => {
     expect((await client.tokenIntrospection(config, cc.access_token)).sub).toBe('web');
 
     // RP-initiated logout with the URL openid-client builds from end_session_endpoint.
-    const out = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://app.example/bye', state: 'bye' });
+    const out = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: 'https://app.example/bye',
+      state: 'bye',
+    });
     expect((await client.tokenIntrospection(config, latest.access_token)).active).toBe(true);
     const r = await lastBrowser.request(out.pathname + out.search);
     expect(r.status).toBe(303);

@@ -41,7 +41,9 @@ describe('interop: revocation fails closed', () => {
       { admin: { apiTokens: [{ name: 'ops', tokenHash: createHash('sha256').update(API_TOKEN).digest('hex') }] } },
     );
     for (const e of ['amy', 'ben', 'cat', 'dan']) await h.user(`${e}@example.com`);
-    config = await client.discovery(new URL(h.url), 'web', undefined, client.ClientSecretBasic(SECRET), { execute: [client.allowInsecureRequests] });
+    config = await client.discovery(new URL(h.url), 'web', undefined, client.ClientSecretBasic(SECRET), {
+      execute: [client.allowInsecureRequests],
+    });
   });
   afterAll(async () => {
     await h.stop();
@@ -61,12 +63,21 @@ describe('interop: revocation fails closed', () => {
       ...(prompt ? { prompt } : {}),
     });
     const back = await authorize(browser, url.pathname + url.search, { email });
-    const tokens = await client.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true });
+    const tokens = await client.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      idTokenExpected: true,
+    });
     return { browser, tokens, sid: tokens.claims()!.sid as string, sub: tokens.claims()!.sub };
   }
 
   const active = async (token: string) => (await client.tokenIntrospection(config, token)).active;
-  const admin = (path: string) => fetch(`${h.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'test' }) });
+  const admin = (path: string) =>
+    fetch(`${h.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'test' }),
+    });
   const events = async () => h.broker.store.readAll({ limit: 100000 });
 
   it('after "log out everywhere" no refresh token mints again, offline or not, and both devices are told', async () => {
@@ -86,9 +97,15 @@ describe('interop: revocation fails closed', () => {
       expect(await active(rt)).toBe(false);
     }
     expect(await active(laptop.tokens.access_token)).toBe(false);
-    expect((await events()).filter((e) => e.type === 'CredentialsRevoked').map((e) => e.data)).toEqual([{ userId: phone.sub, reason: 'logout_everywhere' }]);
+    expect((await events()).filter((e) => e.type === 'CredentialsRevoked').map((e) => e.data)).toEqual([
+      { userId: phone.sub, reason: 'logout_everywhere' },
+    ]);
     // Back-channel logout for both sessions' grants, the one that had ended included.
-    await waitUntil(() => [phone.sid, laptop.sid].every((sid) => logoutTokens.filter((t) => t.sid === sid).length >= 1), 5000, 'logout tokens');
+    await waitUntil(
+      () => [phone.sid, laptop.sid].every((sid) => logoutTokens.filter((t) => t.sid === sid).length >= 1),
+      5000,
+      'logout tokens',
+    );
     // A new login afterwards is a new grant and works.
     const again = await login('amy@example.com');
     expect((await client.refreshTokenGrant(config, again.tokens.refresh_token!)).access_token).toBeTruthy();
@@ -117,8 +134,15 @@ describe('interop: revocation fails closed', () => {
     // SessionEnded, CredentialsRevoked and UserBanned share a correlation id: one logout token for
     // the session. Ending another session afterwards and waiting for its claim orders the reactor.
     await h.broker.login.endSession(other.sid, 'logout', 'test');
-    await waitUntil(async () => (await events()).some((e) => e.type === 'BackChannelLogoutClaimed' && (e.data as { sessionId: string }).sessionId === other.sid), 5000, 'later claim');
-    const claims = (await events()).filter((e) => e.type === 'BackChannelLogoutClaimed' && (e.data as { sessionId: string }).sessionId === before.sid);
+    await waitUntil(
+      async () =>
+        (await events()).some((e) => e.type === 'BackChannelLogoutClaimed' && (e.data as { sessionId: string }).sessionId === other.sid),
+      5000,
+      'later claim',
+    );
+    const claims = (await events()).filter(
+      (e) => e.type === 'BackChannelLogoutClaimed' && (e.data as { sessionId: string }).sessionId === before.sid,
+    );
     expect(claims).toHaveLength(1);
   });
 

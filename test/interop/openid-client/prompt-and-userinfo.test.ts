@@ -13,7 +13,9 @@ describe('interop: openid-client with prompt, max_age and userinfo errors', () =
   beforeAll(async () => {
     h = await startOAuth(CLIENTS);
     await h.user('ann@example.com');
-    config = await client.discovery(new URL(h.url), 'web', undefined, client.ClientSecretBasic(SECRET), { execute: [client.allowInsecureRequests] });
+    config = await client.discovery(new URL(h.url), 'web', undefined, client.ClientSecretBasic(SECRET), {
+      execute: [client.allowInsecureRequests],
+    });
   });
   afterAll(async () => h.stop());
 
@@ -22,12 +24,25 @@ describe('interop: openid-client with prompt, max_age and userinfo errors', () =
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, nonce, ...extra });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+      ...extra,
+    });
     const shown = { login: false, consent: false };
     let r = await browser.get(url.pathname + url.search);
     if (r.url.includes('/password/login')) {
       shown.login = true;
-      r = await browser.postForm('/password/login', { _csrf: field(r.body, '_csrf'), lr: field(r.body, 'lr'), email: 'ann@example.com', password: PW });
+      r = await browser.postForm('/password/login', {
+        _csrf: field(r.body, '_csrf'),
+        lr: field(r.body, 'lr'),
+        email: 'ann@example.com',
+        password: PW,
+      });
     }
     if (r.res.status === 200 && r.body.includes('action="/oauth/consent"')) {
       shown.consent = true;
@@ -37,7 +52,14 @@ describe('interop: openid-client with prompt, max_age and userinfo errors', () =
     const back = new URL(r.res.headers.get('location')!);
     const maxAge = extra.max_age === undefined ? undefined : Number(extra.max_age);
     const oidc = scope.split(' ').includes('openid');
-    const tokens = () => client.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: oidc ? nonce : undefined, idTokenExpected: oidc, maxAge });
+    const tokens = () =>
+      client.authorizationCodeGrant(config, back, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+        expectedNonce: oidc ? nonce : undefined,
+        idTokenExpected: oidc,
+        maxAge,
+      });
     return { shown, back, tokens };
   }
 
@@ -117,13 +139,19 @@ describe('interop: openid-client with prompt, max_age and userinfo errors', () =
     it('an invalid token: 401 invalid_token', async () => {
       const r = await userinfo({ authorization: 'Bearer not.a.token' });
       expect(r.status).toBe(401);
-      expect(r.headers.get('www-authenticate')).toBe('Bearer realm="broker", error="invalid_token", error_description="the access token is not active"');
+      expect(r.headers.get('www-authenticate')).toBe(
+        'Bearer realm="broker", error="invalid_token", error_description="the access token is not active"',
+      );
       expect(r.headers.get('cache-control')).toBe('no-store');
       expect(await r.json()).toEqual({ error: 'invalid_token', error_description: 'the access token is not active' });
     });
 
     it('a malformed header or a token in the query: 400 invalid_request', async () => {
-      for (const [headers, query] of [[{ authorization: 'Bearer' }, ''], [{ authorization: 'Bearer a b' }, ''], [{}, '?access_token=abc']] as const) {
+      for (const [headers, query] of [
+        [{ authorization: 'Bearer' }, ''],
+        [{ authorization: 'Bearer a b' }, ''],
+        [{}, '?access_token=abc'],
+      ] as const) {
         const r = await userinfo(headers, query);
         expect(r.status).toBe(400);
         expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm="broker", error="invalid_request", error_description="[^"]+"$/);
@@ -139,14 +167,19 @@ describe('interop: openid-client with prompt, max_age and userinfo errors', () =
       for (const token of [userToken, cc.body.access_token as string]) {
         const r = await userinfo({ authorization: `Bearer ${token}` });
         expect(r.status).toBe(403);
-        expect(r.headers.get('www-authenticate')).toBe('Bearer realm="broker", error="insufficient_scope", error_description="the token does not grant openid for a user", scope="openid"');
+        expect(r.headers.get('www-authenticate')).toBe(
+          'Bearer realm="broker", error="insufficient_scope", error_description="the token does not grant openid for a user", scope="openid"',
+        );
         expect(r.headers.get('cache-control')).toBe('no-store');
         expect((await r.json()).error).toBe('insufficient_scope');
         const err = await client.fetchUserInfo(config, token, client.skipSubjectCheck).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(client.WWWAuthenticateChallengeError);
         const e = err as client.WWWAuthenticateChallengeError;
         expect(e.status).toBe(403);
-        expect(e.cause[0]).toMatchObject({ scheme: 'bearer', parameters: { error: 'insufficient_scope', scope: 'openid', realm: 'broker' } });
+        expect(e.cause[0]).toMatchObject({
+          scheme: 'bearer',
+          parameters: { error: 'insufficient_scope', scope: 'openid', realm: 'broker' },
+        });
       }
     });
   });

@@ -59,7 +59,9 @@ export class SamlIdpPeer {
     readonly idp: samlify.IdentityProviderInstance,
   ) {}
 
-  static async start(opts: { key?: string; cert?: string; wantAuthnRequestsSigned?: boolean; encryptAssertions?: boolean; noSlo?: boolean } = {}): Promise<SamlIdpPeer> {
+  static async start(
+    opts: { key?: string; cert?: string; wantAuthnRequestsSigned?: boolean; encryptAssertions?: boolean; noSlo?: boolean } = {},
+  ): Promise<SamlIdpPeer> {
     const app = Fastify();
     await app.register(fastifyFormbody);
     const holder: { peer?: SamlIdpPeer } = {};
@@ -76,7 +78,9 @@ export class SamlIdpPeer {
         { Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${url}/sso` },
       ],
       // noSlo: metadata without a SingleLogoutService (an IdP that does not do single logout).
-      ...(opts.noSlo ? {} : { singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${url}/slo` }] }),
+      ...(opts.noSlo
+        ? {}
+        : { singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${url}/slo` }] }),
       wantLogoutRequestSigned: false,
       wantAuthnRequestsSigned: opts.wantAuthnRequestsSigned ?? false,
       isAssertionEncrypted: opts.encryptAssertions ?? false,
@@ -110,7 +114,13 @@ export class SamlIdpPeer {
       values && values.length
         ? `<saml:Attribute Name="${name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`
         : '';
-    const attrs = [attr('email', user.email ? [user.email] : undefined), attr('displayName', user.name ? [user.name] : undefined), attr('tenantKey', user.tenant ? [user.tenant] : undefined), attr('groups', user.groups), attr('uid', user.uid ? [user.uid] : undefined)].join('');
+    const attrs = [
+      attr('email', user.email ? [user.email] : undefined),
+      attr('displayName', user.name ? [user.name] : undefined),
+      attr('tenantKey', user.tenant ? [user.tenant] : undefined),
+      attr('groups', user.groups),
+      attr('uid', user.uid ? [user.uid] : undefined),
+    ].join('');
     const issuer = esc(t.issuer ?? this.entityId);
     return `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${id}" Version="2.0" IssueInstant="${now.toISOString()}" Destination="${esc(t.destination ?? acs)}"${irt}><saml:Issuer>${issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a${id}" Version="2.0" IssueInstant="${now.toISOString()}"><saml:Issuer>${issuer}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${esc(user.nameId)}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${noa}" Recipient="${esc(t.recipient ?? acs)}"${irt}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="${nb}" NotOnOrAfter="${noa}"><saml:AudienceRestriction><saml:Audience>${esc(t.audience ?? spId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="_s${id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>${attrs ? `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>` : ''}</saml:Assertion></samlp:Response>`;
   }
@@ -121,8 +131,21 @@ export class SamlIdpPeer {
     const xml = this.xml(id, inResponseTo, user, t);
     if (t.unsigned) return Buffer.from(xml).toString('base64');
     const sp = t.signMessage ? this.spSigned! : this.sp!;
-    const signer = t.signWith ? samlify.IdentityProvider({ entityID: this.entityId, privateKey: t.signWith.key, signingCert: t.signWith.cert, singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${this.url}/sso` }] }) : this.idp;
-    const out = await signer.createLoginResponse(sp, { extract: {} }, 'post', {}, { customTagReplacement: () => ({ id: `_r${id}`, context: xml }) });
+    const signer = t.signWith
+      ? samlify.IdentityProvider({
+          entityID: this.entityId,
+          privateKey: t.signWith.key,
+          signingCert: t.signWith.cert,
+          singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${this.url}/sso` }],
+        })
+      : this.idp;
+    const out = await signer.createLoginResponse(
+      sp,
+      { extract: {} },
+      'post',
+      {},
+      { customTagReplacement: () => ({ id: `_r${id}`, context: xml }) },
+    );
     return out.context;
   }
 
@@ -137,40 +160,58 @@ export class SamlIdpPeer {
    */
   logoutRequestUrlWith(nameId: string, t: { destination?: string; issueInstant?: Date; notOnOrAfter?: Date }): string {
     const replace = (template: string, tags: Record<string, string>) => {
-      let xml = samlify.SamlLib.replaceTagsByValue(template, { ...tags, ...(t.destination ? { Destination: t.destination } : {}), ...(t.issueInstant ? { IssueInstant: t.issueInstant.toISOString() } : {}) });
+      let xml = samlify.SamlLib.replaceTagsByValue(template, {
+        ...tags,
+        ...(t.destination ? { Destination: t.destination } : {}),
+        ...(t.issueInstant ? { IssueInstant: t.issueInstant.toISOString() } : {}),
+      });
       if (t.notOnOrAfter) xml = xml.replace(/IssueInstant="([^"]*)"/, `IssueInstant="$1" NotOnOrAfter="${t.notOnOrAfter.toISOString()}"`);
       return { id: tags.ID, context: xml };
     };
-    return (this.idp.createLogoutRequest(this.sp!, 'redirect', { logoutNameID: nameId }, '', replace as never) as { context: string }).context;
+    return (this.idp.createLogoutRequest(this.sp!, 'redirect', { logoutNameID: nameId }, '', replace as never) as { context: string })
+      .context;
   }
 
   /** A signed LogoutResponse URL (redirect binding) to the broker, answering `inResponseTo`. */
   logoutResponseUrl(inResponseTo: string): string {
-    return (this.idp.createLogoutResponse(this.sp!, { extract: { request: { id: inResponseTo } } } as never, 'redirect', '') as { context: string }).context;
+    return (
+      this.idp.createLogoutResponse(this.sp!, { extract: { request: { id: inResponseTo } } } as never, 'redirect', '') as {
+        context: string;
+      }
+    ).context;
   }
 
   async answer(binding: 'redirect' | 'post', req: { query?: unknown; body?: unknown; url?: string }): Promise<string> {
-      // saml-bindings §3.4.4.1: the redirect signature covers the raw query parameters, in this order.
-      const rawParts = (req.url ?? '').split('?')[1]?.split('&') ?? [];
-      const octetString = ['SAMLRequest', 'RelayState', 'SigAlg'].flatMap((k) => rawParts.filter((p) => p.startsWith(`${k}=`))).join('&');
-      const parsed = await this.idp.parseLoginRequest(this.sp!, binding, { query: req.query as Record<string, unknown>, body: req.body as Record<string, unknown>, octetString });
-      const requestId = String(parsed.extract.request?.id ?? '');
-      const t = this.tweaks;
-      const response = await this.issue(t.inResponseTo === undefined ? requestId : t.inResponseTo);
-      const relay = ((binding === 'redirect' ? req.query : req.body) as { RelayState?: string })?.RelayState;
-      const fields = `<input type="hidden" name="SAMLResponse" value="${response}">${relay ? `<input type="hidden" name="RelayState" value="${esc(relay)}">` : ''}`;
-      return `<html><body><form method="post" action="${esc(this.acs())}">${fields}</form></body></html>`;
+    // saml-bindings §3.4.4.1: the redirect signature covers the raw query parameters, in this order.
+    const rawParts = (req.url ?? '').split('?')[1]?.split('&') ?? [];
+    const octetString = ['SAMLRequest', 'RelayState', 'SigAlg'].flatMap((k) => rawParts.filter((p) => p.startsWith(`${k}=`))).join('&');
+    const parsed = await this.idp.parseLoginRequest(this.sp!, binding, {
+      query: req.query as Record<string, unknown>,
+      body: req.body as Record<string, unknown>,
+      octetString,
+    });
+    const requestId = String(parsed.extract.request?.id ?? '');
+    const t = this.tweaks;
+    const response = await this.issue(t.inResponseTo === undefined ? requestId : t.inResponseTo);
+    const relay = ((binding === 'redirect' ? req.query : req.body) as { RelayState?: string })?.RelayState;
+    const fields = `<input type="hidden" name="SAMLResponse" value="${response}">${relay ? `<input type="hidden" name="RelayState" value="${esc(relay)}">` : ''}`;
+    return `<html><body><form method="post" action="${esc(this.acs())}">${fields}</form></body></html>`;
   }
 
   async slo(req: { query: unknown }, reply: import('fastify').FastifyReply): Promise<unknown> {
-      const q = req.query as Record<string, string>;
-      if (q.SAMLRequest) {
-        const parsed = await this.idp.parseLogoutRequest(this.sp!, 'redirect', { query: q, octetString: '' });
-        this.logoutRequests.push(String(parsed.extract.nameID));
-        const out = this.idp.createLogoutResponse(this.sp!, parsed as unknown as Parameters<typeof this.idp.createLogoutResponse>[1], 'redirect', { relayState: q.RelayState }) as { context: string };
-        return reply.redirect(out.context, 303);
-      }
-      return reply.send('ok');
+    const q = req.query as Record<string, string>;
+    if (q.SAMLRequest) {
+      const parsed = await this.idp.parseLogoutRequest(this.sp!, 'redirect', { query: q, octetString: '' });
+      this.logoutRequests.push(String(parsed.extract.nameID));
+      const out = this.idp.createLogoutResponse(
+        this.sp!,
+        parsed as unknown as Parameters<typeof this.idp.createLogoutResponse>[1],
+        'redirect',
+        { relayState: q.RelayState },
+      ) as { context: string };
+      return reply.redirect(out.context, 303);
+    }
+    return reply.send('ok');
   }
 
   private static routes(app: FastifyInstance, peer: () => SamlIdpPeer): void {

@@ -20,7 +20,10 @@ export const resumePlugin: Plugin = {
     ctx.add.downstreamProtocol({
       name: 'test',
       async resume(req, s) {
-        return { kind: 'html', html: `<p id="resumed">user=${s.userId} roles=${s.roles.join(',')} tenant=${s.tenant ?? ''} state=${req.params.state ?? ''}</p>` };
+        return {
+          kind: 'html',
+          html: `<p id="resumed">user=${s.userId} roles=${s.roles.join(',')} tenant=${s.tenant ?? ''} state=${req.params.state ?? ''}</p>`,
+        };
       },
     });
   },
@@ -45,7 +48,11 @@ export async function startBroker(
     sites: [],
     plugins,
   };
-  const broker = await bootBroker(config, { store: new MemoryEventStore(), clock: options.clock, plugins: [{ plugin: resumePlugin }, ...extra] });
+  const broker = await bootBroker(config, {
+    store: new MemoryEventStore(),
+    clock: options.clock,
+    plugins: [{ plugin: resumePlugin }, ...extra],
+  });
   await broker.listen();
   return { broker, url };
 }

@@ -29,7 +29,9 @@ describe('admin', () => {
     const path = setupPath(t);
     const creds = await bootstrapAdmin(t);
     const log = await events(t);
-    expect(log.map((e) => e.type)).toEqual(expect.arrayContaining(['SetupTokenIssued', 'AdminBootstrapped', 'AdminGranted', 'TotpEnrolled', 'PasswordSet']));
+    expect(log.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['SetupTokenIssued', 'AdminBootstrapped', 'AdminGranted', 'TotpEnrolled', 'PasswordSet']),
+    );
     // Only the hash of the token is in the log.
     const token = new URL(path, 'http://x').searchParams.get('token')!;
     expect(JSON.stringify(log)).not.toContain(token);
@@ -53,10 +55,16 @@ describe('admin', () => {
     const userId = t.broker.read.users.findByEmail('mallory@example.com')!.userId;
 
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-      admin.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', accept: 'application/json', ...headers } });
+      admin.request(path, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      });
     expect((await post(`/admin/users/${userId}/ban`, { reason: 'spam' })).status).toBe(403); // no CSRF token
     expect((await post(`/admin/users/${userId}/ban`, { reason: 'spam' }, { 'x-csrf-token': 'wrong' })).status).toBe(403);
-    const csrf = ((await (await admin.request('/admin/api/csrf', { headers: { accept: 'application/json' } })).json()) as { csrfToken: string }).csrfToken;
+    const csrf = (
+      (await (await admin.request('/admin/api/csrf', { headers: { accept: 'application/json' } })).json()) as { csrfToken: string }
+    ).csrfToken;
     expect((await post(`/admin/users/${userId}/ban`, {}, { 'x-csrf-token': csrf })).status).toBe(400); // a ban needs a reason
     expect((await post(`/admin/users/no-such-user/ban`, { reason: 'x' }, { 'x-csrf-token': csrf })).status).toBe(404);
     expect((await post(`/admin/users/bad%20id!/ban`, { reason: 'x' }, { 'x-csrf-token': csrf })).status).toBe(400);
@@ -68,7 +76,9 @@ describe('admin', () => {
     // The session is dead on the very next request (read-your-writes: the API answered after the projections).
     expect((await user.request('/')).status).toBe(303);
     const log = await events(t);
-    expect(log.find((e) => e.type === 'SessionEnded' && (e.data as { userId: string }).userId === userId)?.data).toMatchObject({ reason: 'banned' });
+    expect(log.find((e) => e.type === 'SessionEnded' && (e.data as { userId: string }).userId === userId)?.data).toMatchObject({
+      reason: 'banned',
+    });
     expect(log.find((e) => e.type === 'UserBanned')?.metadata.actor).toMatch(/^admin:/);
 
     const refused = await passwordStep(client(t.url), 'mallory@example.com', PW);
@@ -76,7 +86,10 @@ describe('admin', () => {
     expect(refused.body).toContain('Account banned');
 
     // Unban with an admin API token (no session, no CSRF needed).
-    const unban = await client(t.url).request(`/admin/users/${userId}/unban`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, accept: 'application/json' } });
+    const unban = await client(t.url).request(`/admin/users/${userId}/unban`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_TOKEN}`, accept: 'application/json' },
+    });
     expect(unban.status).toBe(200);
     expect(await unban.json()).toMatchObject({ status: 'active' });
     expect((await events(t)).find((e) => e.type === 'UserUnbanned')?.metadata.actor).toBe('admin-token:ops');
@@ -96,7 +109,9 @@ describe('admin', () => {
     expect((await client(t.url).request('/admin/api/users', { headers: { accept: 'application/json' } })).status).toBe(401);
     const bad = await client(t.url).request('/admin/api/users', { headers: { authorization: 'Bearer nope', accept: 'application/json' } });
     expect(bad.status).toBe(401);
-    const good = await client(t.url).request('/admin/api/users?q=trent', { headers: { authorization: `Bearer ${API_TOKEN}`, accept: 'application/json' } });
+    const good = await client(t.url).request('/admin/api/users?q=trent', {
+      headers: { authorization: `Bearer ${API_TOKEN}`, accept: 'application/json' },
+    });
     expect(good.status).toBe(200);
     expect(((await good.json()) as { users: { email: string }[] }).users.map((u) => u.email)).toEqual(['trent@example.com']);
   });
@@ -125,7 +140,10 @@ describe('admin', () => {
     expect(disabled.body).toContain('Account disabled. 1 session(s) ended.');
     expect((await user.request('/')).status).toBe(303);
     expect((await passwordStep(client(t.url), 'walter@example.com', PW)).body).toContain('Account disabled');
-    const enabled = await admin.postForm(`/admin/users/${userId}/enable`, { _csrf: field((await admin.get(`/admin/users/${userId}/enable`)).body, '_csrf'), confirm: 'yes' });
+    const enabled = await admin.postForm(`/admin/users/${userId}/enable`, {
+      _csrf: field((await admin.get(`/admin/users/${userId}/enable`)).body, '_csrf'),
+      confirm: 'yes',
+    });
     expect(enabled.body).toContain('data-testid="status"><span class="badge active">active');
     // An escaped name: markup typed by a user never becomes markup on the admin page.
     await register(client(t.url), 'xss@example.com', PW, '<script>alert(1)</script>');
@@ -139,7 +157,12 @@ describe('first-run setup link', () => {
   let t: TestBroker;
   afterEach(async () => t.stop());
   const start = () =>
-    startBroker({ plugins: [{ name: 'password-login', config: { argon2: TEST_ARGON2 } }, { name: 'admin', config: { argon2: TEST_ARGON2, setup: { printToStdout: false, ttlSeconds: 600 } } }] });
+    startBroker({
+      plugins: [
+        { name: 'password-login', config: { argon2: TEST_ARGON2 } },
+        { name: 'admin', config: { argon2: TEST_ARGON2, setup: { printToStdout: false, ttlSeconds: 600 } } },
+      ],
+    });
 
   it('expires, and is refused with a clear page', async () => {
     t = await start();
@@ -180,7 +203,12 @@ describe('first-run setup link', () => {
     expect(weak.res.status).toBe(400);
     const badCode = await c.postForm('/admin/setup', { ...base, password: 'long enough password', code: '12345x' });
     expect(badCode.res.status).toBe(400);
-    const tampered = await c.postForm('/admin/setup', { ...base, sealed: base.sealed.slice(0, -4) + 'AAAA', password: 'long enough password', code: '123456' });
+    const tampered = await c.postForm('/admin/setup', {
+      ...base,
+      sealed: base.sealed.slice(0, -4) + 'AAAA',
+      password: 'long enough password',
+      code: '123456',
+    });
     expect(tampered.res.status).toBe(400);
     expect((await c.get(setupPath(t))).res.status).toBe(200); // still usable
   });

@@ -4,7 +4,8 @@ import { waitUntil } from '../../helpers/broker.js';
 import { basic, postForm } from '../oauth-server/harness.js';
 import { WEB_SECRET, csrfOf, startConsoleWorld, type ConsoleWorld } from './console-fixture.js';
 
-const count = async (w: ConsoleWorld, type: string) => (await w.t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === type).length;
+const count = async (w: ConsoleWorld, type: string) =>
+  (await w.t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === type).length;
 
 describe('operator console actions: confirm first, CSRF, then say what happened', () => {
   let w: ConsoleWorld;
@@ -20,7 +21,11 @@ describe('operator console actions: confirm first, CSRF, then say what happened'
     const u = `/admin/users/${w.ann.id}`;
     for (const path of [`${u}/ban`, `${u}/unban`, `${u}/disable`, `${u}/enable`, `${u}/sessions/revoke-all`, session, grant]) {
       for (const csrf of [null, 'forged-token']) {
-        const body: Record<string, string> = { confirm: 'yes', ...(csrf ? { _csrf: csrf } : {}), ...(/(ban|able)$/.test(path) ? { reason: 'x' } : {}) };
+        const body: Record<string, string> = {
+          confirm: 'yes',
+          ...(csrf ? { _csrf: csrf } : {}),
+          ...(/(ban|able)$/.test(path) ? { reason: 'x' } : {}),
+        };
         const r = await w.admin.postForm(path, body);
         expect(r.res.status, path).toBe(403);
         expect(r.body, path).toContain('form token is missing or wrong');
@@ -76,19 +81,28 @@ describe('operator console actions: confirm first, CSRF, then say what happened'
     const done = await w.admin.postForm(`/admin/users/${w.ann.id}/ban`, { confirm: 'yes', _csrf: csrf, reason: 'spam in the forum' });
     expect(new URL(done.url).pathname).toBe(`/admin/users/${w.ann.id}`);
     expect(done.body).toContain('User banned.');
-    expect(done.body).toMatch(/data-testid="status"><span class="badge banned">banned<\/span> spam in the forum — by <a href="\/admin\/users\/[^"]+">Root<\/a>/);
+    expect(done.body).toMatch(
+      /data-testid="status"><span class="badge banned">banned<\/span> spam in the forum — by <a href="\/admin\/users\/[^"]+">Root<\/a>/,
+    );
     // The actor is named, never the raw `admin:<uuid>`, on the timeline too.
     expect(done.body).not.toContain(`admin:${w.adminId}`);
 
     await waitUntil(() => w.forum.acked.length === 1, 10_000, 'the forum acknowledges the ban');
-    await waitUntil(async () => (await w.admin.get('/admin/sites')).body.includes('<span class="badge delivered">delivered</span>'), 10_000, 'the console shows the delivery');
+    await waitUntil(
+      async () => (await w.admin.get('/admin/sites')).body.includes('<span class="badge delivered">delivered</span>'),
+      10_000,
+      'the console shows the delivery',
+    );
     const sites = (await w.admin.get('/admin/sites')).body;
     expect(sites).toMatch(/ban of <a href="\/admin\/users\/[^"]+">Ann Example<\/a>/);
 
     // Retry: CSRF-checked, then re-queued and delivered again (same notification).
     const form = { banEventId: field(sites, 'banEventId'), siteId: 'forum', back: '/admin/sites' };
     expect((await w.admin.postForm('/admin/deliveries/retry', form)).res.status).toBe(403);
-    expect((await w.admin.postForm('/admin/deliveries/retry', { ...form, back: 'https://evil.example/', _csrf: field(sites, '_csrf') })).res.status).toBe(400);
+    expect(
+      (await w.admin.postForm('/admin/deliveries/retry', { ...form, back: 'https://evil.example/', _csrf: field(sites, '_csrf') })).res
+        .status,
+    ).toBe(400);
     const retried = await w.admin.postForm('/admin/deliveries/retry', { ...form, _csrf: field(sites, '_csrf') });
     expect(new URL(retried.url).pathname).toBe('/admin/sites');
     expect(retried.body).toContain('Delivery queued again');

@@ -49,9 +49,28 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       { name: 'admin', config: { argon2: TEST_ARGON2, setup: { printToStdout: false } } },
       {
         name: 'oauth-server',
-        config: { clients: [{ clientId: 'web', name: 'Web App', secret: WEB_SECRET, redirectUris: [REDIRECT], scopes: ['openid', 'profile', 'email', 'offline_access', 'api'], grantTypes: ['authorization_code', 'refresh_token'] }] },
+        config: {
+          clients: [
+            {
+              clientId: 'web',
+              name: 'Web App',
+              secret: WEB_SECRET,
+              redirectUris: [REDIRECT],
+              scopes: ['openid', 'profile', 'email', 'offline_access', 'api'],
+              grantTypes: ['authorization_code', 'refresh_token'],
+            },
+          ],
+        },
       },
-      { name: 'ban-broadcast', config: { timeoutMs: 2000, retry: { initialDelayMs: 30, maxDelayMs: 200, horizonMs: 3000 }, leaseMs: 1000, allowPrivateAddresses: ['127.0.0.1'] } },
+      {
+        name: 'ban-broadcast',
+        config: {
+          timeoutMs: 2000,
+          retry: { initialDelayMs: 30, maxDelayMs: 200, horizonMs: 3000 },
+          leaseMs: 1000,
+          allowPrivateAddresses: ['127.0.0.1'],
+        },
+      },
     ],
     config: {
       server: { host: '127.0.0.1', port, baseUrl: url, trustProxy: false, insecureCookies: true },
@@ -60,7 +79,13 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
           id: 'forum',
           name: 'Community forum',
           returnUrls: ['https://forum.example/sso'],
-          handoff: { keys: [{ kid: 'forum-2026', secret: HANDOFF_SECRET }, { kid: 'forum-2025', secret: `${HANDOFF_SECRET}-old` }], fields: ['email', 'name'] },
+          handoff: {
+            keys: [
+              { kid: 'forum-2026', secret: HANDOFF_SECRET },
+              { kid: 'forum-2025', secret: `${HANDOFF_SECRET}-old` },
+            ],
+            fields: ['email', 'name'],
+          },
           webhook: { url: forum.url, secret: secretFor(0) },
         },
       ],
@@ -73,8 +98,25 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
   const { userId } = await createPasswordUser(t.broker, { email: 'ann@example.com', password: PW, name: 'Ann Example' });
   const browser = client(t.url);
   const { verifier, challenge } = pkce();
-  const loc = await authorize(browser, authorizeUrl({ client_id: 'web', redirect_uri: REDIRECT, scope: 'openid email offline_access', state: 's', nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256' }), { email: 'ann@example.com' });
-  const tokens = await postForm(t.url, '/oauth/token', { grant_type: 'authorization_code', code: loc.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier }, basic('web', WEB_SECRET));
+  const loc = await authorize(
+    browser,
+    authorizeUrl({
+      client_id: 'web',
+      redirect_uri: REDIRECT,
+      scope: 'openid email offline_access',
+      state: 's',
+      nonce: 'n',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    }),
+    { email: 'ann@example.com' },
+  );
+  const tokens = await postForm(
+    t.url,
+    '/oauth/token',
+    { grant_type: 'authorization_code', code: loc.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier },
+    basic('web', WEB_SECRET),
+  );
   if (tokens.status !== 200) throw new Error(`token request failed: ${JSON.stringify(tokens.body)}`);
   await waitUntil(() => t.broker.read.sessions.forUser(userId).length === 1, 5000, "ann's session");
 

@@ -113,7 +113,7 @@ describe('operator console screens (real server, SQLite log)', () => {
     expect(idps).toContain('href="/admin/users?provider=password"');
   });
 
-  it('event log: pages by position, filters by type, user and time, and shows each event\'s chain check (a tampered row shows broken)', async () => {
+  it("event log: pages by position, filters by type, user and time, and shows each event's chain check (a tampered row shows broken)", async () => {
     const head = await w.t.broker.store.headPosition();
     const positions = (b: string) => [...b.matchAll(/data-position="(\d+)"/g)].map((m) => Number(m[1]));
     const p1 = await w.admin.get('/admin/events?limit=5');
@@ -122,7 +122,9 @@ describe('operator console screens (real server, SQLite log)', () => {
     const older = /href="(\/admin\/events\?[^"]*before=\d+[^"]*)" rel="next"/.exec(p1.body)![1].replace(/&amp;/g, '&');
     expect(positions((await w.admin.get(older)).body)).toEqual([head - 5, head - 6, head - 7, head - 8, head - 9]);
     const byType = await w.admin.get('/admin/events?type=UserRegistered');
-    expect(new Set([...byType.body.matchAll(/<td><a href="\/admin\/events\?type=(\w+)"/g)].map((m) => m[1]))).toEqual(new Set(['UserRegistered']));
+    expect(new Set([...byType.body.matchAll(/<td><a href="\/admin\/events\?type=(\w+)"/g)].map((m) => m[1]))).toEqual(
+      new Set(['UserRegistered']),
+    );
     const byUser = await w.admin.get(`/admin/events?user=${w.ann.id}&type=LoginSucceeded`);
     expect(positions(byUser.body)).toHaveLength(1);
     const future = await w.admin.get(`/admin/events?from=${new Date(w.t.clock.now().getTime() + 3600_000).toISOString().slice(0, 16)}`);
@@ -134,7 +136,13 @@ describe('operator console screens (real server, SQLite log)', () => {
 
     const db = new Database(w.storePath);
     // (The email is sealed in the log: the row is found by user id.)
-    expect(db.prepare(`UPDATE events SET data = json_set(data, '$.name', 'Mallory') WHERE type = 'UserRegistered' AND json_extract(data, '$.userId') = ?`).run(w.ann.id).changes).toBe(1);
+    expect(
+      db
+        .prepare(
+          `UPDATE events SET data = json_set(data, '$.name', 'Mallory') WHERE type = 'UserRegistered' AND json_extract(data, '$.userId') = ?`,
+        )
+        .run(w.ann.id).changes,
+    ).toBe(1);
     db.close();
     const tampered = await w.admin.get(`/admin/events?user=${w.ann.id}&type=UserRegistered`);
     expect(tampered.body).toContain('its content does not match its hash');

@@ -21,7 +21,8 @@ async function capturingStderr<T>(fn: () => Promise<T>): Promise<{ result: T; st
 
 // Logging at debug through the production options (redaction, query scrubbing): the strictest
 // check that no log line an operator would see holds the setup token.
-const startBroker = (opts: { plugins: { name: string; config?: unknown }[]; store?: EventStore }): Promise<TestBroker> => startTestBroker({ ...opts, logLevel: 'debug' });
+const startBroker = (opts: { plugins: { name: string; config?: unknown }[]; store?: EventStore }): Promise<TestBroker> =>
+  startTestBroker({ ...opts, logLevel: 'debug' });
 
 const adminPlugins = (setup: Record<string, unknown> = {}) => [
   { name: 'password-login', config: { argon2: TEST_ARGON2 } },
@@ -73,7 +74,10 @@ describe('first-run setup URL: console only, never the log', () => {
 
   it('issues, prints and logs nothing once an administrator exists', async () => {
     const store = new MemoryEventStore();
-    await new Users(store, new CommandHandler(store)).register({ email: 'root@example.com', name: 'Root', admin: true, via: 'cli' }, { actor: 'test' });
+    await new Users(store, new CommandHandler(store)).register(
+      { email: 'root@example.com', name: 'Root', admin: true, via: 'cli' },
+      { actor: 'test' },
+    );
     const { result, stderr } = await capturingStderr(() => startBroker({ plugins: adminPlugins(), store }));
     t = result;
     expect(stderr).not.toContain('/admin/setup');
@@ -93,7 +97,11 @@ describe('first-run setup URL: console only, never the log', () => {
       expect(second.stderr).toContain(`Setup is pending: use the one-time URL printed by node ${node}`);
       expect(second.stderr).not.toContain('/admin/setup');
       expect(() => setupPath(b)).toThrow('no setup URL was issued');
-      expect(b.logs.find((l) => String(l.msg).startsWith('first-run setup pending'))).toMatchObject({ level: 40, issuedBy: node, msg: `first-run setup pending: use the one-time setup URL printed by ${node}` });
+      expect(b.logs.find((l) => String(l.msg).startsWith('first-run setup pending'))).toMatchObject({
+        level: 40,
+        issuedBy: node,
+        msg: `first-run setup pending: use the one-time setup URL printed by ${node}`,
+      });
       const issued = (await store.readStream('admin-setup')).filter((e) => e.type === 'SetupTokenIssued');
       expect(issued.map((e) => (e.data as { issuedBy: string }).issuedBy)).toEqual([node]);
       // The first node's link was not voided by the second start: it creates the administrator.

@@ -36,7 +36,12 @@ export async function adminLogin(t: TestBroker, creds: { email: string; password
   const c = client(t.url);
   const form = await c.get('/admin/users');
   expect(new URL(form.url).pathname).toBe('/password/login');
-  const step1 = await c.postForm('/password/login', { _csrf: field(form.body, '_csrf'), lr: field(form.body, 'lr'), email: creds.email, password: creds.password });
+  const step1 = await c.postForm('/password/login', {
+    _csrf: field(form.body, '_csrf'),
+    lr: field(form.body, 'lr'),
+    email: creds.email,
+    password: creds.password,
+  });
   expect(step1.body).toContain('Second factor');
   t.clock.advance(30_000);
   const done = await totpStep(c, step1.body, totpCode(creds.secret, t.clock));

@@ -13,7 +13,10 @@ describe('refused setup links in the event log', () => {
   });
   afterAll(() => t?.stop());
 
-  const refusals = async () => (await t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === 'LoginFailed' && (e.data as { issuer: string }).issuer === 'admin-setup').length;
+  const refusals = async () =>
+    (await t.broker.store.readAll({ limit: 100_000 })).filter(
+      (e) => e.type === 'LoginFailed' && (e.data as { issuer: string }).issuer === 'admin-setup',
+    ).length;
   const guess = async (i: number) => {
     const res = await request(`${t.url}/admin/setup?token=guess-${i}`);
     await res.body.dump();

@@ -15,7 +15,7 @@ describe('ban broadcast: Standard Webhooks', () => {
     for (const f of cleanup.splice(0).reverse()) await f();
   });
   const track = <T extends Broker | Receiver>(x: T): T => {
-    cleanup.push(() => (('stop' in x ? x.stop() : x.close()) as Promise<void>));
+    cleanup.push(() => ('stop' in x ? x.stop() : x.close()) as Promise<void>);
     return x;
   };
 
@@ -43,7 +43,11 @@ describe('ban broadcast: Standard Webhooks', () => {
       expect(r.received.map((x) => JSON.parse(x.body).type)).toEqual(['user.banned', 'user.unbanned', 'user.erased']);
       expect(r.received[1].headers['webhook-id']).toBe(unban.events[0].id);
       // The erasure names the user by id alone: its subjects went with its data key (issue 19).
-      expect(JSON.parse(r.received[2].body).data).toMatchObject({ eventId: erase.events[0].id, userId: expect.any(String), identities: [] });
+      expect(JSON.parse(r.received[2].body).data).toMatchObject({
+        eventId: erase.events[0].id,
+        userId: expect.any(String),
+        identities: [],
+      });
       expect(r.received[2].body).not.toContain('sub-42');
     }
     await until(async () => (await eventsOf(broker.store, 'BanNotificationDelivered')).length === 9, 2000, 'nine Delivered events');
@@ -61,7 +65,11 @@ describe('ban broadcast: Standard Webhooks', () => {
     await until(() => rs.every((r) => r.acked.length >= 1), 5000, 'every site acknowledged');
     // Give node b the time to take the lease after a released it, and look at the work itself.
     await until(async () => (await eventsOf(store, 'LeaseReleased')).length >= 1, 3000, 'the lease to be released when idle');
-    await until(async () => (await b.store.headPosition()) > 0 && b.projections.position === (await store.headPosition()), 3000, 'node b caught up');
+    await until(
+      async () => (await b.store.headPosition()) > 0 && b.projections.position === (await store.headPosition()),
+      3000,
+      'node b caught up',
+    );
     expect(rs.map((r) => r.received.length)).toEqual([1, 1, 1, 1]);
     expect((await eventsOf(store, 'BanNotificationDelivered')).length).toBe(4);
     expect((await eventsOf(store, 'BanBroadcastQueued')).length).toBe(1);
@@ -77,7 +85,11 @@ describe('ban broadcast: Standard Webhooks', () => {
     await until(() => rs.every((r) => r.acked.length >= bans.length), 10_000, 'every ban acknowledged by every site');
     const last = bans[bans.length - 1].position;
     // Saved when the holder goes idle and hands the lease back.
-    await until(async () => (await new StreamCheckpoint(store, 'ban-broadcast').load()) >= last, 5000, 'the checkpoint to pass the last ban');
+    await until(
+      async () => (await new StreamCheckpoint(store, 'ban-broadcast').load()) >= last,
+      5000,
+      'the checkpoint to pass the last ban',
+    );
     const written = await eventsOf(store, 'ReactorCheckpointed');
     // Before: one per ban per node (20 here). Now: the first start's mark, then a batch or two.
     expect(written.length).toBeLessThanOrEqual(3);
@@ -119,7 +131,9 @@ describe('ban broadcast: Standard Webhooks', () => {
 
     const r2 = track(await startReceiver(secretFor(1)));
     const store2 = new MemoryEventStore();
-    const oldBan = await new Users(store2).register({ email: 'old@example.com' }, { actor: 'test' }).then((u) => new Users(store2).execute(u.userId, { type: 'ban', reason: 'x', actor: 'a' }, { actor: 'a' }));
+    const oldBan = await new Users(store2)
+      .register({ email: 'old@example.com' }, { actor: 'test' })
+      .then((u) => new Users(store2).execute(u.userId, { type: 'ban', reason: 'x', actor: 'a' }, { actor: 'a' }));
     track(await bootWith([site('s', r2.url, secretFor(1))], { ...fastConfig, backfill: true }, store2));
     await until(() => r2.acked.length === 1, 5000, 'the backfilled ban');
     expect(r2.received[0].headers['webhook-id']).toBe(oldBan.events[0].id);

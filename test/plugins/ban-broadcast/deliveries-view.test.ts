@@ -9,9 +9,12 @@ function ev(type: string, data: Record<string, unknown>, when = '2026-03-01T10:0
   const [e] = sealEvents(`s-${position}`, [{ type, data } as NewEvent], -1, '', ++position, () => new Date(when));
   return e;
 }
-const queued = (ban: string, userId: string, siteIds: string[]) => ev('BanBroadcastQueued', { banEventId: ban, banStreamId: `user-${userId}`, banPosition: position, userId, kind: 'user.banned', siteIds });
-const failed = (ban: string, siteId: string, next: string | null) => ev('BanNotificationFailed', { banEventId: ban, siteId, attempt: 1, status: 500, error: 'http_500', durationMs: 5, nextAttemptAt: next });
-const delivered = (ban: string, siteId: string) => ev('BanNotificationDelivered', { banEventId: ban, siteId, attempt: 1, status: 204, durationMs: 5, format: 'standard' });
+const queued = (ban: string, userId: string, siteIds: string[]) =>
+  ev('BanBroadcastQueued', { banEventId: ban, banStreamId: `user-${userId}`, banPosition: position, userId, kind: 'user.banned', siteIds });
+const failed = (ban: string, siteId: string, next: string | null) =>
+  ev('BanNotificationFailed', { banEventId: ban, siteId, attempt: 1, status: 500, error: 'http_500', durationMs: 5, nextAttemptAt: next });
+const delivered = (ban: string, siteId: string) =>
+  ev('BanNotificationDelivered', { banEventId: ban, siteId, attempt: 1, status: 204, durationMs: 5, format: 'standard' });
 
 describe('DeliveriesView (persisted)', () => {
   it('keeps per-site delivery state, lists newest first with a limit and per user, and reads unfinished work through its partial index', () => {
@@ -37,10 +40,17 @@ describe('DeliveriesView (persisted)', () => {
     expect(view.list('nobody')).toEqual([]);
     const b1 = view.list('u1')[1];
     expect(b1).toMatchObject({ userId: 'u1', kind: 'user.banned', queuedAt: '2026-03-01T10:00:00.000Z' });
-    expect([...b1.sites].map(([s, d]) => [s, d.status])).toEqual([['a', 'delivered'], ['b', 'retrying'], ['c', 'abandoned']]);
+    expect([...b1.sites].map(([s, d]) => [s, d.status])).toEqual([
+      ['a', 'delivered'],
+      ['b', 'retrying'],
+      ['c', 'abandoned'],
+    ]);
     expect(b1.sites.get('b')!.nextAttemptAt).toBe(Date.parse('2026-03-01T10:05:00.000Z'));
 
-    const unfinished = view.unfinished().map((u) => `${u.banEventId}/${u.siteId}:${u.state.status}`).sort();
+    const unfinished = view
+      .unfinished()
+      .map((u) => `${u.banEventId}/${u.siteId}:${u.state.status}`)
+      .sort();
     expect(unfinished).toEqual(['b1/b:retrying', 'b2/a:pending']);
     expect([...view.disabledEndpoints()]).toEqual([['c', 'https://c.example/hook']]);
 
@@ -52,6 +62,11 @@ describe('DeliveriesView (persisted)', () => {
 
     // A requeue makes a finished delivery unfinished again.
     view.apply(ev('BanNotificationRequeued', { banEventId: 'b3', siteId: 'b', actor: 'admin:x' }));
-    expect(view.unfinished().map((u) => `${u.banEventId}/${u.siteId}`).sort()).toEqual(['b1/b', 'b2/a', 'b3/b']);
+    expect(
+      view
+        .unfinished()
+        .map((u) => `${u.banEventId}/${u.siteId}`)
+        .sort(),
+    ).toEqual(['b1/b', 'b2/a', 'b3/b']);
   });
 });

@@ -2,7 +2,13 @@ import { describe, it, expect } from 'vitest';
 import { decide, nextAttemptAt, retryAfterMs } from '../../../plugins/ban-broadcast/delivery-policy.js';
 import { AddressGuard } from '../../../plugins/ban-broadcast/address-guard.js';
 
-const resp = (status: number, retryAfter: string | null = null) => ({ kind: 'response' as const, status, retryAfter, body: '', durationMs: 1 });
+const resp = (status: number, retryAfter: string | null = null) => ({
+  kind: 'response' as const,
+  status,
+  retryAfter,
+  body: '',
+  durationMs: 1,
+});
 
 describe('delivery policy', () => {
   it('classifies each answer', () => {
@@ -39,7 +45,19 @@ describe('delivery policy', () => {
 describe('address guard', () => {
   it('refuses private, loopback, link-local and mapped addresses unless allowed', () => {
     const g = new AddressGuard(['127.0.0.1', '10.1.0.0/16']);
-    for (const ip of ['10.0.0.1', '192.168.1.1', '172.16.0.1', '169.254.169.254', '127.0.0.2', '::1', 'fd00::1', '::ffff:192.168.0.1', '0.0.0.0']) expect(g.permits(ip), ip).toBe(false);
-    for (const ip of ['127.0.0.1', '10.1.2.3', '93.184.216.34', '2606:4700::1111', '::ffff:127.0.0.1']) expect(g.permits(ip), ip).toBe(true);
+    for (const ip of [
+      '10.0.0.1',
+      '192.168.1.1',
+      '172.16.0.1',
+      '169.254.169.254',
+      '127.0.0.2',
+      '::1',
+      'fd00::1',
+      '::ffff:192.168.0.1',
+      '0.0.0.0',
+    ])
+      expect(g.permits(ip), ip).toBe(false);
+    for (const ip of ['127.0.0.1', '10.1.2.3', '93.184.216.34', '2606:4700::1111', '::ffff:127.0.0.1'])
+      expect(g.permits(ip), ip).toBe(true);
   });
 });

@@ -41,7 +41,10 @@ describe('ban broadcast: the fault table', () => {
       res.write('partial');
       setTimeout(() => res.socket?.destroy(), 10);
     });
-    const limited = await rec(7, (n, _q, res) => void (n === 0 ? res.writeHead(429, { 'retry-after': '1' }).end() : res.writeHead(200).end()));
+    const limited = await rec(
+      7,
+      (n, _q, res) => void (n === 0 ? res.writeHead(429, { 'retry-after': '1' }).end() : res.writeHead(200).end()),
+    );
     const bad = await rec(8, (_n, _q, res) => void res.writeHead(400).end());
     const sites = [
       site('down', `http://127.0.0.1:${downPort}/hook`, secretFor(9)),
@@ -101,25 +104,46 @@ describe('ban broadcast: the fault table', () => {
     // The 410 disabled the endpoint: the next ban is not sent there at all.
     const before = gone.received.length;
     const second = await banSomeone(broker);
-    await until(async () => (await outcomes(broker)).abandoned.some((e) => (e.data as Data).siteId === 'gone' && (e.data as { banEventId: string }).banEventId === second.ban.id), 5000, 'second ban abandoned for the gone site');
+    await until(
+      async () =>
+        (await outcomes(broker)).abandoned.some(
+          (e) => (e.data as Data).siteId === 'gone' && (e.data as { banEventId: string }).banEventId === second.ban.id,
+        ),
+      5000,
+      'second ban abandoned for the gone site',
+    );
     expect(gone.received.length).toBe(before);
-    expect((await outcomes(broker)).abandoned.find((e) => (e.data as { banEventId: string }).banEventId === second.ban.id && (e.data as Data).siteId === 'gone')!.data).toMatchObject({ reason: 'endpoint_disabled' });
+    expect(
+      (await outcomes(broker)).abandoned.find(
+        (e) => (e.data as { banEventId: string }).banEventId === second.ban.id && (e.data as Data).siteId === 'gone',
+      )!.data,
+    ).toMatchObject({ reason: 'endpoint_disabled' });
   });
 
   it('gives up at the retry horizon, after at least the one retry the seed asks for', async () => {
     const down = await rec(0, (_n, _q, res) => void res.writeHead(503).end());
-    const broker = await bootWith([site('s', down.url, secretFor(0))], { ...fastConfig, retry: { initialDelayMs: 20, maxDelayMs: 40, horizonMs: 1 } });
+    const broker = await bootWith([site('s', down.url, secretFor(0))], {
+      ...fastConfig,
+      retry: { initialDelayMs: 20, maxDelayMs: 40, horizonMs: 1 },
+    });
     cleanup.push(() => broker.stop());
     await banSomeone(broker);
     await until(async () => (await eventsOf(broker.store, 'BanNotificationAbandoned')).length === 1, 5000, 'abandoned');
-    expect((await eventsOf(broker.store, 'BanNotificationAbandoned'))[0].data).toMatchObject({ reason: 'retry_horizon_exceeded', attempts: 2 });
+    expect((await eventsOf(broker.store, 'BanNotificationAbandoned'))[0].data).toMatchObject({
+      reason: 'retry_horizon_exceeded',
+      attempts: 2,
+    });
     expect(down.received).toHaveLength(2);
   });
 
   it('refuses a webhook URL on a private address unless config allows it, by literal IP and by name', async () => {
     const r = await rec(0);
     const broker = await bootWith(
-      [site('metadata', 'http://169.254.169.254/latest', secretFor(1)), site('loop', r.url, secretFor(0)), site('byname', r.url.replace('127.0.0.1', 'localhost'), secretFor(0))],
+      [
+        site('metadata', 'http://169.254.169.254/latest', secretFor(1)),
+        site('loop', r.url, secretFor(0)),
+        site('byname', r.url.replace('127.0.0.1', 'localhost'), secretFor(0)),
+      ],
       { ...fastConfig, allowPrivateAddresses: [] },
     );
     cleanup.push(() => broker.stop());

@@ -10,7 +10,7 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 const track = <T extends Broker | Receiver>(x: T): T => {
-  cleanup.push(() => (('stop' in x ? x.stop() : x.close()) as Promise<void>));
+  cleanup.push(() => ('stop' in x ? x.stop() : x.close()) as Promise<void>);
   return x;
 };
 

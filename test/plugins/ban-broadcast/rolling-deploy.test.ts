@@ -35,19 +35,27 @@ describe.skipIf(unavailable !== null)('sites in a rolling deploy (two nodes, Pos
   async function startNode(nodeId: string, sites: SiteConfig[], sitesRevision: number): Promise<Node> {
     const { logs, sink } = logCollector();
     const config = { ...brokerConfig(sites), sitesRevision, cluster: { nodeId } };
-    const broker = await bootBroker(config, { store: await openPg(schema), plugins: [{ plugin, config: { ...fastConfig, retry: { ...fastConfig.retry, horizonMs: 60_000 } } }], logger: pino(brokerLoggerOptions('info'), sink) });
+    const broker = await bootBroker(config, {
+      store: await openPg(schema),
+      plugins: [{ plugin, config: { ...fastConfig, retry: { ...fastConfig.retry, horizonMs: 60_000 } } }],
+      logger: pino(brokerLoggerOptions('info'), sink),
+    });
     const url = await broker.listen();
     cleanup.push(() => broker.stop());
     return { broker, url, logs };
   }
   const warned = (n: Node, text: string) => n.logs.filter((l) => typeof l.msg === 'string' && l.msg.includes(text));
   const readyz = async (n: Node) => (await fetch(`${n.url}/readyz`)).json() as Promise<Record<string, unknown>>;
-  const metric = async (n: Node, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${n.url}/metrics`)).text())?.[1]);
+  const metric = async (n: Node, name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${n.url}/metrics`)).text())?.[1]);
 
   it('an old config changes no site, warns, and a ban still reaches the site only the new config has', { timeout: 60_000 }, async () => {
     const forum: Receiver = await startReceiver(secretFor(0));
     const shop: Receiver = await startReceiver(secretFor(1));
-    cleanup.push(() => forum.close(), () => shop.close());
+    cleanup.push(
+      () => forum.close(),
+      () => shop.close(),
+    );
     const v1 = [site('forum', forum.url, secretFor(0))];
     const v2 = [...v1, site('shop', shop.url, secretFor(1))];
 
@@ -58,15 +66,28 @@ describe.skipIf(unavailable !== null)('sites in a rolling deploy (two nodes, Pos
 
     const store = a.broker.store;
     expect((await eventsOf(store, 'SiteRemoved')).map((e) => e.data)).toEqual([]);
-    expect((await eventsOf(store, 'SiteRegistered')).map((e) => [(e.data as { siteId: string }).siteId, (e.data as { configRevision: number }).configRevision])).toEqual([
+    expect(
+      (await eventsOf(store, 'SiteRegistered')).map((e) => [
+        (e.data as { siteId: string }).siteId,
+        (e.data as { configRevision: number }).configRevision,
+      ]),
+    ).toEqual([
       ['forum', 1],
       ['shop', 2],
     ]);
-    expect(a.broker.read.sites.active().map((s) => s.siteId).sort()).toEqual(['forum', 'shop']);
+    expect(
+      a.broker.read.sites
+        .active()
+        .map((s) => s.siteId)
+        .sort(),
+    ).toEqual(['forum', 'shop']);
     // Loud on the old node: a warning, /readyz detail (still ready: it serves logins), a metric.
     expect(warned(a, 'sites config is OLDER than the log')).toHaveLength(1);
     const ready = await readyz(a);
-    expect(ready).toMatchObject({ status: 'ready', sitesConfig: { revision: 1, logRevision: 2, agreement: 'behind', unknownHere: ['shop'] } });
+    expect(ready).toMatchObject({
+      status: 'ready',
+      sitesConfig: { revision: 1, logRevision: 2, agreement: 'behind', unknownHere: ['shop'] },
+    });
     expect(await metric(a, 'broker_sites_config_disagrees')).toBe(1);
     expect(await metric(b, 'broker_sites_config_disagrees')).toBe(0);
     expect((await readyz(b)).sitesConfig).toBeUndefined();
@@ -76,7 +97,11 @@ describe.skipIf(unavailable !== null)('sites in a rolling deploy (two nodes, Pos
     const fromA = await banSomeone(a.broker, 'spam from a');
     const fromB = await banSomeone(b.broker, 'spam from b');
     for (const r of [forum, shop]) {
-      await until(() => [fromA, fromB].every((x) => r.acked.some((d) => d.body.includes(x.userId))), 20_000, `both bans acknowledged by ${r === forum ? 'forum' : 'shop'}`);
+      await until(
+        () => [fromA, fromB].every((x) => r.acked.some((d) => d.body.includes(x.userId))),
+        20_000,
+        `both bans acknowledged by ${r === forum ? 'forum' : 'shop'}`,
+      );
       expect(r.acked.every((d) => d.verified)).toBe(true);
     }
     expect(await eventsOf(store, 'BanNotificationAbandoned')).toEqual([]);

@@ -15,10 +15,17 @@ describe('ban broadcast: Security Event Tokens (RFC 8417) pushed per RFC 8935', 
 
   it('pushes a SET signed with the broker key, verified with jose against the broker JWKS; 202 is success; a 400 error body is recorded', async () => {
     const accepting: Receiver = await startReceiver(null, (_n, _q, res) => void res.writeHead(202).end());
-    const refusing: Receiver = await startReceiver(null, (_n, _q, res) =>
-      void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ err: 'invalid_audience', description: 'aud is not us' })),
+    const refusing: Receiver = await startReceiver(
+      null,
+      (_n, _q, res) =>
+        void res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ err: 'invalid_audience', description: 'aud is not us' })),
     );
-    cleanup.push(() => accepting.close(), () => refusing.close());
+    cleanup.push(
+      () => accepting.close(),
+      () => refusing.close(),
+    );
     const config = brokerConfig([
       { id: 'rp', name: 'rp', returnUrls: [], webhook: { url: accepting.url, format: 'secevent', audience: 'https://rp.example.com' } },
       { id: 'picky', name: 'picky', returnUrls: [], webhook: { url: refusing.url, format: 'secevent' } },
@@ -29,12 +36,22 @@ describe('ban broadcast: Security Event Tokens (RFC 8417) pushed per RFC 8935', 
     const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
 
     const { userId, ban } = await banSomeone(broker, 'fraud', 'sub-7');
-    await until(async () => (await eventsOf(broker.store, 'BanNotificationDelivered')).length === 1 && (await eventsOf(broker.store, 'BanNotificationAbandoned')).length === 1, 5000, 'both outcomes');
+    await until(
+      async () =>
+        (await eventsOf(broker.store, 'BanNotificationDelivered')).length === 1 &&
+        (await eventsOf(broker.store, 'BanNotificationAbandoned')).length === 1,
+      5000,
+      'both outcomes',
+    );
 
     const got = accepting.received[0];
     expect(got.headers['content-type']).toBe('application/secevent+jwt');
     expect(decodeProtectedHeader(got.body).typ).toBe('secevent+jwt');
-    const { payload } = await jwtVerify(got.body, jwks, { issuer: config.server.baseUrl, audience: 'https://rp.example.com', typ: 'secevent+jwt' });
+    const { payload } = await jwtVerify(got.body, jwks, {
+      issuer: config.server.baseUrl,
+      audience: 'https://rp.example.com',
+      typ: 'secevent+jwt',
+    });
     expect(payload.jti).toBe(ban.id);
     const subject = {
       format: 'aliases',
@@ -48,9 +65,18 @@ describe('ban broadcast: Security Event Tokens (RFC 8417) pushed per RFC 8935', 
     expect(Object.keys(events).sort()).toEqual([CAEP_SESSION_REVOKED, RISC_ACCOUNT_DISABLED].sort());
     expect(events[RISC_ACCOUNT_DISABLED].subject).toEqual(subject);
 
-    expect((await eventsOf(broker.store, 'BanNotificationDelivered'))[0].data).toMatchObject({ siteId: 'rp', status: 202, format: 'secevent' });
+    expect((await eventsOf(broker.store, 'BanNotificationDelivered'))[0].data).toMatchObject({
+      siteId: 'rp',
+      status: 202,
+      format: 'secevent',
+    });
     const failed = (await eventsOf(broker.store, 'BanNotificationFailed'))[0].data;
-    expect(failed).toMatchObject({ siteId: 'picky', status: 400, nextAttemptAt: null, receiverError: { err: 'invalid_audience', description: 'aud is not us' } });
+    expect(failed).toMatchObject({
+      siteId: 'picky',
+      status: 400,
+      nextAttemptAt: null,
+      receiverError: { err: 'invalid_audience', description: 'aud is not us' },
+    });
     // The default audience is the site id.
     const { payload: p2 } = await jwtVerify(refusing.received[0].body, jwks, { audience: 'picky', typ: 'secevent+jwt' });
     expect(p2.jti).toBe(ban.id);

@@ -27,7 +27,11 @@ export function brokerConfig(sites: SiteConfig[]): BrokerConfig {
   };
 }
 
-export async function bootWith(sites: SiteConfig[], config: Record<string, unknown> = fastConfig, store: EventStore = new MemoryEventStore()): Promise<Broker> {
+export async function bootWith(
+  sites: SiteConfig[],
+  config: Record<string, unknown> = fastConfig,
+  store: EventStore = new MemoryEventStore(),
+): Promise<Broker> {
   const broker = await bootBroker(brokerConfig(sites), { store, plugins: [{ plugin, config }] });
   await broker.ready();
   return broker;
@@ -42,7 +46,7 @@ export const site = (id: string, url: string, secret: string, extra: Partial<Non
 
 export async function eventsOf(store: EventStore, type: string): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const page = await store.readAll({ after, limit: 1000 });
     if (!page.length) return out;
     for (const e of page) if (e.type === type) out.push(e);
@@ -51,7 +55,11 @@ export async function eventsOf(store: EventStore, type: string): Promise<Recorde
 }
 
 /** Registers a user with one linked external identity and bans them. Returns the ban event. */
-export async function banSomeone(broker: Broker, reason = 'spam', subject = `sub-${Math.random().toString(36).slice(2)}`): Promise<{ userId: string; ban: RecordedEvent }> {
+export async function banSomeone(
+  broker: Broker,
+  reason = 'spam',
+  subject = `sub-${Math.random().toString(36).slice(2)}`,
+): Promise<{ userId: string; ban: RecordedEvent }> {
   const { userId } = await broker.users.register({ email: `${Math.random().toString(36).slice(2)}@example.com` }, { actor: 'test' });
   await broker.users.execute(userId, { type: 'linkIdentity', issuer: 'https://idp.example.com', subject }, { actor: 'test' });
   const res = await broker.users.execute(userId, { type: 'ban', reason, actor: 'admin:root' }, { actor: 'admin:root' });

@@ -6,7 +6,11 @@ import { secretFor } from './receivers.js';
 
 describe('ban webhook signature: our signer, our verifier and the standardwebhooks package agree', () => {
   const secret = secretFor(3);
-  const body = JSON.stringify({ type: 'user.banned', timestamp: '2026-01-01T00:00:00.000Z', data: { eventId: 'e1', userId: 'u1', identities: [], reason: 'x', actor: 'admin:a', until: null } });
+  const body = JSON.stringify({
+    type: 'user.banned',
+    timestamp: '2026-01-01T00:00:00.000Z',
+    data: { eventId: 'e1', userId: 'u1', identities: [], reason: 'x', actor: 'admin:a', until: null },
+  });
   const now = Date.now();
   const ts = Math.floor(now / 1000);
 
@@ -16,7 +20,9 @@ describe('ban webhook signature: our signer, our verifier and the standardwebhoo
     expect(new Webhook(secret).verify(body, headers)).toMatchObject({ type: 'user.banned' });
     // and the package's own signature is accepted by our verifier
     const theirs = new Webhook(secret).sign('e1', new Date(ts * 1000), body);
-    expect(verifyBanWebhook(secret, { 'webhook-id': 'e1', 'webhook-timestamp': String(ts), 'webhook-signature': theirs }, body, { now }).id).toBe('e1');
+    expect(
+      verifyBanWebhook(secret, { 'webhook-id': 'e1', 'webhook-timestamp': String(ts), 'webhook-signature': theirs }, body, { now }).id,
+    ).toBe('e1');
   });
 
   it('refuses a tampered body, a wrong secret, a changed id and an old timestamp', () => {

@@ -22,7 +22,17 @@ describe('gateway: bad input', () => {
   beforeAll(async () => {
     app = await startEchoUpstream('app');
     ({ broker, url: base } = await startBroker({
-      extra: [{ plugin: gateway, config: { routes: [{ id: 'wiki', pathPrefix: '/apps/wiki', upstream: app.url }, { id: 'down', pathPrefix: '/apps/down', upstream: 'http://127.0.0.1:9' }] } }],
+      extra: [
+        {
+          plugin: gateway,
+          config: {
+            routes: [
+              { id: 'wiki', pathPrefix: '/apps/wiki', upstream: app.url },
+              { id: 'down', pathPrefix: '/apps/down', upstream: 'http://127.0.0.1:9' },
+            ],
+          },
+        },
+      ],
     }));
     const { userId } = await broker.users.register({ email: 'ann@example.com' }, { actor: 'test' });
     cookie = `broker_session=${(await broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).sessionToken}`;
@@ -58,12 +68,16 @@ describe('gateway: bad input', () => {
     }
   });
 
-  it('still parses forms on the broker\'s own routes outside the gateway', async () => {
+  it("still parses forms on the broker's own routes outside the gateway", async () => {
     // The portal is the gateway's own GET route; the broker's /logout form POST is parsed at the root.
     const { userId } = await broker.users.register({ email: 'bob@example.com' }, { actor: 'test' });
     const token = (await broker.login.complete({ issuer: 'local', subject: userId, userId, amr: ['pwd'] })).sessionToken;
     const own = `broker_session=${token}`;
-    const res = await request(`${base}/logout`, { method: 'POST', body: `x=1&_csrf=${sessionCsrfToken(token)}`, headers: { cookie: own, 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await request(`${base}/logout`, {
+      method: 'POST',
+      body: `x=1&_csrf=${sessionCsrfToken(token)}`,
+      headers: { cookie: own, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.statusCode).toBe(200);
     await res.body.dump();
   });
@@ -72,7 +86,12 @@ describe('gateway: bad input', () => {
     const c = new Client(base); // one connection: the second request travels where the first body was left
     try {
       for (const size of [70_000, 300_000]) {
-        const first = await c.request({ path: '/apps/down/upload', method: 'POST', body: 'x'.repeat(size), headers: { cookie, 'content-type': 'application/octet-stream' } });
+        const first = await c.request({
+          path: '/apps/down/upload',
+          method: 'POST',
+          body: 'x'.repeat(size),
+          headers: { cookie, 'content-type': 'application/octet-stream' },
+        });
         expect(first.statusCode).toBe(502);
         await first.body.dump();
         const next = await c.request({ path: '/apps/down/again', method: 'POST', body: 'y', headers: { cookie }, headersTimeout: 3000 });

@@ -15,7 +15,9 @@ type Upstream = Awaited<ReturnType<typeof startEchoUpstream>>;
 function rawGet(base: string, path: string, lines: string[]): Promise<string> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const sock = net.connect(Number(port), hostname, () => sock.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${lines.join('\r\n')}\r\n\r\n`));
+    const sock = net.connect(Number(port), hostname, () =>
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${lines.join('\r\n')}\r\n\r\n`),
+    );
     let text = '';
     // Done when the head and content-length bytes of body are in (the connection may stay open).
     sock.on('data', (c: Buffer) => {
@@ -68,12 +70,26 @@ describe('gateway: what the app receives', () => {
   it('strips every spelling of the identity headers, the forwarding headers, broker credentials and broker cookies', async () => {
     const before = app.seen.length;
     const forged = [
-      'X-User-Id: forged-dash', 'x_user_id: forged-underscore', 'X_USER_EMAIL: evil@example.com', 'x-user_roles: admin', 'X_Tenant_Id: evil',
-      'x_access_token: forged-jwt', 'Remote-User: admin', 'remote_user: admin', 'X-Remote-User: admin',
-      'Proxy-Authorization: Basic Zm9vOmJhcg==', 'Authorization: Basic Zm9vOmJhcg==',
-      'Forwarded: for=6.6.6.6;proto=https;host=evil.example', 'X-Real-IP: 6.6.6.6', 'x_real_ip: 6.6.6.6',
-      'X-Forwarded-For: 6.6.6.6', 'x_forwarded_for: 6.6.6.6', 'X-Forwarded-Host: evil.example', 'X-Forwarded-Proto: https',
-      'True-Client-IP: 6.6.6.6', 'X-Original-URL: /admin',
+      'X-User-Id: forged-dash',
+      'x_user_id: forged-underscore',
+      'X_USER_EMAIL: evil@example.com',
+      'x-user_roles: admin',
+      'X_Tenant_Id: evil',
+      'x_access_token: forged-jwt',
+      'Remote-User: admin',
+      'remote_user: admin',
+      'X-Remote-User: admin',
+      'Proxy-Authorization: Basic Zm9vOmJhcg==',
+      'Authorization: Basic Zm9vOmJhcg==',
+      'Forwarded: for=6.6.6.6;proto=https;host=evil.example',
+      'X-Real-IP: 6.6.6.6',
+      'x_real_ip: 6.6.6.6',
+      'X-Forwarded-For: 6.6.6.6',
+      'x_forwarded_for: 6.6.6.6',
+      'X-Forwarded-Host: evil.example',
+      'X-Forwarded-Proto: https',
+      'True-Client-IP: 6.6.6.6',
+      'X-Original-URL: /admin',
       `Cookie: broker_session=${token}; broker_csrf=c1; __Host-broker_csrf=c2; broker_saml_corp=s; __Host-broker_saml_corp=s2; oidc_rp_google=o; __Host-broker_session=x; app_pref=dark`,
     ];
     const res = await rawGet(base, '/apps/echo/page?x=1', forged);
@@ -88,7 +104,8 @@ describe('gateway: what the app receives', () => {
     expect(h['x-user-roles']).toBe('');
     expect(h['x-tenant-id']).toBeUndefined();
     expect(h['x-access-token']).not.toBe('forged-jwt');
-    for (const n of ['remote-user', 'x-remote-user', 'proxy-authorization', 'authorization', 'true-client-ip', 'x-original-url']) expect(h[n], n).toBeUndefined();
+    for (const n of ['remote-user', 'x-remote-user', 'proxy-authorization', 'authorization', 'true-client-ip', 'x-original-url'])
+      expect(h[n], n).toBeUndefined();
     // The forwarding headers are the broker's own, from the connection (no trustProxy here).
     expect(h['x-forwarded-for']).toBe('127.0.0.1');
     expect(h['x-real-ip']).toBe('127.0.0.1');
@@ -99,7 +116,12 @@ describe('gateway: what the app receives', () => {
   });
 
   it('lets a route allow a credential it needs, in its own spelling only', async () => {
-    await rawGet(base, '/apps/basic/', [`Cookie: broker_session=${token}`, 'Authorization: Basic Zm9vOmJhcg==', 'Proxy-Authorization: Basic eA==', 'X-User-Id: forged']);
+    await rawGet(base, '/apps/basic/', [
+      `Cookie: broker_session=${token}`,
+      'Authorization: Basic Zm9vOmJhcg==',
+      'Proxy-Authorization: Basic eA==',
+      'X-User-Id: forged',
+    ]);
     expect(lastSeen().headers.authorization).toBe('Basic Zm9vOmJhcg==');
     expect(lastSeen().headers['proxy-authorization']).toBeUndefined();
     expect(lastSeen().headers['x-user-id']).toBe(userId);
@@ -111,7 +133,9 @@ describe('gateway: what the app receives', () => {
   it('refuses a route that tries to allow an identity or forwarding header', async () => {
     for (const bad of [['x-user-id'], ['X-Access-Token'], ['x-forwarded-for'], ['forwarded']]) {
       await expect(
-        startBroker({ extra: [{ plugin: gateway, config: { routes: [{ id: 'x', pathPrefix: '/x', upstream: app.url, forwardHeaders: bad }] } }] }),
+        startBroker({
+          extra: [{ plugin: gateway, config: { routes: [{ id: 'x', pathPrefix: '/x', upstream: app.url, forwardHeaders: bad }] } }],
+        }),
         bad[0],
       ).rejects.toThrow(/forwardHeaders may not name/);
     }

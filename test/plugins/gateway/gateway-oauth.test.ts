@@ -56,7 +56,9 @@ describe('gateway with an OAuth issuer other than the base URL', () => {
   beforeAll(async () => {
     app = await startEchoUpstream('cases');
     // A broker behind a proxy: its OAuth issuer is the public name, not the base URL it listens on.
-    h = await startOAuth(CLIENTS, { issuer: 'https://login.example' }, [{ name: 'gateway', config: { routes: [{ id: 'cases', pathPrefix: '/cases', upstream: app.url }] } }]);
+    h = await startOAuth(CLIENTS, { issuer: 'https://login.example' }, [
+      { name: 'gateway', config: { routes: [{ id: 'cases', pathPrefix: '/cases', upstream: app.url }] } },
+    ]);
   });
   afterAll(async () => {
     await h?.stop();
@@ -67,7 +69,12 @@ describe('gateway with an OAuth issuer other than the base URL', () => {
     const userId = await h.user('iss@example.com');
     const iat = Math.floor(Date.now() / 1000);
     const claims = { sub: userId, aud: 'cases', client_id: 'web', scope: 'openid', iat, exp: iat + 300, jti: crypto.randomUUID() };
-    const status = async (iss: string) => (await request(`${h.url}/cases/x`, { headers: { authorization: `Bearer ${h.keys.signSync({ ...claims, iss }, { typ: 'at+jwt' })}` } })).statusCode;
+    const status = async (iss: string) =>
+      (
+        await request(`${h.url}/cases/x`, {
+          headers: { authorization: `Bearer ${h.keys.signSync({ ...claims, iss }, { typ: 'at+jwt' })}` },
+        })
+      ).statusCode;
     expect(await status('https://login.example')).toBe(200);
     expect(await status(h.url)).toBe(401);
   });

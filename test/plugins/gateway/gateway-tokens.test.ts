@@ -11,7 +11,7 @@ import { startEchoUpstream } from './upstream.js';
 
 type Upstream = Awaited<ReturnType<typeof startEchoUpstream>>;
 
-describe('gateway: internal JWT and the broker\'s bearer tokens', () => {
+describe("gateway: internal JWT and the broker's bearer tokens", () => {
   let broker: Broker;
   let base: string;
   let issuer: string;
@@ -23,7 +23,10 @@ describe('gateway: internal JWT and the broker\'s bearer tokens', () => {
 
   const accessToken = async (claims: Record<string, unknown>) => {
     const iat = Math.floor(Date.now() / 1000);
-    return keys.sign({ iss: issuer, sub: userId, aud: 'api', client_id: 'c1', scope: 'read', iat, exp: iat + 300, jti: crypto.randomUUID(), ...claims }, { typ: 'at+jwt' });
+    return keys.sign(
+      { iss: issuer, sub: userId, aud: 'api', client_id: 'c1', scope: 'read', iat, exp: iat + 300, jti: crypto.randomUUID(), ...claims },
+      { typ: 'at+jwt' },
+    );
   };
   const call = async (token: string) => {
     const res = await request(`${base}/api/things`, { headers: { authorization: `Bearer ${token}` } });
@@ -46,7 +49,18 @@ describe('gateway: internal JWT and the broker\'s bearer tokens', () => {
     };
     broker = await bootBroker(cfg, {
       store: new MemoryEventStore(),
-      plugins: [{ plugin: gateway, config: { routes: [{ id: 'api', pathPrefix: '/api', upstream: app.url }, { id: 'other', pathPrefix: '/other', upstream: app.url }, { id: 'ops', pathPrefix: '/ops', upstream: app.url, access: { require: 'admin' } }] } }],
+      plugins: [
+        {
+          plugin: gateway,
+          config: {
+            routes: [
+              { id: 'api', pathPrefix: '/api', upstream: app.url },
+              { id: 'other', pathPrefix: '/other', upstream: app.url },
+              { id: 'ops', pathPrefix: '/ops', upstream: app.url, access: { require: 'admin' } },
+            ],
+          },
+        },
+      ],
     });
     base = await broker.listen();
     issuer = broker.config.server.baseUrl;
@@ -87,7 +101,9 @@ describe('gateway: internal JWT and the broker\'s bearer tokens', () => {
     const token = await accessToken({ aud: 'ops', sid: sessionId });
     const r = await request(`${base}/ops/x`, { headers: { authorization: `Bearer ${token}` } });
     expect(r.statusCode).toBe(403);
-    expect(r.headers['www-authenticate']).toMatch(/^Bearer realm="broker", error="insufficient_scope", error_description="You may not open ops."$/);
+    expect(r.headers['www-authenticate']).toMatch(
+      /^Bearer realm="broker", error="insufficient_scope", error_description="You may not open ops."$/,
+    );
     expect(r.headers['content-type']).toMatch(/problem\+json/);
     await r.body.dump();
     const s = await request(`${base}/ops/x`, { headers: { cookie } });
@@ -101,7 +117,11 @@ describe('gateway: internal JWT and the broker\'s bearer tokens', () => {
     const past = Math.floor(Date.now() / 1000) - 1000;
     expect((await call(await accessToken({ iat: past, exp: past + 10 }))).status).toBe(401);
     const { privateKey } = await generateKeyPair('ES256');
-    const foreign = await new SignJWT({ sub: userId, aud: 'api', iss: issuer }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: (await keys.jwks()).keys[0].kid }).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    const foreign = await new SignJWT({ sub: userId, aud: 'api', iss: issuer })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: (await keys.jwks()).keys[0].kid })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
     expect((await call(foreign)).status).toBe(401);
     const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')}.${Buffer.from(JSON.stringify({ sub: userId, aud: 'api', iss: issuer, exp: 9e9 })).toString('base64url')}.`;
     expect((await call(none)).status).toBe(401);
@@ -116,7 +136,10 @@ describe('gateway: internal JWT and the broker\'s bearer tokens', () => {
     const other = await broker.users.register({ email: 'tok2@example.com' }, { actor: 'test' });
     const out = await broker.login.complete({ issuer: 'local', subject: other.userId, userId: other.userId, amr: ['pwd'] });
     const iat = Math.floor(Date.now() / 1000);
-    const t = await keys.sign({ iss: issuer, sub: other.userId, aud: 'api', iat, exp: iat + 300, sid: out.session.sessionId }, { typ: 'at+jwt' });
+    const t = await keys.sign(
+      { iss: issuer, sub: other.userId, aud: 'api', iat, exp: iat + 300, sid: out.session.sessionId },
+      { typ: 'at+jwt' },
+    );
     expect((await call(t)).status).toBe(200);
     await broker.login.endSession(out.session.sessionId, 'logout', 'test');
     expect((await call(t)).status).toBe(401);

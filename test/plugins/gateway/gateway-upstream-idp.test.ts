@@ -52,7 +52,12 @@ describe('gateway: opaque tokens from an upstream OIDC IdP', () => {
         return {
           accountId: sub,
           async claims() {
-            return { sub, email: `${sub}@corp.example`, email_verified: true, groups: sub === 'staff1' || sub === 'staff2' ? ['staff'] : [] };
+            return {
+              sub,
+              email: `${sub}@corp.example`,
+              email_verified: true,
+              groups: sub === 'staff1' || sub === 'staff2' ? ['staff'] : [],
+            };
           },
         };
       },
@@ -95,7 +100,12 @@ describe('gateway: opaque tokens from an upstream OIDC IdP', () => {
           plugin: gateway,
           config: {
             routes: [{ id: 'api', pathPrefix: '/api', upstream: app.url, auth: 'bearer' }],
-            upstreamIdp: { issuer, userinfoUrl: `${issuer}/me`, idp: 'oidc-corp', cache: { ttlSeconds: 60, negativeTtlSeconds: 60, maxEntries: 100 } },
+            upstreamIdp: {
+              issuer,
+              userinfoUrl: `${issuer}/me`,
+              idp: 'oidc-corp',
+              cache: { ttlSeconds: 60, negativeTtlSeconds: 60, maxEntries: 100 },
+            },
           },
         },
       ],

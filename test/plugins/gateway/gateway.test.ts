@@ -46,10 +46,24 @@ describe('gateway', () => {
     admin = await startEchoUpstream('admin');
     const slowServer = http.createServer((_req, res) => setTimeout(() => res.end('late'), 3000).unref());
     await new Promise<void>((r) => slowServer.listen(0, '127.0.0.1', r));
-    slow = { url: `http://127.0.0.1:${(slowServer.address() as AddressInfo).port}`, close: () => new Promise((r) => { slowServer.closeAllConnections(); slowServer.close(() => r()); }) };
+    slow = {
+      url: `http://127.0.0.1:${(slowServer.address() as AddressInfo).port}`,
+      close: () =>
+        new Promise((r) => {
+          slowServer.closeAllConnections();
+          slowServer.close(() => r());
+        }),
+    };
     const gw: Partial<GatewayConfig> = {
       routes: [
-        { id: 'wiki', name: 'Wiki', pathPrefix: '/apps/wiki', upstream: app.url, websocket: true, alternates: [{ when: { attribute: 'tenant', equals: 'old-corp' }, upstream: legacy.url }] },
+        {
+          id: 'wiki',
+          name: 'Wiki',
+          pathPrefix: '/apps/wiki',
+          upstream: app.url,
+          websocket: true,
+          alternates: [{ when: { attribute: 'tenant', equals: 'old-corp' }, upstream: legacy.url }],
+        },
         { id: 'ops', name: 'Ops console', pathPrefix: '/apps/ops', upstream: admin.url, access: { require: 'admin' } },
         { id: 'api', pathPrefix: '/api', upstream: app.url, auth: 'bearer', listed: false },
         { id: 'down', pathPrefix: '/apps/down', upstream: 'http://127.0.0.1:9' },
@@ -86,7 +100,14 @@ describe('gateway', () => {
 
   it('proxies a logged-in user with identity headers and strips forged ones', async () => {
     const res = await request(`${base}/apps/wiki/page?x=1`, {
-      headers: { cookie: `${aliceCookie}; other=1`, 'x-user-id': 'admin', 'x-user-roles': 'admin', 'X-Tenant-Id': 'evil', 'x-access-token': 'forged', authorization: 'Basic Zm9vOmJhcg==' },
+      headers: {
+        cookie: `${aliceCookie}; other=1`,
+        'x-user-id': 'admin',
+        'x-user-roles': 'admin',
+        'X-Tenant-Id': 'evil',
+        'x-access-token': 'forged',
+        authorization: 'Basic Zm9vOmJhcg==',
+      },
     });
     expect(res.statusCode).toBe(200);
     const body = (await res.body.json()) as { upstream: string; url: string; headers: Record<string, string> };
@@ -106,7 +127,9 @@ describe('gateway', () => {
   });
 
   it('does not let a Connection header smuggle the identity headers away', async () => {
-    const res = await request(`${base}/apps/wiki/x`, { headers: { cookie: aliceCookie, connection: 'keep-alive, x-user-id, x-access-token' } });
+    const res = await request(`${base}/apps/wiki/x`, {
+      headers: { cookie: aliceCookie, connection: 'keep-alive, x-user-id, x-access-token' },
+    });
     const body = (await res.body.json()) as { headers: Record<string, string> };
     expect(body.headers['x-user-id']).toBe(aliceId);
     expect(body.headers.connection ?? '').not.toMatch(/x-user-id/);
@@ -114,7 +137,11 @@ describe('gateway', () => {
 
   it('streams request bodies through', async () => {
     const big = 'y'.repeat(200_000);
-    const res = await request(`${base}/apps/wiki/upload`, { method: 'POST', body: big, headers: { cookie: aliceCookie, 'content-type': 'text/plain' } });
+    const res = await request(`${base}/apps/wiki/upload`, {
+      method: 'POST',
+      body: big,
+      headers: { cookie: aliceCookie, 'content-type': 'text/plain' },
+    });
     const body = (await res.body.json()) as { body: string; method: string };
     expect(body.method).toBe('POST');
     expect(body.body.length).toBe(200_000);
@@ -137,7 +164,11 @@ describe('gateway', () => {
 
   it('routes a user to the legacy backend by attribute (seed 002)', async () => {
     const carol = await broker.users.register({ email: 'carol@example.com' }, { actor: 'test' });
-    await broker.users.execute(carol.userId, { type: 'assignRoles', roles: ['reader'], tenant: 'old-corp', source: 'test' }, { actor: 'test' });
+    await broker.users.execute(
+      carol.userId,
+      { type: 'assignRoles', roles: ['reader'], tenant: 'old-corp', source: 'test' },
+      { actor: 'test' },
+    );
     const cookie = await login(carol.userId);
     const res = await request(`${base}/apps/wiki/`, { headers: { cookie } });
     const body = (await res.body.json()) as { upstream: string; headers: Record<string, string> };
@@ -161,7 +192,9 @@ describe('gateway', () => {
 
   it('refuses oversized headers with 431 and forwards nothing', async () => {
     const before = app.seen.length;
-    const res = await request(`${base}/apps/wiki/`, { headers: { cookie: aliceCookie, 'x-junk': 'j'.repeat(40_000) } }).catch((e: Error) => e);
+    const res = await request(`${base}/apps/wiki/`, { headers: { cookie: aliceCookie, 'x-junk': 'j'.repeat(40_000) } }).catch(
+      (e: Error) => e,
+    );
     if (res instanceof Error) expect(res.message).toMatch(/socket|closed|other side/i);
     else {
       expect(res.statusCode).toBe(431);

@@ -24,7 +24,9 @@ export async function startEchoUpstream(name: string): Promise<{ url: string; se
   });
   const wss = new WebSocketServer({ server });
   wss.on('connection', (socket, req) => {
-    socket.on('message', (data) => socket.send(JSON.stringify({ upstream: name, echo: data.toString(), user: req.headers['x-user-id'] ?? null })));
+    socket.on('message', (data) =>
+      socket.send(JSON.stringify({ upstream: name, echo: data.toString(), user: req.headers['x-user-id'] ?? null })),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;

@@ -14,14 +14,18 @@ const site = (over: Partial<SiteConfig> & { handoff?: SiteConfig['handoff'] }): 
 describe('hmac-handoff configuration', () => {
   it('refuses site settings that could never be handed off to safely', () => {
     expect(() => checkSiteHandoffConfig([site({})])).not.toThrow();
-    expect(() => checkSiteHandoffConfig([site({ handoff: { keys: [{ kid: 'k', secret: 'sixteen-bytes-secret' }], fields: ['userId', 'email'] } })])).not.toThrow();
+    expect(() =>
+      checkSiteHandoffConfig([site({ handoff: { keys: [{ kid: 'k', secret: 'sixteen-bytes-secret' }], fields: ['userId', 'email'] } })]),
+    ).not.toThrow();
     expect(() => checkSiteHandoffConfig([site({ returnUrls: ['https://s.test/cb#frag'] })])).toThrow(/fragment/);
     expect(() => checkSiteHandoffConfig([site({ returnUrls: ['https://s.test/cb?sig=1'] })])).toThrow(/handoff parameter sig/);
     expect(() => checkSiteHandoffConfig([site({ returnUrls: ['/relative'] })])).toThrow(/absolute/);
     expect(() => checkSiteHandoffConfig([site({ returnUrls: ['javascript:alert(1)'] })])).toThrow(/http/);
     expect(() => checkSiteHandoffConfig([site({ handoff: { keys: [] } })])).toThrow(/at least one key/);
     expect(() => checkSiteHandoffConfig([site({ handoff: { keys: [{ kid: 'k', secret: 'short' }] } })])).toThrow(/16 bytes/);
-    expect(() => checkSiteHandoffConfig([site({ handoff: { keys: [{ kid: 'k', secret: 'sixteen-bytes-secret' }], fields: ['password'] } })])).toThrow(/not one of/);
+    expect(() =>
+      checkSiteHandoffConfig([site({ handoff: { keys: [{ kid: 'k', secret: 'sixteen-bytes-secret' }], fields: ['password'] } })]),
+    ).toThrow(/not one of/);
   });
 
   it('fails the boot on a bad plugin config with the path of the bad value', async () => {
@@ -38,7 +42,15 @@ describe('HandoffRejected recording', () => {
     const store = new MemoryEventStore();
     const clock = new ManualClock();
     const warnings: unknown[] = [];
-    const logger = { warn: (o: unknown) => warnings.push(o), info() {}, error() {}, debug() {}, child() { return logger; } } as never;
+    const logger = {
+      warn: (o: unknown) => warnings.push(o),
+      info() {},
+      error() {},
+      debug() {},
+      child() {
+        return logger;
+      },
+    } as never;
     const r = new Rejections(store, logger, clock, 5);
     for (let i = 0; i < 20; i++) await r.record('inbound', `t${i}`, 'bad_signature', '10.0.0.1');
     expect(await store.headPosition()).toBe(5);

@@ -47,7 +47,10 @@ describe('signed handoff end to end', () => {
 
     // 4. A second site: the session answers at once, no login page, and the verifier accepts the signature.
     const nonce = 'site-b-nonce-0123456789';
-    const second = await browser.follow(`${BASE}/sso/site-b?return_to=${encodeURIComponent('https://site-b.test/cb')}&nonce=${nonce}`, here);
+    const second = await browser.follow(
+      `${BASE}/sso/site-b?return_to=${encodeURIComponent('https://site-b.test/cb')}&nonce=${nonce}`,
+      here,
+    );
     const back = new URL(second.url);
     expect(back.origin + back.pathname).toBe('https://site-b.test/cb');
     const seen = new Set<string>();

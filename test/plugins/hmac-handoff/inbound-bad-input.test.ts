@@ -18,7 +18,13 @@ describe('inbound handoff from a customer auth server', () => {
       {
         servers: [
           crmServer,
-          { id: 'partner', name: 'Partner', publicKey: { ...(await exportJWK(pair.publicKey)) }, provisioning: { policy: 'auto' }, returnTargets: ['/welcome'] },
+          {
+            id: 'partner',
+            name: 'Partner',
+            publicKey: { ...(await exportJWK(pair.publicKey)) },
+            provisioning: { policy: 'auto' },
+            returnTargets: ['/welcome'],
+          },
           { id: 'strict', name: 'Strict', secret: 'strict-secret-0123456789abcdef0123', returnTargets: ['/welcome'] },
         ],
       },
@@ -29,7 +35,11 @@ describe('inbound handoff from a customer auth server', () => {
   const nowS = (): number => Math.floor(clock.now().getTime() / 1000);
   const post = (body: unknown, o: Parameters<typeof postInbound>[2] = {}) => postInbound(r.url, body, { ts: nowS(), ...o });
 
-  const expectProblem = async (res: { status: number; type: string | null; json: Record<string, unknown> }, status: number, code: string) => {
+  const expectProblem = async (
+    res: { status: number; type: string | null; json: Record<string, unknown> },
+    status: number,
+    code: string,
+  ) => {
     expect(res.status).toBe(status);
     expect(res.type).toContain('application/problem+json');
     expect(res.json.code).toBe(code);
@@ -46,7 +56,11 @@ describe('inbound handoff from a customer auth server', () => {
       .setIssuedAt(nowS())
       .setExpirationTime(nowS() + 60)
       .sign(partnerKey);
-    const res = await fetch(`${r.url}/handoff/partner`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${jwt}` }, body: text });
+    const res = await fetch(`${r.url}/handoff/partner`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${jwt}` },
+      body: text,
+    });
     return { status: res.status, type: res.headers.get('content-type'), json: (await res.json()) as Record<string, unknown> };
   };
 
@@ -78,7 +92,12 @@ describe('inbound handoff from a customer auth server', () => {
       .setIssuedAt(nowS())
       .setExpirationTime(nowS() + 60)
       .sign(partnerKey);
-    const send = () => fetch(`${r.url}/handoff/partner`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${jwt}` }, body: JSON.stringify(body) });
+    const send = () =>
+      fetch(`${r.url}/handoff/partner`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${jwt}` },
+        body: JSON.stringify(body),
+      });
     expect((await send()).status).toBe(201);
     const again = await send();
     expect(again.status).toBe(409);
@@ -93,7 +112,11 @@ describe('inbound handoff from a customer auth server', () => {
     await expectProblem(await post({ sub: 'x' }, { server: 'nope' }), 404, 'unknown_server');
     await expectProblem(await post({ sub: 'x' }, { secret: 'wrong-secret-0123456789abcdef012345' }), 401, 'bad_signature');
     await expectProblem(await post({ sub: 'x' }, { ts: nowS() - 3600 }), 401, 'stale_timestamp');
-    const unsigned = await fetch(`${r.url}/handoff/crm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sub":"x"}' });
+    const unsigned = await fetch(`${r.url}/handoff/crm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"sub":"x"}',
+    });
     expect(unsigned.status).toBe(401);
     // Signed over one body, sent with another.
     const ts = String(nowS());
@@ -101,7 +124,11 @@ describe('inbound handoff from a customer auth server', () => {
     expect(good.status).toBe(201);
     const { createHmac } = await import('node:crypto');
     const sig = createHmac('sha256', CRM_SECRET).update(`${ts}.{"sub":"x"}`).digest('hex');
-    const swapped = await fetch(`${r.url}/handoff/crm`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-handoff-timestamp': ts, 'x-handoff-signature': sig }, body: '{"sub":"admin"}' });
+    const swapped = await fetch(`${r.url}/handoff/crm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-handoff-timestamp': ts, 'x-handoff-signature': sig },
+      body: '{"sub":"admin"}',
+    });
     expect(swapped.status).toBe(401);
     // The same signed request again (a captured POST replayed within the skew): refused.
     const replayed = await postInbound(r.url, { sub: 'x' }, { ts: Number(ts) });
@@ -154,7 +181,8 @@ describe('inbound handoff from a customer auth server', () => {
     expect((await enter(`${BASE}/handoff/crm/enter?token=${'a'.repeat(13_000)}`)).status).toBe(400);
     expect((await enter(`${BASE}/handoff/nope/enter?token=${token}`)).status).toBe(404);
     const reasons = (await eventsOf(r.broker, 'HandoffRejected')).map((e) => e.reason);
-    for (const reason of ['replayed', 'expired', 'wrong_audience', 'malformed', 'malformed_token', 'unknown_server']) expect(reasons).toContain(reason);
+    for (const reason of ['replayed', 'expired', 'wrong_audience', 'malformed', 'malformed_token', 'unknown_server'])
+      expect(reasons).toContain(reason);
     // The token itself (a bearer credential until used) never enters the log.
     expect(JSON.stringify(await r.broker.store.readAll({ limit: 100_000 }))).not.toContain(token);
   });
@@ -164,7 +192,11 @@ describe('inbound handoff from a customer auth server', () => {
     const raw = JSON.stringify({ sub: 'stranger', return_to: '/welcome' });
     const ts = String(nowS());
     const sig = createHmac('sha256', 'strict-secret-0123456789abcdef0123').update(`${ts}.${raw}`).digest('hex');
-    const res = await fetch(`${r.url}/handoff/strict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-handoff-timestamp': ts, 'x-handoff-signature': sig }, body: raw });
+    const res = await fetch(`${r.url}/handoff/strict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-handoff-timestamp': ts, 'x-handoff-signature': sig },
+      body: raw,
+    });
     expect(res.status).toBe(201);
     const { url } = (await res.json()) as { url: string };
     const out = await new Browser({ [BASE]: r.url }).follow(url, [BASE, r.url]);

@@ -11,7 +11,9 @@ import { LEGACY_KEYS, loggedIn, ssoUrl, start, type Running } from './setup.js';
  */
 function seedSignature(key: string, data: string[], unixSeconds: number): string {
   const rounded = unixSeconds - (unixSeconds % 300);
-  return createHmac('sha1', Buffer.from(key, 'utf8')).update(Buffer.from(data.join('') + rounded.toString(10), 'utf8')).digest('hex');
+  return createHmac('sha1', Buffer.from(key, 'utf8'))
+    .update(Buffer.from(data.join('') + rounded.toString(10), 'utf8'))
+    .digest('hex');
 }
 
 describe('legacy v1 handoff (seed 003 scheme, per-site opt-in)', () => {
@@ -44,11 +46,17 @@ describe('legacy v1 handoff (seed 003 scheme, per-site opt-in)', () => {
     const ok = await verifyHandoff(p, LEGACY_KEYS, { now: (issuedAt + 2) * 1000, expectedSite: 'legacy', legacyV1: legacy });
     expect(ok).toMatchObject({ version: 'v1', sub: userId, fields: { email: 'old@customer.test', name: 'Ada' } });
     // Documented weakness: replayable inside the window (no nonce) — the same URL verifies again.
-    await expect(verifyHandoff(p, LEGACY_KEYS, { now: (issuedAt + 3) * 1000, expectedSite: 'legacy', legacyV1: legacy })).resolves.toBeTruthy();
+    await expect(
+      verifyHandoff(p, LEGACY_KEYS, { now: (issuedAt + 3) * 1000, expectedSite: 'legacy', legacyV1: legacy }),
+    ).resolves.toBeTruthy();
     // Two buckets later it is refused.
-    await expect(verifyHandoff(p, LEGACY_KEYS, { now: (issuedAt + 302) * 1000, expectedSite: 'legacy', legacyV1: legacy })).rejects.toMatchObject({ code: 'bad_signature' });
+    await expect(
+      verifyHandoff(p, LEGACY_KEYS, { now: (issuedAt + 302) * 1000, expectedSite: 'legacy', legacyV1: legacy }),
+    ).rejects.toMatchObject({ code: 'bad_signature' });
     const tampered = new URLSearchParams(p);
     tampered.set('email', 'admin@customer.test');
-    await expect(verifyHandoff(tampered, LEGACY_KEYS, { now: (issuedAt + 2) * 1000, expectedSite: 'legacy', legacyV1: legacy })).rejects.toMatchObject({ code: 'bad_signature' });
+    await expect(
+      verifyHandoff(tampered, LEGACY_KEYS, { now: (issuedAt + 2) * 1000, expectedSite: 'legacy', legacyV1: legacy }),
+    ).rejects.toMatchObject({ code: 'bad_signature' });
   });
 });

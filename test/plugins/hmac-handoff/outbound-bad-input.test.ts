@@ -24,7 +24,13 @@ describe('outbound handoff refuses bad input', () => {
   };
   const opts = (over: Partial<VerifyOptions> = {}): VerifyOptions => {
     const seen = new Set<string>();
-    return { now: Date.now(), expectedSite: 'site-a', expectedNonce: NONCE, seenNonce: (n) => (seen.has(n) ? true : (seen.add(n), false)), ...over };
+    return {
+      now: Date.now(),
+      expectedSite: 'site-a',
+      expectedNonce: NONCE,
+      seenNonce: (n) => (seen.has(n) ? true : (seen.add(n), false)),
+      ...over,
+    };
   };
   const refusedWith = async (params: URLSearchParams, code: string, o: VerifyOptions = opts(), keys = SITE_A_KEYS) =>
     expect(verifyHandoff(params, keys, o)).rejects.toMatchObject({ name: 'HandoffVerificationError', code });
@@ -196,7 +202,10 @@ describe('outbound handoff refuses bad input', () => {
       const after = await b.get(ssoUrl('site-a', A_RETURN));
       expect(after.location).toContain('/login?lr='); // no session any more: no signed redirect
       const protocol = r3.broker.login.protocols.get('hmac-handoff')!;
-      const action = await protocol.resume({ protocol: 'hmac-handoff', params: { site: 'site-a', return_to: A_RETURN, nonce: NONCE }, iat: 0, exp: 0, jti: 'x' }, session);
+      const action = await protocol.resume(
+        { protocol: 'hmac-handoff', params: { site: 'site-a', return_to: A_RETURN, nonce: NONCE }, iat: 0, exp: 0, jti: 'x' },
+        session,
+      );
       expect(action).toMatchObject({ kind: 'html', status: 403 });
       expect((await eventsOf(r3.broker, 'HandoffIssued')).length).toBe(0);
     } finally {

@@ -67,6 +67,8 @@ describe('hmac-handoff rate limit configuration', () => {
   });
 
   it('fails the boot on a limit that is not a positive integer, naming the path', async () => {
-    await expect(start(undefined, { rateLimit: { browser: { max: 0, windowSeconds: 60 }, server: { max: 10, windowSeconds: 60 } } })).rejects.toThrow(/rateLimit\.browser\.max/);
+    await expect(
+      start(undefined, { rateLimit: { browser: { max: 0, windowSeconds: 60 }, server: { max: 10, windowSeconds: 60 } } }),
+    ).rejects.toThrow(/rateLimit\.browser\.max/);
   });
 });

@@ -18,9 +18,24 @@ export const LEGACY_KEYS = [{ kid: 'legacy', secret: 'legacy-preshared-key-xyz' 
 
 export function sites(extra: { aReturn?: string } = {}): SiteConfig[] {
   return [
-    { id: 'site-a', name: 'Site A', returnUrls: [extra.aReturn ?? 'https://site-a.test/callback'], handoff: { keys: SITE_A_KEYS, fields: ['email', 'name'] } },
-    { id: 'site-b', name: 'Site B', returnUrls: ['https://site-b.test/cb'], handoff: { version: 'v2', keys: SITE_B_KEYS, fields: ['email'], ttlSeconds: 30 } },
-    { id: 'legacy', name: 'Legacy', returnUrls: ['https://legacy.test/sso'], handoff: { version: 'v1', keys: LEGACY_KEYS, fields: ['email', 'name'] } },
+    {
+      id: 'site-a',
+      name: 'Site A',
+      returnUrls: [extra.aReturn ?? 'https://site-a.test/callback'],
+      handoff: { keys: SITE_A_KEYS, fields: ['email', 'name'] },
+    },
+    {
+      id: 'site-b',
+      name: 'Site B',
+      returnUrls: ['https://site-b.test/cb'],
+      handoff: { version: 'v2', keys: SITE_B_KEYS, fields: ['email'], ttlSeconds: 30 },
+    },
+    {
+      id: 'legacy',
+      name: 'Legacy',
+      returnUrls: ['https://legacy.test/sso'],
+      handoff: { version: 'v1', keys: LEGACY_KEYS, fields: ['email', 'name'] },
+    },
     { id: 'nohandoff', name: 'Webhook only', returnUrls: ['https://x.test/'] },
   ];
 }
@@ -53,7 +68,11 @@ export interface Running {
   url: string;
 }
 
-export async function start(siteList: SiteConfig[] = sites(), pluginConfig: Partial<HandoffPluginConfig> = {}, clock?: Clock): Promise<Running> {
+export async function start(
+  siteList: SiteConfig[] = sites(),
+  pluginConfig: Partial<HandoffPluginConfig> = {},
+  clock?: Clock,
+): Promise<Running> {
   const broker = await bootBroker(config(siteList), {
     store: new MemoryEventStore(),
     clock,
@@ -67,7 +86,9 @@ export async function start(siteList: SiteConfig[] = sites(), pluginConfig: Part
 export async function postInbound(url: string, body: unknown, opts: { secret?: string; ts?: number; server?: string; raw?: string } = {}) {
   const raw = opts.raw ?? JSON.stringify(body);
   const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
-  const sig = createHmac('sha256', opts.secret ?? CRM_SECRET).update(`${ts}.${raw}`).digest('hex');
+  const sig = createHmac('sha256', opts.secret ?? CRM_SECRET)
+    .update(`${ts}.${raw}`)
+    .digest('hex');
   const res = await fetch(`${url}/handoff/${opts.server ?? 'crm'}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-handoff-timestamp': ts, 'x-handoff-signature': sig },
@@ -93,7 +114,11 @@ export async function until<T>(fn: () => Promise<T | undefined> | T | undefined,
 }
 
 /** A browser with a broker session, logged in through the inbound handoff. */
-export async function loggedIn(r: Running, sub = 'ext-1', email = 'ada@customer.test'): Promise<{ browser: import('./browser.js').Browser; userId: string }> {
+export async function loggedIn(
+  r: Running,
+  sub = 'ext-1',
+  email = 'ada@customer.test',
+): Promise<{ browser: import('./browser.js').Browser; userId: string }> {
   const { Browser } = await import('./browser.js');
   const browser = new Browser({ [BASE]: r.url });
   const handed = await postInbound(r.url, { sub, email, name: 'Ada', return_to: '/welcome' });

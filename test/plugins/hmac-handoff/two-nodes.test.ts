@@ -24,7 +24,10 @@ describe('one-time URL across two broker nodes sharing one store', () => {
       const cfg = config(sites());
       cfg.store = { kind: 'sqlite', path: file, synchronous: 'NORMAL' };
       // Same master key on both nodes (as in a real cluster): either node can open the other's token.
-      const broker = await bootBroker(cfg, { store: await SqliteEventStore.open({ path: file, synchronous: 'NORMAL', pollMs: 50 }), plugins: [{ plugin, config: { servers: [crmServer] } }] });
+      const broker = await bootBroker(cfg, {
+        store: await SqliteEventStore.open({ path: file, synchronous: 'NORMAL', pollMs: 50 }),
+        plugins: [{ plugin, config: { servers: [crmServer] } }],
+      });
       nodes.push(broker);
       urls.push(await broker.listen());
     }

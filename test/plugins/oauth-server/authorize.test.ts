@@ -11,7 +11,8 @@ describe('oauth-server: authorization endpoint and consent', () => {
   });
   afterAll(async () => h.stop());
 
-  const raw = (path: string, cookie?: string) => fetch(`${h.url}${path}`, { redirect: 'manual', headers: { accept: 'text/html', ...(cookie ? { cookie } : {}) } });
+  const raw = (path: string, cookie?: string) =>
+    fetch(`${h.url}${path}`, { redirect: 'manual', headers: { accept: 'text/html', ...(cookie ? { cookie } : {}) } });
 
   it('shows an error page, never a redirect, for an unknown client or an unregistered redirect URI', async () => {
     for (const q of [
@@ -56,7 +57,14 @@ describe('oauth-server: authorization endpoint and consent', () => {
   it('asks for consent, remembers it (ConsentGranted), and a DENY returns access_denied', async () => {
     const c = h.browser();
     const { challenge } = pkce();
-    const q = { client_id: 'web', redirect_uri: REDIRECT, scope: 'openid api', state: 'st', code_challenge: challenge, code_challenge_method: 'S256' };
+    const q = {
+      client_id: 'web',
+      redirect_uri: REDIRECT,
+      scope: 'openid api',
+      state: 'st',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    };
     const denied = await authorize(c, authorizeUrl(q), { decision: 'deny' });
     expect(Object.fromEntries(denied.searchParams)).toMatchObject({ error: 'access_denied', state: 'st', iss: h.url });
     const allowed = await authorize(c, authorizeUrl(q), { decision: 'allow' });
@@ -81,9 +89,20 @@ describe('oauth-server: authorization endpoint and consent', () => {
 
   it('refuses a consent POST from another session or with a bad csrf value (CSRF)', async () => {
     const ann = h.browser();
-    const q = authorizeUrl({ client_id: 'web', redirect_uri: REDIRECT, scope: 'openid profile', code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+    const q = authorizeUrl({
+      client_id: 'web',
+      redirect_uri: REDIRECT,
+      scope: 'openid profile',
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+    });
     let page = await ann.get(q);
-    page = await ann.postForm('/password/login', { _csrf: field(page.body, '_csrf'), lr: field(page.body, 'lr'), email: 'ann@example.com', password: 'correct horse battery' });
+    page = await ann.postForm('/password/login', {
+      _csrf: field(page.body, '_csrf'),
+      lr: field(page.body, 'lr'),
+      email: 'ann@example.com',
+      password: 'correct horse battery',
+    });
     expect(page.body).toContain('action="/oauth/consent"');
     const ticket = field(page.body, 'ticket');
     const csrf = field(page.body, 'csrf');
@@ -91,12 +110,21 @@ describe('oauth-server: authorization endpoint and consent', () => {
     expect(bad.res.status).toBe(403);
     const bob = h.browser();
     const bobPage = await bob.get(q);
-    await bob.postForm('/password/login', { _csrf: field(bobPage.body, '_csrf'), lr: field(bobPage.body, 'lr'), email: 'bob@example.com', password: 'correct horse battery' });
+    await bob.postForm('/password/login', {
+      _csrf: field(bobPage.body, '_csrf'),
+      lr: field(bobPage.body, 'lr'),
+      email: 'bob@example.com',
+      password: 'correct horse battery',
+    });
     const stolen = await bob.postForm('/oauth/consent', { ticket, csrf, decision: 'allow' });
     expect(stolen.res.status).toBe(403);
     const anon = await h.browser().postForm('/oauth/consent', { ticket, csrf, decision: 'allow' });
     expect(anon.res.status).toBe(401);
-    const ok = await ann.request('/oauth/consent', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ticket, csrf, decision: 'allow' }).toString() });
+    const ok = await ann.request('/oauth/consent', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ticket, csrf, decision: 'allow' }).toString(),
+    });
     expect(ok.status).toBe(303);
   });
 

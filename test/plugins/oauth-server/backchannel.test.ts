@@ -22,7 +22,9 @@ describe('oauth-server: back-channel logout delivery', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
     h = await startOAuth(CLIENTS.map((c) => (c.clientId === 'web' ? { ...c, backchannelLogoutUri: `http://127.0.0.1:${port}/bcl` } : c)));
-    const reactor = h.broker.container.getAll<Reactor & { delays?: number[] }>(TOKENS.Reactor).find((r) => r.name === 'oauth-server.backchannel-logout')!;
+    const reactor = h.broker.container
+      .getAll<Reactor & { delays?: number[] }>(TOKENS.Reactor)
+      .find((r) => r.name === 'oauth-server.backchannel-logout')!;
     reactor.delays = [0, 20, 20];
     for (const e of ['a', 'b']) await h.user(`${e}@example.com`);
   });
@@ -32,7 +34,9 @@ describe('oauth-server: back-channel logout delivery', () => {
   });
 
   const outcomes = async () =>
-    (await h.broker.store.readAll({ limit: 100000 })).filter((e) => e.type === 'BackChannelLogoutDelivered' || e.type === 'BackChannelLogoutFailed').map((e) => ({ type: e.type, ...(e.data as object) }));
+    (await h.broker.store.readAll({ limit: 100000 }))
+      .filter((e) => e.type === 'BackChannelLogoutDelivered' || e.type === 'BackChannelLogoutFailed')
+      .map((e) => ({ type: e.type, ...(e.data as object) }));
 
   it('retries a failed delivery and records the outcome; gives up after three attempts', async () => {
     const t = await codeFlow(h, h.browser(), { email: 'a@example.com' });

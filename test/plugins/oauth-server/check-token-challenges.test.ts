@@ -20,7 +20,11 @@ describe('oauth-server: check-token and introspection challenges', () => {
   afterAll(async () => h.stop());
 
   const post = (path: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
-    fetch(`${h.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString() });
+    fetch(`${h.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(form).toString(),
+    });
 
   for (const path of ['/oauth/check-token', '/oauth/introspect']) {
     it(`${path}: a caller without client credentials (or with only the bearer token) gets 401 invalid_client and the Basic challenge`, async () => {

@@ -49,11 +49,15 @@ describe('oauth-server grants view persisted', () => {
       await dispatcher.close();
     }
   }
-  const introspect = async (h: Harness, token: string) => (await postForm(h.url, '/oauth/introspect', { token }, basic('web', SECRET))).body.active;
+  const introspect = async (h: Harness, token: string) =>
+    (await postForm(h.url, '/oauth/introspect', { token }, basic('web', SECRET))).body.active;
   const checkpointOf = (name: string) => {
     const db = new Database(readFile, { readonly: true });
     try {
-      return (db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?').get(name) as { position: number } | undefined)?.position ?? 0;
+      return (
+        (db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?').get(name) as { position: number } | undefined)
+          ?.position ?? 0
+      );
     } finally {
       db.close();
     }
@@ -65,7 +69,9 @@ describe('oauth-server grants view persisted', () => {
     const revoked = await codeFlow(first.h, first.h.browser(), { scope: 'openid api offline_access' });
     const kept = await codeFlow(first.h, first.h.browser(), { scope: 'openid api offline_access' });
     // RFC 7009: the access token alone, then the other grant's refresh token (the whole grant).
-    expect((await postForm(first.h.url, '/oauth/revoke', { token: revoked.access_token as string }, basic('web', SECRET))).status).toBe(200);
+    expect((await postForm(first.h.url, '/oauth/revoke', { token: revoked.access_token as string }, basic('web', SECRET))).status).toBe(
+      200,
+    );
     expect(await introspect(first.h, revoked.access_token as string)).toBe(false);
     expect(await introspect(first.h, kept.access_token as string)).toBe(true);
     await first.h.stop();
@@ -84,7 +90,9 @@ describe('oauth-server grants view persisted', () => {
       expect(status).toMatchObject({ kind: 'persisted', rebuild: null, failures: 0 });
 
       // A revocation after the restart lands in the same rows and survives the next one too.
-      expect((await postForm(second.h.url, '/oauth/revoke', { token: kept.refresh_token as string }, basic('web', SECRET))).status).toBe(200);
+      expect((await postForm(second.h.url, '/oauth/revoke', { token: kept.refresh_token as string }, basic('web', SECRET))).status).toBe(
+        200,
+      );
       expect(await introspect(second.h, kept.access_token as string)).toBe(false);
     } finally {
       await second.h.stop();

@@ -30,9 +30,24 @@ export const SECRET = 'web-app-secret-0123456789';
 export const REDIRECT = 'https://app.example/cb';
 
 export const CLIENTS: ClientConfig[] = [
-  { clientId: 'web', name: 'Web App', secret: SECRET, redirectUris: [REDIRECT, 'https://app.example/cb2'], postLogoutRedirectUris: ['https://app.example/bye'], scopes: ['openid', 'profile', 'email', 'offline_access', 'api'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] },
+  {
+    clientId: 'web',
+    name: 'Web App',
+    secret: SECRET,
+    redirectUris: [REDIRECT, 'https://app.example/cb2'],
+    postLogoutRedirectUris: ['https://app.example/bye'],
+    scopes: ['openid', 'profile', 'email', 'offline_access', 'api'],
+    grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+  },
   { clientId: 'spa', name: 'SPA', tokenEndpointAuthMethod: 'none', redirectUris: ['https://spa.example/cb'] },
-  { clientId: 'post', name: 'Post client', tokenEndpointAuthMethod: 'client_secret_post', secret: 'post-client-secret-0123456789', redirectUris: ['https://post.example/cb'], firstParty: true },
+  {
+    clientId: 'post',
+    name: 'Post client',
+    tokenEndpointAuthMethod: 'client_secret_post',
+    secret: 'post-client-secret-0123456789',
+    redirectUris: ['https://post.example/cb'],
+    firstParty: true,
+  },
   { clientId: 'svc', name: 'Service', secret: 'service-secret-0123456789', grantTypes: ['client_credentials'], scopes: ['api', 'reports'] },
 ];
 
@@ -92,7 +107,11 @@ export async function startOAuth(
     async user(email, opts = {}) {
       const { userId } = await broker.users.register({ email, name: email.split('@')[0] }, { actor: 'test' });
       await broker.users.execute(userId, { type: 'setPassword', passwordHash: await hasher.hash(PW) }, { actor: 'test' });
-      const r = await broker.users.execute(userId, { type: 'assignRoles', roles: opts.roles ?? ['reader'], tenant: opts.tenant ?? 'acme', source: 'test' }, { actor: 'test' });
+      const r = await broker.users.execute(
+        userId,
+        { type: 'assignRoles', roles: opts.roles ?? ['reader'], tenant: opts.tenant ?? 'acme', source: 'test' },
+        { actor: 'test' },
+      );
       await broker.projections.waitFor(r.position);
       return userId;
     },
@@ -105,7 +124,8 @@ export function pkce(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
-export const authorizeUrl = (params: Record<string, string>): string => `/oauth/authorize?${new URLSearchParams({ response_type: 'code', ...params })}`;
+export const authorizeUrl = (params: Record<string, string>): string =>
+  `/oauth/authorize?${new URLSearchParams({ response_type: 'code', ...params })}`;
 
 /**
  * Drives a browser through /oauth/authorize: the password form when there is no session, the
@@ -115,19 +135,35 @@ export async function authorize(c: Client, path: string, opts: { email?: string;
   let r = await c.get(path);
   if (r.url.includes('/password/login')) {
     expect(r.res.status).toBe(200);
-    r = await c.postForm('/password/login', { _csrf: field(r.body, '_csrf'), lr: field(r.body, 'lr'), email: opts.email ?? 'ann@example.com', password: PW });
+    r = await c.postForm('/password/login', {
+      _csrf: field(r.body, '_csrf'),
+      lr: field(r.body, 'lr'),
+      email: opts.email ?? 'ann@example.com',
+      password: PW,
+    });
   }
   if (r.res.status === 200 && r.body.includes('action="/oauth/consent"')) {
-    r = await c.postForm('/oauth/consent', { ticket: field(r.body, 'ticket'), csrf: field(r.body, 'csrf'), decision: opts.decision ?? 'allow' });
+    r = await c.postForm('/oauth/consent', {
+      ticket: field(r.body, 'ticket'),
+      csrf: field(r.body, 'csrf'),
+      decision: opts.decision ?? 'allow',
+    });
   }
-  if (r.res.status < 300 || r.res.status >= 400) throw new Error(`expected a redirect to the client, got ${r.res.status}: ${r.body.slice(0, 500)}`);
+  if (r.res.status < 300 || r.res.status >= 400)
+    throw new Error(`expected a redirect to the client, got ${r.res.status}: ${r.body.slice(0, 500)}`);
   return new URL(r.res.headers.get('location')!, r.url);
 }
 
-export const basic = (id: string, secret: string): string => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+export const basic = (id: string, secret: string): string =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** POST a form to the broker with optional Basic credentials; returns status, headers and JSON. */
-export async function postForm(url: string, path: string, form: Record<string, string>, auth?: string): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+export async function postForm(
+  url: string,
+  path: string,
+  form: Record<string, string>,
+  auth?: string,
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const res = await fetch(`${url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(auth ? { authorization: auth } : {}) },
@@ -140,10 +176,27 @@ export async function postForm(url: string, path: string, form: Record<string, s
 /** A full code flow for `web` (Basic auth) with PKCE: returns the token response. */
 export async function codeFlow(h: Harness, c: Client, opts: { scope?: string; email?: string } = {}): Promise<Record<string, unknown>> {
   const { verifier, challenge } = pkce();
-  const loc = await authorize(c, authorizeUrl({ client_id: 'web', redirect_uri: REDIRECT, scope: opts.scope ?? 'openid profile email api', state: 's1', nonce: 'n1', code_challenge: challenge, code_challenge_method: 'S256' }), { email: opts.email });
+  const loc = await authorize(
+    c,
+    authorizeUrl({
+      client_id: 'web',
+      redirect_uri: REDIRECT,
+      scope: opts.scope ?? 'openid profile email api',
+      state: 's1',
+      nonce: 'n1',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    }),
+    { email: opts.email },
+  );
   expect(loc.searchParams.get('iss')).toBe(h.url);
   const code = loc.searchParams.get('code')!;
-  const r = await postForm(h.url, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, basic('web', SECRET));
+  const r = await postForm(
+    h.url,
+    '/oauth/token',
+    { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier },
+    basic('web', SECRET),
+  );
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return r.body;
 }

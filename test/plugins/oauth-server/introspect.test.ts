@@ -39,7 +39,15 @@ describe('oauth-server: introspection, check-token, revocation, userinfo, logout
     for (const path of ['/oauth/introspect', '/oauth/check-token']) {
       const r = await introspect(t.access_token as string, path);
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ active: true, user_id: expect.any(String), roles: ['reader'], tenant: 't-1', scope: 'openid profile email api', client_id: 'web', token_type: 'Bearer' });
+      expect(r.body).toMatchObject({
+        active: true,
+        user_id: expect.any(String),
+        roles: ['reader'],
+        tenant: 't-1',
+        scope: 'openid profile email api',
+        client_id: 'web',
+        token_type: 'Bearer',
+      });
     }
     expect((await postForm(h.url, '/oauth/introspect', { token: t.access_token as string, client_id: 'spa' })).status).toBe(401);
     expect((await postForm(h.url, '/oauth/introspect', { token: t.access_token as string })).body.error).toBe('invalid_client');
@@ -54,7 +62,16 @@ describe('oauth-server: introspection, check-token, revocation, userinfo, logout
     const r = await h.broker.users.execute(sub, { type: 'ban', reason: 'abuse', actor: 'admin:x' }, { actor: 'admin:x' });
     await h.broker.projections.waitFor(r.position);
     expect((await introspect(t.access_token as string)).body).toEqual({ active: false });
-    expect((await postForm(h.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token as string }, basic('web', SECRET))).body.error).toBe('invalid_grant');
+    expect(
+      (
+        await postForm(
+          h.url,
+          '/oauth/token',
+          { grant_type: 'refresh_token', refresh_token: t.refresh_token as string },
+          basic('web', SECRET),
+        )
+      ).body.error,
+    ).toBe('invalid_grant');
     // The ban also notified the client over the back channel.
     await waitUntil(() => logoutTokens.some((x) => jose.decodeJwt(x).sub === sub), 5000, 'back-channel logout on ban');
   });
@@ -70,7 +87,16 @@ describe('oauth-server: introspection, check-token, revocation, userinfo, logout
     const p2 = h.keys.verifySync(t2.access_token as string);
     await h.broker.login.endSession(p2.sid as string, 'logout', 'test');
     expect((await introspect(t2.access_token as string)).body).toEqual({ active: false });
-    expect((await postForm(h.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: t2.refresh_token as string }, basic('web', SECRET))).body.error).toBe('invalid_grant');
+    expect(
+      (
+        await postForm(
+          h.url,
+          '/oauth/token',
+          { grant_type: 'refresh_token', refresh_token: t2.refresh_token as string },
+          basic('web', SECRET),
+        )
+      ).body.error,
+    ).toBe('invalid_grant');
   });
 
   it('revokes an access token or a whole grant (RFC 7009); foreign tokens are answered 200 and untouched', async () => {
@@ -82,12 +108,39 @@ describe('oauth-server: introspection, check-token, revocation, userinfo, logout
     expect((await postForm(h.url, '/oauth/revoke', { token: 'garbage' }, basic('web', SECRET))).status).toBe(200);
     expect((await postForm(h.url, '/oauth/revoke', { token: t.access_token as string }, basic('web', SECRET))).status).toBe(200);
     expect((await introspect(t.access_token as string)).body).toEqual({ active: false });
-    expect((await postForm(h.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token as string }, basic('web', SECRET))).status).toBe(200);
+    expect(
+      (
+        await postForm(
+          h.url,
+          '/oauth/token',
+          { grant_type: 'refresh_token', refresh_token: t.refresh_token as string },
+          basic('web', SECRET),
+        )
+      ).status,
+    ).toBe(200);
 
     const t2 = await codeFlow(h, c);
-    expect((await postForm(h.url, '/oauth/revoke', { token: t2.refresh_token as string, token_type_hint: 'refresh_token' }, basic('web', SECRET))).status).toBe(200);
+    expect(
+      (
+        await postForm(
+          h.url,
+          '/oauth/revoke',
+          { token: t2.refresh_token as string, token_type_hint: 'refresh_token' },
+          basic('web', SECRET),
+        )
+      ).status,
+    ).toBe(200);
     expect((await introspect(t2.access_token as string)).body).toEqual({ active: false });
-    expect((await postForm(h.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: t2.refresh_token as string }, basic('web', SECRET))).body.error).toBe('invalid_grant');
+    expect(
+      (
+        await postForm(
+          h.url,
+          '/oauth/token',
+          { grant_type: 'refresh_token', refresh_token: t2.refresh_token as string },
+          basic('web', SECRET),
+        )
+      ).body.error,
+    ).toBe('invalid_grant');
     expect((await postForm(h.url, '/oauth/revoke', { token: 'x' }, basic('web', 'bad-secret-0000000000'))).status).toBe(401);
   });
 
@@ -100,7 +153,8 @@ describe('oauth-server: introspection, check-token, revocation, userinfo, logout
     const jwk = JSON.stringify((await h.keys.jwks()).keys[0]);
     const hsInput = `${b64({ alg: 'HS256', typ: 'at+jwt', kid })}.${pl}`;
     const other = await jose.generateKeyPair('ES256');
-    const sign = (p: Record<string, unknown>) => new jose.SignJWT(p).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid }).sign(other.privateKey);
+    const sign = (p: Record<string, unknown>) =>
+      new jose.SignJWT(p).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid }).sign(other.privateKey);
     const forged = [
       `${b64({ alg: 'none', typ: 'at+jwt' })}.${pl}.`,
       `${hsInput}.${createHmac('sha256', jwk).update(hsInput).digest('base64url')}`,
@@ -129,25 +183,40 @@ describe('oauth-server: introspection, check-token, revocation, userinfo, logout
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/Bearer .*error="invalid_token"/);
     const cc = await postForm(h.url, '/oauth/token', { grant_type: 'client_credentials', scope: 'api' }, SVC);
-    expect((await fetch(`${h.url}/oauth/userinfo`, { headers: { authorization: `Bearer ${cc.body.access_token as string}` } })).status).toBe(403);
+    expect(
+      (await fetch(`${h.url}/oauth/userinfo`, { headers: { authorization: `Bearer ${cc.body.access_token as string}` } })).status,
+    ).toBe(403);
   });
 
   it('RP-initiated logout with id_token_hint ends the session, redirects to the registered URI and notifies the back channel', async () => {
     const c = h.browser();
     const t = await codeFlow(h, c);
     const sid = h.keys.verifySync(t.access_token as string).sid as string;
-    const bad = await c.request(`/oauth/logout?${new URLSearchParams({ id_token_hint: t.id_token as string, post_logout_redirect_uri: 'https://evil.example/' })}`);
+    const bad = await c.request(
+      `/oauth/logout?${new URLSearchParams({ id_token_hint: t.id_token as string, post_logout_redirect_uri: 'https://evil.example/' })}`,
+    );
     expect(bad.status).toBe(400);
-    const r = await c.request(`/oauth/logout?${new URLSearchParams({ id_token_hint: t.id_token as string, post_logout_redirect_uri: 'https://app.example/bye', state: 'z' })}`);
+    const r = await c.request(
+      `/oauth/logout?${new URLSearchParams({ id_token_hint: t.id_token as string, post_logout_redirect_uri: 'https://app.example/bye', state: 'z' })}`,
+    );
     expect(r.status).toBe(303);
     expect(r.headers.get('location')).toBe('https://app.example/bye?state=z');
     expect((await introspect(t.access_token as string)).body).toEqual({ active: false });
     await waitUntil(() => logoutTokens.some((x) => jose.decodeJwt(x).sid === sid), 5000, 'back-channel logout token');
     const token = logoutTokens.find((x) => jose.decodeJwt(x).sid === sid)!;
-    const verified = await jose.jwtVerify(token, jose.createLocalJWKSet(await h.keys.jwks()), { issuer: h.url, audience: 'web', typ: 'logout+jwt', currentDate: h.clock.now() });
+    const verified = await jose.jwtVerify(token, jose.createLocalJWKSet(await h.keys.jwks()), {
+      issuer: h.url,
+      audience: 'web',
+      typ: 'logout+jwt',
+      currentDate: h.clock.now(),
+    });
     expect(verified.payload.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
     expect(verified.payload.nonce).toBeUndefined();
-    await waitUntil(async () => (await h.broker.store.readAll({ limit: 100000 })).some((e) => e.type === 'BackChannelLogoutDelivered'), 5000, 'delivery recorded');
+    await waitUntil(
+      async () => (await h.broker.store.readAll({ limit: 100000 })).some((e) => e.type === 'BackChannelLogoutDelivered'),
+      5000,
+      'delivery recorded',
+    );
   });
 
   it('asks for confirmation when logout comes without a hint', async () => {

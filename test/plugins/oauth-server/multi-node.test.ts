@@ -18,7 +18,12 @@ describe('oauth-server across nodes', () => {
     const store = new MemoryEventStore();
     const cfg = testConfig({
       log: { level: 'silent' },
-      plugins: [{ name: 'oauth-server', config: { issuer: ISSUER, clients: [{ clientId: 'web', secret: SECRET, redirectUris: [REDIRECT], firstParty: true }] } }],
+      plugins: [
+        {
+          name: 'oauth-server',
+          config: { issuer: ISSUER, clients: [{ clientId: 'web', secret: SECRET, redirectUris: [REDIRECT], firstParty: true }] },
+        },
+      ],
     });
     for (let i = 0; i < 2; i++) {
       const b = await bootBroker(cfg, { store, logger: pino({ level: 'silent' }) });
@@ -30,7 +35,14 @@ describe('oauth-server across nodes', () => {
     const login = await a.login.complete({ issuer: 'test', subject: userId, userId, amr: ['pwd'] });
     await b.projections.waitFor(login.position);
     const { verifier, challenge } = pkce();
-    const q = new URLSearchParams({ client_id: 'web', response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256' });
+    const q = new URLSearchParams({
+      client_id: 'web',
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
     const auth = await a.app.inject({ url: `/oauth/authorize?${q}`, headers: { cookie: `broker_session=${login.sessionToken}` } });
     expect(auth.statusCode).toBe(303);
     const code = new URL(auth.headers.location as string).searchParams.get('code')!;
@@ -39,7 +51,12 @@ describe('oauth-server across nodes', () => {
         method: 'POST',
         url: '/oauth/token',
         headers: { authorization: basic('web', SECRET), 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }).toString(),
+        payload: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: REDIRECT,
+          code_verifier: verifier,
+        }).toString(),
       });
     const [ra, rb] = await Promise.all([redeem(a), redeem(b)]);
     expect([ra.statusCode, rb.statusCode].sort()).toEqual([200, 400]);
@@ -50,7 +67,12 @@ describe('oauth-server across nodes', () => {
     const token = winner.json().access_token as string;
     for (const n of nodes) {
       await n.projections.waitFor(await store.headPosition());
-      const r = await n.app.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('web', SECRET), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}` });
+      const r = await n.app.inject({
+        method: 'POST',
+        url: '/oauth/introspect',
+        headers: { authorization: basic('web', SECRET), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${token}`,
+      });
       expect(r.json()).toEqual({ active: false });
     }
   });

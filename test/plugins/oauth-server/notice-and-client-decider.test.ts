@@ -4,7 +4,8 @@ import { NoticeRefused, noticeDecider, type NoticeEvent } from '../../../plugins
 import { clientRecordDecider } from '../../../plugins/oauth-server/client-sync.js';
 import type { EventOf } from '../../../core/index.js';
 
-const fold = <S, E>(d: { initialState(): S; evolve(s: S, e: E): S }, ...events: E[]): S => events.reduce((s, e) => d.evolve(s, e), d.initialState());
+const fold = <S, E>(d: { initialState(): S; evolve(s: S, e: E): S }, ...events: E[]): S =>
+  events.reduce((s, e) => d.evolve(s, e), d.initialState());
 
 describe('back-channel logout notice decider', () => {
   const notice = { clientId: 'app', userId: 'u-1', sessionId: 's-1', cause: 'SessionEnded' };

@@ -23,7 +23,15 @@ describe('OIDC relying party against oidc-provider', () => {
           name: 'oidc',
           config: {
             idps: [
-              { name: 'corp', issuer: upstream.issuer, ...common, scopes: ['openid', 'email', 'profile', 'groups', 'tenant'], claims: { groups: 'groups', tenant: 'tenant' }, userinfo: true, provisioning: { policy: 'auto' } },
+              {
+                name: 'corp',
+                issuer: upstream.issuer,
+                ...common,
+                scopes: ['openid', 'email', 'profile', 'groups', 'tenant'],
+                claims: { groups: 'groups', tenant: 'tenant' },
+                userinfo: true,
+                provisioning: { policy: 'auto' },
+              },
               // A second IdP whose ID tokens can be made bad on purpose.
               { name: 'rogue', issuer: rogue.issuer, ...common, provisioning: { policy: 'auto' } },
               { name: 'down', issuer: 'http://127.0.0.1:1', ...common },

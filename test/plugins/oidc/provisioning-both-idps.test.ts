@@ -18,7 +18,15 @@ describe('provisioning and linking through SAML and OIDC', () => {
     upstream = await UpstreamOidc.start(['corp', 'strict', 'gated'].map((n) => `${base}/oidc/${n}/callback`));
     for (const k of ['open', 'strict', 'gated'] as const) saml[k] = await SamlIdpPeer.start();
     const attrs = { email: 'email', groups: 'groups' };
-    const common = { issuer: upstream.issuer, clientId: 'broker', clientSecret: 'broker-secret-0123456789', allowInsecureIssuer: true, scopes: ['openid', 'email', 'groups'], claims: { groups: 'groups' }, userinfo: true };
+    const common = {
+      issuer: upstream.issuer,
+      clientId: 'broker',
+      clientSecret: 'broker-secret-0123456789',
+      allowInsecureIssuer: true,
+      scopes: ['openid', 'email', 'groups'],
+      claims: { groups: 'groups' },
+      userinfo: true,
+    };
     ({ broker, url } = await startBroker(
       [
         {
@@ -27,7 +35,12 @@ describe('provisioning and linking through SAML and OIDC', () => {
             idps: [
               { name: 'open', metadata: { xml: saml.open.metadata() }, attributes: attrs, provisioning: { policy: 'auto' } },
               { name: 'strict', metadata: { xml: saml.strict.metadata() }, attributes: attrs, provisioning: { policy: 'explicit' } },
-              { name: 'gated', metadata: { xml: saml.gated.metadata() }, attributes: attrs, provisioning: { policy: 'gated', condition: { group: 'staff' } } },
+              {
+                name: 'gated',
+                metadata: { xml: saml.gated.metadata() },
+                attributes: attrs,
+                provisioning: { policy: 'gated', condition: { group: 'staff' } },
+              },
             ],
           },
         },
@@ -45,7 +58,8 @@ describe('provisioning and linking through SAML and OIDC', () => {
       [],
       port,
     ));
-    for (const k of ['open', 'strict', 'gated'] as const) await saml[k].useServiceProvider((await new Browser().fetch(`${url}/saml/${k}/metadata`)).body);
+    for (const k of ['open', 'strict', 'gated'] as const)
+      await saml[k].useServiceProvider((await new Browser().fetch(`${url}/saml/${k}/metadata`)).body);
   });
   afterAll(async () => {
     await broker?.stop();
@@ -59,7 +73,8 @@ describe('provisioning and linking through SAML and OIDC', () => {
     const b = new Browser();
     return b.submit(Browser.form(await b.follow(`${url}/saml/${k}/login?lr=${lr()}`))!);
   }
-  const viaOidc = (name: string, account: string): Promise<Page> => upstream.login(new Browser(), `${url}/oidc/${name}/login?lr=${lr()}`, account);
+  const viaOidc = (name: string, account: string): Promise<Page> =>
+    upstream.login(new Browser(), `${url}/oidc/${name}/login?lr=${lr()}`, account);
   const lastFailure = async () => ((await events(broker, 'LoginFailed')).at(-1)!.data as { reason: string }).reason;
   const userOf = (p: Page) => /user=([\w-]+)/.exec(p.body)?.[1];
 
@@ -74,8 +89,16 @@ describe('provisioning and linking through SAML and OIDC', () => {
     expect(await lastFailure()).toBe('identity_not_provisioned');
 
     const { userId } = await broker.users.register({ email: 'known@x.example', name: 'Known' }, { actor: 'test' });
-    await broker.users.execute(userId, { type: 'linkIdentity', issuer: saml.strict.entityId, subject: 'known@x.example', via: 'admin' }, { actor: 'admin:test' });
-    await broker.users.execute(userId, { type: 'linkIdentity', issuer: upstream.issuer, subject: 'known', via: 'admin' }, { actor: 'admin:test' });
+    await broker.users.execute(
+      userId,
+      { type: 'linkIdentity', issuer: saml.strict.entityId, subject: 'known@x.example', via: 'admin' },
+      { actor: 'admin:test' },
+    );
+    await broker.users.execute(
+      userId,
+      { type: 'linkIdentity', issuer: upstream.issuer, subject: 'known', via: 'admin' },
+      { actor: 'admin:test' },
+    );
     expect(userOf(await viaSaml('strict', { nameId: 'known@x.example' }))).toBe(userId);
     expect(userOf(await viaOidc('strict', 'known'))).toBe(userId);
   });
@@ -87,7 +110,9 @@ describe('provisioning and linking through SAML and OIDC', () => {
     const yes = await viaSaml('gated', { nameId: 'g2@x.example', groups: ['guests', 'staff'] });
     const uid = userOf(yes)!;
     expect(uid).toBeTruthy();
-    expect((await events(broker, 'AccountProvisioned')).map((e) => e.data)).toContainEqual(expect.objectContaining({ userId: uid, policy: 'gated' }));
+    expect((await events(broker, 'AccountProvisioned')).map((e) => e.data)).toContainEqual(
+      expect.objectContaining({ userId: uid, policy: 'gated' }),
+    );
 
     upstream.accounts.set('g3', { groups: ['guests'] });
     expect((await viaOidc('gated', 'g3')).status).toBe(403);
@@ -111,7 +136,11 @@ describe('provisioning and linking through SAML and OIDC', () => {
   it('refuses a banned user and a disabled user whichever IdP they come from', async () => {
     const first = await viaSaml('open', { nameId: 'erin@x.example', email: 'erin@x.example' });
     const userId = userOf(first)!;
-    await broker.users.execute(userId, { type: 'linkIdentity', issuer: upstream.issuer, subject: 'erin', via: 'admin' }, { actor: 'admin:test' });
+    await broker.users.execute(
+      userId,
+      { type: 'linkIdentity', issuer: upstream.issuer, subject: 'erin', via: 'admin' },
+      { actor: 'admin:test' },
+    );
     expect(userOf(await viaOidc('corp', 'erin'))).toBe(userId);
 
     await broker.users.execute(userId, { type: 'ban', reason: 'abuse', actor: 'admin:test' }, { actor: 'admin:test' });

@@ -9,7 +9,11 @@ describe('OIDC refused callbacks in the event log', () => {
   let t: TestBroker;
 
   beforeAll(async () => {
-    t = await startBroker({ plugins: [{ name: 'oidc', config: { idps: [{ name: 'corp', issuer: 'http://127.0.0.1:1', clientId: 'broker', allowInsecureIssuer: true }] } }] });
+    t = await startBroker({
+      plugins: [
+        { name: 'oidc', config: { idps: [{ name: 'corp', issuer: 'http://127.0.0.1:1', clientId: 'broker', allowInsecureIssuer: true }] } },
+      ],
+    });
   });
   afterAll(() => t?.stop());
 

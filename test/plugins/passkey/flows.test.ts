@@ -43,7 +43,9 @@ describe('passkeys over HTTP with a software authenticator', () => {
 
     const ok = await passkeyLogin(client(t.url), key);
     expect(ok.url).toMatch(/\/passkey\/manage$/);
-    const logins = (await events(t, 'LoginSucceeded')).map((e) => data<{ issuer: string; userId: string; amr: string[] }>(e)).filter((l) => l.issuer === 'passkey');
+    const logins = (await events(t, 'LoginSucceeded'))
+      .map((e) => data<{ issuer: string; userId: string; amr: string[] }>(e))
+      .filter((l) => l.issuer === 'passkey');
     expect(logins).toEqual([expect.objectContaining({ userId: uid, amr: ['hwk', 'mfa'] })]);
 
     // A forger who knows the credential id (and the user handle) but not the private key.
@@ -66,12 +68,16 @@ describe('passkeys over HTTP with a software authenticator', () => {
     const key = authenticator();
     await registerFromAccount(c, key);
     await passkeyLogin(client(t.url), key, { counter: 7 });
-    const used = (await events(t, 'PasskeyUsed')).map((e) => data<{ userId: string; counter: number; backedUp: boolean }>(e)).filter((u) => u.userId === uid);
+    const used = (await events(t, 'PasskeyUsed'))
+      .map((e) => data<{ userId: string; counter: number; backedUp: boolean }>(e))
+      .filter((u) => u.userId === uid);
     expect(used).toEqual([expect.objectContaining({ counter: 7, backedUp: false })]);
     const clone = await passkeyLogin(client(t.url), key, { counter: 3 });
     expect(clone.res.status).toBe(401);
     expect(clone.body).toContain('looks cloned');
-    expect((await events(t, 'PasskeyCounterRejected')).map((e) => e.data)).toEqual([expect.objectContaining({ userId: uid, stored: 7, presented: 3 })]);
+    expect((await events(t, 'PasskeyCounterRejected')).map((e) => e.data)).toEqual([
+      expect.objectContaining({ userId: uid, stored: 7, presented: 3 }),
+    ]);
     // The genuine authenticator, counting on, still works.
     expect((await passkeyLogin(client(t.url), key, { counter: 8 })).url).toMatch(/\/passkey\/manage$/);
   });
@@ -110,13 +116,18 @@ describe('passkeys over HTTP with a software authenticator', () => {
     const step = await passwordLogin(c, 'eve@example.com');
     const ticket = field(step.body, 't');
     const [body, mac] = ticket.split('.');
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), mode: 'enrol' })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), mode: 'enrol' })).toString(
+      'base64url',
+    );
     expect((await c.get(`/passkey/step?t=${encodeURIComponent(`${forged}.${mac}`)}`)).res.status).toBe(400);
     expect((await postJson(c, '/passkey/step/options', { t: `${forged}.${mac}` })).status).toBe(400);
     // A second password login gives a second ticket; the first ticket's challenge does not answer it.
     const other = await passwordLogin(c, 'eve@example.com');
     const opts = await postJson(c, '/passkey/step/options', { t: ticket });
-    const res = await c.postForm('/passkey/step/verify', { t: field(other.body, 't'), response: JSON.stringify(key.assert(String(opts.json.challenge))) });
+    const res = await c.postForm('/passkey/step/verify', {
+      t: field(other.body, 't'),
+      response: JSON.stringify(key.assert(String(opts.json.challenge))),
+    });
     expect(res.res.status).toBe(400);
     expect(res.body).toContain('expired or was already used');
   });
@@ -169,13 +180,21 @@ describe('passkey policy (require: admins)', () => {
     const codes = generateRecoveryCodes();
     const recovery = new RecoveryCodes(t.broker.keys.derive('recovery-code'));
     // TOTP on, as the password plugin enrols it (the secret itself is not used here).
-    const r = await t.broker.users.execute(admin, { type: 'enrollTotp', secretCipher: 'unused', recoveryCodeHashes: codes.map((x) => recovery.hash(x)) }, { actor: 'test' });
+    const r = await t.broker.users.execute(
+      admin,
+      { type: 'enrollTotp', secretCipher: 'unused', recoveryCodeHashes: codes.map((x) => recovery.hash(x)) },
+      { actor: 'test' },
+    );
     await t.broker.projections.waitFor(r.position);
     const lostKey = authenticator();
     const c0 = client(t.url);
     const first = await passwordLogin(c0, 'ops@example.com');
     // TOTP first (password plugin), so use the plugin's recovery path there to reach the passkey step.
-    const totpStep = await c0.postForm('/password/totp', { _csrf: field(first.body, '_csrf'), ticket: field(first.body, 'ticket'), code: codes[0] });
+    const totpStep = await c0.postForm('/password/totp', {
+      _csrf: field(first.body, '_csrf'),
+      ticket: field(first.body, 'ticket'),
+      code: codes[0],
+    });
     const enrolled = await answerStep(c0, totpStep.body, lostKey);
     await answerStep(c0, enrolled.body, lostKey);
 
@@ -184,11 +203,23 @@ describe('passkey policy (require: admins)', () => {
     const pw = await passwordLogin(c, 'ops@example.com');
     const step = await c.postForm('/password/totp', { _csrf: field(pw.body, '_csrf'), ticket: field(pw.body, 'ticket'), code: codes[1] });
     expect(step.body).toContain('Lost your passkey?');
-    const crossSite = await c.follow('/passkey/step/recovery', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: new URLSearchParams({ t: field(step.body, 't'), code: codes[2] }).toString() });
+    const crossSite = await c.follow('/passkey/step/recovery', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams({ t: field(step.body, 't'), code: codes[2] }).toString(),
+    });
     expect(crossSite.res.status).toBe(403);
-    const wrong = await c.follow('/passkey/step/recovery', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN }, body: new URLSearchParams({ t: field(step.body, 't'), code: 'aaaaa-aaaaa' }).toString() });
+    const wrong = await c.follow('/passkey/step/recovery', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN },
+      body: new URLSearchParams({ t: field(step.body, 't'), code: 'aaaaa-aaaaa' }).toString(),
+    });
     expect(wrong.res.status).toBe(401);
-    const rec = await c.follow('/passkey/step/recovery', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN }, body: new URLSearchParams({ t: field(step.body, 't'), code: codes[2] }).toString() });
+    const rec = await c.follow('/passkey/step/recovery', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN },
+      body: new URLSearchParams({ t: field(step.body, 't'), code: codes[2] }).toString(),
+    });
     expect(rec.body).toContain('Add a passkey to continue');
     const newKey = authenticator();
     const prove = await answerStep(c, rec.body, newKey);

@@ -23,13 +23,21 @@ export async function startPasskeyBroker(passkeyConfig: Record<string, unknown> 
 }
 
 export async function addUser(t: TestBroker, email: string, admin = false): Promise<string> {
-  const { userId } = await t.broker.users.register({ email, name: email.split('@')[0], ...(admin ? { admin: true } : {}) }, { actor: 'test' });
-  const r = await t.broker.users.execute(userId, { type: 'setPassword', passwordHash: await new PasswordHasher(TEST_ARGON2).hash(PW) }, { actor: 'test' });
+  const { userId } = await t.broker.users.register(
+    { email, name: email.split('@')[0], ...(admin ? { admin: true } : {}) },
+    { actor: 'test' },
+  );
+  const r = await t.broker.users.execute(
+    userId,
+    { type: 'setPassword', passwordHash: await new PasswordHasher(TEST_ARGON2).hash(PW) },
+    { actor: 'test' },
+  );
   await t.broker.projections.waitFor(r.position);
   return userId;
 }
 
-export const events = async (t: TestBroker, type: string): Promise<RecordedEvent[]> => (await t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === type);
+export const events = async (t: TestBroker, type: string): Promise<RecordedEvent[]> =>
+  (await t.broker.store.readAll({ limit: 100_000 })).filter((e) => e.type === type);
 
 export const authenticator = () => new SoftAuthenticator({ rpId: 'localhost', origin: ORIGIN });
 
@@ -40,7 +48,11 @@ export async function passwordLogin(c: Client, email: string) {
 }
 
 export async function postJson(c: Client, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await c.request(path, { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN, ...headers }, body: JSON.stringify(body) });
+  const res = await c.request(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: ORIGIN, ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -50,7 +62,12 @@ export async function registerFromAccount(c: Client, auth: SoftAuthenticator): P
   const csrf = /data-csrf="([^"]+)"/.exec(page.body)![1];
   const options = await postJson(c, '/passkey/register/options', {}, { 'x-csrf-token': csrf });
   if (options.status !== 200) throw new Error(`register options: ${options.status} ${JSON.stringify(options.json)}`);
-  const done = await postJson(c, '/passkey/register/verify', { response: auth.register(options.json as never), name: 'Soft key' }, { 'x-csrf-token': csrf });
+  const done = await postJson(
+    c,
+    '/passkey/register/verify',
+    { response: auth.register(options.json as never), name: 'Soft key' },
+    { 'x-csrf-token': csrf },
+  );
   if (done.status !== 200) throw new Error(`register verify: ${done.status} ${JSON.stringify(done.json)}`);
 }
 
@@ -61,7 +78,11 @@ export async function answerStep(c: Client, stepBody: string, auth: SoftAuthenti
   if (options.status !== 200) throw new Error(`step options: ${options.status} ${JSON.stringify(options.json)}`);
   const challenge = String(options.json.challenge);
   const response = stepBody.includes('id="passkey-enrol"') ? auth.register(options.json as never) : auth.assert(challenge, opts);
-  return c.postForm(stepBody.includes('id="passkey-enrol"') ? '/passkey/step/enrol' : '/passkey/step/verify', { t, response: JSON.stringify(response), ...(stepBody.includes('id="passkey-enrol"') ? { name: 'Enrolled key' } : {}) });
+  return c.postForm(stepBody.includes('id="passkey-enrol"') ? '/passkey/step/enrol' : '/passkey/step/verify', {
+    t,
+    response: JSON.stringify(response),
+    ...(stepBody.includes('id="passkey-enrol"') ? { name: 'Enrolled key' } : {}),
+  });
 }
 
 /** A login with the passkey alone, from the login page: where it lands. */

@@ -19,9 +19,12 @@ describe('password login: malformed, tampered, expired and oversized input', () 
     const c = client(t.url);
     const s1 = await passwordStep(c, 'bad@example.com', PW);
     const ticket = field(s1.body, 'ticket');
-    const post = (tk: string) => c.postForm('/password/totp', { _csrf: field(s1.body, '_csrf'), ticket: tk, code: totpCode(secret, t.clock) });
+    const post = (tk: string) =>
+      c.postForm('/password/totp', { _csrf: field(s1.body, '_csrf'), ticket: tk, code: totpCode(secret, t.clock) });
     const [body, mac] = ticket.split('.');
-    const forgedBody = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), uid: 'someone-else' })).toString('base64url');
+    const forgedBody = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), uid: 'someone-else' }),
+    ).toString('base64url');
     expect((await post(`${forgedBody}.${mac}`)).res.status).toBe(400);
     expect((await post('garbage')).res.status).toBe(400);
     expect((await post('')).res.status).toBe(400);
@@ -44,7 +47,11 @@ describe('password login: malformed, tampered, expired and oversized input', () 
     t.clock.advance(30_000);
     const thief = client(t.url);
     const form = await thief.get('/password/login?return_to=/');
-    const replay = await thief.postForm('/password/totp', { _csrf: field(form.body, '_csrf'), ticket: field(s1.body, 'ticket'), code: totpCode(secret, t.clock) });
+    const replay = await thief.postForm('/password/totp', {
+      _csrf: field(form.body, '_csrf'),
+      ticket: field(s1.body, 'ticket'),
+      code: totpCode(secret, t.clock),
+    });
     expect(replay.res.status).toBe(400);
     expect(replay.body).toContain('already used');
     expect(thief.jar.cookies.has('broker_session')).toBe(false);
@@ -73,7 +80,8 @@ describe('password login: malformed, tampered, expired and oversized input', () 
     await passwordStep(c, 'plain@example.com', PW);
     const page = await c.get('/password/totp/enroll');
     const sealed = field(page.body, 'sealed');
-    const post = (over: Record<string, string>) => c.postForm('/password/totp/enroll', { _csrf: field(page.body, '_csrf'), sealed, code: '000000', ...over });
+    const post = (over: Record<string, string>) =>
+      c.postForm('/password/totp/enroll', { _csrf: field(page.body, '_csrf'), sealed, code: '000000', ...over });
     const tampered = await post({ sealed: sealed.slice(0, -6) + 'AAAAAA' });
     expect(tampered.res.status).toBe(400);
     expect(tampered.body).toContain('tampered');

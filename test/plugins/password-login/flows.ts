@@ -30,7 +30,11 @@ export async function enrollTotp(c: Client, clock: ManualClock) {
   expect(page.res.status).toBe(200);
   expect(page.body).toMatch(/<img src="data:image\/png;base64,/);
   const secret = /data-testid="totp-secret">([A-Z2-7]+)</.exec(page.body)![1];
-  const done = await c.postForm('/password/totp/enroll', { _csrf: field(page.body, '_csrf'), sealed: field(page.body, 'sealed'), code: totpCode(secret, clock) });
+  const done = await c.postForm('/password/totp/enroll', {
+    _csrf: field(page.body, '_csrf'),
+    sealed: field(page.body, 'sealed'),
+    code: totpCode(secret, clock),
+  });
   expect(done.res.status).toBe(200);
   const codes = [...done.body.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]);
   expect(codes).toHaveLength(10);

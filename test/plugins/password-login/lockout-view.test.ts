@@ -10,8 +10,10 @@ function ev(type: string, data: Record<string, unknown>, atMs: number): Recorded
 }
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const settings = { maxFailures: 3, windowSeconds: 600, lockSeconds: 300 };
-const failure = (key: string, atMs: number, userId: string | null = null, reason = 'bad_password') => ev('LoginFailed', { userId, issuer: 'password', subject: key, reason }, atMs);
-const rows = (db: ReturnType<typeof memoryReadDb>, table: string) => db.prepare<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).get()!.n;
+const failure = (key: string, atMs: number, userId: string | null = null, reason = 'bad_password') =>
+  ev('LoginFailed', { userId, issuer: 'password', subject: key, reason }, atMs);
+const rows = (db: ReturnType<typeof memoryReadDb>, table: string) =>
+  db.prepare<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).get()!.n;
 
 describe('LockoutView (persisted)', () => {
   it('locks a name after maxFailures counted failures in the window, from the events’ times, and a password login clears it', () => {
@@ -30,7 +32,13 @@ describe('LockoutView (persisted)', () => {
     for (let i = 0; i < 3; i++) view.apply(failure('ghost', T0 + i, null, 'unknown_user'));
     expect(view.lockedUntil('ghost', new Date(T0 + 10))).not.toBeNull();
     // The user's successful password login clears their name.
-    view.apply(ev('LoginSucceeded', { userId: 'u1', sessionId: 's', issuer: 'password', subject: 'u1', amr: ['pwd'], expiresAt: '', idleTimeoutSeconds: 60 }, T0 + 5000));
+    view.apply(
+      ev(
+        'LoginSucceeded',
+        { userId: 'u1', sessionId: 's', issuer: 'password', subject: 'u1', amr: ['pwd'], expiresAt: '', idleTimeoutSeconds: 60 },
+        T0 + 5000,
+      ),
+    );
     expect(view.lockedUntil('k1', new Date(T0 + 6000))).toBeNull();
     expect(view.lockedUntil('ghost', new Date(T0 + 10))).not.toBeNull();
   });

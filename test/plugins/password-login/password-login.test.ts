@@ -9,7 +9,9 @@ const plugins = (over: Record<string, unknown> = {}) => [
 ];
 
 const failures = async (t: TestBroker) =>
-  (await t.broker.store.readAll({ limit: 100000 })).filter((e) => e.type === 'LoginFailed').map((e) => e.data as { reason: string; userId: string | null; subject: string });
+  (await t.broker.store.readAll({ limit: 100000 }))
+    .filter((e) => e.type === 'LoginFailed')
+    .map((e) => e.data as { reason: string; userId: string | null; subject: string });
 
 describe('password login', () => {
   let t: TestBroker;
@@ -90,7 +92,12 @@ describe('password login', () => {
     expect(missing.res.status).toBe(403);
     const bad = await c.postForm('/password/login', { _csrf: 'forged-token', lr, email: 'a@example.com', password: PW });
     expect(bad.res.status).toBe(403);
-    const noCookie = await client(t.url).postForm('/password/login', { _csrf: field(form.body, '_csrf'), lr, email: 'a@example.com', password: PW });
+    const noCookie = await client(t.url).postForm('/password/login', {
+      _csrf: field(form.body, '_csrf'),
+      lr,
+      email: 'a@example.com',
+      password: PW,
+    });
     expect(noCookie.res.status).toBe(403);
   });
 

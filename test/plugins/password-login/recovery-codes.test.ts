@@ -20,7 +20,9 @@ describe('recovery codes at rest', () => {
   afterAll(async () => t.stop());
 
   const enrolledHashes = async (userId: string) =>
-    (await t.broker.store.readStream(`user-${userId}`)).filter((e) => e.type === 'TotpEnrolled').map((e) => (e.data as { recoveryCodeHashes: string[] }).recoveryCodeHashes)[0];
+    (await t.broker.store.readStream(`user-${userId}`))
+      .filter((e) => e.type === 'TotpEnrolled')
+      .map((e) => (e.data as { recoveryCodeHashes: string[] }).recoveryCodeHashes)[0];
 
   /** Password then recovery code in a fresh browser; true when it ends signed in. */
   const loginWithRecovery = async (email: string, code: string) => {
@@ -58,7 +60,11 @@ describe('recovery codes at rest', () => {
     const foreign = new RecoveryCodes(randomBytes(32));
     // As the broker wrote TotpEnrolled before keyed hashing (and one entry keyed under a key this broker does not have).
     const hashes = [...codes.slice(0, 9).map(legacyRecoveryCodeHash), foreign.hash(codes[9])];
-    const res = await t.broker.users.execute(userId, { type: 'enrollTotp', secretCipher: totp.seal(totp.newSecret()), recoveryCodeHashes: hashes }, { actor: 'test' });
+    const res = await t.broker.users.execute(
+      userId,
+      { type: 'enrollTotp', secretCipher: totp.seal(totp.newSecret()), recoveryCodeHashes: hashes },
+      { actor: 'test' },
+    );
     await t.broker.projections.waitFor(res.position);
 
     expect(await loginWithRecovery('old@example.com', codes[2])).toBe(true);

@@ -15,7 +15,9 @@ describe('password reset by mail', () => {
   beforeAll(async () => {
     smtp = await startSmtp();
     t = await startBroker({
-      plugins: [{ name: 'password-login', config: { argon2: TEST_ARGON2, selfRegistration: true, rateLimit: { max: 1000, windowSeconds: 60 } } }],
+      plugins: [
+        { name: 'password-login', config: { argon2: TEST_ARGON2, selfRegistration: true, rateLimit: { max: 1000, windowSeconds: 60 } } },
+      ],
       config: { mail: { url: smtp.url, from: 'Broker <login@example.com>' } },
     });
     await register(client(t.url), 'ann@example.com', 'first password 1', 'Ann');
@@ -49,7 +51,11 @@ describe('password reset by mail', () => {
     const c = client(t.url);
     const page = await c.get(link.pathname + link.search);
     expect(page.res.status).toBe(200);
-    const set = await c.postForm('/password/set', { _csrf: field(page.body, '_csrf'), token: field(page.body, 'token'), password: 'second password 2' });
+    const set = await c.postForm('/password/set', {
+      _csrf: field(page.body, '_csrf'),
+      token: field(page.body, 'token'),
+      password: 'second password 2',
+    });
     expect(set.res.status).toBe(200);
     expect(set.body).toContain('Your password is set');
     const oldPw = client(t.url);
@@ -60,7 +66,11 @@ describe('password reset by mail', () => {
     expect(oldPw.jar.cookies.has('broker_session')).toBe(false);
 
     expect((await c.get(link.pathname + link.search)).res.status).toBe(410);
-    const again = await c.postForm('/password/set', { _csrf: field(page.body, '_csrf'), token: field(page.body, 'token'), password: 'third password 3' });
+    const again = await c.postForm('/password/set', {
+      _csrf: field(page.body, '_csrf'),
+      token: field(page.body, 'token'),
+      password: 'third password 3',
+    });
     expect(again.res.status).toBe(410);
     const token = link.searchParams.get('token')!;
     expect((await c.get(`/password/set?token=${encodeURIComponent(token.slice(0, -2) + 'AA')}`)).res.status).toBe(410);
@@ -81,9 +91,17 @@ describe('password reset by mail', () => {
     t.clock.advance(2 * 3600 * 1000); // the earlier tests' links are out of this hour's budget
     const before = mailsTo('ann@example.com').length;
     for (let i = 0; i < 5; i++) expect((await forgot('ann@example.com')).res.status).toBe(200);
-    await waitUntil(async () => (await t.broker.store.readAll({ limit: 1000 })).filter((e) => e.type === 'PasswordLinkIssued').length >= 2 + 3, 5000, 'links issued');
+    await waitUntil(
+      async () => (await t.broker.store.readAll({ limit: 1000 })).filter((e) => e.type === 'PasswordLinkIssued').length >= 2 + 3,
+      5000,
+      'links issued',
+    );
     await waitUntil(() => mailsTo('ann@example.com').length === before + 3, 5000, 'three mails');
-    await waitUntil(() => t.logs.filter((l) => l.msg === 'password reset: hourly limit reached, no mail sent').length === 2, 5000, 'two refusals logged');
+    await waitUntil(
+      () => t.logs.filter((l) => l.msg === 'password reset: hourly limit reached, no mail sent').length === 2,
+      5000,
+      'two refusals logged',
+    );
     expect(mailsTo('ann@example.com').length).toBe(before + 3);
   });
 });

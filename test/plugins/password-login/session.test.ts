@@ -18,7 +18,11 @@ describe('broker session lifetimes', () => {
     const userId = t.broker.read.users.findByEmail('idle@example.com')!.userId;
     t.clock.advance(40 * MIN);
     expect((await c.request('/')).status).toBe(200);
-    await waitUntil(() => t.broker.read.sessions.forUser(userId)[0]?.lastSeenAt === t.clock.now().toISOString(), 5000, 'SessionRefreshed applied');
+    await waitUntil(
+      () => t.broker.read.sessions.forUser(userId)[0]?.lastSeenAt === t.clock.now().toISOString(),
+      5000,
+      'SessionRefreshed applied',
+    );
     t.clock.advance(40 * MIN); // 80 min after login, 40 after last use: alive
     expect((await c.request('/')).status).toBe(200);
     await waitUntil(() => t.broker.read.sessions.forUser(userId)[0]?.lastSeenAt === t.clock.now().toISOString(), 5000, 'second refresh');
@@ -56,7 +60,9 @@ describe('broker session lifetimes', () => {
     await register(c, 'bye@example.com', 'logout password 1');
     const token = c.jar.cookies.get('broker_session')!;
     const home = await c.get('/');
-    const out = await c.postForm('/logout', { _csrf: /action="\/logout"><input type="hidden" name="_csrf" value="([^"]+)"/.exec(home.body)![1] });
+    const out = await c.postForm('/logout', {
+      _csrf: /action="\/logout"><input type="hidden" name="_csrf" value="([^"]+)"/.exec(home.body)![1],
+    });
     expect(out.body).toContain('Logged out');
     expect(c.jar.cookies.has('broker_session')).toBe(false);
     const ended = (await t.broker.store.readAll({ limit: 10000 })).find((e) => e.type === 'SessionEnded');

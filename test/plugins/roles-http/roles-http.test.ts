@@ -32,8 +32,30 @@ describe('roles-http enricher', () => {
     apiUrl = `${await api.listen({ host: '127.0.0.1', port: 0 })}/roles`;
     idp = await SamlIdpPeer.start();
     ({ broker, url } = await startBroker([
-      { name: 'saml', config: { idps: [{ name: 'mc', metadata: { xml: idp.metadata() }, attributes: { email: 'email', tenant: 'tenantKey' }, provisioning: { policy: 'auto' } }] } },
-      { name: 'roles-http', config: { url: apiUrl, headers: { 'x-api-key': 'k-123' }, rolesPath: 'data.roles', tenantPath: 'company', timeoutMs: 500, onFailure: 'deny' } },
+      {
+        name: 'saml',
+        config: {
+          idps: [
+            {
+              name: 'mc',
+              metadata: { xml: idp.metadata() },
+              attributes: { email: 'email', tenant: 'tenantKey' },
+              provisioning: { policy: 'auto' },
+            },
+          ],
+        },
+      },
+      {
+        name: 'roles-http',
+        config: {
+          url: apiUrl,
+          headers: { 'x-api-key': 'k-123' },
+          rolesPath: 'data.roles',
+          tenantPath: 'company',
+          timeoutMs: 500,
+          onFailure: 'deny',
+        },
+      },
     ]));
     await idp.useServiceProvider((await new Browser().fetch(`${url}/saml/mc/metadata`)).body);
   });
@@ -61,7 +83,10 @@ describe('roles-http enricher', () => {
     expect(q.userId).toMatch(/^[\w-]{36}$/);
     const ok = (await events(broker, 'LoginSucceeded')).at(-1)!.data;
     expect(ok).toMatchObject({ roles: ['case-viewer', 'tenant-t9'], tenant: 'acme-co' });
-    expect((await events(broker, 'RolesAssigned')).at(-1)!.data).toMatchObject({ roles: ['case-viewer', 'tenant-t9'], source: 'roles-http' });
+    expect((await events(broker, 'RolesAssigned')).at(-1)!.data).toMatchObject({
+      roles: ['case-viewer', 'tenant-t9'],
+      source: 'roles-http',
+    });
   });
 
   it('deny: refuses the login with a clear page when the roles API fails or times out', async () => {
@@ -76,7 +101,13 @@ describe('roles-http enricher', () => {
   });
 
   it('proceed: logs in without roles when the roles API fails', async () => {
-    const cfg: RolesHttpConfig = { url: apiUrl, headers: { 'x-api-key': 'k-123' }, rolesPath: 'data.roles', timeoutMs: 300, onFailure: 'proceed' };
+    const cfg: RolesHttpConfig = {
+      url: apiUrl,
+      headers: { 'x-api-key': 'k-123' },
+      rolesPath: 'data.roles',
+      timeoutMs: 300,
+      onFailure: 'proceed',
+    };
     const warnings: object[] = [];
     const enricher = new RolesHttpEnricher(cfg, { warn: (o) => warnings.push(o) });
     const input: EnrichmentInput = { userId: 'u1', user: {} as UserState, identity: { issuer: 'i', subject: 's', amr: ['fed'] } };

@@ -13,7 +13,12 @@ describe('SAML ACS refuses bad responses with a clear page and LoginFailed', () 
   beforeAll(async () => {
     idp = await SamlIdpPeer.start();
     ({ broker, url } = await startBroker([
-      { name: 'saml', config: { idps: [{ name: 'acme', metadata: { xml: idp.metadata() }, attributes: { email: 'email' }, provisioning: { policy: 'auto' } }] } },
+      {
+        name: 'saml',
+        config: {
+          idps: [{ name: 'acme', metadata: { xml: idp.metadata() }, attributes: { email: 'email' }, provisioning: { policy: 'auto' } }],
+        },
+      },
     ]));
     await idp.useServiceProvider((await new Browser().fetch(`${url}/saml/acme/metadata`)).body);
   });
@@ -41,7 +46,8 @@ describe('SAML ACS refuses bad responses with a clear page and LoginFailed', () 
     expect(reasons).toContain(reason);
     return reason;
   }
-  const post = (b: Browser, form: Form, samlResponse: string): Promise<Page> => b.submit({ action: form.action, fields: { ...form.fields, SAMLResponse: samlResponse } });
+  const post = (b: Browser, form: Form, samlResponse: string): Promise<Page> =>
+    b.submit({ action: form.action, fields: { ...form.fields, SAMLResponse: samlResponse } });
   const noEvilLogin = async () => {
     const ok = await events(broker, 'LoginSucceeded');
     expect(ok.some((e) => (e.data as { subject: string }).subject === EVIL)).toBe(false);
@@ -80,7 +86,9 @@ describe('SAML ACS refuses bad responses with a clear page and LoginFailed', () 
 
   it('refuses a comment injected into the NameID (the signature still verifies without comments)', async () => {
     const { b, form } = await genuine({}, 'user@evil.com.example.com');
-    const xml = b64.decode(form.fields.SAMLResponse).replace('user@evil.com.example.com</saml:NameID>', 'user@evil.com<!---->.example.com</saml:NameID>');
+    const xml = b64
+      .decode(form.fields.SAMLResponse)
+      .replace('user@evil.com.example.com</saml:NameID>', 'user@evil.com<!---->.example.com</saml:NameID>');
     expect(xml).toContain('<!---->');
     await expectRefused(await post(b, form, b64.encode(xml)), ['saml_comment_injection']);
   });
@@ -142,7 +150,10 @@ describe('SAML ACS refuses bad responses with a clear page and LoginFailed', () 
     const big = await b.fetch(`${url}/saml/acme/acs`, { form: { SAMLResponse: 'A'.repeat(200_000) } });
     await expectRefused(big, ['saml_oversized']);
     await expectRefused(await b.fetch(`${url}/saml/acme/acs`, { form: { SAMLResponse: '%%%not base64' } }), ['saml_malformed']);
-    await expectRefused(await b.fetch(`${url}/saml/acme/acs`, { form: { SAMLResponse: b64.encode('<not-saml/>') } }), ['saml_signature_wrapping', 'saml_malformed']);
+    await expectRefused(await b.fetch(`${url}/saml/acme/acs`, { form: { SAMLResponse: b64.encode('<not-saml/>') } }), [
+      'saml_signature_wrapping',
+      'saml_malformed',
+    ]);
     await expectRefused(await b.fetch(`${url}/saml/acme/acs`, { form: {} }), ['saml_missing']);
   });
 });

@@ -49,7 +49,8 @@ describe('SAML SP-initiated responses are bound to the browser that started the 
     return { b, form: Browser.form(page)! };
   }
   const lastReason = async (): Promise<string> => ((await events(broker, 'LoginFailed')).at(-1)!.data as { reason: string }).reason;
-  const loggedInAs = async (subject: string): Promise<boolean> => (await events(broker, 'LoginSucceeded')).some((e) => (e.data as { subject: string }).subject === subject);
+  const loggedInAs = async (subject: string): Promise<boolean> =>
+    (await events(broker, 'LoginSucceeded')).some((e) => (e.data as { subject: string }).subject === subject);
 
   it("refuses the attacker's genuine response posted from a victim's browser that started no login (login CSRF)", async () => {
     const attacker = await startLogin('mallory-1@example.com');
@@ -121,7 +122,10 @@ describe('SAML SP-initiated responses are bound to the browser that started the 
     const replay = await thief.submit(form);
     expect(replay.status).toBe(400);
     expect(await lastReason()).toBe('saml_request_reused');
-    const second = await thief.submit({ action: form.action, fields: { SAMLResponse: await idp.issue(requestId, { nameId: 'frank@example.com' }) } });
+    const second = await thief.submit({
+      action: form.action,
+      fields: { SAMLResponse: await idp.issue(requestId, { nameId: 'frank@example.com' }) },
+    });
     expect(second.status).toBe(400);
     // Both refusals are recorded (the second is not the first one read again).
     const failures = await events(broker, 'LoginFailed');
@@ -169,7 +173,14 @@ describe('SAML login binding cookie attributes', () => {
 
   const boot = async (insecureCookies: boolean) => {
     const r = await startBroker(
-      [{ name: 'saml', config: { idps: [{ name: 'acme', metadata: { xml: idp.metadata() }, attributes: { email: 'email' }, provisioning: { policy: 'auto' } }] } }],
+      [
+        {
+          name: 'saml',
+          config: {
+            idps: [{ name: 'acme', metadata: { xml: idp.metadata() }, attributes: { email: 'email' }, provisioning: { policy: 'auto' } }],
+          },
+        },
+      ],
       [],
       undefined,
       { insecureCookies },

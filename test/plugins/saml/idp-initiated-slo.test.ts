@@ -15,7 +15,15 @@ describe('SAML IdP-initiated login and single logout', () => {
       {
         name: 'saml',
         config: {
-          idps: [{ name: 'portal', metadata: { xml: idp.metadata() }, attributes: { email: 'email' }, provisioning: { policy: 'auto' }, idpInitiated: { enabled: true, relayStates: ['/apps/case-management'] } }],
+          idps: [
+            {
+              name: 'portal',
+              metadata: { xml: idp.metadata() },
+              attributes: { email: 'email' },
+              provisioning: { policy: 'auto' },
+              idpInitiated: { enabled: true, relayStates: ['/apps/case-management'] },
+            },
+          ],
         },
       },
     ]));
@@ -31,7 +39,9 @@ describe('SAML IdP-initiated login and single logout', () => {
 
   it('accepts an unsolicited response and goes to an allow-listed RelayState', async () => {
     const b = new Browser();
-    const res = await b.fetch(acs(), { form: { SAMLResponse: await idp.issue(null, { nameId: 'ida@portal.example' }), RelayState: '/apps/case-management' } });
+    const res = await b.fetch(acs(), {
+      form: { SAMLResponse: await idp.issue(null, { nameId: 'ida@portal.example' }), RelayState: '/apps/case-management' },
+    });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/apps/case-management');
     expect(b.cookies(url).get('broker_session')).toBeTruthy();
@@ -42,7 +52,9 @@ describe('SAML IdP-initiated login and single logout', () => {
     const ok = await b.fetch(acs(), { form: { SAMLResponse: await idp.issue(null, { nameId: 'ida@portal.example' }) } });
     expect(ok.status).toBe(303);
     expect(ok.headers.location).toBe('/');
-    const bad = await b.fetch(acs(), { form: { SAMLResponse: await idp.issue(null, { nameId: 'ida@portal.example' }), RelayState: 'https://evil.example/' } });
+    const bad = await b.fetch(acs(), {
+      form: { SAMLResponse: await idp.issue(null, { nameId: 'ida@portal.example' }), RelayState: 'https://evil.example/' },
+    });
     expect(bad.status).toBe(403);
     expect(bad.body).toContain('Login refused');
     expect(await reason()).toBe('saml_relay_state_not_allowed');

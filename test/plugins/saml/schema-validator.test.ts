@@ -6,10 +6,20 @@ const valid =
 
 describe('SAML schema validator wrapper (node-xmllint)', () => {
   it('validates against the SAML schemas and leaves no process or stdout listeners behind', async () => {
-    const before = [process.listenerCount('uncaughtException'), process.stdout.listenerCount('drain'), process.stderr.listenerCount('drain')];
+    const before = [
+      process.listenerCount('uncaughtException'),
+      process.stdout.listenerCount('drain'),
+      process.stderr.listenerCount('drain'),
+    ];
     for (let i = 0; i < 3; i++) await expect(schemaValidator.validate(valid)).resolves.toBeTruthy();
-    await expect(schemaValidator.validate('<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>')).rejects.toBeTruthy();
+    await expect(
+      schemaValidator.validate('<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>'),
+    ).rejects.toBeTruthy();
     // node-xmllint's exit() registers stdout.once('drain', () => process.exit()) per call: none may survive.
-    expect([process.listenerCount('uncaughtException'), process.stdout.listenerCount('drain'), process.stderr.listenerCount('drain')]).toEqual(before);
+    expect([
+      process.listenerCount('uncaughtException'),
+      process.stdout.listenerCount('drain'),
+      process.stderr.listenerCount('drain'),
+    ]).toEqual(before);
   });
 });

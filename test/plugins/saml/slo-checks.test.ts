@@ -14,7 +14,12 @@ describe('SAML single logout checks what it acts on', () => {
   beforeAll(async () => {
     idp = await SamlIdpPeer.start();
     bare = await SamlIdpPeer.start({ noSlo: true });
-    const conf = (name: string, peer: SamlIdpPeer) => ({ name, metadata: { xml: peer.metadata() }, attributes: { email: 'email' }, provisioning: { policy: 'auto' } });
+    const conf = (name: string, peer: SamlIdpPeer) => ({
+      name,
+      metadata: { xml: peer.metadata() },
+      attributes: { email: 'email' },
+      provisioning: { policy: 'auto' },
+    });
     ({ broker, url } = await startBroker([{ name: 'saml', config: { idps: [conf('portal', idp), conf('bare', bare)] } }]));
     await idp.useServiceProvider((await new Browser().fetch(`${url}/saml/portal/metadata`)).body);
     await bare.useServiceProvider((await new Browser().fetch(`${url}/saml/bare/metadata`)).body);

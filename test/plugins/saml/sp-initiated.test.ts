@@ -16,8 +16,20 @@ describe('SAML SP-initiated login against a samlify IdP', () => {
         name: 'saml',
         config: {
           idps: [
-            { name: 'acme', metadata: { xml: idp.metadata() }, requestBinding: 'redirect', attributes: { email: 'email', name: 'displayName', tenant: 'tenantKey', groups: 'groups' }, provisioning: { policy: 'auto' } },
-            { name: 'acmepost', metadata: { xml: idp.metadata() }, requestBinding: 'post', attributes: { email: 'email' }, provisioning: { policy: 'auto' } },
+            {
+              name: 'acme',
+              metadata: { xml: idp.metadata() },
+              requestBinding: 'redirect',
+              attributes: { email: 'email', name: 'displayName', tenant: 'tenantKey', groups: 'groups' },
+              provisioning: { policy: 'auto' },
+            },
+            {
+              name: 'acmepost',
+              metadata: { xml: idp.metadata() },
+              requestBinding: 'post',
+              attributes: { email: 'email' },
+              provisioning: { policy: 'auto' },
+            },
           ],
         },
       },
@@ -51,10 +63,14 @@ describe('SAML SP-initiated login against a samlify IdP', () => {
     expect(done.body).toContain('tenant=t-42');
     expect(done.body).toContain('state=first');
     const prov = await events(broker, 'AccountProvisioned');
-    expect(prov.map((e) => e.data)).toContainEqual(expect.objectContaining({ userId, issuer: idp.entityId, subject: 'alice@example.com', policy: 'auto' }));
+    expect(prov.map((e) => e.data)).toContainEqual(
+      expect.objectContaining({ userId, issuer: idp.entityId, subject: 'alice@example.com', policy: 'auto' }),
+    );
 
     const b2 = new Browser();
-    const again = await b2.submit(Browser.form(await b2.follow(`${url}/saml/acme/login?lr=${encodeURIComponent(loginRequest(broker, 'second'))}`))!);
+    const again = await b2.submit(
+      Browser.form(await b2.follow(`${url}/saml/acme/login?lr=${encodeURIComponent(loginRequest(broker, 'second'))}`))!,
+    );
     expect(again.body).toContain(`user=${userId}`);
     expect((await events(broker, 'AccountProvisioned')).length).toBe(prov.length);
     const ok = await events(broker, 'LoginSucceeded');

@@ -11,7 +11,8 @@ export const EVIL = 'mallory@evil.example';
 
 const parse = (xml: string): Document => new DOMParser().parseFromString(xml, 'text/xml');
 const ser = (d: Document): string => new XMLSerializer().serializeToString(d);
-const kids = (el: Element, local: string): Element[] => Array.from(el.childNodes).filter((n): n is Element => n.nodeType === 1 && (n as Element).localName === local);
+const kids = (el: Element, local: string): Element[] =>
+  Array.from(el.childNodes).filter((n): n is Element => n.nodeType === 1 && (n as Element).localName === local);
 const sigOf = (el: Element): Element | undefined => kids(el, 'Signature')[0];
 const assertionOf = (root: Element): Element => kids(root, 'Assertion')[0];
 
@@ -117,4 +118,7 @@ export function xsw8(xml: string): string {
   return ser(d);
 }
 
-export const b64 = { decode: (s: string): string => Buffer.from(s, 'base64').toString('utf8'), encode: (s: string): string => Buffer.from(s).toString('base64') };
+export const b64 = {
+  decode: (s: string): string => Buffer.from(s, 'base64').toString('utf8'),
+  encode: (s: string): string => Buffer.from(s).toString('base64'),
+};

@@ -45,7 +45,8 @@ const plugin: Plugin<LoginStatsConfig> = {
     app.get(path + '/admin', admin, async (req, reply) => {
       const users = view.topUsers(top);
       const resets = view.resetCount();
-      if (!String(req.headers.accept ?? '').includes('text/html')) return { users, resets, checkpoint: ctx.projections.checkpointOf(view.name) };
+      if (!String(req.headers.accept ?? '').includes('text/html'))
+        return { users, resets, checkpoint: ctx.projections.checkpointOf(view.name) };
       return page(
         reply,
         'Logins per user',
@@ -68,11 +69,19 @@ const plugin: Plugin<LoginStatsConfig> = {
       path + '/admin/reset',
       {
         ...admin,
-        schema: { body: { type: 'object', properties: { reason: { type: 'string', minLength: 1, maxLength: 200 }, _csrf: { type: 'string' } }, required: ['reason'] } },
+        schema: {
+          body: {
+            type: 'object',
+            properties: { reason: { type: 'string', minLength: 1, maxLength: 200 }, _csrf: { type: 'string' } },
+            required: ['reason'],
+          },
+        },
       },
       async (req) => {
         const { actor } = adminOf(req);
-        const { position } = await ctx.store.append(RESETS_STREAM, [{ type: 'LoginStatsReset', data: { reason: req.body.reason }, metadata: { actor, recordedAt: ctx.clock.now().toISOString() } }]);
+        const { position } = await ctx.store.append(RESETS_STREAM, [
+          { type: 'LoginStatsReset', data: { reason: req.body.reason }, metadata: { actor, recordedAt: ctx.clock.now().toISOString() } },
+        ]);
         await ctx.projections.waitFor(position); // read your own write: the counts are cleared when we answer
         return { resets: view.resetCount(), position };
       },

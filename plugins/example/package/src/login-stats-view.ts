@@ -25,7 +25,9 @@ export class LoginStatsView implements PersistedProjection {
   private resets!: ReadStatement<{ n: number }>;
 
   open(db: ReadDatabase): void {
-    db.exec(`CREATE TABLE IF NOT EXISTS login_stats_users (user_id TEXT PRIMARY KEY, logins INTEGER NOT NULL, last_login_at TEXT NOT NULL) WITHOUT ROWID`);
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS login_stats_users (user_id TEXT PRIMARY KEY, logins INTEGER NOT NULL, last_login_at TEXT NOT NULL) WITHOUT ROWID`,
+    );
     db.exec(`CREATE INDEX IF NOT EXISTS login_stats_users_by_logins ON login_stats_users (logins DESC)`);
     db.exec(`CREATE TABLE IF NOT EXISTS login_stats_resets (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)`);
     this.count = db.prepare(`INSERT INTO login_stats_users (user_id, logins, last_login_at) VALUES (?, 1, ?)

@@ -1,4 +1,12 @@
-import { type StreamCheckpoint, isEvent, type Logger, type PluginReactorState, type Reactor, type ReactorContext, type RecordedEvent } from 'identity-broker/plugin';
+import {
+  type StreamCheckpoint,
+  isEvent,
+  type Logger,
+  type PluginReactorState,
+  type Reactor,
+  type ReactorContext,
+  type RecordedEvent,
+} from 'identity-broker/plugin';
 import './events.js';
 
 /**
@@ -41,7 +49,13 @@ export class ResetNotifier implements Reactor {
         const res = await fetch(this.notifyUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ type: 'login-stats.reset', position: e.position, at: e.metadata.recordedAt, by: e.metadata.actor, reason: e.data.reason }),
+          body: JSON.stringify({
+            type: 'login-stats.reset',
+            position: e.position,
+            at: e.metadata.recordedAt,
+            by: e.metadata.actor,
+            reason: e.data.reason,
+          }),
           signal: AbortSignal.timeout(5000),
         });
         if (res.ok) break;

@@ -28,7 +28,11 @@ describe('login-stats', () => {
     const bob = await logIn(t.broker, { email: 'bob@example.test' });
     expect((await fetch(`${t.url}/login-stats/admin`, { headers: bob.headers })).status).toBe(403);
     const admin = await logIn(t.broker, { admin: true });
-    const noCsrf = await fetch(`${t.url}/login-stats/admin/reset`, { method: 'POST', headers: { cookie: admin.cookie, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'x' }) });
+    const noCsrf = await fetch(`${t.url}/login-stats/admin/reset`, {
+      method: 'POST',
+      headers: { cookie: admin.cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'x' }),
+    });
     expect(noCsrf.status).toBe(403);
   });
 
