@@ -32,8 +32,17 @@ async function registrations(store: EventStore, n: number): Promise<Rate> {
   return rate(n, performance.now() - t0);
 }
 
-/** Durable logins: one LoginSucceeded (subject, IP, user agent) per append, `no_stream`, 50 callers, users reused. */
+/**
+ * Durable logins of known users (their data keys exist, as after registration): one LoginSucceeded
+ * (subject, IP, user agent) per append, `no_stream`, 50 callers. A first, untimed login per user
+ * makes the keys; a user's first event is the registrations row's cost.
+ */
 async function logins(store: EventStore, n: number): Promise<Rate> {
+  await loginLoop(store, 2000);
+  return loginLoop(store, n);
+}
+
+async function loginLoop(store: EventStore, n: number): Promise<Rate> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -107,7 +116,9 @@ export async function measurePersonalData(dir: string, logEvents: number): Promi
   await interleaved('sealed vs clear: registrations (reservation + UserRegistered), 50 callers, FULL', '≥ 0.90×', (s) =>
     registrations(s, 3000),
   );
-  await interleaved('sealed vs clear: logins (LoginSucceeded, own stream), 50 callers, FULL', '≥ 0.90×', (s) => logins(s, 6000));
+  await interleaved('sealed vs clear: logins of known users (LoginSucceeded, own stream), 50 callers, FULL', '≥ 0.90×', (s) =>
+    logins(s, 6000),
+  );
 
   // One log of each kind, written the same way; read back by fresh stores (cold key cache).
   for (const seal of [true, false]) {

@@ -158,7 +158,11 @@ function open(key: Buffer, s: SealedPersonalData, aad: string): Record<string, u
   }
 }
 
-const erasedValues = (s: SealedPersonalData): Record<string, unknown> => Object.fromEntries(s.f.map((f) => [f, ERASED]));
+function erasedValues(s: SealedPersonalData): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of s.f) out[f] = ERASED;
+  return out;
+}
 
 /** Inside a user's sealed part: their network fields, sealed under the day's key. */
 const NET_FIELD = '_net';
@@ -198,7 +202,6 @@ type Missing = string[];
 export interface PersonalDataStats {
   sealed: number;
   opened: number;
-  erasedReads: number;
 }
 
 /**
@@ -211,7 +214,7 @@ export class PersonalDataStore implements EventStore {
   readonly raw: EventStore;
   readonly dataKeys: DataKeyTable;
   private readonly ring: KeyRing;
-  readonly stats: PersonalDataStats = { sealed: 0, opened: 0, erasedReads: 0 };
+  readonly stats: PersonalDataStats = { sealed: 0, opened: 0 };
 
   constructor(
     inner: EventStore & { dataKeys: DataKeyTable },
@@ -404,10 +407,7 @@ export class PersonalDataStore implements EventStore {
         if (isSealed(net)) {
           const n = this.openPart(net, e.id);
           if (typeof n === 'string') missing.push(n);
-          else {
-            delete values[NET_FIELD];
-            Object.assign(values, n);
-          }
+          else Object.assign(values, n);
         }
       }
     }
@@ -416,17 +416,19 @@ export class PersonalDataStore implements EventStore {
       const n = this.openPart(metaSealed, e.id);
       if (typeof n === 'string') missing.push(n);
       else {
-        meta = { ...e.metadata, ...n };
-        delete meta[SEALED_FIELD];
+        meta = {};
+        for (const k in e.metadata) if (k !== SEALED_FIELD) meta[k] = (e.metadata as Record<string, unknown>)[k];
+        Object.assign(meta, n);
       }
     }
     if (missing.length) return missing;
     let out = e;
     if (values) {
-      const rest = { ...data };
-      delete rest[SEALED_FIELD];
-      if (Object.values(values).includes(ERASED)) this.stats.erasedReads++;
-      out = { ...e, data: { ...values, ...rest } };
+      // Built key by key (no `delete`, which turns an object into a slow dictionary for every reader).
+      const opened: Record<string, unknown> = {};
+      for (const k in values) if (k !== NET_FIELD) opened[k] = values[k];
+      for (const k in data) if (k !== SEALED_FIELD) opened[k] = data![k];
+      out = { ...e, data: opened };
       this.stats.opened++;
     }
     return meta ? { ...out, metadata: meta as RecordedEvent['metadata'] } : out;
