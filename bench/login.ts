@@ -23,6 +23,48 @@ import { PasswordHasher, DEFAULT_ARGON2 } from '../adapters/crypto/password-hash
 import { canPin, load, loadServer, machine, pinLoadGenerator, startChild, table, unpin } from './_bench-kit.js';
 import { enrolPasskeys, passkeyLogins, passwordLogins } from './_passkey-logins.js';
 
+// Password logins with personal fields sealed per user (the default since issue 19) vs in clear:
+// two brokers, the same closed loop of 8 clients, interleaved rounds of 3 s. BENCH_LOGIN_ONLY=sealed runs only this.
+async function sealedVsClear(): Promise<void> {
+  const sealed = await startChild<BrokerInfo>('bench/_login-servers.ts', ['broker']);
+  const plain = await startChild<BrokerInfo>('bench/_login-servers.ts', ['broker', 'plain']);
+  try {
+    const s: Awaited<ReturnType<typeof passwordLogins>>[] = [];
+    const p: Awaited<ReturnType<typeof passwordLogins>>[] = [];
+    const run = (b: typeof sealed, secs: number) => passwordLogins(b.info.url, 8, secs, b.info.loginBody, b.info.csrfCookie);
+    await run(sealed, 1);
+    await run(plain, 1);
+    for (let round = 0; round < 3; round++) {
+      if (round % 2) {
+        p.push(await run(plain, 3));
+        s.push(await run(sealed, 3));
+      } else {
+        s.push(await run(sealed, 3));
+        p.push(await run(plain, 3));
+      }
+    }
+    const rowOf = (name: string, rs: typeof s) => ({
+      case: name,
+      'per s (rounds)': rs.map((r) => Math.round(r.perSec)).join(' / '),
+      'p50 ms': rs.map((r) => r.p50).join(' / '),
+      'not logged in': rs.reduce((n, r) => n + r.failed, 0),
+    });
+    console.log(
+      'password logins, personal data sealed per user vs in clear, 8 clients in a closed loop, 3 interleaved rounds of 3 s, not pinned:',
+    );
+    table([rowOf('sealed (default): POST /password/login, 303', s), rowOf('in clear: POST /password/login, 303', p)]);
+    const mean = (rs: typeof s) => rs.reduce((n, r) => n + r.perSec, 0) / rs.length;
+    console.log(`sealed logins/s are ${(mean(s) / mean(p)).toFixed(2)}× logins/s in clear (target: unchanged, bound by Argon2id)`);
+  } finally {
+    sealed.child.kill('SIGTERM');
+    plain.child.kill('SIGTERM');
+  }
+}
+
+if (process.env.BENCH_LOGIN_ONLY === 'sealed') {
+  await sealedVsClear();
+  process.exit(0);
+}
 const duration = Number(process.env.BENCH_DURATION ?? 2);
 const roundsWanted = Number(process.env.BENCH_ROUNDS ?? 5);
 const warmup = Number(process.env.BENCH_WARMUP ?? 3);
@@ -184,43 +226,7 @@ try {
   child.kill('SIGTERM');
 }
 
-// Password logins with personal fields sealed per user (the default since issue 19) vs in clear:
-// two brokers, the same closed loop of 8 clients, interleaved rounds of 3 s.
-{
-  const sealed = await startChild<BrokerInfo>('bench/_login-servers.ts', ['broker']);
-  const plain = await startChild<BrokerInfo>('bench/_login-servers.ts', ['broker', 'plain']);
-  try {
-    const s: Awaited<ReturnType<typeof passwordLogins>>[] = [];
-    const p: Awaited<ReturnType<typeof passwordLogins>>[] = [];
-    const run = (b: typeof sealed, secs: number) => passwordLogins(b.info.url, 8, secs, b.info.loginBody, b.info.csrfCookie);
-    await run(sealed, 1);
-    await run(plain, 1);
-    for (let round = 0; round < 3; round++) {
-      if (round % 2) {
-        p.push(await run(plain, 3));
-        s.push(await run(sealed, 3));
-      } else {
-        s.push(await run(sealed, 3));
-        p.push(await run(plain, 3));
-      }
-    }
-    const rowOf = (name: string, rs: typeof s) => ({
-      case: name,
-      'per s (rounds)': rs.map((r) => Math.round(r.perSec)).join(' / '),
-      'p50 ms': rs.map((r) => r.p50).join(' / '),
-      'not logged in': rs.reduce((n, r) => n + r.failed, 0),
-    });
-    console.log(
-      'password logins, personal data sealed per user vs in clear, 8 clients in a closed loop, 3 interleaved rounds of 3 s, not pinned:',
-    );
-    table([rowOf('sealed (default): POST /password/login, 303', s), rowOf('in clear: POST /password/login, 303', p)]);
-    const mean = (rs: typeof s) => rs.reduce((n, r) => n + r.perSec, 0) / rs.length;
-    console.log(`sealed logins/s are ${(mean(s) / mean(p)).toFixed(2)}× logins/s in clear (target: unchanged, bound by Argon2id)`);
-  } finally {
-    sealed.child.kill('SIGTERM');
-    plain.child.kill('SIGTERM');
-  }
-}
+await sealedVsClear();
 
 // Passkey vs password logins, one broker (password-login + passkey), the same client loop for both,
 // interleaved: password, passkey, password, passkey (3 s each) after a second of each to warm up.
