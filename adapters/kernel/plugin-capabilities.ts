@@ -16,6 +16,7 @@ import {
   type CommandMeta,
   type CommandResult,
   type EventStore,
+  type TransparencyTree,
   type LoginContext,
   type LoginService,
   type NewEvent,
@@ -150,6 +151,24 @@ export function scopedStore(store: EventStore, plugin: BrokerPlugin<any, any>, o
     close: () => Promise.reject(new PluginCapabilityError(name, "the event store is the kernel's to close")),
     // The events as stored (personal fields sealed), for hash-chain checks (storedEvents): read only.
     ...(store.raw ? { raw: readOnlyStore(storedEvents(store), name) } : {}),
+    // The Merkle tree, for reading (the console's transparency screen); its writes are the kernel's.
+    ...(store.tree ? { tree: readOnlyTree(store.tree, name) } : {}),
+  };
+}
+
+/** A tree's reads; recording checkpoints, acknowledgements or rebuilding it is refused. */
+function readOnlyTree(tree: TransparencyTree, plugin: string): TransparencyTree {
+  const refuse = () => Promise.reject(new PluginCapabilityError(plugin, 'the transparency tree is read only'));
+  return {
+    size: () => tree.size(),
+    nodes: (keys) => tree.nodes(keys),
+    leaves: (from, limit) => tree.leaves(from, limit),
+    leafAtPosition: (position) => tree.leafAtPosition(position),
+    checkpoints: (limit) => tree.checkpoints(limit),
+    witnessAcks: (size) => tree.witnessAcks(size),
+    rebuild: refuse,
+    recordCheckpoint: refuse,
+    recordWitnessAck: refuse,
   };
 }
 
