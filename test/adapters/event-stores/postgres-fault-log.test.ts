@@ -46,7 +46,11 @@ describe.skipIf(unavailable !== null)('PostgreSQL faults in the broker logs and 
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE $1`,
           [`%/${schema}`],
         );
-        if (warned('postgres: retrying after a connection error').length && warned('postgres: LISTEN connection re-established').length)
+        if (
+          warned('postgres: retrying after a connection error').length &&
+          warned('postgres: LISTEN connection re-established').length &&
+          warned('postgres: connection lost').length
+        )
           break;
         await new Promise((r) => setTimeout(r, 50)); // pacing of the fault injection, not a wait for a result
       }
