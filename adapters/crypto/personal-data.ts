@@ -325,8 +325,11 @@ export class PersonalDataStore implements EventStore {
     const decl = personalFieldsOf(e.type);
     const data = e.data as Record<string, unknown> | null;
     const meta = e.metadata as Record<string, unknown> | undefined;
-    const metaNet = !!meta && [...NETWORK_FIELDS].some((f) => typeof meta[f] === 'string');
-    const hasData = !!decl && !!data && [...decl.fields].some((f) => data[f] !== undefined && data[f] !== null);
+    // Loops, not spread arrays: this runs for every event appended.
+    let metaNet = false;
+    if (meta) for (const f of NETWORK_FIELDS) if (typeof meta[f] === 'string') metaNet = true;
+    let hasData = false;
+    if (decl && data) for (const f of decl.fields) if (data[f] != null) hasData = true;
     if (!hasData && !metaNet) return null;
     const day = dayKeyId(e.metadata?.recordedAt ?? new Date().toISOString());
     const subject = decl && data ? data[decl.subject] : null;

@@ -152,20 +152,7 @@ export class SqliteEventStore implements EventStore {
       // New data keys commit with the events that use them (or neither does).
       if (p.options.dataKeys?.length) this.dataKeys.claimInTransaction(p.options.dataKeys);
       const sealed = sealEvents(p.streamId, p.events, state.revision, state.hash, head + 1);
-      for (const e of sealed) {
-        this.stmt.insert.run(
-          e.position,
-          e.streamId,
-          e.revision,
-          e.id,
-          e.type,
-          e.version,
-          JSON.stringify(e.data ?? null),
-          JSON.stringify(e.metadata),
-          e.prevHash,
-          e.hash,
-        );
-      }
+      for (const e of sealed) this.insertRow(e.position, e);
       const end = sealed[sealed.length - 1];
       streams.set(p.streamId, { revision: end.revision, hash: end.hash });
       return { revision: end.revision, position: end.position, events: sealed };
@@ -182,18 +169,7 @@ export class SqliteEventStore implements EventStore {
         }
         checkImportLink(e, state);
         head++;
-        this.stmt.insert.run(
-          head,
-          e.streamId,
-          e.revision,
-          e.id,
-          e.type,
-          e.version,
-          JSON.stringify(e.data ?? null),
-          JSON.stringify(e.metadata),
-          e.prevHash,
-          e.hash,
-        );
+        this.insertRow(head, e);
         streams.set(e.streamId, { revision: e.revision, hash: e.hash });
       }
       tree?.appendEvents(events.map((e, i) => ({ position: head - events.length + 1 + i, hash: e.hash })));
@@ -218,6 +194,22 @@ export class SqliteEventStore implements EventStore {
       tree?.appendEvents(results.flatMap((r) => ('error' in r ? [] : r.events)));
       return results;
     });
+  }
+
+  /** One row of `events`: appends and imports write the same columns. */
+  private insertRow(position: number, e: RecordedEvent): void {
+    this.stmt.insert.run(
+      position,
+      e.streamId,
+      e.revision,
+      e.id,
+      e.type,
+      e.version,
+      JSON.stringify(e.data ?? null),
+      JSON.stringify(e.metadata),
+      e.prevHash,
+      e.hash,
+    );
   }
 
   static async open(options: SqliteEventStoreOptions): Promise<SqliteEventStore> {
